@@ -1,0 +1,59 @@
+/**
+ * The DynamoDB tables, defined once. The local stack and the tests create them from these
+ * definitions (`createTableInput`); the Pulumi program declares the same keys (`infra/`).
+ *
+ * attendees  — one item per signed-in person, keyed by the token's `sub`:
+ *   { user_id, email, email_normalized, email_verified, display_name, auth_provider,
+ *     marketing_opted_in, marketing_opted_in_at, marketing_opted_in_workshop,
+ *     first_seen_at, last_seen_at, confirmed_at }
+ *
+ * workshops  — everything scoped to one workshop, under pk = <slug>:
+ *   sk = "CONFIG"             the workshop item the deploy writes: { config (Workshop), guardrail_id, updated_at }
+ *   sk = "LEDGER"             the pooled-cap ledger: { claimed, committed_usd, paused }
+ *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md
+ *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id }
+ *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys }
+ * The attribute `ttl` (epoch seconds) is a backstop expiry for items nobody needs after a workshop.
+ */
+
+export interface TableDefinition {
+  /** Logical name; the physical name comes from the environment (cloud) or `tableNames()` (local). */
+  logicalName: "attendees" | "workshops";
+  hashKey: string;
+  rangeKey?: string;
+  ttlAttribute: string;
+}
+
+export const TABLES: readonly TableDefinition[] = [
+  { logicalName: "attendees", hashKey: "user_id", ttlAttribute: "ttl" },
+  { logicalName: "workshops", hashKey: "pk", rangeKey: "sk", ttlAttribute: "ttl" },
+];
+
+export interface TableNames {
+  attendees: string;
+  workshops: string;
+}
+
+/** Physical table names from `ATTENDEES_TABLE` / `WORKSHOPS_TABLE`, or a prefix for local use. */
+export function tableNames(prefix = "wkm"): TableNames {
+  return {
+    attendees: process.env.ATTENDEES_TABLE ?? `${prefix}-attendees`,
+    workshops: process.env.WORKSHOPS_TABLE ?? `${prefix}-workshops`,
+  };
+}
+
+/** The CreateTable input for one definition (on-demand billing, string keys). */
+export function createTableInput(def: TableDefinition, tableName: string) {
+  const keys = [{ AttributeName: def.hashKey, KeyType: "HASH" as const }];
+  const attrs = [{ AttributeName: def.hashKey, AttributeType: "S" as const }];
+  if (def.rangeKey) {
+    keys.push({ AttributeName: def.rangeKey, KeyType: "RANGE" as const } as never);
+    attrs.push({ AttributeName: def.rangeKey, AttributeType: "S" as const });
+  }
+  return {
+    TableName: tableName,
+    KeySchema: keys as { AttributeName: string; KeyType: "HASH" | "RANGE" }[],
+    AttributeDefinitions: attrs,
+    BillingMode: "PAY_PER_REQUEST" as const,
+  };
+}

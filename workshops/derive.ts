@@ -1,0 +1,113 @@
+import type { Workshop } from "./schema.js";
+
+/**
+ * Values every other part derives from a workshop. One module, so the page, the claim engine, the
+ * jobs and the infrastructure cannot disagree about when keys expire or how many can be handed out.
+ */
+
+/** Formats an instant as UTC with seconds (`2026-04-14T13:15:00Z`); OpenRouter rejects minute precision. */
+export function toUtcSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** When every attendee key stops working: ends_at + expires_buffer_minutes, UTC with seconds. */
+export function keyExpiresAt(w: Workshop): string {
+  return toUtcSeconds(Date.parse(w.ends_at) + w.openrouter.expires_buffer_minutes * 60_000);
+}
+
+/**
+ * Keys that can be handed out. Guardrail budgets are per key, not pooled, so the minter enforces
+ * the pooled cap itself by reserving each key's budget: at most floor(cap / budget) keys.
+ */
+export function effectiveCapacity(w: Workshop): number {
+  const { budget_usd, guardrail } = w.openrouter;
+  // The epsilon keeps 100 / 0.1 from landing on 999.9999.
+  return Math.min(guardrail.max_keys, Math.floor(guardrail.cap_usd / budget_usd + 1e-9));
+}
+
+/** The most the workshop can ever cost: every key handed out and spent to its limit. */
+export function worstCaseSpendUsd(w: Workshop): number {
+  return roundUsd(effectiveCapacity(w) * w.openrouter.budget_usd);
+}
+
+/** USD amounts are kept to micro-dollars, so sums of floats do not drift in the ledger. */
+export function roundUsd(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+export interface GuardrailSpec {
+  name: string;
+  description: string;
+  allowed_models: string[];
+  limit_usd: number;
+  reset_interval: "daily" | "weekly" | "monthly";
+}
+
+/** The OpenRouter guardrail for a workshop: the model allowlist (its limit is per key, see DESIGN.md). */
+export function guardrailSpec(w: Workshop): GuardrailSpec {
+  return {
+    name: guardrailName(w.slug),
+    description: `Workshop Key Minter: ${w.name}`.slice(0, 200),
+    allowed_models: w.openrouter.models.map((m) => m.id),
+    limit_usd: w.openrouter.guardrail.cap_usd,
+    reset_interval: w.openrouter.guardrail.reset_interval,
+  };
+}
+
+export function guardrailName(slug: string): string {
+  return `workshop-${slug}`;
+}
+
+/**
+ * Every key of a workshop is named `<key_label_prefix>/<slug>/<claimId>`. The slug makes the prefix
+ * unique across workshops, so a sync that deletes orphans never touches another workshop's keys.
+ */
+export function keyNamePrefix(w: Workshop): string {
+  return `${w.openrouter.key_label_prefix}/${w.slug}/`;
+}
+
+export function keyName(w: Workshop, claimId: string): string {
+  return `${keyNamePrefix(w)}${claimId}`;
+}
+
+export type ClaimWindow = "upcoming" | "open" | "closed";
+
+/** Where `now` falls in the claim window. Inactive workshops are closed. */
+export function claimWindow(w: Workshop, now: number): ClaimWindow {
+  if (!w.is_active) return "closed";
+  if (now < Date.parse(w.claims_open_at)) return "upcoming";
+  if (now >= Date.parse(w.claims_close_at)) return "closed";
+  return "open";
+}
+
+export interface WorkshopWarning {
+  slug: string;
+  message: string;
+}
+
+/** Things that are valid but probably not what the organizer meant. */
+export function workshopWarnings(w: Workshop): WorkshopWarning[] {
+  const out: WorkshopWarning[] = [];
+  const { budget_usd, guardrail, models } = w.openrouter;
+  if (guardrail.max_keys * budget_usd > guardrail.cap_usd + 1e-9) {
+    out.push({
+      slug: w.slug,
+      message: `max_keys (${guardrail.max_keys}) × budget_usd ($${budget_usd}) = $${roundUsd(guardrail.max_keys * budget_usd)} is above cap_usd ($${guardrail.cap_usd}): only ${effectiveCapacity(w)} keys can be handed out`,
+    });
+  }
+  if (Date.parse(w.claims_close_at) > Date.parse(keyExpiresAt(w))) {
+    out.push({
+      slug: w.slug,
+      message: `claims close (${w.claims_close_at}) after keys expire (${keyExpiresAt(w)}): a key claimed late would already be expired`,
+    });
+  }
+  for (const m of models) {
+    if (m.price_in_per_mtok === undefined || m.price_out_per_mtok === undefined) {
+      out.push({ slug: w.slug, message: `model ${m.id} has no price; the page will show "price not listed"` });
+    }
+  }
+  if (effectiveCapacity(w) === 0) {
+    out.push({ slug: w.slug, message: `cap_usd ($${guardrail.cap_usd}) is below budget_usd ($${budget_usd}): no key can be handed out` });
+  }
+  return out;
+}

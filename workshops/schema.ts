@@ -1,0 +1,128 @@
+import { z } from "zod";
+
+/**
+ * The workshop file, `workshops/<slug>.yaml`. Field names follow the origin post's YAML so existing
+ * files keep working; `organizers` is new. The schema is strict: an unknown key is an error, because
+ * a misspelled `budget_usd` silently falling back to a default would cost real money.
+ */
+
+// The slug becomes part of AWS resource names (schedule names ≤ 64 chars with a `-sync` suffix,
+// guardrail names, DynamoDB keys), so it is kept short and DNS-like.
+export const SLUG_MAX_LENGTH = 48;
+export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+
+// ISO 8601 with an explicit offset (`Z` or `+02:00`): a workshop time without a zone means a
+// different instant on the organizer's laptop and in the Lambda.
+const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+const timestamp = z
+  .string({ error: "must be a timestamp with an offset, e.g. 2026-04-14T11:45:00+02:00" })
+  .regex(TIMESTAMP_PATTERN, {
+    error: "must be an ISO 8601 timestamp with an explicit offset, e.g. 2026-04-14T11:45:00+02:00 (quote it or write it unquoted; do not drop the +02:00 or Z)",
+  })
+  .refine((s) => !Number.isNaN(Date.parse(s)), { error: "is not a real date and time" });
+
+const usd = (what: string) =>
+  z
+    .number({ error: `must be a number of US dollars (${what})` })
+    .positive({ error: `must be greater than 0 (${what})` })
+    .finite();
+
+const price = z
+  .number({ error: "must be a price in USD per million tokens, e.g. 0.40" })
+  .nonnegative({ error: "must be 0 or more (USD per million tokens)" })
+  .finite();
+
+export const ModelSchema = z.strictObject({
+  id: z
+    .string({ error: "must be an OpenRouter model slug, e.g. openai/gpt-5-nano" })
+    .regex(/^[a-z0-9][a-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:-]*$/, {
+      error: "must be an OpenRouter model slug like provider/model, e.g. openai/gpt-5-nano",
+    }),
+  label: z.string({ error: "must be a short display name, e.g. GPT-5 nano" }).min(1, { error: "must not be empty" }),
+  note: z.string({ error: "must be text" }).optional(),
+  // Optional so a model can be listed before its price is known; `workshops:check` warns about it.
+  price_in_per_mtok: price.optional(),
+  price_out_per_mtok: price.optional(),
+});
+
+export const GuardrailSchema = z.strictObject({
+  cap_usd: usd("the pooled spend cap for the whole workshop"),
+  reset_interval: z.enum(["daily", "weekly", "monthly"], {
+    error: "must be one of daily, weekly, monthly",
+  }),
+  max_keys: z
+    .number({ error: "must be a whole number of keys" })
+    .int({ error: "must be a whole number of keys" })
+    .positive({ error: "must be at least 1" })
+    .max(10_000, { error: "must be at most 10000" }),
+});
+
+export const OpenRouterSchema = z.strictObject({
+  budget_usd: usd("each attendee key's hard limit"),
+  key_label_prefix: z
+    .string({ error: "must be a short prefix for key names, e.g. pyconde-2026-darmstadt" })
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, {
+      error: "must be 1-40 lowercase letters, digits and dashes, starting with a letter or digit",
+    }),
+  expires_buffer_minutes: z
+    .number({ error: "must be a whole number of minutes" })
+    .int({ error: "must be a whole number of minutes" })
+    .min(0, { error: "must be 0 or more" })
+    .max(60 * 24 * 30, { error: "must be at most 43200 (30 days)" }),
+  models: z
+    .array(ModelSchema, { error: "must be a list of models" })
+    .min(1, { error: "must list at least one model" }),
+  guardrail: GuardrailSchema,
+});
+
+export const WorkshopSchema = z
+  .strictObject({
+    slug: z
+      .string({ error: "must be the file name without .yaml" })
+      .max(SLUG_MAX_LENGTH, { error: `must be at most ${SLUG_MAX_LENGTH} characters (it becomes part of AWS resource names)` })
+      .regex(SLUG_PATTERN, { error: "must be lowercase letters, digits and dashes, e.g. pyconde-2026-darmstadt-sql-agents" }),
+    name: z.string({ error: "must be the workshop title" }).min(1, { error: "must not be empty" }),
+    event: z.string({ error: "must be the event name" }).min(1, { error: "must not be empty" }),
+    location: z.string({ error: "must be the room or place" }).min(1, { error: "must not be empty" }),
+    starts_at: timestamp,
+    ends_at: timestamp,
+    claims_open_at: timestamp,
+    claims_close_at: timestamp,
+    is_active: z.boolean({ error: "must be true or false" }),
+    welcome_message: z.string({ error: "must be markdown text" }).default(""),
+    organizers: z
+      .array(z.email({ error: "must be an email address" }), { error: "must be a list of email addresses" })
+      .default([]),
+    openrouter: OpenRouterSchema,
+  })
+  .superRefine((w, ctx) => {
+    const t = (s: string) => Date.parse(s);
+    if (t(w.ends_at) <= t(w.starts_at)) {
+      ctx.addIssue({ code: "custom", path: ["ends_at"], message: "must be after starts_at" });
+    }
+    if (t(w.claims_close_at) <= t(w.claims_open_at)) {
+      ctx.addIssue({ code: "custom", path: ["claims_close_at"], message: "must be after claims_open_at" });
+    }
+    const seen = new Map<string, number>();
+    w.openrouter.models.forEach((m, i) => {
+      const first = seen.get(m.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["openrouter", "models", i, "id"],
+          message: `duplicates models[${first}] (${m.id}); list each model once`,
+        });
+      } else seen.set(m.id, i);
+    });
+    const organizers = new Set<string>();
+    w.organizers.forEach((e, i) => {
+      const k = e.toLowerCase();
+      if (organizers.has(k)) ctx.addIssue({ code: "custom", path: ["organizers", i], message: `lists ${e} twice` });
+      organizers.add(k);
+    });
+  });
+
+export type Workshop = z.output<typeof WorkshopSchema>;
+export type WorkshopInput = z.input<typeof WorkshopSchema>;
+export type WorkshopModel = z.output<typeof ModelSchema>;
