@@ -9,8 +9,12 @@
  *
  * workshops  — everything scoped to one workshop, under pk = <slug>:
  *   sk = "CONFIG"             the workshop item the deploy writes: { config (Workshop), guardrail_id, updated_at }
- *   sk = "LEDGER"             the pooled-cap ledger: { claimed, committed_usd, paused }
- *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md
+ *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) }
+ *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md:
+ *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
+ *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,
+ *         usage_usd, limit_remaining?, usage_synced_at?, reserved_at, lease_until (epoch ms), attempt, claimed_at,
+ *         updated_at, last_error? }
  *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id }
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys }
  * The attribute `ttl` (epoch seconds) is a backstop expiry for items nobody needs after a workshop.
