@@ -71,7 +71,7 @@ export function parseWorkshop(file: string, text: string): { workshop?: Workshop
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { problems: [{ file, path: "", message: "must be a YAML mapping of fields (slug, name, openrouter, …)" }] };
   }
-  const result = WorkshopSchema.safeParse(data);
+  const result = WorkshopSchema.safeParse(data, { reportInput: true });
   const problems = result.success ? [] : result.error.issues.flatMap((i) => issueToProblem(file, i));
   const expectedSlug = name.slice(0, -".yaml".length);
   const slug = (data as { slug?: unknown }).slug;

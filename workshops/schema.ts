@@ -18,9 +18,17 @@ const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-
 const timestamp = z
   .string({ error: "must be a timestamp with an offset, e.g. 2026-04-14T11:45:00+02:00" })
   .regex(TIMESTAMP_PATTERN, {
+    abort: true,
     error: "must be an ISO 8601 timestamp with an explicit offset, e.g. 2026-04-14T11:45:00+02:00 (quote it or write it unquoted; do not drop the +02:00 or Z)",
   })
-  .refine((s) => !Number.isNaN(Date.parse(s)), { error: "is not a real date and time" });
+  .refine(isRealDateTime, { error: "is not a real date and time (check the day of the month and the hour)" });
+
+// Date.parse rolls 2026-02-31 over to March 3rd; a calendar round trip catches it.
+function isRealDateTime(s: string): boolean {
+  const [, y, mo, d, h, mi] = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(s)!.map(Number);
+  const t = new Date(Date.UTC(y, mo - 1, d, h, mi));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi;
+}
 
 const usd = (what: string) =>
   z

@@ -1,0 +1,176 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { effectiveCapacity, keyExpiresAt, worstCaseSpendUsd, guardrailSpec, workshopWarnings, claimWindow } from "./derive.js";
+import { loadWorkshops, parseWorkshop, readWorkshops, WORKSHOPS_DIR, WorkshopConfigError, formatProblem } from "./load.js";
+import { workshopTemplate } from "./new.js";
+
+const SLUG = "pyconde-2026-darmstadt-sql-agents";
+const goodText = readFileSync(join(WORKSHOPS_DIR, `${SLUG}.yaml`), "utf8");
+const good = () => parse(goodText) as Record<string, any>;
+const FILE = `workshops/${SLUG}.yaml`;
+
+function problemsOf(mutate: (w: Record<string, any>) => void, file = FILE): string[] {
+  const w = good();
+  mutate(w);
+  return parseWorkshop(file, stringify(w)).problems.map(formatProblem);
+}
+
+describe("the real workshop files", () => {
+  it("all load, and the origin post's example derives the right numbers", () => {
+    const workshops = loadWorkshops();
+    const w = workshops.find((x) => x.slug === SLUG)!;
+    expect(w).toBeDefined();
+    expect(w.openrouter.models.map((m) => m.id)).toEqual([
+      "anthropic/claude-sonnet-4.6",
+      "openai/gpt-5-nano",
+      "qwen/qwen3.5-flash-02-23",
+    ]);
+    // ends 14:45+02:00 = 12:45Z, plus 30 minutes, with seconds
+    expect(keyExpiresAt(w)).toBe("2026-04-14T13:15:00Z");
+    expect(effectiveCapacity(w)).toBe(300); // min(300, floor(800 / 2))
+    expect(worstCaseSpendUsd(w)).toBe(600);
+    expect(guardrailSpec(w)).toMatchObject({ name: `workshop-${SLUG}`, limit_usd: 800, reset_interval: "monthly" });
+    expect(workshopWarnings(w)).toEqual([]);
+  });
+});
+
+describe("bad input is rejected with the file and the field", () => {
+  const cases: [string, (w: Record<string, any>) => void, RegExp][] = [
+    ["missing field", (w) => delete w.name, new RegExp(`^${FILE}: name: is required`)],
+    ["missing nested field", (w) => delete w.openrouter.budget_usd, /: openrouter\.budget_usd: is required/],
+    ["wrong type", (w) => (w.openrouter.budget_usd = "two dollars"), /: openrouter\.budget_usd: must be a number/],
+    ["negative budget", (w) => (w.openrouter.budget_usd = -1), /: openrouter\.budget_usd: must be greater than 0/],
+    ["negative price", (w) => (w.openrouter.models[1].price_in_per_mtok = -0.1), /: openrouter\.models\[1\]\.price_in_per_mtok: must be 0 or more/],
+    ["unknown key", (w) => (w.openrouter.budjet_usd = 2), /: openrouter\.budjet_usd: is not a known field; remove it or check its spelling/],
+    ["unknown top-level key", (w) => (w.colour = "blue"), /: colour: is not a known field/],
+    ["timestamp without offset", (w) => (w.starts_at = "2026-04-14T11:45:00"), /: starts_at: must be an ISO 8601 timestamp with an explicit offset/],
+    ["not a date", (w) => (w.ends_at = "2026-02-31T11:45:00+02:00"), /: ends_at: is not a real date/],
+    ["open after close", (w) => (w.claims_open_at = "2026-04-15T00:00:00+02:00"), /: claims_close_at: must be after claims_open_at/],
+    ["end before start", (w) => (w.ends_at = "2026-04-14T10:00:00+02:00"), /: ends_at: must be after starts_at/],
+    ["duplicate model", (w) => w.openrouter.models.push({ ...w.openrouter.models[0] }), /: openrouter\.models\[3\]\.id: duplicates models\[0\]/],
+    ["no models", (w) => (w.openrouter.models = []), /: openrouter\.models: must list at least one model/],
+    ["bad model slug", (w) => (w.openrouter.models[0].id = "claude"), /: openrouter\.models\[0\]\.id: must be an OpenRouter model slug/],
+    ["slug too long", (w) => (w.slug = "x".repeat(49)), /: slug: must be at most 48 characters/],
+    ["slug pattern", (w) => (w.slug = "PyCon_2026"), /: slug: must be lowercase letters/],
+    ["slug/file mismatch", (w) => (w.slug = "another-workshop"), /: slug: must equal the file name: rename the file to another-workshop\.yaml or set slug: pyconde/],
+    ["bad organizer email", (w) => (w.organizers = ["not-an-email"]), /: organizers\[0\]: must be an email address/],
+    ["bad reset interval", (w) => (w.openrouter.guardrail.reset_interval = "hourly"), /: openrouter\.guardrail\.reset_interval: must be one of daily, weekly, monthly/],
+    ["fractional max_keys", (w) => (w.openrouter.guardrail.max_keys = 2.5), /: openrouter\.guardrail\.max_keys: must be a whole number/],
+  ];
+  it.each(cases)("%s", (_name, mutate, expected) => {
+    const problems = problemsOf(mutate);
+    expect(problems.some((p) => expected.test(p)), problems.join("\n")).toBe(true);
+    expect(problems.every((p) => p.startsWith(`${FILE}: `))).toBe(true);
+  });
+
+  it.each([
+    ["non-YAML garbage", "slug: [unclosed\n  : : :\n", /is not valid YAML/],
+    ["empty file", "", /the file is empty/],
+    ["a list instead of a mapping", "- a\n- b\n", /must be a YAML mapping of fields/],
+    ["a duplicated key", goodText + "\nname: again\n", /is not valid YAML \(Map keys must be unique/],
+  ])("%s", (_name, text, expected) => {
+    const { workshop, problems } = parseWorkshop(FILE, text);
+    expect(workshop).toBeUndefined();
+    expect(problems.map(formatProblem).join("\n")).toMatch(new RegExp(`^${FILE}: .*${expected.source}`, "m"));
+  });
+
+  it("reports every error of every file at once", () => {
+    const dir = mkdtempSync(join(tmpdir(), "workshops-"));
+    writeFileSync(join(dir, "a.yaml"), "");
+    const w = good();
+    w.slug = "b";
+    delete w.location;
+    w.openrouter.extra = 1;
+    writeFileSync(join(dir, "b.yaml"), stringify(w));
+    writeFileSync(join(dir, `${SLUG}.yaml`), goodText);
+    const { workshops, problems } = readWorkshops(dir);
+    expect(workshops.map((x) => x.slug)).toEqual([SLUG]);
+    const text = problems.map(formatProblem).join("\n");
+    expect(text).toMatch(/a\.yaml: the file is empty/);
+    expect(text).toMatch(/b\.yaml: location: is required/);
+    expect(text).toMatch(/b\.yaml: openrouter\.extra: is not a known field/);
+    expect(() => loadWorkshops(dir)).toThrow(WorkshopConfigError);
+  });
+});
+
+describe("derived values", () => {
+  it("capacity is bounded by the pooled cap, and warnings say so", () => {
+    const w = good();
+    w.openrouter.guardrail = { cap_usd: 100, reset_interval: "monthly", max_keys: 300 };
+    const parsed = parseWorkshop(FILE, stringify(w)).workshop!;
+    expect(effectiveCapacity(parsed)).toBe(50);
+    expect(worstCaseSpendUsd(parsed)).toBe(100);
+    expect(workshopWarnings(parsed).map((x) => x.message).join()).toMatch(/only 50 keys can be handed out/);
+  });
+
+  it("capacity survives float division (cap 100, budget 0.1 gives 1000 keys)", () => {
+    const w = good();
+    w.openrouter.budget_usd = 0.1;
+    w.openrouter.guardrail = { cap_usd: 100, reset_interval: "monthly", max_keys: 5000 };
+    expect(effectiveCapacity(parseWorkshop(FILE, stringify(w)).workshop!)).toBe(1000);
+  });
+
+  it("warns when claims close after keys expire and when a model has no price", () => {
+    const w = good();
+    w.claims_close_at = "2026-04-14T16:00:00+02:00";
+    delete w.openrouter.models[2].price_out_per_mtok;
+    const msgs = workshopWarnings(parseWorkshop(FILE, stringify(w)).workshop!).map((x) => x.message).join("\n");
+    expect(msgs).toMatch(/claims close .* after keys expire/);
+    expect(msgs).toMatch(/model qwen\/qwen3\.5-flash-02-23 has no price/);
+  });
+
+  it("the claim window follows the clock and is_active", () => {
+    const w = parseWorkshop(FILE, goodText).workshop!;
+    expect(claimWindow(w, Date.parse("2026-04-13T15:59:59Z"))).toBe("upcoming");
+    expect(claimWindow(w, Date.parse("2026-04-13T16:00:00Z"))).toBe("open");
+    expect(claimWindow(w, Date.parse("2026-04-14T13:00:00Z"))).toBe("closed");
+    expect(claimWindow({ ...w, is_active: false }, Date.parse("2026-04-13T17:00:00Z"))).toBe("closed");
+  });
+});
+
+describe("the CLIs", () => {
+  const run = promisify(execFile);
+  const tsx = join(WORKSHOPS_DIR, "..", "node_modules", ".bin", "tsx");
+  const exec = (args: string[]) =>
+    run(tsx, args, { cwd: join(WORKSHOPS_DIR, "..") }).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (e) => ({ code: e.code as number, out: `${e.stdout}${e.stderr}` }),
+    );
+
+  it("workshops:check exits 0 on good files and names file and field on a broken one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "check-"));
+    writeFileSync(join(dir, `${SLUG}.yaml`), goodText);
+    const ok = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/ok +pyconde-2026-darmstadt-sql-agents: .*300 keys × \$2 \(worst case \$600 of cap \$800\)/);
+
+    writeFileSync(join(dir, `${SLUG}.yaml`), goodText.replace("budget_usd: 2.0", "budget_usd: lots"));
+    const bad = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(new RegExp(`${SLUG}\\.yaml: openrouter\\.budget_usd: must be a number`));
+  });
+
+  it("workshops:new writes a template that passes once its dates are filled in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "new-"));
+    const made = await exec(["workshops/new.ts", "--dir", dir, "devfest-2027-agents"]);
+    expect(made.code).toBe(0);
+    const text = readFileSync(join(dir, "devfest-2027-agents.yaml"), "utf8");
+    expect(text).toBe(workshopTemplate("devfest-2027-agents"));
+    expect((await exec(["workshops/check.ts", "--dir", dir])).code).toBe(1);
+    const filled = text
+      .replace(/starts_at: FILL-IN/, "starts_at: 2027-01-10T10:00:00+01:00")
+      .replace(/ends_at: FILL-IN/, "ends_at: 2027-01-10T13:00:00+01:00")
+      .replace(/claims_open_at: FILL-IN/, "claims_open_at: 2027-01-09T18:00:00+01:00")
+      .replace(/claims_close_at: FILL-IN/, "claims_close_at: 2027-01-10T13:00:00+01:00");
+    writeFileSync(join(dir, "devfest-2027-agents.yaml"), filled);
+    const checked = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(checked.out).toMatch(/1 workshop file valid/);
+    expect(checked.code).toBe(0);
+    expect((await exec(["workshops/new.ts", "--dir", dir, "Bad Slug"])).code).toBe(2);
+  });
+});
