@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Fails the run when any test process prints an OpenRouter key (DEVELOPERS: secrets stay secret).
+    globalSetup: ["local/vitest-global.ts"],
+    setupFiles: ["local/log-guard.ts"],
   },
 });
