@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from "node:crypto";
+
+/**
+ * Test helpers for anything that needs a signed-in attendee of a running local stack: the OIDC
+ * flow a browser goes through (authorization code + PKCE, the dev sign-in form), driven over plain
+ * HTTP with manual redirects and a cookie jar. No shortcut: the token comes from the real provider.
+ */
+
+export class SignInError extends Error {
+  override name = "SignInError";
+  constructor(message: string, readonly step: string, options?: { cause?: unknown }) {
+    super(`${step}: ${message}`, options);
+  }
+}
+
+/** The subset of /config.json the flow needs. */
+interface StackAuthConfig {
+  auth: { issuer: string; clientId: string; redirectUri: string; scope: string };
+}
+
+/** Name=value cookies, enough for one browser session against one origin. */
+class CookieJar {
+  private readonly cookies = new Map<string, string>();
+  store(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";");
+      const eq = pair!.indexOf("=");
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      const expired = attrs.some((a) => {
+        const [k, v] = a.split("=").map((s) => s.trim().toLowerCase());
+        return (k === "max-age" && Number(v) <= 0) || (k === "expires" && Date.parse(v ?? "") < Date.now());
+      });
+      if (expired || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+}
+
+const base64url = (b: Buffer) => b.toString("base64url");
+
+export interface SignInOptions {
+  name?: string;
+  /** Gives up on a redirect chain longer than this. */
+  maxRedirects?: number;
+}
+
+export interface SignInResult {
+  idToken: string;
+  accessToken: string;
+  /** The claims of the ID token (decoded, not verified: the API verifies). */
+  claims: Record<string, unknown>;
+}
+
+/**
+ * Signs `email` in to the stack at `stackUrl` (its origin) the way the SPA does and returns the
+ * tokens. Each call is a fresh browser: no session is shared between calls.
+ */
+export async function signInWithTokens(stackUrl: string, email: string, opts: SignInOptions = {}): Promise<SignInResult> {
+  const origin = new URL(stackUrl).origin;
+  const jar = new CookieJar();
+  const request = async (step: string, url: string, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    const cookie = jar.header();
+    if (cookie) headers.set("cookie", cookie);
+    let res: Response;
+    try {
+      res = await fetch(url, { ...init, headers, redirect: "manual" });
+    } catch (cause) {
+      throw new SignInError(`could not reach ${url}`, step, { cause });
+    }
+    jar.store(res);
+    return res;
+  };
+
+  const config = (await (await request("config", `${origin}/config.json`)).json()) as StackAuthConfig;
+  const { issuer, clientId, redirectUri, scope } = config.auth;
+  const discovery = (await (await request("discovery", `${issuer}/.well-known/openid-configuration`)).json()) as {
+    authorization_endpoint: string;
+    token_endpoint: string;
+  };
+
+  const verifier = base64url(randomBytes(32));
+  const challenge = base64url(createHash("sha256").update(verifier).digest());
+  const state = base64url(randomBytes(16));
+  const nonce = base64url(randomBytes(16));
+  const authorize = new URL(discovery.authorization_endpoint);
+  authorize.search = new URLSearchParams({
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    response_type: "code",
+    scope,
+    state,
+    nonce,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  }).toString();
+
+  // Follow redirects by hand until the provider shows the sign-in form, submit it, and follow on
+  // until the provider sends the browser back to the redirect URI with a code.
+  let url = authorize.toString();
+  let code: string | undefined;
+  let submitted = false;
+  for (let hop = 0; hop < (opts.maxRedirects ?? 12) && !code; hop++) {
+    const res = await request(`hop ${hop}`, url);
+    if (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get("location")!, url);
+      await res.arrayBuffer();
+      if (next.toString().startsWith(redirectUri)) {
+        if (next.searchParams.get("error")) {
+          throw new SignInError(`${next.searchParams.get("error")}: ${next.searchParams.get("error_description")}`, "callback");
+        }
+        if (next.searchParams.get("state") !== state) throw new SignInError("state does not match", "callback");
+        code = next.searchParams.get("code") ?? undefined;
+        break;
+      }
+      url = next.toString();
+      continue;
+    }
+    const body = await res.text();
+    if (res.status !== 200 || submitted || !/<form[^>]+method="post"/i.test(body)) {
+      throw new SignInError(`unexpected ${res.status} at ${url}: ${body.slice(0, 300)}`, "sign-in page");
+    }
+    const action = new URL(/<form[^>]+action="([^"]+)"/i.exec(body)?.[1]?.replace(/&amp;/g, "&") ?? url, url);
+    const form = new URLSearchParams({ email, ...(opts.name ? { name: opts.name } : {}) });
+    const posted = await request("sign-in form", action.toString(), {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+    });
+    if (posted.status < 300 || posted.status >= 400) {
+      throw new SignInError(`the form answered ${posted.status}: ${(await posted.text()).slice(0, 300)}`, "sign-in form");
+    }
+    await posted.arrayBuffer();
+    submitted = true;
+    url = new URL(posted.headers.get("location")!, action).toString();
+  }
+  if (!code) throw new SignInError("no authorization code after following the redirects", "authorize");
+
+  const tokenRes = await request("token", discovery.token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: redirectUri,
+      client_id: clientId,
+      code_verifier: verifier,
+    }).toString(),
+  });
+  const tokens = (await tokenRes.json()) as { id_token?: string; access_token?: string; error?: string; error_description?: string };
+  if (!tokenRes.ok || !tokens.id_token) {
+    throw new SignInError(`${tokenRes.status} ${tokens.error ?? ""} ${tokens.error_description ?? ""}`.trim(), "token");
+  }
+  const claims = JSON.parse(Buffer.from(tokens.id_token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+  if (claims.nonce !== nonce) throw new SignInError("the ID token's nonce does not match", "token");
+  return { idToken: tokens.id_token, accessToken: tokens.access_token ?? "", claims };
+}
+
+/** Signs `email` in to the stack at `stackUrl` and returns the ID token (what the API takes as Bearer). */
+export async function signIn(stackUrl: string, email: string, opts: SignInOptions = {}): Promise<string> {
+  return (await signInWithTokens(stackUrl, email, opts)).idToken;
+}
