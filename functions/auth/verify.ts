@@ -1,0 +1,93 @@
+import { CognitoJwtVerifier } from "aws-jwt-verify";
+import { JwtVerifier } from "aws-jwt-verify/jwt-verifier";
+import { SimpleJwksCache } from "aws-jwt-verify/jwk";
+import { TokenInvalidError, TokenMissingError } from "./errors.js";
+import { LoopbackAwareFetcher } from "./fetcher.js";
+
+/**
+ * Sign-in verification. The same code checks Cognito ID tokens in the cloud and the local OpenID
+ * provider's ID tokens (same claims) locally: signature against the issuer's JWKS, issuer, audience
+ * (the app client id), `token_use: "id"`, expiry. Build the verifier once, at module scope: it keeps
+ * the JWKS cache across requests.
+ */
+
+export interface AuthConfig {
+  issuer: string;
+  clientId: string;
+  /** Defaults to issuer + /.well-known/jwks.json. */
+  jwksUri?: string;
+  /** The group whose members are global admins (`cognito:groups`). */
+  adminGroup?: string;
+}
+
+/** Who is calling. `email` is present only when the provider says it is verified. */
+export interface Principal {
+  sub: string;
+  email?: string;
+  emailVerified: boolean;
+  name?: string;
+  groups: string[];
+  isAdmin: boolean;
+}
+
+export type VerifyToken = (token: string | undefined) => Promise<Principal>;
+
+const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([a-z0-9-]+_[A-Za-z0-9]+)$/;
+
+export function createTokenVerifier(config: AuthConfig): VerifyToken {
+  const adminGroup = config.adminGroup ?? "admins";
+  const cognito = COGNITO_ISSUER.exec(config.issuer);
+  let verify: (token: string) => Promise<Record<string, unknown>>;
+
+  if (cognito && !config.jwksUri) {
+    const verifier = CognitoJwtVerifier.create({ userPoolId: cognito[2], tokenUse: "id", clientId: config.clientId });
+    verify = (t) => verifier.verify(t) as Promise<Record<string, unknown>>;
+  } else {
+    const jwksUri = config.jwksUri ?? `${config.issuer.replace(/\/$/, "")}/.well-known/jwks.json`;
+    const verifier = JwtVerifier.create(
+      {
+        issuer: config.issuer,
+        audience: config.clientId,
+        jwksUri,
+        customJwtCheck: ({ payload }) => {
+          if (payload.token_use !== "id") throw new Error(`token_use must be "id", got ${JSON.stringify(payload.token_use)}`);
+        },
+      },
+      { jwksCache: new SimpleJwksCache({ fetcher: new LoopbackAwareFetcher() }) },
+    );
+    verify = (t) => verifier.verify(t) as Promise<Record<string, unknown>>;
+  }
+
+  return async (token) => {
+    if (!token) throw new TokenMissingError();
+    let payload: Record<string, unknown>;
+    try {
+      payload = await verify(token);
+    } catch (err) {
+      throw new TokenInvalidError(err);
+    }
+    return principalFrom(payload, adminGroup);
+  };
+}
+
+export function principalFrom(payload: Record<string, unknown>, adminGroup = "admins"): Principal {
+  if (typeof payload.sub !== "string" || payload.sub === "") throw new TokenInvalidError(new Error("token has no sub"));
+  // Cognito sends email_verified as a boolean; some providers send the string "true".
+  const emailVerified = payload.email_verified === true || payload.email_verified === "true";
+  const email = emailVerified && typeof payload.email === "string" && payload.email ? payload.email : undefined;
+  const rawGroups = payload["cognito:groups"];
+  const groups = Array.isArray(rawGroups) ? rawGroups.filter((g): g is string => typeof g === "string") : [];
+  const name =
+    typeof payload.name === "string" && payload.name
+      ? payload.name
+      : typeof payload.preferred_username === "string" && payload.preferred_username
+        ? payload.preferred_username
+        : undefined;
+  return { sub: payload.sub, ...(email ? { email } : {}), emailVerified, ...(name ? { name } : {}), groups, isAdmin: groups.includes(adminGroup) };
+}
+
+/** The token from an `Authorization: Bearer …` header (undefined when absent or another scheme). */
+export function bearerToken(header: string | undefined | null): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return m ? m[1] : undefined;
+}

@@ -1,0 +1,615 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
+import { roundUsd } from "../../workshops/derive.js";
+import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
+import type { TableNames } from "./tables.js";
+
+/**
+ * DynamoDB access for the product. Every invariant lives in a single-item conditional write (the
+ * local DynamoDB has no transactions, and one hot ledger item under TransactWriteItems would conflict
+ * anyway); a refused condition becomes a ConditionRefusedError carrying the item that refused it.
+ * The item layout is documented in tables.ts.
+ */
+
+export type ClaimStatus = "RESERVED" | "MINTED" | "ACTIVE" | "UNBOUND" | "RELEASED" | "REVOKED" | "EXPIRED";
+
+export const CLAIM_STATUSES: readonly ClaimStatus[] = [
+  "RESERVED",
+  "MINTED",
+  "ACTIVE",
+  "UNBOUND",
+  "RELEASED",
+  "REVOKED",
+  "EXPIRED",
+];
+
+export interface WorkshopRecord {
+  config: Workshop;
+  guardrail_id?: string;
+  updated_at?: string;
+}
+
+export interface Ledger {
+  claimed: number;
+  committed_usd: number;
+  paused: boolean;
+}
+
+export interface ClaimItem {
+  slug: string;
+  user_id: string;
+  email: string;
+  email_normalized: string;
+  display_name?: string;
+  /** Deterministic from (slug, user): the key name is derived from it. */
+  claim_id: string;
+  status: ClaimStatus;
+  key_name: string;
+  key_hash?: string;
+  /** Plaintext; returned only to its owner; removed at expiry and revocation. */
+  key?: string;
+  limit_usd: number;
+  /** UTC with seconds. */
+  expires_at: string;
+  guardrail_id?: string;
+  bound_at?: string;
+  usage_usd: number;
+  limit_remaining?: number;
+  usage_synced_at?: string;
+  reserved_at: string;
+  /** Epoch ms; a RESERVED claim past its lease may be taken over. */
+  lease_until: number;
+  /** Identifies the attempt that holds the RESERVED lease (a fresh id per reservation or take-over). */
+  attempt: string;
+  claimed_at: string;
+  updated_at: string;
+  released_at?: string;
+  revoked_at?: string;
+  expired_at?: string;
+  last_error?: string;
+}
+
+export interface AttendeeItem {
+  user_id: string;
+  email?: string;
+  email_normalized?: string;
+  email_verified: boolean;
+  display_name?: string;
+  auth_provider?: string;
+  marketing_opted_in: boolean;
+  marketing_opted_in_at?: string;
+  marketing_opted_in_workshop?: string;
+  first_seen_at: string;
+  last_seen_at: string;
+  confirmed_at?: string;
+}
+
+export interface SpendSample {
+  at: string;
+  usage_usd: number;
+  keys: number;
+}
+
+const CONFIG_SK = "CONFIG";
+const LEDGER_SK = "LEDGER";
+const claimSk = (userId: string) => `CLAIM#${userId}`;
+const emailSk = (normalized: string) => `EMAIL#${normalized}`;
+const spendSk = (at: string) => `SPEND#${at}`;
+
+/** Attributes that belong to the key schema, never to the domain objects handed out. */
+const stripKeys = <T>(item: Record<string, unknown> | undefined): T | undefined => {
+  if (!item) return undefined;
+  const { pk, sk, ttl, ...rest } = item;
+  void sk;
+  void ttl;
+  return (pk === undefined ? rest : { slug: pk, ...rest }) as T;
+};
+
+/**
+ * A ConditionExpression assembled from named parts, so each invariant reads as one line and the
+ * placeholders never collide.
+ */
+class Expression {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private n = 0;
+
+  name(attr: string): string {
+    const ph = `#${attr.replace(/[^A-Za-z0-9_]/g, "_")}`;
+    this.names[ph] = attr;
+    return ph;
+  }
+
+  value(v: unknown): string {
+    const ph = `:v${this.n++}`;
+    this.values[ph] = v;
+    return ph;
+  }
+
+  params() {
+    return {
+      ...(Object.keys(this.names).length ? { ExpressionAttributeNames: this.names } : {}),
+      ...(Object.keys(this.values).length ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+function isConditionalFailure(err: unknown): err is Error & { Item?: Record<string, unknown> } {
+  return err instanceof Error && err.name === "ConditionalCheckFailedException";
+}
+
+export interface StoreOptions {
+  client: DynamoDBClient;
+  tableNames: TableNames;
+}
+
+export interface ClaimTransition {
+  /** The claim must currently be in one of these states. */
+  from: readonly ClaimStatus[];
+  /** …and, when given, still be held by this attempt (and, with leaseExpiredBy, past its lease). */
+  attempt?: string;
+  leaseExpiredBy?: number;
+  set: Partial<Omit<ClaimItem, "slug" | "user_id">>;
+  remove?: readonly (keyof ClaimItem)[];
+}
+
+export type Store = ReturnType<typeof createStore>;
+
+export function createStore({ client, tableNames }: StoreOptions) {
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  const W = tableNames.workshops;
+  const A = tableNames.attendees;
+
+  /** What refused the write: the item DynamoDB returned, or (dynalite does not return it) a fresh read. */
+  async function refusal<T>(operation: string, table: string, key: Record<string, string>, err: Error & { Item?: Record<string, unknown> }) {
+    let existing = err.Item;
+    if (!existing) {
+      const got = await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+      existing = got.Item;
+    }
+    return new ConditionRefusedError<T>(operation, key, stripKeys<T>(existing), err);
+  }
+
+  async function conditional<T>(operation: string, table: string, key: Record<string, string>, write: () => Promise<unknown>) {
+    try {
+      return await write();
+    } catch (err) {
+      if (isConditionalFailure(err)) throw await refusal<T>(operation, table, key, err);
+      throw err;
+    }
+  }
+
+  function parseWorkshopItem(slug: string, item: Record<string, unknown>): WorkshopRecord {
+    const parsed = WorkshopSchema.safeParse(item.config);
+    if (!parsed.success) throw new InvalidWorkshopItemError(slug, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), parsed.error);
+    return {
+      config: parsed.data,
+      ...(typeof item.guardrail_id === "string" && item.guardrail_id ? { guardrail_id: item.guardrail_id } : {}),
+      ...(typeof item.updated_at === "string" ? { updated_at: item.updated_at } : {}),
+    };
+  }
+
+  const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
+    claimed: Number(item?.claimed ?? 0),
+    committed_usd: roundUsd(Number(item?.committed_usd ?? 0)),
+    paused: item?.paused === true,
+  });
+
+  return {
+    tableNames,
+
+    // ── workshop CONFIG items (written by the deploy and the local stack) ────────────────────────
+    async getWorkshop(slug: string): Promise<WorkshopRecord | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: CONFIG_SK } }));
+      return got.Item ? parseWorkshopItem(slug, got.Item) : undefined;
+    },
+
+    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string }, nowMs: number): Promise<void> {
+      await doc.send(
+        new PutCommand({
+          TableName: W,
+          Item: { pk: slug, sk: CONFIG_SK, config: record.config, guardrail_id: record.guardrail_id, updated_at: new Date(nowMs).toISOString() },
+        }),
+      );
+    },
+
+    /** Records the guardrail found or created for a workshop whose item has none yet. */
+    async setGuardrailId(slug: string, guardrailId: string, nowMs: number): Promise<void> {
+      const e = new Expression();
+      await conditional("setGuardrailId", W, { pk: slug, sk: CONFIG_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: CONFIG_SK },
+            UpdateExpression: `SET ${e.name("guardrail_id")} = ${e.value(guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
+            ConditionExpression: `attribute_exists(${e.name("pk")})`,
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+
+    /** Every workshop item (a scan: callers cache it). Items that fail validation are reported, not hidden. */
+    async listWorkshops(): Promise<{ workshops: WorkshopRecord[]; invalid: InvalidWorkshopItemError[] }> {
+      const workshops: WorkshopRecord[] = [];
+      const invalid: InvalidWorkshopItemError[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new ScanCommand({
+            TableName: W,
+            FilterExpression: "#sk = :config",
+            ExpressionAttributeNames: { "#sk": "sk" },
+            ExpressionAttributeValues: { ":config": CONFIG_SK },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          try {
+            workshops.push(parseWorkshopItem(String(item.pk), item));
+          } catch (err) {
+            if (err instanceof InvalidWorkshopItemError) invalid.push(err);
+            else throw err;
+          }
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      workshops.sort((a, b) => Date.parse(a.config.starts_at) - Date.parse(b.config.starts_at) || a.config.slug.localeCompare(b.config.slug));
+      return { workshops, invalid };
+    },
+
+    // ── the pooled-cap ledger ─────────────────────────────────────────────────────────────────
+    async getLedger(slug: string): Promise<Ledger> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: LEDGER_SK }, ConsistentRead: true }));
+      return ledgerOf(got.Item);
+    },
+
+    async getLedgers(slugs: readonly string[]): Promise<Map<string, Ledger>> {
+      const out = new Map<string, Ledger>(slugs.map((s) => [s, ledgerOf(undefined)]));
+      for (let i = 0; i < slugs.length; i += 100) {
+        let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
+        while (keys && keys.length) {
+          const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
+          for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), ledgerOf(item));
+          keys = got.UnprocessedKeys?.[W]?.Keys;
+        }
+      }
+      return out;
+    },
+
+    /**
+     * Takes one slot and its budget: refused (ConditionRefusedError with the ledger) when the
+     * workshop is paused, every slot is taken, or the budget would push committed USD above the cap.
+     */
+    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }): Promise<Ledger> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const committed = e.name("committed_usd");
+      const paused = e.name("paused");
+      const one = e.value(1);
+      const budget = e.value(limits.budgetUsd);
+      const notPaused = `(attribute_not_exists(${paused}) OR ${paused} = ${e.value(false)})`;
+      const slotFree = `(attribute_not_exists(${claimed}) OR ${claimed} < ${e.value(limits.maxKeys)})`;
+      const budgetFits = `(attribute_not_exists(${committed}) OR ${committed} <= ${e.value(roundUsd(limits.capUsd - limits.budgetUsd))})`;
+      // Callers refuse before reserving when the cap is below one budget (effective capacity 0).
+      const condition = [notPaused, slotFree, budgetFits].join(" AND ");
+      const res = await conditional<Ledger>("reserveSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: LEDGER_SK },
+            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}`,
+            ConditionExpression: condition,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      ).catch((err: unknown) => {
+        if (err instanceof ConditionRefusedError) {
+          throw new ConditionRefusedError<Ledger>(err.operation, err.key, ledgerOf(err.existing as Record<string, unknown> | undefined), err.cause);
+        }
+        throw err;
+      });
+      return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    /** Gives a slot and its budget back (a compensation or a release). Never drives the ledger below zero. */
+    async releaseSlot(slug: string, budgetUsd: number): Promise<Ledger> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const res = await conditional<Ledger>("releaseSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: LEDGER_SK },
+            UpdateExpression: `ADD ${claimed} ${e.value(-1)}, ${e.name("committed_usd")} ${e.value(-budgetUsd)}`,
+            ConditionExpression: `${claimed} > ${e.value(0)}`,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+      return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    async setPaused(slug: string, pausedNow: boolean): Promise<Ledger> {
+      const e = new Expression();
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: { pk: slug, sk: LEDGER_SK },
+          UpdateExpression: `SET ${e.name("paused")} = ${e.value(pausedNow)}`,
+          ReturnValues: "ALL_NEW",
+          ...e.params(),
+        }),
+      );
+      return ledgerOf(res.Attributes);
+    },
+
+    // ── claims ─────────────────────────────────────────────────────────────────────────────────
+    async getClaim(slug: string, userId: string): Promise<ClaimItem | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: claimSk(userId) }, ConsistentRead: true }));
+      return stripKeys<ClaimItem>(got.Item);
+    },
+
+    /** Every claim of a workshop, following pages. */
+    async listClaims(slug: string): Promise<ClaimItem[]> {
+      const out: ClaimItem[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: W,
+            KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
+            ExpressionAttributeValues: { ":pk": slug, ":prefix": "CLAIM#" },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) out.push(stripKeys<ClaimItem>(item)!);
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return out;
+    },
+
+    /**
+     * Writes a new RESERVED claim. Refused (with the existing claim) when the user already has one,
+     * unless that one was RELEASED: a failed mint gave everything back, so the user may try again.
+     */
+    async createClaim(claim: ClaimItem): Promise<void> {
+      const e = new Expression();
+      const { slug, ...attrs } = claim;
+      const key = { pk: slug, sk: claimSk(claim.user_id) };
+      await conditional<ClaimItem>("createClaim", W, key, () =>
+        doc.send(
+          new PutCommand({
+            TableName: W,
+            Item: { ...key, ...attrs },
+            ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("status")} = ${e.value("RELEASED")}`,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+
+    /** Compensation: removes a claim this attempt reserved and that never got a slot. */
+    async deleteReservedClaim(slug: string, userId: string, attempt: string): Promise<void> {
+      const e = new Expression();
+      const key = { pk: slug, sk: claimSk(userId) };
+      await conditional<ClaimItem>("deleteReservedClaim", W, key, () =>
+        doc.send(
+          new DeleteCommand({
+            TableName: W,
+            Key: key,
+            ConditionExpression: `${e.name("status")} = ${e.value("RESERVED")} AND ${e.name("attempt")} = ${e.value(attempt)}`,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+
+    /** Moves a claim between states, only from the states (and attempt, and lease) the caller expects. */
+    async transitionClaim(slug: string, userId: string, t: ClaimTransition): Promise<ClaimItem> {
+      const e = new Expression();
+      const key = { pk: slug, sk: claimSk(userId) };
+      const sets = Object.entries(t.set)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${e.name(k)} = ${e.value(v)}`);
+      const removes = (t.remove ?? []).map((k) => e.name(k));
+      const status = e.name("status");
+      const parts = [
+        `attribute_exists(${e.name("pk")})`,
+        `${status} IN (${t.from.map((s) => e.value(s)).join(", ")})`,
+        t.attempt === undefined ? undefined : `${e.name("attempt")} = ${e.value(t.attempt)}`,
+        t.leaseExpiredBy === undefined ? undefined : `${e.name("lease_until")} <= ${e.value(t.leaseExpiredBy)}`,
+      ].filter(Boolean);
+      const res = await conditional<ClaimItem>("transitionClaim", W, key, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: key,
+            UpdateExpression: [sets.length ? `SET ${sets.join(", ")}` : "", removes.length ? `REMOVE ${removes.join(", ")}` : ""].join(" ").trim(),
+            ConditionExpression: parts.join(" AND "),
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+      return stripKeys<ClaimItem>((res as { Attributes?: Record<string, unknown> }).Attributes)!;
+    },
+
+    // ── normalized-email locks: one claim per person per workshop ────────────────────────────────
+    /** Refused (with the holder `{user_id}`) when another user holds this normalized email here. */
+    async lockEmail(slug: string, emailNormalized: string, userId: string): Promise<void> {
+      const e = new Expression();
+      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      await conditional<{ user_id: string }>("lockEmail", W, key, () =>
+        doc.send(
+          new PutCommand({
+            TableName: W,
+            Item: { ...key, user_id: userId },
+            ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("user_id")} = ${e.value(userId)}`,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+
+    /** Releases the lock only if this user holds it. */
+    async unlockEmail(slug: string, emailNormalized: string, userId: string): Promise<void> {
+      const e = new Expression();
+      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: W,
+            Key: key,
+            ConditionExpression: `${e.name("user_id")} = ${e.value(userId)}`,
+            ...e.params(),
+          }),
+        );
+      } catch (err) {
+        // Someone else's lock, or none: nothing of ours to release.
+        if (!isConditionalFailure(err)) throw err;
+      }
+    },
+
+    async getEmailLock(slug: string, emailNormalized: string): Promise<{ user_id: string } | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: emailSk(emailNormalized) }, ConsistentRead: true }));
+      return got.Item ? { user_id: String(got.Item.user_id) } : undefined;
+    },
+
+    // ── attendee profiles ──────────────────────────────────────────────────────────────────────
+    async getAttendee(userId: string): Promise<AttendeeItem | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: A, Key: { user_id: userId }, ConsistentRead: true }));
+      return got.Item as AttendeeItem | undefined;
+    },
+
+    async getAttendees(userIds: readonly string[]): Promise<Map<string, AttendeeItem>> {
+      const out = new Map<string, AttendeeItem>();
+      const unique = [...new Set(userIds)];
+      for (let i = 0; i < unique.length; i += 100) {
+        let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((u) => ({ user_id: u }));
+        while (keys && keys.length) {
+          const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [A]: { Keys: keys } } }));
+          for (const item of got.Responses?.[A] ?? []) out.set(String(item.user_id), item as AttendeeItem);
+          keys = got.UnprocessedKeys?.[A]?.Keys;
+        }
+      }
+      return out;
+    },
+
+    /** Records a sign-in: identity fields from the token, first/last seen; keeps consent and confirmation. */
+    async recordSeen(
+      who: { userId: string; email?: string; emailNormalized?: string; emailVerified: boolean; displayName?: string; authProvider?: string },
+      nowMs: number,
+    ): Promise<AttendeeItem> {
+      const e = new Expression();
+      const at = e.value(new Date(nowMs).toISOString());
+      const sets = [
+        `${e.name("email_verified")} = ${e.value(who.emailVerified)}`,
+        `${e.name("last_seen_at")} = ${at}`,
+        `${e.name("first_seen_at")} = if_not_exists(${e.name("first_seen_at")}, ${at})`,
+        `${e.name("marketing_opted_in")} = if_not_exists(${e.name("marketing_opted_in")}, ${e.value(false)})`,
+      ];
+      if (who.email !== undefined) sets.push(`${e.name("email")} = ${e.value(who.email)}`);
+      if (who.emailNormalized !== undefined) sets.push(`${e.name("email_normalized")} = ${e.value(who.emailNormalized)}`);
+      if (who.displayName !== undefined) sets.push(`${e.name("display_name")} = if_not_exists(${e.name("display_name")}, ${e.value(who.displayName)})`);
+      if (who.authProvider !== undefined) sets.push(`${e.name("auth_provider")} = ${e.value(who.authProvider)}`);
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: A,
+          Key: { user_id: who.userId },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ReturnValues: "ALL_NEW",
+          ...e.params(),
+        }),
+      );
+      return res.Attributes as AttendeeItem;
+    },
+
+    /**
+     * The confirm step: display name and marketing consent. Consent keeps the time and workshop it was
+     * first given; withdrawing it removes both.
+     */
+    async confirmProfile(
+      userId: string,
+      profile: { displayName: string; marketingOptedIn: boolean; workshop?: string },
+      nowMs: number,
+    ): Promise<AttendeeItem> {
+      const e = new Expression();
+      const at = e.value(new Date(nowMs).toISOString());
+      const sets = [
+        `${e.name("display_name")} = ${e.value(profile.displayName)}`,
+        `${e.name("marketing_opted_in")} = ${e.value(profile.marketingOptedIn)}`,
+        `${e.name("confirmed_at")} = if_not_exists(${e.name("confirmed_at")}, ${at})`,
+        `${e.name("first_seen_at")} = if_not_exists(${e.name("first_seen_at")}, ${at})`,
+        `${e.name("last_seen_at")} = ${at}`,
+        `${e.name("email_verified")} = if_not_exists(${e.name("email_verified")}, ${e.value(false)})`,
+      ];
+      const removes: string[] = [];
+      if (profile.marketingOptedIn) {
+        sets.push(`${e.name("marketing_opted_in_at")} = if_not_exists(${e.name("marketing_opted_in_at")}, ${at})`);
+        if (profile.workshop) {
+          sets.push(`${e.name("marketing_opted_in_workshop")} = if_not_exists(${e.name("marketing_opted_in_workshop")}, ${e.value(profile.workshop)})`);
+        }
+      } else {
+        removes.push(e.name("marketing_opted_in_at"), e.name("marketing_opted_in_workshop"));
+      }
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: A,
+          Key: { user_id: userId },
+          UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+          ReturnValues: "ALL_NEW",
+          ...e.params(),
+        }),
+      );
+      return res.Attributes as AttendeeItem;
+    },
+
+    // ── spend samples for the dashboard chart ───────────────────────────────────────────────────
+    async appendSpendSample(slug: string, sample: SpendSample): Promise<void> {
+      await doc.send(new PutCommand({ TableName: W, Item: { pk: slug, sk: spendSk(sample.at), ...sample } }));
+    },
+
+    async listSpendSamples(slug: string): Promise<SpendSample[]> {
+      const out: SpendSample[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: W,
+            KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
+            ExpressionAttributeValues: { ":pk": slug, ":prefix": "SPEND#" },
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) out.push({ at: String(item.at), usage_usd: Number(item.usage_usd), keys: Number(item.keys) });
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return out;
+    },
+  };
+}

@@ -1,0 +1,405 @@
+import { createHash, randomUUID } from "node:crypto";
+import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
+import { ConditionRefusedError } from "../data/errors.js";
+import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../data/store.js";
+import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
+import type { OpenRouterClient } from "../openrouter/types.js";
+import { normalizeEmail } from "./email.js";
+import {
+  ClaimStateError,
+  ClaimsClosedError,
+  ClaimsNotOpenError,
+  ClaimsPausedError,
+  DomainError,
+  EmailAlreadyClaimedError,
+  NoClaimError,
+  OpenRouterUnavailableError,
+  SoldOutError,
+} from "./errors.js";
+import type { WorkshopCatalog } from "./workshops.js";
+
+/**
+ * The claim engine: one personal key per (workshop, person), never more keys than the ledger
+ * allows, never a second key for a repeated or concurrent claim.
+ *
+ *   claim ──► claim item (attribute_not_exists)      one claim per user
+ *         ──► email lock (attribute_not_exists)      one claim per normalized email
+ *         ──► ledger ADD (claimed < max AND committed <= cap - budget AND not paused)
+ *             refused at any step: delete what this attempt wrote, answer sold_out / email / paused
+ *         ──► POST /keys (name from the claim, limit = budget, expires_at with seconds)
+ *             fails for good: RELEASED, slot + budget + email lock given back
+ *         ──► key stored, only if the claim is still RESERVED by this attempt ──► MINTED
+ *         ──► assign to the workshop's guardrail ──► ACTIVE, or UNBOUND (the key still works)
+ *
+ * A claim left RESERVED past its lease (a crashed container) is taken over: any upstream key with
+ * its name is deleted (its plaintext was never stored) and minting repeats.
+ */
+
+export interface Claimant {
+  /** The token's subject: the owner of the key, never taken from the request. */
+  userId: string;
+  /** A verified email address. */
+  email: string;
+  displayName?: string;
+}
+
+export interface ClaimOutcome {
+  claim: ClaimItem;
+  /** True when this call reserved the claim (201), false when it found an existing one (200). */
+  created: boolean;
+  workshop: WorkshopRecord;
+}
+
+export interface ClaimEngineOptions {
+  store: Store;
+  openrouter: OpenRouterClient;
+  workshops: WorkshopCatalog;
+  /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
+  now: () => number;
+  /** How long a RESERVED claim belongs to the attempt that reserved it. Longer than a mint can take. */
+  leaseMs?: number;
+  /** How long a repeated claim waits for the first one to leave RESERVED before answering with it. */
+  waitMs?: number;
+  pollMs?: number;
+  /** Structured events; never given a plaintext key. */
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export type ClaimEngine = ReturnType<typeof createClaimEngine>;
+
+/** Deterministic per (workshop, user), so the key name is known before the key exists. */
+export function claimIdFor(slug: string, userId: string): string {
+  return createHash("sha256").update(`${slug}\n${userId}`).digest("base64url").slice(0, 22);
+}
+
+/** States in which the claim holds a working (or once-working) key. */
+export const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND"];
+
+const describe = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
+
+export function createClaimEngine(opts: ClaimEngineOptions) {
+  const { store, openrouter, workshops, now } = opts;
+  const leaseMs = opts.leaseMs ?? 90_000;
+  const waitMs = opts.waitMs ?? 10_000;
+  const pollMs = opts.pollMs ?? 100;
+  const log = opts.log ?? (() => {});
+  const iso = () => new Date(now()).toISOString();
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  // The guardrail is ensured at most once per workshop per container, never per claim.
+  const guardrails = new Map<string, Promise<string>>();
+
+  function guardrailIdFor(record: WorkshopRecord): Promise<string> {
+    if (record.guardrail_id) return Promise.resolve(record.guardrail_id);
+    const slug = record.config.slug;
+    let pending = guardrails.get(slug);
+    if (!pending) {
+      pending = (async () => {
+        const g = await openrouter.ensureGuardrail(guardrailSpec(record.config));
+        await store.setGuardrailId(slug, g.id, now());
+        workshops.invalidate(slug);
+        log("guardrail_ensured", { slug, guardrail_id: g.id });
+        return g.id;
+      })();
+      guardrails.set(slug, pending);
+      pending.catch(() => guardrails.delete(slug));
+    }
+    return pending;
+  }
+
+  /** Why a new claim cannot be reserved right now, read before writing anything. */
+  function refusalFor(w: Workshop, ledger: Ledger, at: number): DomainError | undefined {
+    const window = claimWindow(w, at);
+    if (window === "upcoming") return new ClaimsNotOpenError(w.slug, w.claims_open_at);
+    if (window === "closed") return new ClaimsClosedError(w.slug, w.is_active ? w.claims_close_at : new Date(Math.min(at, Date.parse(w.claims_close_at))).toISOString());
+    if (ledger.paused) return new ClaimsPausedError(w.slug);
+    const { budget_usd, guardrail } = w.openrouter;
+    if (effectiveCapacity(w) === 0 || ledger.claimed >= guardrail.max_keys || ledger.committed_usd + budget_usd > guardrail.cap_usd + 1e-9) {
+      return new SoldOutError(w.slug);
+    }
+    return undefined;
+  }
+
+  async function claim(slug: string, who: Claimant, retries = 1): Promise<ClaimOutcome> {
+    const record = await workshops.get(slug);
+    const w = record.config;
+    const at = now();
+    const refusal = refusalFor(w, await store.getLedger(slug), at);
+    if (refusal) {
+      // Someone who already holds a claim gets it back, whatever the window or ledger say now.
+      const existing = await store.getClaim(slug, who.userId);
+      if (existing && existing.status !== "RELEASED") return { claim: await settle(record, existing, who, retries), created: false, workshop: record };
+      throw refusal;
+    }
+
+    const claimId = claimIdFor(slug, who.userId);
+    const reserved: ClaimItem = {
+      slug,
+      user_id: who.userId,
+      email: who.email,
+      email_normalized: normalizeEmail(who.email),
+      ...(who.displayName ? { display_name: who.displayName } : {}),
+      claim_id: claimId,
+      status: "RESERVED",
+      key_name: keyName(w, claimId),
+      limit_usd: w.openrouter.budget_usd,
+      expires_at: keyExpiresAt(w),
+      usage_usd: 0,
+      reserved_at: new Date(at).toISOString(),
+      lease_until: at + leaseMs,
+      attempt: randomUUID(),
+      claimed_at: new Date(at).toISOString(),
+      updated_at: new Date(at).toISOString(),
+    };
+
+    try {
+      await store.createClaim(reserved);
+    } catch (err) {
+      if (!(err instanceof ConditionRefusedError)) throw err;
+      const existing = err.existing as ClaimItem | undefined;
+      if (!existing) {
+        // It vanished between the write and the read (a compensation): start over once.
+        if (retries > 0) return claim(slug, who, retries - 1);
+        throw new OpenRouterUnavailableError("Your claim could not be completed. Please try again.");
+      }
+      return { claim: await settle(record, existing, who, retries), created: false, workshop: record };
+    }
+
+    const compensate = async (what: { email: boolean }) => {
+      await Promise.all([
+        store.deleteReservedClaim(slug, who.userId, reserved.attempt).catch((e) => log("compensation_failed", { slug, user_id: who.userId, error: describe(e) })),
+        what.email ? store.unlockEmail(slug, reserved.email_normalized, who.userId).catch((e) => log("compensation_failed", { slug, error: describe(e) })) : undefined,
+      ]);
+    };
+
+    try {
+      await store.lockEmail(slug, reserved.email_normalized, who.userId);
+    } catch (err) {
+      await compensate({ email: false });
+      if (err instanceof ConditionRefusedError) throw new EmailAlreadyClaimedError(slug);
+      throw err;
+    }
+
+    try {
+      await store.reserveSlot(slug, {
+        maxKeys: w.openrouter.guardrail.max_keys,
+        capUsd: w.openrouter.guardrail.cap_usd,
+        budgetUsd: w.openrouter.budget_usd,
+      });
+    } catch (err) {
+      await compensate({ email: true });
+      if (err instanceof ConditionRefusedError) throw (err.existing as Ledger | undefined)?.paused ? new ClaimsPausedError(slug) : new SoldOutError(slug);
+      throw err;
+    }
+
+    return { claim: await mint(record, reserved), created: true, workshop: record };
+  }
+
+  /**
+   * A claim found in place of a new one. While it is RESERVED by another attempt, wait briefly for
+   * it to move on; past its lease, take it over.
+   */
+  async function settle(record: WorkshopRecord, found: ClaimItem, who: Claimant | undefined, retries: number): Promise<ClaimItem> {
+    const slug = record.config.slug;
+    const deadline = Date.now() + waitMs;
+    let current: ClaimItem | undefined = found;
+    while (current && current.status === "RESERVED") {
+      if (current.lease_until <= now()) return takeOverStuck(slug, current);
+      if (Date.now() >= deadline) return current;
+      await sleep(pollMs);
+      current = await store.getClaim(slug, found.user_id);
+    }
+    if (!current || current.status === "RELEASED") {
+      // The attempt we waited for was refused or failed; this request gets its own answer.
+      if (who && retries > 0) return (await claim(slug, who, retries - 1)).claim;
+      throw new OpenRouterUnavailableError("Your key could not be created just now. Nothing was used up; please try again in a minute.");
+    }
+    return current;
+  }
+
+  async function mint(record: WorkshopRecord, reserved: ClaimItem): Promise<ClaimItem> {
+    const slug = record.config.slug;
+    // Started now, awaited after the mint: the guardrail lookup never delays the key.
+    const guardrail = guardrailIdFor(record);
+    guardrail.catch(() => {});
+
+    let created;
+    try {
+      created = await openrouter.createKey({ name: reserved.key_name, limit: reserved.limit_usd, expires_at: reserved.expires_at });
+    } catch (err) {
+      log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
+      await release(reserved, describe(err));
+      throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
+    }
+
+    let minted: ClaimItem;
+    try {
+      minted = await store.transitionClaim(slug, reserved.user_id, {
+        from: ["RESERVED"],
+        attempt: reserved.attempt,
+        set: { status: "MINTED", key_hash: created.hash, key: created.key, updated_at: iso() },
+      });
+    } catch (err) {
+      if (err instanceof ConditionRefusedError) {
+        // Taken over while this attempt was minting: this key is an orphan under the claim's name.
+        await openrouter.deleteKey(created.hash).catch((e) => log("orphan_delete_failed", { slug, key_hash: created.hash, error: describe(e) }));
+        const current = err.existing as ClaimItem | undefined;
+        if (current) return settle(record, current, undefined, 0);
+        throw new NoClaimError(slug);
+      }
+      throw err;
+    }
+    return bind(record, minted, guardrail, false);
+  }
+
+  async function bind(record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean): Promise<ClaimItem> {
+    const slug = record.config.slug;
+    try {
+      const guardrailId = await guardrail;
+      await openrouter.assignKeys(guardrailId, [claimed.key_hash!]);
+      return await store.transitionClaim(slug, claimed.user_id, {
+        from: ["MINTED", "UNBOUND"],
+        set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso(), updated_at: iso() },
+        remove: ["last_error"],
+      });
+    } catch (err) {
+      if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
+      log("bind_failed", { slug, user_id: claimed.user_id, error: describe(err) });
+      let unbound = claimed;
+      try {
+        unbound = await store.transitionClaim(slug, claimed.user_id, {
+          from: ["MINTED", "UNBOUND"],
+          set: { status: "UNBOUND", last_error: describe(err), updated_at: iso() },
+        });
+      } catch (e) {
+        if (e instanceof ConditionRefusedError) return (e.existing as ClaimItem | undefined) ?? claimed;
+        throw e;
+      }
+      if (throwOnFailure) throw new OpenRouterUnavailableError("OpenRouter could not attach the key to the workshop's model allowlist. The key still works; try again in a minute.", err);
+      return unbound;
+    }
+  }
+
+  /** Mint failed for good: the claim gives back its slot, its budget and the email lock. */
+  async function release(reserved: ClaimItem, reason: string): Promise<void> {
+    const slug = reserved.slug;
+    try {
+      await store.transitionClaim(slug, reserved.user_id, {
+        from: ["RESERVED"],
+        attempt: reserved.attempt,
+        set: { status: "RELEASED", released_at: iso(), last_error: reason, updated_at: iso() },
+      });
+    } catch (err) {
+      // Another attempt owns the claim now; the slot is its to keep.
+      if (err instanceof ConditionRefusedError) return;
+      throw err;
+    }
+    await store.releaseSlot(slug, reserved.limit_usd);
+    await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id);
+  }
+
+  /**
+   * Takes over a claim stuck in RESERVED past its lease: deletes any upstream key with its name
+   * (its plaintext was never stored), then mints again. Answers with the claim as it is now when
+   * another attempt got there first or the lease has not run out.
+   */
+  async function takeOverStuck(slug: string, stuck: ClaimItem): Promise<ClaimItem> {
+    const record = await workshops.get(slug);
+    const at = now();
+    let claimItem: ClaimItem;
+    try {
+      claimItem = await store.transitionClaim(slug, stuck.user_id, {
+        from: ["RESERVED"],
+        attempt: stuck.attempt,
+        leaseExpiredBy: at,
+        set: { attempt: randomUUID(), lease_until: at + leaseMs, updated_at: new Date(at).toISOString() },
+      });
+    } catch (err) {
+      if (err instanceof ConditionRefusedError) {
+        const current = err.existing as ClaimItem | undefined;
+        if (!current) throw new NoClaimError(slug);
+        return current;
+      }
+      throw err;
+    }
+    log("claim_taken_over", { slug, user_id: stuck.user_id, key_name: stuck.key_name });
+    try {
+      const leftovers = (await openrouter.listAllKeys({ includeDisabled: true })).filter((k) => k.name === claimItem.key_name);
+      for (const k of leftovers) await openrouter.deleteKey(k.hash);
+    } catch (err) {
+      // The claim stays RESERVED under the new lease; the next take-over tries again.
+      throw new OpenRouterUnavailableError("OpenRouter could not be reached to finish an interrupted claim. Please try again in a minute.", err);
+    }
+    return mint(record, claimItem);
+  }
+
+  async function requireClaim(slug: string, userId: string): Promise<ClaimItem> {
+    const c = await store.getClaim(slug, userId);
+    if (!c) throw new NoClaimError(slug);
+    return c;
+  }
+
+  return {
+    claim: (slug: string, who: Claimant) => claim(slug, who),
+
+    /** The caller's own claim (any state), or NoClaimError. */
+    async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
+      const workshop = await workshops.get(slug);
+      return { claim: await requireClaim(slug, userId), workshop };
+    },
+
+    /** Assigns an UNBOUND (or stuck MINTED) key to the workshop's guardrail; ACTIVE on success. */
+    async retryBinding(slug: string, userId: string): Promise<ClaimItem> {
+      const record = await workshops.get(slug);
+      const c = await requireClaim(slug, userId);
+      if (c.status === "ACTIVE") return c;
+      if ((c.status !== "UNBOUND" && c.status !== "MINTED") || !c.key_hash) {
+        throw new ClaimStateError(slug, c.status, `Only an UNBOUND key can be bound again; this claim is ${c.status}.`);
+      }
+      return bind(record, c, guardrailIdFor(record), true);
+    },
+
+    /** Disables the key upstream and marks the claim REVOKED. The slot stays consumed. */
+    async revoke(slug: string, userId: string): Promise<ClaimItem> {
+      await workshops.get(slug);
+      const c = await requireClaim(slug, userId);
+      if (c.status === "REVOKED") return c;
+      if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
+        throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
+      }
+      try {
+        await openrouter.updateKey(c.key_hash, { disabled: true });
+      } catch (err) {
+        if (!(err instanceof UpstreamNotFoundError)) {
+          throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
+        }
+      }
+      try {
+        return await store.transitionClaim(slug, userId, {
+          from: KEY_HOLDING,
+          set: { status: "REVOKED", revoked_at: iso(), updated_at: iso() },
+          remove: ["key"],
+        });
+      } catch (err) {
+        if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
+        throw err;
+      }
+    },
+
+    takeOverStuck,
+
+    async pause(slug: string): Promise<Ledger> {
+      await workshops.get(slug);
+      return store.setPaused(slug, true);
+    },
+
+    async resume(slug: string): Promise<Ledger> {
+      await workshops.get(slug);
+      return store.setPaused(slug, false);
+    },
+
+    /** The workshop's guardrail id: from its item, or found/created once and recorded there. */
+    guardrailId: async (slug: string) => guardrailIdFor(await workshops.get(slug)),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The one error family of the domain: the answers a claim can get that are not a key. Each carries
+ * a stable `code` (the API's error code) and the context a person needs (e.g. when claims open).
+ * The HTTP status is decided in one place, the API's error mapper.
+ */
+
+export class DomainError extends Error {
+  readonly code: string;
+  /** Extra fields for the API's error body, e.g. {opens_at}. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "DomainError";
+    this.code = code;
+    this.details = options?.details ?? {};
+  }
+}
+
+export class WorkshopNotFoundError extends DomainError {
+  constructor(readonly slug: string) {
+    super("workshop_not_found", `There is no workshop called "${slug}".`);
+    this.name = "WorkshopNotFoundError";
+  }
+}
+
+export class NoClaimError extends DomainError {
+  constructor(readonly slug: string) {
+    super("no_claim", "You have not claimed a key for this workshop yet.");
+    this.name = "NoClaimError";
+  }
+}
+
+export class SoldOutError extends DomainError {
+  constructor(readonly slug: string) {
+    super("sold_out", "All keys for this workshop have been handed out.");
+    this.name = "SoldOutError";
+  }
+}
+
+export class EmailAlreadyClaimedError extends DomainError {
+  constructor(readonly slug: string) {
+    super("email_already_claimed", "A key for this workshop has already been claimed with this email address, by another account.");
+    this.name = "EmailAlreadyClaimedError";
+  }
+}
+
+export class EmailNotVerifiedError extends DomainError {
+  constructor() {
+    super("email_not_verified", "Your sign-in did not come with a verified email address, which a claim needs. Verify your email and sign in again.");
+    this.name = "EmailNotVerifiedError";
+  }
+}
+
+export class ProfileNotConfirmedError extends DomainError {
+  constructor() {
+    super("profile_not_confirmed", "Please confirm your profile before claiming a key.");
+    this.name = "ProfileNotConfirmedError";
+  }
+}
+
+export class ClaimsPausedError extends DomainError {
+  constructor(readonly slug: string) {
+    super("claims_paused", "The organizers have paused claims for this workshop. Please try again in a moment.");
+    this.name = "ClaimsPausedError";
+  }
+}
+
+export class ClaimsNotOpenError extends DomainError {
+  constructor(readonly slug: string, readonly opensAt: string) {
+    super("claims_not_open", `Claims for this workshop open at ${opensAt}.`, { details: { opens_at: opensAt } });
+    this.name = "ClaimsNotOpenError";
+  }
+}
+
+export class ClaimsClosedError extends DomainError {
+  constructor(readonly slug: string, readonly closedAt: string) {
+    super("claims_closed", `Claims for this workshop closed at ${closedAt}.`, { details: { closed_at: closedAt } });
+    this.name = "ClaimsClosedError";
+  }
+}
+
+/** The claim is not in a state that allows the operation (e.g. revoking a released claim). */
+export class ClaimStateError extends DomainError {
+  constructor(readonly slug: string, readonly status: string, message: string) {
+    super("claim_state", message, { details: { status } });
+    this.name = "ClaimStateError";
+  }
+}
+
+/** OpenRouter could not do its part; nothing was left half-done that the caller must repair. */
+export class OpenRouterUnavailableError extends DomainError {
+  constructor(message: string, cause?: unknown) {
+    super("upstream_unavailable", message, { cause });
+    this.name = "OpenRouterUnavailableError";
+  }
+}
