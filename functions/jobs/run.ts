@@ -1,0 +1,402 @@
+import { guardrailSpec, keyExpiresAt, roundUsd, worstCaseSpendUsd } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
+import { ConditionRefusedError } from "../data/errors.js";
+import type { Housekeeping } from "../data/housekeeping.js";
+import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
+import type { ClaimEngine } from "../domain/claims.js";
+import type { JobInput, JobName } from "../domain/timetable.js";
+import { WorkshopNotFoundError } from "../domain/errors.js";
+import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
+import { isRetryable, redactKeys } from "../openrouter/errors.js";
+import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
+import { planExpire, planSync, spendSampleAt, type SyncPlan } from "./plan.js";
+
+/**
+ * The scheduled jobs of one workshop: open, close, sync and expire. The jobs Lambda and the local
+ * scheduler both call `runJob`.
+ *
+ * Every job is idempotent and safe to overlap with itself: each write is conditional on the state
+ * the job read (see data/housekeeping.ts), upstream deletes and disables answer the same the
+ * second time, and a bulk guardrail assignment may be repeated. A job does not stop at the first
+ * failed key: it finishes what it can, reports the rest in its summary, and the next sync repairs.
+ */
+
+export interface JobDeps {
+  store: Store;
+  housekeeping: Housekeeping;
+  /** For take-over of claims stuck in RESERVED (it re-mints) and the workshop's guardrail id. */
+  engine: Pick<ClaimEngine, "takeOverStuck">;
+  openrouter: OpenRouterClient;
+  /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
+  now: () => number;
+  /** Upstream calls in flight at once when a job touches keys one by one (disable, delete). Default 8. */
+  upstreamConcurrency?: number;
+}
+
+/** What a run did: counts only, never a key. Logged as one JSON line by the handler. */
+export interface JobSummary {
+  job: JobName;
+  slug: string;
+  /** The workshop-clock time the run started. */
+  at: string;
+  ms: number;
+  /** False when some step failed; `errors` says which. The next sync repairs what it can. */
+  ok: boolean;
+  /** Keys of the workshop upstream (sync, close, expire). */
+  keys?: number;
+  usage_written?: number;
+  spend?: { at: string; usage_usd: number; keys: number };
+  bound?: number;
+  taken_over?: number;
+  orphans_deleted?: number;
+  /** Claims whose key upstream no longer lists (deleted by hand?). */
+  missing_upstream?: number;
+  keys_disabled?: number;
+  claims_expired?: number;
+  keys_scrubbed?: number;
+  guardrail_id?: string;
+  guardrail_recorded?: boolean;
+  ledger_created?: boolean;
+  credit_available_usd?: number;
+  worst_case_spend_usd?: number;
+  warnings: string[];
+  errors: string[];
+}
+
+export class JobError extends Error {
+  readonly job: JobName | string;
+  readonly slug: string;
+
+  constructor(message: string, context: { job: string; slug: string; cause?: unknown }) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = "JobError";
+    this.job = context.job;
+    this.slug = context.slug;
+  }
+}
+
+/** A one-off job finished with failures; thrown by the handler so the scheduler retries it. */
+export class JobIncompleteError extends JobError {
+  readonly summary: JobSummary;
+
+  constructor(summary: JobSummary) {
+    super(`${summary.job} for ${summary.slug} finished with ${summary.errors.length} error(s): ${summary.errors.slice(0, 3).join("; ")}`, summary);
+    this.name = "JobIncompleteError";
+    this.summary = summary;
+  }
+}
+
+const JOBS: readonly JobName[] = ["open", "close", "sync", "expire"];
+const MAX_REPORTED_ERRORS = 10;
+/** Extra tries of one page of GET /keys, on top of the client's own bounded retries. */
+const PAGE_TRIES = 3;
+const STORE_CONCURRENCY = 16;
+
+export function isJobInput(input: unknown): input is JobInput {
+  const i = input as Partial<JobInput> | null;
+  return (
+    typeof i === "object" && i !== null && typeof i.slug === "string" && i.slug.length > 0 && JOBS.includes(i.job as JobName)
+  );
+}
+
+export function createJobRunner(deps: JobDeps): (input: JobInput) => Promise<JobSummary> {
+  return (input) => runJob(input, deps);
+}
+
+export async function runJob(input: JobInput, deps: JobDeps): Promise<JobSummary> {
+  if (!isJobInput(input)) {
+    throw new JobError(`not a job input: expected {job: ${JOBS.join("|")}, slug}`, { job: String((input as { job?: unknown })?.job), slug: String((input as { slug?: unknown })?.slug) });
+  }
+  const started = performance.now();
+  const record = await deps.store.getWorkshop(input.slug);
+  if (!record) throw new WorkshopNotFoundError(input.slug);
+  const run = new JobRun(input, record, deps);
+  try {
+    switch (input.job) {
+      case "open":
+        await run.open();
+        break;
+      case "close":
+        await run.sync();
+        break;
+      case "sync":
+        // Past expiry a sync also retires whatever expire left behind (a failed or late run):
+        // every step is a no-op when there is nothing left to do.
+        if (deps.now() >= Date.parse(keyExpiresAt(record.config))) await run.expire();
+        else await run.sync();
+        break;
+      case "expire":
+        await run.expire();
+        break;
+    }
+  } catch (err) {
+    // A step that everything after it depends on (reading the keys, the claims) failed.
+    run.fail(input.job, err);
+  }
+  return run.finish(started);
+}
+
+class JobRun {
+  private readonly w: Workshop;
+  private readonly summary: JobSummary;
+  private readonly concurrency: number;
+
+  constructor(
+    input: JobInput,
+    private record: WorkshopRecord,
+    private readonly deps: JobDeps,
+  ) {
+    this.w = record.config;
+    this.concurrency = deps.upstreamConcurrency ?? 8;
+    this.summary = { job: input.job, slug: input.slug, at: new Date(deps.now()).toISOString(), ms: 0, ok: true, warnings: [], errors: [] };
+  }
+
+  fail(step: string, err: unknown): void {
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (this.summary.errors.length < MAX_REPORTED_ERRORS) this.summary.errors.push(redactKeys(`${step}: ${text}`).slice(0, 300));
+    this.summary.ok = false;
+  }
+
+  finish(startedAt: number): JobSummary {
+    this.summary.ms = Math.round(performance.now() - startedAt);
+    return this.summary;
+  }
+
+  // ── open ──────────────────────────────────────────────────────────────────────────────────────
+  async open(): Promise<void> {
+    const { store, housekeeping, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    try {
+      const g = await openrouter.ensureGuardrail(guardrailSpec(this.w));
+      this.summary.guardrail_id = g.id;
+      this.summary.guardrail_recorded = false;
+      if (this.record.guardrail_id !== g.id) {
+        await store.setGuardrailId(slug, g.id, now());
+        this.summary.guardrail_recorded = true;
+      }
+    } catch (err) {
+      this.fail("guardrail", err);
+    }
+    try {
+      this.summary.ledger_created = await housekeeping.ensureLedger(slug);
+    } catch (err) {
+      this.fail("ledger", err);
+    }
+    try {
+      const credits = await openrouter.getCredits();
+      const available = roundUsd(credits.total_credits - credits.total_usage);
+      const worst = worstCaseSpendUsd(this.w);
+      this.summary.credit_available_usd = available;
+      this.summary.worst_case_spend_usd = worst;
+      if (available < worst) {
+        this.summary.warnings.push(
+          `OpenRouter credit ($${available}) is below this workshop's worst-case spend ($${worst}): keys will stop with 402 before their budgets are used up unless credit is added`,
+        );
+      }
+    } catch (err) {
+      this.fail("credits", err);
+    }
+  }
+
+  // ── sync (and close) ──────────────────────────────────────────────────────────────────────────
+  /**
+   * Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. `final` (inside
+   * expire) records usage only: binding or re-minting keys that are about to be disabled is waste.
+   */
+  async sync(opts: { final?: boolean } = {}): Promise<SyncPlan> {
+    const { store, now } = this.deps;
+    const slug = this.w.slug;
+    // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
+    const keys = await this.listKeys();
+    const claims = await store.listClaims(slug);
+    const at = now();
+    const plan = planSync(this.w, keys, claims, at);
+    this.summary.keys = plan.workshopKeys.length;
+    this.summary.missing_upstream = plan.missingUpstream.length;
+
+    await this.writeUsage(plan, at);
+    await this.writeSpendSample(plan, at);
+    await this.deleteOrphans(plan.orphans);
+    if (!opts.final) {
+      await this.bindUnbound(plan);
+      await this.takeOverStuck(plan.stuck);
+    }
+    return plan;
+  }
+
+  /** Every key upstream (disabled ones too: they still carry usage, and orphans may be disabled). */
+  private async listKeys(): Promise<KeyInfo[]> {
+    const all: KeyInfo[] = [];
+    for (let offset = 0; ; ) {
+      const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, { includeDisabled: true }));
+      all.push(...page);
+      offset += page.length;
+      if (page.length < KEYS_PAGE_SIZE) return all;
+    }
+  }
+
+  /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
+  private async withTries<T>(call: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isRetryable(err) || n >= PAGE_TRIES) throw err;
+      }
+    }
+  }
+
+  private async writeUsage(plan: SyncPlan, at: number): Promise<void> {
+    const syncedAt = new Date(at).toISOString();
+    let written = 0;
+    await forEachLimited(plan.usageWrites, STORE_CONCURRENCY, async (u) => {
+      try {
+        const ok = await this.deps.housekeeping.recordUsage(this.w.slug, u.userId, {
+          keyHash: u.keyHash,
+          usageUsd: u.usageUsd,
+          limitRemaining: u.limitRemaining,
+          syncedAt,
+        });
+        if (ok) written++;
+      } catch (err) {
+        this.fail("usage", err);
+      }
+    });
+    this.summary.usage_written = (this.summary.usage_written ?? 0) + written;
+  }
+
+  private async writeSpendSample(plan: SyncPlan, at: number): Promise<void> {
+    const sample = { at: spendSampleAt(at), ...plan.spend };
+    try {
+      await this.deps.housekeeping.putSpendSample(this.w.slug, sample);
+      this.summary.spend = sample;
+    } catch (err) {
+      this.fail("spend sample", err);
+    }
+  }
+
+  private async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
+    const failed = await this.upstreamEach(orphans, (k) => this.deps.openrouter.deleteKey(k.hash));
+    this.summary.orphans_deleted = (this.summary.orphans_deleted ?? 0) + orphans.length - failed.length;
+    for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
+  }
+
+  /** Every key waiting for its guardrail, in one bulk assignment; then each claim becomes ACTIVE. */
+  private async bindUnbound(plan: SyncPlan): Promise<void> {
+    this.summary.bound = 0;
+    if (plan.toBind.length === 0) return;
+    const { store, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    let guardrailId: string;
+    try {
+      guardrailId = await this.guardrailId();
+      await this.withTries(() => openrouter.assignKeys(guardrailId, plan.toBind.map((b) => b.keyHash)));
+    } catch (err) {
+      this.fail("bind keys", err);
+      return;
+    }
+    const iso = new Date(now()).toISOString();
+    await forEachLimited(plan.toBind, STORE_CONCURRENCY, async (b) => {
+      try {
+        await store.transitionClaim(slug, b.userId, {
+          from: [b.from],
+          set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso, updated_at: iso },
+          remove: ["last_error"],
+        });
+        this.summary.bound!++;
+      } catch (err) {
+        // Moved on meanwhile (bound by the organizer's retry, or revoked): nothing to do.
+        if (!(err instanceof ConditionRefusedError)) this.fail("mark bound", err);
+      }
+    });
+  }
+
+  private async guardrailId(): Promise<string> {
+    if (this.record.guardrail_id) return this.record.guardrail_id;
+    const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w));
+    await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
+    this.record = { ...this.record, guardrail_id: g.id };
+    return g.id;
+  }
+
+  private async takeOverStuck(stuck: readonly ClaimItem[]): Promise<void> {
+    this.summary.taken_over = 0;
+    // One at a time: each take-over lists the keys and mints, and stuck claims are rare.
+    for (const c of stuck) {
+      try {
+        const after = await this.deps.engine.takeOverStuck(this.w.slug, c);
+        if (after.status !== "RESERVED") this.summary.taken_over++;
+      } catch (err) {
+        this.fail("take over stuck claim", err);
+      }
+    }
+  }
+
+  // ── expire ────────────────────────────────────────────────────────────────────────────────────
+  /** Disable every key upstream, record the final usage, then scrub the plaintext and mark EXPIRED. */
+  async expire(): Promise<void> {
+    const { store, now } = this.deps;
+    const slug = this.w.slug;
+
+    const before = planExpire(this.w, await this.listKeys(), []);
+    const failed = await this.upstreamEach(before.toDisable, (k) => this.deps.openrouter.updateKey(k.hash, { disabled: true }));
+    this.summary.keys_disabled = before.toDisable.length - failed.length;
+    for (const f of failed.slice(0, 3)) this.fail("disable key", f.error);
+
+    // Usage after disabling is final: no request can add to it any more.
+    await this.sync({ final: true });
+
+    const { toExpire, toScrub } = planExpire(this.w, [], await store.listClaims(slug));
+    const iso = new Date(now()).toISOString();
+    let expired = 0;
+    let scrubbed = 0;
+    await forEachLimited([...toExpire, ...toScrub], STORE_CONCURRENCY, async (c) => {
+      const live = toExpire.includes(c);
+      try {
+        await store.transitionClaim(slug, c.user_id, {
+          from: [c.status],
+          set: live ? { status: "EXPIRED", expired_at: iso, updated_at: iso } : { updated_at: iso },
+          remove: ["key"],
+        });
+        if (live) expired++;
+        if (c.key !== undefined) scrubbed++;
+      } catch (err) {
+        // It moved on since the read (another expire got there, or a revoke): the next run sees it.
+        if (!(err instanceof ConditionRefusedError)) this.fail("expire claim", err);
+        else if ((err.existing as ClaimItem | undefined)?.key !== undefined) this.fail("expire claim", new Error(`claim of ${c.user_id} changed during expiry and still holds its key`));
+      }
+    });
+    this.summary.claims_expired = expired;
+    this.summary.keys_scrubbed = scrubbed;
+  }
+
+  /** Runs one upstream call per item, a few at a time, then retries the failures once more. */
+  private async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ item: T; error: unknown }[]> {
+    const attempt = async (batch: readonly T[]) => {
+      const failed: { item: T; error: unknown }[] = [];
+      await forEachLimited(batch, this.concurrency, async (item) => {
+        try {
+          await call(item);
+        } catch (error) {
+          failed.push({ item, error });
+        }
+      });
+      return failed;
+    };
+    const first = await attempt(items);
+    if (first.length === 0) return first;
+    return attempt(first.filter((f) => isRetryable(f.error)).map((f) => f.item)).then((second) => [
+      ...first.filter((f) => !isRetryable(f.error)),
+      ...second,
+    ]);
+  }
+}
+
+/** Calls `fn` for every item with at most `limit` calls in flight. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
