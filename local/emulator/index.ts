@@ -1,0 +1,182 @@
+import { randomInt } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { Hono } from "hono";
+import { ModelCatalogue, type EmulatorModel } from "./catalogue.js";
+import { errorResponse, json, type EmulatorContext } from "./context.js";
+import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
+import { registerInferenceRoutes } from "./inference.js";
+import { registerManagementRoutes } from "./management.js";
+import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
+
+/**
+ * An OpenRouter emulator: the Management API, chat completions and models, with upstream's shapes,
+ * quirks and status codes, plus fault injection for tests and benchmarks. Routes live under
+ * /api/v1 (OpenRouter's) and /_emulator (control: faults, stats, models). The app has no absolute
+ * origin baked in, so it can be mounted anywhere (the local stack serves it under /openrouter).
+ */
+
+export { DEFAULT_MODELS, type EmulatorModel } from "./catalogue.js";
+export { OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
+export { DEFAULT_COMPLETION_TOKENS, chatCost, promptTokens } from "./inference.js";
+export type { AssignmentRecord, EmulatorData, GuardrailRecord, KeyRecord } from "./state.js";
+
+export interface EmulatorOptions {
+  /** Accepted management key. Else OPENROUTER_MANAGEMENT_KEY, else one is generated (and kept in dataFile). */
+  managementKey?: string;
+  /** JSON file the state is kept in; without it the state lives in memory only. */
+  dataFile?: string;
+  /** Added to (or re-pricing) the default catalogue. */
+  models?: EmulatorModel[];
+  faults?: FaultMap;
+  /** Seed for fault dice; the same seed and calls give the same failures. Default: random. */
+  seed?: number;
+  /** Account credits in USD for a fresh state (GET /credits; 402 openrouter_credits when spent). Default 1000. */
+  totalCredits?: number;
+  /** Clock (ms since epoch) for expiry and usage windows; the local stack passes its rehearsal clock. */
+  now?: () => number;
+}
+
+export interface Emulator {
+  /** Hono app with routes at /api/v1/... and /_emulator/... */
+  app: Hono;
+  managementKey: string;
+  /** True when the key was generated here rather than given (so a CLI may show it once). */
+  managementKeyGenerated: boolean;
+  setFaults(faults: FaultMap): void;
+  stats(): EmulatorStats;
+  resetStats(): void;
+  addModels(models: EmulatorModel[]): void;
+  /** Read access for tests and tools; mutate only through the HTTP API. */
+  readonly state: EmulatorData;
+  /** Writes the data file now. */
+  flush(): Promise<void>;
+  /** Answers every held ("hung") request, so a server can close. */
+  releaseHangs(): void;
+}
+
+export function createEmulator(opts: EmulatorOptions = {}): Emulator {
+  const store = new EmulatorStore(opts.dataFile, opts.totalCredits ?? 1000);
+  let managementKey = opts.managementKey ?? process.env.OPENROUTER_MANAGEMENT_KEY ?? "";
+  let generated = false;
+  if (!managementKey) {
+    // Generated keys are kept in the data file, so a restarted emulator still accepts the key the stack was given.
+    managementKey = store.data.generated_management_key ?? generateKey();
+    generated = true;
+    if (store.data.generated_management_key !== managementKey) {
+      store.data.generated_management_key = managementKey;
+      store.changed();
+    }
+  }
+
+  const ctx: EmulatorContext = {
+    store,
+    catalogue: new ModelCatalogue(opts.models ?? []),
+    faults: new FaultInjector(opts.faults ?? {}, opts.seed ?? randomInt(2 ** 31)),
+    managementKeyHash: hashKey(managementKey),
+    managementKeyLabel: keyLabel(managementKey.startsWith("sk-or-v1-") ? managementKey : `sk-or-v1-${hashKey(managementKey)}`),
+    now: opts.now ?? Date.now,
+    hangReleasers: new Set(),
+  };
+
+  const app = new Hono();
+  registerManagementRoutes(app, ctx);
+  registerInferenceRoutes(app, ctx);
+
+  app.get("/_emulator/faults", () => json({ faults: ctx.faults.get() }));
+  app.put("/_emulator/faults", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      return errorResponse(400, "Request body must be JSON");
+    }
+    const faults = (body as { faults?: unknown })?.faults ?? body;
+    try {
+      ctx.faults.set(validateFaults(faults));
+    } catch (err) {
+      return errorResponse(400, err instanceof Error ? err.message : String(err));
+    }
+    return json({ faults: ctx.faults.get() });
+  });
+  app.get("/_emulator/stats", () => json(ctx.faults.stats()));
+  app.post("/_emulator/stats/reset", () => {
+    ctx.faults.resetStats();
+    return json(ctx.faults.stats());
+  });
+  app.post("/_emulator/models", async (c) => {
+    try {
+      const body = (await c.req.json()) as { models?: EmulatorModel[] } | EmulatorModel[];
+      ctx.catalogue.add(Array.isArray(body) ? body : (body.models ?? []));
+    } catch (err) {
+      return errorResponse(400, err instanceof Error ? err.message : String(err));
+    }
+    return json({ models: ctx.catalogue.list() });
+  });
+
+  app.notFound((c) => errorResponse(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  app.onError((err) => {
+    console.error(`emulator: ${err instanceof Error ? err.message : String(err)}`);
+    return errorResponse(500, "Internal Server Error");
+  });
+
+  return {
+    app,
+    managementKey,
+    managementKeyGenerated: generated,
+    setFaults: (faults) => ctx.faults.set(faults),
+    stats: () => ctx.faults.stats(),
+    resetStats: () => ctx.faults.resetStats(),
+    addModels: (models) => ctx.catalogue.add(models),
+    get state() {
+      return store.data;
+    },
+    flush: () => store.flush(),
+    releaseHangs: () => {
+      for (const release of [...ctx.hangReleasers]) release();
+    },
+  };
+}
+
+export interface StartEmulatorOptions extends EmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface RunningEmulator {
+  /** OpenRouter base URL, e.g. http://127.0.0.1:PORT/api/v1 */
+  url: string;
+  /** http://127.0.0.1:PORT */
+  origin: string;
+  managementKey: string;
+  emulator: Emulator;
+  close(): Promise<void>;
+}
+
+export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
+  const emulator = createEmulator(opts);
+  const host = opts.host ?? "127.0.0.1";
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: emulator.app.fetch, port: opts.port ?? 0, hostname: host }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return {
+    url: `${origin}/api/v1`,
+    origin,
+    managementKey: emulator.managementKey,
+    emulator,
+    close: async () => {
+      emulator.releaseHangs();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections would hold close() open.
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await emulator.flush();
+    },
+  };
+}
