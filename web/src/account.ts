@@ -1,0 +1,89 @@
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { api, ApiError } from "./api.js";
+import { currentSession, onSessionChange, type Session } from "./auth.js";
+import type { MyKey, Profile } from "./types.js";
+
+/** The signed-in visitor: session, profile and their key for a workshop, as hooks. */
+
+export function useSession(): Session | null {
+  const [session, setSession] = useState(() => currentSession());
+  useEffect(() => onSessionChange(() => setSession(currentSession())), []);
+  return session;
+}
+
+// One profile per token, shared by every page, so moving from the workshop page to the key page
+// does not ask the API again.
+let profileCache: { token: string; profile: Profile } | undefined;
+
+export function rememberProfile(session: Session, profile: Profile): void {
+  profileCache = { token: session.idToken, profile };
+}
+
+export interface Loaded<T> {
+  value: T | undefined;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => Promise<void>;
+  set: (value: T) => void;
+}
+
+function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?: T): Loaded<T> {
+  const [value, setValue] = useState<T | undefined>(initial);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [loading, setLoading] = useState(load !== null && initial === undefined);
+  const reload = useCallback(async () => {
+    if (!load) return;
+    setLoading(true);
+    try {
+      setValue(await load());
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError("Something went wrong. Try again in a moment.", 0, "unknown", {}, { cause: err }));
+    } finally {
+      setLoading(false);
+    }
+  }, deps);
+  useEffect(() => {
+    if (load && initial !== undefined) setValue(initial);
+    else if (load) void reload();
+    else {
+      setValue(undefined);
+      setError(null);
+      setLoading(false);
+    }
+  }, [reload]);
+  return { value, error, loading, reload, set: setValue };
+}
+
+export function useProfile(session: Session | null): Loaded<Profile> {
+  const cached = session && profileCache?.token === session.idToken ? profileCache.profile : undefined;
+  const loaded = useLoaded<Profile>(
+    session
+      ? async () => {
+          const profile = await api<Profile>("/me", { auth: true });
+          rememberProfile(session, profile);
+          return profile;
+        }
+      : null,
+    [session?.idToken],
+    cached,
+  );
+  return loaded;
+}
+
+/** The visitor's key for a workshop; `null` when they have not claimed one. */
+export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | null> {
+  return useLoaded<MyKey | null>(
+    session
+      ? async () => {
+          try {
+            return await api<MyKey>(`/workshops/${slug}/key`, { auth: true });
+          } catch (err) {
+            if (err instanceof ApiError && err.status === 404 && err.code === "no_claim") return null;
+            throw err;
+          }
+        }
+      : null,
+    [session?.idToken, slug],
+  );
+}

@@ -1,0 +1,77 @@
+import { currentSession, dropSession } from "./auth.js";
+import { loadConfig } from "./site-data.js";
+
+/** Calls the HTTP API; every failure becomes an ApiError carrying the API's code and sentence. */
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly detail: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ApiRequest {
+  method?: "GET" | "POST" | "PUT";
+  body?: unknown;
+  /** Send the signed-in visitor's ID token. */
+  auth?: boolean;
+}
+
+async function send(path: string, req: ApiRequest): Promise<Response> {
+  const config = await loadConfig();
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (req.body !== undefined) headers["content-type"] = "application/json";
+  if (req.auth) {
+    const session = currentSession();
+    if (!session) throw new ApiError("Please sign in first.", 401, "signed_out");
+    headers.authorization = `Bearer ${session.idToken}`;
+  }
+  try {
+    return await fetch(config.apiUrl.replace(/\/$/, "") + path, {
+      method: req.method ?? "GET",
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      credentials: "omit",
+    });
+  } catch (cause) {
+    throw new ApiError("Could not reach the server. Check your connection; we will keep trying.", 0, "network", {}, { cause });
+  }
+}
+
+async function failure(res: Response, req: ApiRequest): Promise<ApiError> {
+  let body: { error?: { code?: string; message?: string } & Record<string, unknown> } = {};
+  try {
+    body = await res.json();
+  } catch {
+    // Not JSON (a proxy's error page): fall back to the status line.
+  }
+  const { code = `http_${res.status}`, message = `The server answered ${res.status}. Try again in a moment.`, ...detail } =
+    body.error ?? {};
+  // A rejected token means the session is over; the page asks the visitor to sign in again.
+  if (res.status === 401 && req.auth) dropSession();
+  return new ApiError(message, res.status, code, detail);
+}
+
+export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
+  const res = await send(path, req);
+  if (!res.ok) throw await failure(res, req);
+  return (await res.json()) as T;
+}
+
+/** Like `api`, for answers that are files (the CSV export). */
+export async function apiBlob(path: string, req: ApiRequest = {}): Promise<Blob> {
+  const res = await send(path, req);
+  if (!res.ok) throw await failure(res, req);
+  return res.blob();
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return "Something went wrong. Try again in a moment.";
+}

@@ -1,0 +1,433 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import uPlot from "uplot";
+import { useSession } from "./account.js";
+import { api, apiBlob, ApiError, errorMessage } from "./api.js";
+import { signIn } from "./auth.js";
+import type { SiteProps } from "./main.js";
+import { STATE_LABEL } from "./phase.js";
+import type { Route } from "./router.js";
+import { formatUsd, formatWhen } from "./time.js";
+import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus } from "./types.js";
+import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
+
+/**
+ * The organizer dashboard: every workshop the signed-in person organizes, and per workshop the
+ * claims, the money against the cap, and the buttons that repair or stop things. Loaded only on
+ * /organizer routes, so the chart library never reaches an attendee's phone.
+ */
+
+const REFRESH_MS = 15_000;
+
+function useAdminWorkshops(enabled: boolean) {
+  const [workshops, setWorkshops] = useState<AdminWorkshop[] | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const load = async () => {
+    try {
+      const body = await api<{ workshops: AdminWorkshop[] }>("/admin/workshops", { auth: true });
+      setWorkshops(body.workshops);
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
+    }
+  };
+  useEffect(() => {
+    if (!enabled) return;
+    void load();
+    const id = setInterval(() => document.visibilityState === "visible" && void load(), REFRESH_MS);
+    return () => clearInterval(id);
+  }, [enabled]);
+  return { workshops, error, reload: load, setWorkshops };
+}
+
+function SignInFirst({ returnTo }: { returnTo: string }) {
+  return (
+    <>
+      <PageTitle title="Organizer dashboard" />
+      <p>Sign in with the email listed as an organizer in the workshop file.</p>
+      <button type="button" class="btn btn-primary" onClick={() => void signIn(returnTo)}>
+        Sign in
+      </button>
+    </>
+  );
+}
+
+function WorkshopList({ workshops }: { workshops: AdminWorkshop[] }) {
+  if (workshops.length === 0) {
+    return (
+      <Notice title="You do not organize any workshop.">
+        <p>Ask to be added to the workshop file's organizers list; a global admin sees every workshop.</p>
+      </Notice>
+    );
+  }
+  return (
+    <ul class="cards">
+      {workshops.map((w) => (
+        <li key={w.slug}>
+          <a class="card card-link" href={`/organizer/${w.slug}`}>
+            <span class="card-top">
+              <span class="eyebrow">{w.event}</span>
+              <span class={`badge badge-${w.state}`}>{STATE_LABEL[w.state]}</span>
+            </span>
+            <span class="card-title">{w.name}</span>
+            <span class="card-detail">
+              {w.claimed} of {w.capacity} keys claimed · {formatUsd(w.usage_usd)} spent of {formatUsd(w.cap_usd)} cap
+            </span>
+          </a>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function SpendChart({ spend, capUsd }: { spend: AdminClaims["spend"]; capUsd: number }) {
+  const box = useRef<HTMLDivElement>(null);
+  const points = spend.filter((p) => Number.isFinite(Date.parse(p.at)));
+  useEffect(() => {
+    const el = box.current;
+    if (!el || points.length < 2) return;
+    const css = getComputedStyle(document.documentElement);
+    const accent = css.getPropertyValue("--accent").trim() || "#3d3acb";
+    const text = css.getPropertyValue("--muted").trim() || "#555";
+    const grid = css.getPropertyValue("--line").trim() || "#ddd";
+    const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const data: uPlot.AlignedData = [points.map((p) => Date.parse(p.at) / 1000), points.map((p) => p.usage_usd)];
+    const plot = new uPlot(
+      {
+        width: el.clientWidth,
+        height: 220,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.01)] } },
+        axes: [axis, { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => `$${t.toFixed(t < 10 ? 2 : 0)}`) }],
+        series: [{}, { label: "Spend", stroke: accent, width: 2, fill: `${accent}22`, points: { show: false } }],
+      },
+      data,
+      el,
+    );
+    const onResize = () => plot.setSize({ width: el.clientWidth, height: 220 });
+    window.addEventListener("resize", onResize);
+    return () => {
+      window.removeEventListener("resize", onResize);
+      plot.destroy();
+    };
+  }, [JSON.stringify(points)]);
+  const last = points.at(-1);
+  return (
+    <figure class="chart">
+      {points.length < 2 ? (
+        <p class="muted chart-empty">The spend chart appears after the first usage syncs.</p>
+      ) : (
+        <div ref={box} role="img" aria-label={`Spend over time; latest ${formatUsd(last?.usage_usd ?? 0)} of a ${formatUsd(capUsd)} cap`} />
+      )}
+      <figcaption class="small muted">Total spend of all keys over time (US dollars).</figcaption>
+    </figure>
+  );
+}
+
+const STATUS_WORDS: Record<ClaimStatus, string> = {
+  ACTIVE: "Active",
+  UNBOUND: "Unbound",
+  MINTED: "Minted",
+  RESERVED: "Reserving",
+  REVOKED: "Revoked",
+  EXPIRED: "Expired",
+  RELEASED: "Released",
+};
+
+function ClaimsTable({
+  claims,
+  busy,
+  onRetry,
+  onRevoke,
+}: {
+  claims: AdminClaim[];
+  busy: string | null;
+  onRetry: (c: AdminClaim) => void;
+  onRevoke: (c: AdminClaim) => void;
+}) {
+  const [filter, setFilter] = useState("");
+  const q = filter.trim().toLowerCase();
+  const shown = q ? claims.filter((c) => `${c.email} ${c.display_name} ${c.status}`.toLowerCase().includes(q)) : claims;
+  return (
+    <>
+      <label class="field field-inline" for="claims-filter">
+        <span class="field-label">Find</span>
+        <input id="claims-filter" type="search" placeholder="email, name or status" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+      </label>
+      <div class="table-wrap">
+        <table class="claims">
+          <caption class="visually-hidden">Claims</caption>
+          <thead>
+            <tr>
+              <th scope="col">Attendee</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="num">
+                Spent
+              </th>
+              <th scope="col">Claimed</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.length === 0 && (
+              <tr>
+                <td colSpan={5} class="muted">
+                  {claims.length === 0 ? "No claims yet." : "No claim matches."}
+                </td>
+              </tr>
+            )}
+            {shown.map((c) => (
+              <tr key={c.user_id} data-user={c.user_id}>
+                <th scope="row">
+                  <span class="claim-name">{c.display_name || "—"}</span>
+                  <span class="claim-email">{c.email}</span>
+                </th>
+                <td>
+                  <span class={`status status-${c.status.toLowerCase()}`}>{STATUS_WORDS[c.status] ?? c.status}</span>
+                  {c.last_error && <span class="claim-error">{c.last_error}</span>}
+                </td>
+                <td class="num">
+                  {formatUsd(c.usage_usd)}
+                  <span class="muted"> / {formatUsd(c.limit_usd)}</span>
+                </td>
+                <td class="nowrap">{formatWhen(c.claimed_at)}</td>
+                <td class="row-actions">
+                  {c.status === "UNBOUND" && (
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onRetry(c)} aria-label={`Retry binding for ${c.email}`}>
+                      Retry
+                    </button>
+                  )}
+                  {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
+                    <button type="button" class="btn btn-small btn-danger" disabled={busy === c.user_id} onClick={() => onRevoke(c)} aria-label={`Revoke the key of ${c.email}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCancel: () => void; onConfirm: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    ref.current?.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} class="dialog" aria-labelledby="revoke-title" onCancel={onCancel} onClose={onCancel}>
+      <h2 id="revoke-title" class="h3">
+        Revoke this key?
+      </h2>
+      <p>
+        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. This
+        cannot be undone; the attendee cannot claim another key for this workshop.
+      </p>
+      <div class="dialog-actions">
+        <button type="button" class="btn btn-secondary" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" class="btn btn-danger" onClick={onConfirm}>
+          Revoke key
+        </button>
+      </div>
+    </dialog>
+  );
+}
+
+async function downloadCsv(slug: string): Promise<void> {
+  const blob = await apiBlob(`/admin/workshops/${slug}/marketing.csv`, { auth: true });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `${slug}-marketing-consent.csv`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; workshop: AdminWorkshop | undefined; onStatus: () => void }) {
+  const [data, setData] = useState<AdminClaims | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<AdminClaim | null>(null);
+  const load = async () => {
+    try {
+      setData(await api<AdminClaims>(`/admin/workshops/${slug}/claims`, { auth: true }));
+      setError(null);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  useEffect(() => {
+    void load();
+    const id = setInterval(() => document.visibilityState === "visible" && void load(), REFRESH_MS);
+    return () => clearInterval(id);
+  }, [slug]);
+
+  const act = async (id: string, what: () => Promise<unknown>, done: string) => {
+    setBusy(id);
+    setMessage(null);
+    try {
+      await what();
+      setMessage({ tone: "ok", text: done });
+      await Promise.all([load(), onStatus()]);
+    } catch (err) {
+      setMessage({ tone: "error", text: errorMessage(err) });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const title = workshop?.name ?? slug;
+  const paused = workshop?.paused ?? false;
+  const totals = data?.totals;
+  return (
+    <>
+      <p class="back">
+        <a href="/organizer">← All your workshops</a>
+      </p>
+      <PageTitle title={title} />
+      {workshop && (
+        <p class="muted">
+          {workshop.event} · {workshop.location} · <span class={`badge badge-${workshop.state}`}>{STATE_LABEL[workshop.state]}</span>
+        </p>
+      )}
+      <div class="toolbar">
+        <button
+          type="button"
+          class={paused ? "btn btn-primary" : "btn btn-secondary"}
+          disabled={busy === "pause"}
+          onClick={() =>
+            act(
+              "pause",
+              () => api(`/admin/workshops/${slug}/${paused ? "resume" : "pause"}`, { method: "POST", auth: true, body: {} }),
+              paused ? "Claims resumed." : "Claims paused. Attendees see a message until you resume.",
+            )
+          }
+        >
+          {paused ? "Resume claims" : "Pause claims"}
+        </button>
+        <button type="button" class="btn btn-secondary" disabled={busy === "csv"} onClick={() => act("csv", () => downloadCsv(slug), "CSV downloaded.")}>
+          Download consenting attendees (CSV)
+        </button>
+        <a class="btn btn-secondary" href={`/w/${slug}/projector`} target="_blank" rel="noopener">
+          Projector view
+        </a>
+        <a class="btn btn-secondary" href={`/w/${slug}`}>
+          Attendee page
+        </a>
+      </div>
+      {message && (
+        <Notice tone={message.tone === "ok" ? "ok" : "error"}>
+          <p>{message.text}</p>
+        </Notice>
+      )}
+      {error && <Notice tone="error">{error}</Notice>}
+      {!data && !error && <Spinner label="Loading claims…" />}
+      {totals && data && (
+        <>
+          <section class="totals" aria-label="Totals">
+            <div class="total">
+              <p class="total-label">Keys claimed</p>
+              <p class="total-value">
+                {totals.claimed} <span class="muted">/ {totals.capacity}</span>
+              </p>
+              <Meter value={totals.claimed} max={totals.capacity} label="Keys claimed" />
+            </div>
+            <div class="total">
+              <p class="total-label">Committed budget</p>
+              <p class="total-value">
+                {formatUsd(totals.committed_usd)} <span class="muted">/ {formatUsd(totals.cap_usd)}</span>
+              </p>
+              <Meter value={totals.committed_usd} max={totals.cap_usd} label="Committed budget against the cap" />
+            </div>
+            <div class="total">
+              <p class="total-label">Spent so far</p>
+              <p class="total-value">
+                {formatUsd(totals.usage_usd)} <span class="muted">/ {formatUsd(totals.cap_usd)}</span>
+              </p>
+              <Meter value={totals.usage_usd} max={totals.cap_usd} label="Spend against the cap" />
+            </div>
+          </section>
+          <SpendChart spend={data.spend} capUsd={totals.cap_usd} />
+          <h2>Claims</h2>
+          <ClaimsTable
+            claims={data.claims}
+            busy={busy}
+            onRetry={(c) =>
+              act(
+                c.user_id,
+                () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/retry-binding`, { method: "POST", auth: true, body: {} }),
+                `Retried the guardrail binding for ${c.email}.`,
+              )
+            }
+            onRevoke={(c) => setRevoking(c)}
+          />
+        </>
+      )}
+      {revoking && (
+        <ConfirmRevoke
+          claim={revoking}
+          onCancel={() => setRevoking(null)}
+          onConfirm={() => {
+            const c = revoking;
+            setRevoking(null);
+            void act(
+              c.user_id,
+              () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/revoke`, { method: "POST", auth: true, body: {} }),
+              `Revoked the key of ${c.email}.`,
+            );
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+export function OrganizerPage({ route }: SiteProps & { route: Route }) {
+  const slug = route.page === "organizer" ? route.slug : null;
+  const session = useSession();
+  const { workshops, error, reload } = useAdminWorkshops(session !== null);
+  if (!session) return <SignInFirst returnTo={slug ? `/organizer/${slug}` : "/organizer"} />;
+  if (error && !workshops) {
+    return (
+      <>
+        <PageTitle title="Organizer dashboard" />
+        <Notice tone="error" title={error.status === 403 ? "This page is for workshop organizers." : undefined}>
+          <p>{error.status === 403 ? "Your account is not an organizer of any workshop." : error.message}</p>
+        </Notice>
+      </>
+    );
+  }
+  if (!workshops) return <Spinner label="Loading your workshops…" />;
+  if (slug) {
+    const workshop = workshops.find((w) => w.slug === slug);
+    if (!workshop) {
+      return (
+        <>
+          <PageTitle title="Organizer dashboard" />
+          <Notice tone="error" title="You do not organize this workshop.">
+            <p>
+              <a href="/organizer">See the workshops you organize</a>.
+            </p>
+          </Notice>
+        </>
+      );
+    }
+    return <WorkshopDashboard slug={slug} workshop={workshop} onStatus={reload} />;
+  }
+  return (
+    <>
+      <PageTitle title="Organizer dashboard" />
+      <WorkshopList workshops={workshops} />
+    </>
+  );
+}

@@ -1,0 +1,81 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError } from "./api.js";
+import { syncServerClock } from "./time.js";
+import type { WorkshopStatus } from "./types.js";
+
+/**
+ * Live claim status of every workshop ("N of M keys left"), polled while a page shows it and the
+ * tab is visible. One poller serves every component, so the home page and a workshop page never
+ * double the traffic a room of phones sends.
+ */
+
+export const STATUS_POLL_MS = 10_000;
+
+export interface StatusSnapshot {
+  bySlug: Map<string, WorkshopStatus>;
+  loaded: boolean;
+  error: string | null;
+}
+
+let snapshot: StatusSnapshot = { bySlug: new Map(), loaded: false, error: null };
+const subscribers = new Set<(s: StatusSnapshot) => void>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let inFlight: Promise<void> | undefined;
+
+function publish(next: StatusSnapshot): void {
+  snapshot = next;
+  for (const s of subscribers) s(snapshot);
+}
+
+export function refreshStatus(): Promise<void> {
+  inFlight ??= api<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops")
+    .then((body) => {
+      syncServerClock(body.now);
+      publish({ bySlug: new Map(body.workshops.map((w) => [w.slug, w])), loaded: true, error: null });
+    })
+    .catch((err: unknown) => {
+      const message = err instanceof ApiError ? err.message : "Live status is unavailable right now.";
+      publish({ ...snapshot, error: message });
+    })
+    .finally(() => {
+      inFlight = undefined;
+    });
+  return inFlight;
+}
+
+function schedule(): void {
+  clearTimeout(timer);
+  if (subscribers.size === 0) return;
+  timer = setTimeout(async () => {
+    if (document.visibilityState === "visible") await refreshStatus();
+    schedule();
+  }, STATUS_POLL_MS);
+}
+
+function onVisible(): void {
+  if (document.visibilityState === "visible" && subscribers.size > 0) {
+    void refreshStatus();
+    schedule();
+  }
+}
+
+export function useStatuses(): StatusSnapshot {
+  const [state, setState] = useState(snapshot);
+  useEffect(() => {
+    subscribers.add(setState);
+    if (subscribers.size === 1) {
+      document.addEventListener("visibilitychange", onVisible);
+      void refreshStatus();
+      schedule();
+    }
+    setState(snapshot);
+    return () => {
+      subscribers.delete(setState);
+      if (subscribers.size === 0) {
+        clearTimeout(timer);
+        document.removeEventListener("visibilitychange", onVisible);
+      }
+    };
+  }, []);
+  return state;
+}

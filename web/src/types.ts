@@ -1,0 +1,123 @@
+/**
+ * Shapes the browser reads: the build-time catalog (catalog.json), the runtime settings
+ * (/config.json) and the HTTP API's answers (see the API contract). Types only, so both the
+ * build script and the bundles can import this file without pulling code into either.
+ */
+
+export interface CatalogModel {
+  id: string;
+  label: string;
+  note?: string;
+  price_in_per_mtok?: number;
+  price_out_per_mtok?: number;
+}
+
+/** The public part of a workshop file, rendered once at build time. Organizer emails stay out. */
+export interface CatalogWorkshop {
+  slug: string;
+  name: string;
+  event: string;
+  location: string;
+  starts_at: string;
+  ends_at: string;
+  claims_open_at: string;
+  claims_close_at: string;
+  key_expires_at: string;
+  is_active: boolean;
+  /** The welcome message as HTML: markdown rendered with raw HTML escaped and links checked. */
+  welcome_html: string;
+  budget_usd: number;
+  capacity: number;
+  models: CatalogModel[];
+}
+
+export interface Catalog {
+  generated_at: string;
+  workshops: CatalogWorkshop[];
+}
+
+export interface SiteConfig {
+  apiUrl: string;
+  mode: "local-emulator" | "local-openrouter" | "cloud";
+  openrouterBaseUrl?: string;
+  auth: {
+    issuer: string;
+    clientId: string;
+    redirectUri: string;
+    scope: string;
+    logoutUri?: string;
+  };
+}
+
+export type WorkshopState = "upcoming" | "open" | "paused" | "sold_out" | "closed";
+
+export interface WorkshopStatus {
+  slug: string;
+  name: string;
+  event: string;
+  location: string;
+  starts_at: string;
+  ends_at: string;
+  claims_open_at: string;
+  claims_close_at: string;
+  key_expires_at: string;
+  window: "upcoming" | "open" | "closed";
+  paused: boolean;
+  state: WorkshopState;
+  capacity: number;
+  claimed: number;
+  keys_left: number;
+}
+
+export interface Profile {
+  user_id: string;
+  email: string;
+  email_verified: boolean;
+  display_name: string;
+  confirmed: boolean;
+  marketing_opted_in: boolean;
+  is_admin: boolean;
+  organizer_of: string[];
+}
+
+export type ClaimStatus = "ACTIVE" | "UNBOUND" | "MINTED" | "RESERVED" | "REVOKED" | "EXPIRED" | "RELEASED";
+
+export interface MyKey {
+  slug: string;
+  status: ClaimStatus;
+  key: string | null;
+  key_name: string;
+  budget_usd: number;
+  usage_usd: number;
+  limit_remaining: number | null;
+  expires_at: string;
+  claimed_at: string;
+  usage_synced_at: string | null;
+  base_url: string;
+  models: CatalogModel[];
+}
+
+export interface AdminWorkshop extends WorkshopStatus {
+  committed_usd: number;
+  cap_usd: number;
+  usage_usd: number;
+}
+
+export interface AdminClaim {
+  user_id: string;
+  email: string;
+  display_name: string;
+  status: ClaimStatus;
+  usage_usd: number;
+  limit_usd: number;
+  key_name: string;
+  claimed_at: string;
+  usage_synced_at: string | null;
+  last_error: string | null;
+}
+
+export interface AdminClaims {
+  claims: AdminClaim[];
+  totals: { claimed: number; capacity: number; committed_usd: number; cap_usd: number; usage_usd: number };
+  spend: { at: string; usage_usd: number }[];
+}
