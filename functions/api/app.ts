@@ -1,0 +1,301 @@
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { z } from "zod";
+import { SLUG_PATTERN } from "../../workshops/schema.js";
+import { roundUsd } from "../../workshops/derive.js";
+import { AuthError, bearerToken, isOrganizer, type Principal, type VerifyToken } from "../auth/index.js";
+import type { Store, WorkshopRecord } from "../data/store.js";
+import type { ClaimEngine } from "../domain/claims.js";
+import { normalizeEmail } from "../domain/email.js";
+import { DomainError, EmailNotVerifiedError, ProfileNotConfirmedError } from "../domain/errors.js";
+import type { WorkshopCatalog } from "../domain/workshops.js";
+import { adminClaimView, myKeyView, profileView, toCsv, workshopStatus } from "./views.js";
+
+/**
+ * The HTTP API (contract: api.md), one Hono app for the Lambda (API Gateway adapter) and the local
+ * stack. Handlers parse, call the domain and shape the answer; every error becomes
+ * {error:{code,message}} in one place (`onError`).
+ */
+
+export interface AppDeps {
+  store: Store;
+  engine: ClaimEngine;
+  workshops: WorkshopCatalog;
+  verifyToken: VerifyToken;
+  /** The workshop clock (epoch ms). */
+  now: () => number;
+  /** The OpenRouter-compatible base URL attendees call (shown on the key page). */
+  attendeeBaseUrl: string;
+  /** Browser origins allowed to call the API cross-origin (none: same-origin only). */
+  allowedOrigins?: string[];
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export const MAX_BODY_BYTES = 4096;
+
+/** A request the API refuses before reaching the domain (bad body, not an organizer). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ApiError";
+  }
+}
+
+const DOMAIN_STATUS: Record<string, 404 | 409 | 423 | 503> = {
+  workshop_not_found: 404,
+  no_claim: 404,
+  sold_out: 409,
+  email_already_claimed: 409,
+  profile_not_confirmed: 409,
+  email_not_verified: 409,
+  claim_state: 409,
+  claims_paused: 423,
+  claims_not_open: 423,
+  claims_closed: 423,
+  upstream_unavailable: 503,
+};
+
+const slugParam = z.string().max(48).regex(SLUG_PATTERN);
+const userIdParam = z.string().min(1).max(256);
+
+const ProfileBody = z.strictObject({
+  display_name: z.string().trim().min(1, { error: "display_name must not be empty" }).max(80, { error: "display_name must be at most 80 characters" }),
+  marketing_opted_in: z.boolean({ error: "marketing_opted_in must be true or false" }),
+  workshop: slugParam.optional(),
+});
+const EmptyBody = z.strictObject({});
+
+type Env = { Variables: { principal: Principal; workshop: WorkshopRecord } };
+
+export function createApp(deps: AppDeps) {
+  const { store, engine, workshops, now } = deps;
+  const log = deps.log ?? ((event, fields) => console.error(JSON.stringify({ event, ...fields })));
+  const app = new Hono<Env>();
+
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site", referrerPolicy: "no-referrer" }));
+  app.use("*", async (c, next) => {
+    await next();
+    // Answers carry keys and personal data: never cached anywhere.
+    c.header("Cache-Control", "no-store");
+  });
+  if (deps.allowedOrigins?.length) {
+    app.use("/api/*", cors({ origin: deps.allowedOrigins, allowHeaders: ["Authorization", "Content-Type"], allowMethods: ["GET", "POST", "PUT", "OPTIONS"], maxAge: 600 }));
+  }
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: { code: "body_too_large", message: `The request body must be at most ${MAX_BODY_BYTES} bytes.` } }, 400),
+    }),
+  );
+
+  async function readBody<T extends z.ZodType>(c: Context<Env>, schema: T, { optional }: { optional: boolean }): Promise<z.output<T>> {
+    const text = await c.req.text();
+    if (text.length > MAX_BODY_BYTES) throw new ApiError(400, "body_too_large", `The request body must be at most ${MAX_BODY_BYTES} bytes.`);
+    let json: unknown = {};
+    if (text.trim() !== "") {
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        throw new ApiError(400, "invalid_json", "The request body is not valid JSON.", { cause: err });
+      }
+    } else if (!optional) {
+      throw new ApiError(400, "bad_request", "This request needs a JSON body.");
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => (i.code === "unrecognized_keys" ? `unknown field(s): ${i.keys.join(", ")}` : `${i.path.join(".") || "body"}: ${i.message}`));
+      throw new ApiError(400, "bad_request", `The request body is not valid: ${detail.join("; ")}.`);
+    }
+    return parsed.data;
+  }
+
+  const param = (c: Context<Env>, name: string, schema: z.ZodType<string>) => {
+    const parsed = schema.safeParse(c.req.param(name));
+    if (!parsed.success) throw new ApiError(404, name === "slug" ? "workshop_not_found" : "not_found", `Nothing is known under that ${name}.`);
+    return parsed.data;
+  };
+
+  const authenticate = async (c: Context<Env>, next: () => Promise<void>) => {
+    c.set("principal", await deps.verifyToken(bearerToken(c.req.header("Authorization"))));
+    await next();
+  };
+
+  const organizerOnly = async (c: Context<Env>, next: () => Promise<void>) => {
+    const record = await workshops.get(param(c, "slug", slugParam));
+    if (!isOrganizer(c.get("principal"), record.config)) {
+      throw new ApiError(403, "forbidden", "Only this workshop's organizers can do that.");
+    }
+    c.set("workshop", record);
+    await next();
+  };
+
+  // ── public ──────────────────────────────────────────────────────────────────────────────────
+  app.get("/api/workshops", async (c) => {
+    const all = await workshops.list();
+    const ledgers = await store.getLedgers(all.map((r) => r.config.slug));
+    const at = now();
+    return c.json({ workshops: all.map((r) => workshopStatus(r.config, ledgers.get(r.config.slug)!, at)), now: new Date(at).toISOString() });
+  });
+
+  app.get("/api/workshops/:slug", async (c) => {
+    const record = await workshops.get(param(c, "slug", slugParam));
+    return c.json(workshopStatus(record.config, await store.getLedger(record.config.slug), now()));
+  });
+
+  // ── attendee ────────────────────────────────────────────────────────────────────────────────
+  app.use("/api/me", authenticate);
+  app.use("/api/workshops/:slug/claim", authenticate);
+  app.use("/api/workshops/:slug/key", authenticate);
+
+  const organizerOf = async (p: Principal) => (await workshops.list()).filter((r) => isOrganizer(p, r.config)).map((r) => r.config.slug);
+
+  const recordSeen = (p: Principal) =>
+    store.recordSeen(
+      { userId: p.sub, email: p.email, emailNormalized: p.email ? normalizeEmail(p.email) : undefined, emailVerified: p.emailVerified, displayName: p.name },
+      now(),
+    );
+
+  app.get("/api/me", async (c) => {
+    const p = c.get("principal");
+    const [attendee, orgs] = await Promise.all([recordSeen(p), organizerOf(p)]);
+    return c.json(profileView(p, attendee, orgs));
+  });
+
+  app.put("/api/me", async (c) => {
+    const p = c.get("principal");
+    const body = await readBody(c, ProfileBody, { optional: false });
+    if (body.workshop) await workshops.get(body.workshop);
+    await recordSeen(p);
+    const attendee = await store.confirmProfile(p.sub, { displayName: body.display_name, marketingOptedIn: body.marketing_opted_in, workshop: body.workshop }, now());
+    return c.json(profileView(p, attendee, await organizerOf(p)));
+  });
+
+  app.post("/api/workshops/:slug/claim", async (c) => {
+    const p = c.get("principal");
+    const slug = param(c, "slug", slugParam);
+    await readBody(c, EmptyBody, { optional: true });
+    await workshops.get(slug);
+    if (!p.email) throw new EmailNotVerifiedError();
+    const attendee = await store.getAttendee(p.sub);
+    if (!attendee?.confirmed_at) throw new ProfileNotConfirmedError();
+    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name });
+    return c.json({ key: myKeyView(outcome.claim, outcome.workshop, deps.attendeeBaseUrl) }, outcome.created ? 201 : 200);
+  });
+
+  app.get("/api/workshops/:slug/key", async (c) => {
+    const p = c.get("principal");
+    // The owner is always the token's subject: there is no way to name another user here.
+    const { claim, workshop } = await engine.getMyKey(param(c, "slug", slugParam), p.sub);
+    return c.json(myKeyView(claim, workshop, deps.attendeeBaseUrl));
+  });
+
+  // ── organizer ───────────────────────────────────────────────────────────────────────────────
+  app.use("/api/admin/*", authenticate);
+  app.use("/api/admin/workshops/:slug/*", organizerOnly);
+
+  app.get("/api/admin/workshops", async (c) => {
+    const p = c.get("principal");
+    const mine = (await workshops.list()).filter((r) => isOrganizer(p, r.config));
+    if (mine.length === 0 && !p.isAdmin) throw new ApiError(403, "forbidden", "You are not an organizer of any workshop.");
+    const ledgers = await store.getLedgers(mine.map((r) => r.config.slug));
+    const at = now();
+    const rows = await Promise.all(
+      mine.map(async (r) => {
+        const claims = await store.listClaims(r.config.slug);
+        const ledger = ledgers.get(r.config.slug)!;
+        return {
+          ...workshopStatus(r.config, ledger, at),
+          committed_usd: ledger.committed_usd,
+          cap_usd: r.config.openrouter.guardrail.cap_usd,
+          usage_usd: roundUsd(claims.reduce((s, x) => s + (x.usage_usd ?? 0), 0)),
+        };
+      }),
+    );
+    return c.json({ workshops: rows });
+  });
+
+  app.get("/api/admin/workshops/:slug/claims", async (c) => {
+    const record = c.get("workshop");
+    const slug = record.config.slug;
+    const [claims, ledger, spend] = await Promise.all([store.listClaims(slug), store.getLedger(slug), store.listSpendSamples(slug)]);
+    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
+    claims.sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
+    const status = workshopStatus(record.config, ledger, now());
+    return c.json({
+      claims: claims.map((x) => adminClaimView(x, attendees.get(x.user_id))),
+      totals: {
+        claimed: ledger.claimed,
+        capacity: status.capacity,
+        committed_usd: ledger.committed_usd,
+        cap_usd: record.config.openrouter.guardrail.cap_usd,
+        usage_usd: roundUsd(claims.reduce((s, x) => s + (x.usage_usd ?? 0), 0)),
+      },
+      spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
+    });
+  });
+
+  app.post("/api/admin/workshops/:slug/claims/:userId/retry-binding", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const claim = await engine.retryBinding(c.get("workshop").config.slug, param(c, "userId", userIdParam));
+    return c.json({ claim: adminClaimView(claim) });
+  });
+
+  app.post("/api/admin/workshops/:slug/claims/:userId/revoke", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const claim = await engine.revoke(c.get("workshop").config.slug, param(c, "userId", userIdParam));
+    log("key_revoked", { slug: claim.slug, user_id: claim.user_id, by: c.get("principal").sub });
+    return c.json({ claim: adminClaimView(claim) });
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    app.post(`/api/admin/workshops/:slug/${action}`, async (c) => {
+      await readBody(c, EmptyBody, { optional: true });
+      const record = c.get("workshop");
+      const ledger = action === "pause" ? await engine.pause(record.config.slug) : await engine.resume(record.config.slug);
+      log(`claims_${action}d`, { slug: record.config.slug, by: c.get("principal").sub });
+      return c.json(workshopStatus(record.config, ledger, now()));
+    });
+  }
+
+  app.get("/api/admin/workshops/:slug/marketing.csv", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const claims = (await store.listClaims(slug)).filter((x) => x.status !== "RELEASED");
+    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
+    const rows = claims
+      .map((x) => ({ claim: x, attendee: attendees.get(x.user_id) }))
+      .filter(({ attendee }) => attendee?.marketing_opted_in === true)
+      .sort((a, b) => (a.attendee!.marketing_opted_in_at ?? "").localeCompare(b.attendee!.marketing_opted_in_at ?? ""))
+      .map(({ claim, attendee }) => [attendee!.email ?? claim.email, attendee!.display_name ?? claim.display_name ?? "", attendee!.marketing_opted_in_at ?? ""]);
+    c.header("Content-Type", "text/csv; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="${slug}-marketing.csv"`);
+    return c.body(toCsv(["email", "display_name", "opted_in_at"], rows));
+  });
+
+  // ── errors, in one place ─────────────────────────────────────────────────────────────────────
+  app.notFound((c) => c.json({ error: { code: "not_found", message: "There is no such API route." } }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
+    if (err instanceof AuthError) {
+      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      return c.json({ error: { code: "unauthorized", message: err.message } }, 401);
+    }
+    if (err instanceof DomainError) {
+      const status = DOMAIN_STATUS[err.code] ?? 500;
+      if (status >= 500) log("request_failed", { path: c.req.path, code: err.code, error: err.message, cause: err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}` : undefined });
+      return c.json({ error: { code: err.code, message: err.message, ...err.details } }, status);
+    }
+    log("request_failed", { path: c.req.path, method: c.req.method, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    return c.json({ error: { code: "internal", message: "Something went wrong on our side. Please try again." } }, 500);
+  });
+
+  return app;
+}

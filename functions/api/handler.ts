@@ -1,0 +1,38 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { handle } from "hono/aws-lambda";
+import { createTokenVerifier } from "../auth/verify.js";
+import { loadManagementKey, readConfig } from "../config.js";
+import { createStore } from "../data/store.js";
+import { createClaimEngine } from "../domain/claims.js";
+import { createWorkshopCatalog } from "../domain/workshops.js";
+import { createOpenRouterClient } from "../openrouter/client.js";
+import { createApp } from "./app.js";
+import { deferredOpenRouterClient } from "./deferred-openrouter.js";
+
+// Everything expensive lives at module scope, once per container: the environment, the DynamoDB
+// client, the token verifier with its JWKS cache, the management key, the workshop cache.
+const config = readConfig();
+const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
+
+const store = createStore({ client: new DynamoDBClient({}), tableNames: config.tables });
+const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
+const openrouter = deferredOpenRouterClient(
+  loadManagementKey(config).then((apiKey) =>
+    createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 }),
+  ),
+);
+const now = () => Date.now();
+const engine = createClaimEngine({ store, openrouter, workshops, now, log });
+
+export const app = createApp({
+  store,
+  engine,
+  workshops,
+  verifyToken: createTokenVerifier(config.auth),
+  now,
+  attendeeBaseUrl: config.attendeeBaseUrl,
+  allowedOrigins: config.allowedOrigins,
+  log,
+});
+
+export const handler = handle(app);

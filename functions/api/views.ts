@@ -1,0 +1,115 @@
+import { claimWindow, effectiveCapacity, keyExpiresAt, roundUsd } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
+import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
+import type { Principal } from "../auth/verify.js";
+
+/** The JSON shapes of the API contract, built from stored items. Pure. */
+
+export interface WorkshopStatus {
+  slug: string;
+  name: string;
+  event: string;
+  location: string;
+  starts_at: string;
+  ends_at: string;
+  claims_open_at: string;
+  claims_close_at: string;
+  key_expires_at: string;
+  window: "upcoming" | "open" | "closed";
+  paused: boolean;
+  state: "upcoming" | "open" | "paused" | "sold_out" | "closed";
+  capacity: number;
+  claimed: number;
+  keys_left: number;
+}
+
+export function workshopStatus(w: Workshop, ledger: Ledger, nowMs: number): WorkshopStatus {
+  const window = claimWindow(w, nowMs);
+  const capacity = effectiveCapacity(w);
+  const keysLeft = Math.max(0, capacity - ledger.claimed);
+  const state = window !== "open" ? window : ledger.paused ? "paused" : keysLeft === 0 ? "sold_out" : "open";
+  return {
+    slug: w.slug,
+    name: w.name,
+    event: w.event,
+    location: w.location,
+    starts_at: w.starts_at,
+    ends_at: w.ends_at,
+    claims_open_at: w.claims_open_at,
+    claims_close_at: w.claims_close_at,
+    key_expires_at: keyExpiresAt(w),
+    window,
+    paused: ledger.paused,
+    state,
+    capacity,
+    claimed: ledger.claimed,
+    keys_left: keysLeft,
+  };
+}
+
+export function modelsView(w: Workshop) {
+  return w.openrouter.models.map((m) => ({
+    id: m.id,
+    label: m.label,
+    note: m.note ?? null,
+    price_in_per_mtok: m.price_in_per_mtok ?? null,
+    price_out_per_mtok: m.price_out_per_mtok ?? null,
+  }));
+}
+
+/** The owner's view of their claim: the only shape that ever carries a plaintext key. */
+export function myKeyView(claim: ClaimItem, record: WorkshopRecord, baseUrl: string) {
+  return {
+    slug: record.config.slug,
+    status: claim.status,
+    key: claim.key ?? null,
+    key_name: claim.key_name,
+    budget_usd: claim.limit_usd,
+    usage_usd: claim.usage_usd ?? 0,
+    limit_remaining: claim.limit_remaining ?? roundUsd(claim.limit_usd - (claim.usage_usd ?? 0)),
+    expires_at: claim.expires_at,
+    claimed_at: claim.claimed_at,
+    usage_synced_at: claim.usage_synced_at ?? null,
+    base_url: baseUrl,
+    models: modelsView(record.config),
+  };
+}
+
+/** An organizer's view of a claim: never the key itself. */
+export function adminClaimView(claim: ClaimItem, attendee?: AttendeeItem) {
+  return {
+    user_id: claim.user_id,
+    email: claim.email,
+    display_name: attendee?.display_name ?? claim.display_name ?? null,
+    status: claim.status,
+    usage_usd: claim.usage_usd ?? 0,
+    limit_usd: claim.limit_usd,
+    key_name: claim.key_name,
+    claimed_at: claim.claimed_at,
+    usage_synced_at: claim.usage_synced_at ?? null,
+    last_error: claim.last_error ?? null,
+  };
+}
+
+export function profileView(principal: Principal, attendee: AttendeeItem | undefined, organizerOf: string[]) {
+  return {
+    user_id: principal.sub,
+    email: principal.email ?? null,
+    email_verified: principal.emailVerified,
+    display_name: attendee?.display_name ?? principal.name ?? null,
+    confirmed: Boolean(attendee?.confirmed_at),
+    marketing_opted_in: attendee?.marketing_opted_in === true,
+    is_admin: principal.isAdmin,
+    organizer_of: organizerOf,
+  };
+}
+
+/** RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote. */
+export function toCsv(header: string[], rows: (string | null | undefined)[][]): string {
+  const cell = (v: string | null | undefined) => {
+    let s = v ?? "";
+    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+}

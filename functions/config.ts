@@ -1,0 +1,96 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { AuthConfig } from "./auth/verify.js";
+import type { TableNames } from "./data/tables.js";
+
+/**
+ * The Lambdas' environment, read once at cold start. A missing variable fails the container loudly
+ * with every missing name at once, instead of a claim failing later with a confusing error.
+ */
+
+export interface FunctionsConfig {
+  tables: TableNames;
+  openrouter: {
+    baseUrl: string;
+    /** Cloud: the management key lives in Secrets Manager. */
+    secretArn?: string;
+    /** Local: the management key comes from the environment. */
+    managementKey?: string;
+  };
+  auth: Required<Pick<AuthConfig, "issuer" | "clientId" | "adminGroup">> & Pick<AuthConfig, "jwksUri">;
+  attendeeBaseUrl: string;
+  /** Browser origins allowed to call the API cross-origin (CORS_ALLOWED_ORIGINS, comma-separated). */
+  allowedOrigins: string[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`The function's environment is incomplete:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfig {
+  const problems: string[] = [];
+  const required = (name: string): string => {
+    const v = env[name]?.trim();
+    if (!v) problems.push(`${name} is required`);
+    return v ?? "";
+  };
+  const optional = (name: string) => env[name]?.trim() || undefined;
+
+  const tables = { attendees: required("ATTENDEES_TABLE"), workshops: required("WORKSHOPS_TABLE") };
+  const secretArn = optional("OPENROUTER_SECRET_ARN");
+  const managementKey = optional("OPENROUTER_MANAGEMENT_KEY");
+  if (!secretArn && !managementKey) problems.push("OPENROUTER_SECRET_ARN (cloud) or OPENROUTER_MANAGEMENT_KEY (local) is required");
+  const issuer = required("AUTH_ISSUER");
+  const clientId = required("AUTH_CLIENT_ID");
+  const urls: [string, string | undefined][] = [
+    ["OPENROUTER_BASE_URL", optional("OPENROUTER_BASE_URL")],
+    ["AUTH_ISSUER", issuer || undefined],
+    ["AUTH_JWKS_URI", optional("AUTH_JWKS_URI")],
+    ["ATTENDEE_BASE_URL", optional("ATTENDEE_BASE_URL")],
+  ];
+  for (const [name, v] of urls) {
+    if (v && !URL.canParse(v)) problems.push(`${name} must be a URL, got ${JSON.stringify(v)}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    tables,
+    openrouter: {
+      baseUrl: optional("OPENROUTER_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
+      ...(secretArn ? { secretArn } : { managementKey }),
+    },
+    auth: { issuer, clientId, jwksUri: optional("AUTH_JWKS_URI"), adminGroup: optional("ADMIN_GROUP") ?? "admins" },
+    attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
+    allowedOrigins: (optional("CORS_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+  };
+}
+
+/**
+ * The OpenRouter management key: from Secrets Manager in the cloud (a plain string, or JSON with a
+ * `key`/`managementKey`/`OPENROUTER_MANAGEMENT_KEY` field), from the environment locally. Call once
+ * per container; never log the result.
+ */
+export async function loadManagementKey(config: FunctionsConfig, secrets?: SecretsManagerClient): Promise<string> {
+  if (config.openrouter.managementKey) return config.openrouter.managementKey;
+  const arn = config.openrouter.secretArn!;
+  const client = secrets ?? new SecretsManagerClient({});
+  const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  const raw = res.SecretString?.trim();
+  if (!raw) throw new ConfigError([`secret ${arn} has no string value`]);
+  if (raw.startsWith("{")) {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(raw) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError([`secret ${arn} looks like JSON but does not parse (${err instanceof Error ? err.name : "error"})`]);
+    }
+    const key = [parsed.key, parsed.managementKey, parsed.OPENROUTER_MANAGEMENT_KEY].find((v) => typeof v === "string" && v);
+    if (typeof key !== "string") throw new ConfigError([`secret ${arn} holds JSON without a "key" field`]);
+    return key;
+  }
+  return raw;
+}
