@@ -159,7 +159,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
   const emulator = createEmulator(opts);
   const host = opts.host ?? "127.0.0.1";
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: emulator.app.fetch, port: opts.port ?? 0, hostname: host }, () => resolve(s));
+    // overrideGlobalObjects: false keeps the global Response undici's own; node-server would otherwise
+    // swap it, and clients in the same process (the SDK checks `instanceof Response`) would break.
+    const s = serve(
+      { fetch: emulator.app.fetch, port: opts.port ?? 0, hostname: host, overrideGlobalObjects: false },
+      () => resolve(s),
+    );
     s.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
