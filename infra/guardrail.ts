@@ -1,0 +1,303 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * The OpenRouter guardrail of one workshop, as a Pulumi dynamic resource: it carries the model
+ * allowlist every attendee key of the workshop is bound to.
+ *
+ * Pulumi serializes `guardrailProvider` (and everything it references) into the stack state and
+ * runs that text later in its own provider host. So the provider:
+ *  - references only globals (`fetch`, `process`, `AbortSignal`) and the small helpers in this file,
+ *    which reference only globals; zod is loaded inside `check` through `process.getBuiltinModule`,
+ *    which works in the Pulumi host, in Node ESM and under vitest alike;
+ *  - never captures the management key: it is read at run time from OPENROUTER_MANAGEMENT_KEY, or
+ *    from the stack's secret config `openrouterManagementKey` handed to `configure` by the host;
+ *  - keeps the base URL as a plain input, so `delete` and `refresh` talk to the OpenRouter the
+ *    guardrail was created on, even after the program points somewhere else.
+ */
+
+export type ResetInterval = "daily" | "weekly" | "monthly";
+
+/** What the program passes. */
+export interface OpenRouterGuardrailArgs {
+  name: pulumi.Input<string>;
+  description: pulumi.Input<string>;
+  allowedModels: pulumi.Input<pulumi.Input<string>[]>;
+  limitUsd: pulumi.Input<number>;
+  resetInterval: pulumi.Input<ResetInterval>;
+  /** The Management API root, e.g. https://openrouter.ai/api/v1 (not a secret). */
+  baseUrl: pulumi.Input<string>;
+}
+
+/** The same inputs, resolved: what the provider's methods receive. */
+export interface GuardrailInputs {
+  name: string;
+  description: string;
+  allowedModels: string[];
+  limitUsd: number;
+  resetInterval: ResetInterval;
+  baseUrl: string;
+}
+
+/** What the stack state records: the inputs as upstream reports them, plus the guardrail's id. */
+export interface GuardrailOutputs extends GuardrailInputs {
+  guardrailId: string;
+}
+
+/** The config key (in this project's namespace) the provider host may read the key from. */
+export const MANAGEMENT_KEY_CONFIG = "openrouterManagementKey";
+export const MANAGEMENT_KEY_ENV = "OPENROUTER_MANAGEMENT_KEY";
+
+/**
+ * The provider's one error family. A factory, not a class: Pulumi's closure serializer rewrites a
+ * class into a plain function, which drops field initializers and never runs Error's constructor,
+ * so a serialized `class extends Error` would lose its message in the provider host.
+ */
+export interface GuardrailProviderError extends Error {
+  name: "GuardrailProviderError";
+  guardrail: string;
+  status?: number;
+}
+
+function guardrailProviderError(message: string, context: { guardrail: string; status?: number; cause?: unknown }): GuardrailProviderError {
+  const error = new Error(message, { cause: context.cause }) as GuardrailProviderError;
+  error.name = "GuardrailProviderError";
+  error.guardrail = context.guardrail;
+  if (context.status !== undefined) error.status = context.status;
+  return error;
+}
+
+export function isGuardrailProviderError(e: unknown): e is GuardrailProviderError {
+  return e instanceof Error && e.name === "GuardrailProviderError";
+}
+
+interface UpstreamGuardrail {
+  id: string;
+  name: string;
+  description?: string | null;
+  allowed_models?: string[] | null;
+  limit_usd?: number | null;
+  reset_interval?: string | null;
+}
+
+interface UpstreamResponse {
+  status: number;
+  body: unknown;
+}
+
+function managementKey(guardrail: string): string {
+  const key = process.env.OPENROUTER_MANAGEMENT_KEY;
+  if (!key) {
+    throw guardrailProviderError(
+      `guardrail ${guardrail}: no OpenRouter management key; set OPENROUTER_MANAGEMENT_KEY in the environment of ` +
+        "`pulumi up`, or `pulumi config set --secret openrouterManagementKey <key>`",
+      { guardrail },
+    );
+  }
+  return key;
+}
+
+/**
+ * One Management API call, with a bounded retry on 429/5xx and network errors (about 7 s at
+ * worst). Error messages carry the status and upstream message, never the request headers.
+ */
+async function callOpenRouter(
+  baseUrl: string,
+  method: "GET" | "POST" | "PATCH" | "DELETE",
+  path: string,
+  guardrail: string,
+  body?: unknown,
+): Promise<UpstreamResponse> {
+  const url = baseUrl.replace(/\/+$/, "") + path;
+  const attempts = 4;
+  let lastProblem = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          authorization: `Bearer ${managementKey(guardrail)}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (cause) {
+      if (isGuardrailProviderError(cause)) throw cause;
+      lastProblem = `${method} ${path} failed: ${(cause as Error).message}`;
+      if (attempt < attempts) {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        continue;
+      }
+      throw guardrailProviderError(`guardrail ${guardrail}: ${lastProblem}`, { guardrail, cause });
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
+      const retryAfter = Number(res.headers.get("retry-after"));
+      const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 5_000) : 250 * 2 ** attempt;
+      lastProblem = `${method} ${path} answered ${res.status}`;
+      await new Promise((r) => setTimeout(r, waitMs));
+      continue;
+    }
+    return { status: res.status, body: parsed };
+  }
+  throw guardrailProviderError(`guardrail ${guardrail}: ${lastProblem}`, { guardrail });
+}
+
+function upstreamFailure(what: string, guardrail: string, res: UpstreamResponse): GuardrailProviderError {
+  const body = res.body as { error?: { message?: unknown } } | undefined;
+  const detail = typeof body?.error?.message === "string" ? `: ${body.error.message}` : "";
+  const hint =
+    res.status === 401 || res.status === 403
+      ? " (check that the management key is a valid OpenRouter management key)"
+      : res.status === 404
+        ? " (it was deleted outside Pulumi; run `pulumi refresh` to forget it, then `pulumi up` recreates it)"
+        : "";
+  return guardrailProviderError(`guardrail ${guardrail}: ${what} failed with HTTP ${res.status}${detail}${hint}`, {
+    guardrail,
+    status: res.status,
+  });
+}
+
+/** The request body for create and update: the full desired set (the API replaces collections). */
+function guardrailBody(inputs: GuardrailInputs) {
+  return {
+    name: inputs.name,
+    description: inputs.description,
+    allowed_models: inputs.allowedModels,
+    limit_usd: inputs.limitUsd,
+    reset_interval: inputs.resetInterval,
+  };
+}
+
+/** Upstream's view, in the shape of our outputs; `baseUrl` is ours, upstream does not know it. */
+function outputsFrom(g: UpstreamGuardrail, baseUrl: string): GuardrailOutputs {
+  return {
+    guardrailId: g.id,
+    name: g.name,
+    description: g.description ?? "",
+    allowedModels: [...(g.allowed_models ?? [])],
+    limitUsd: g.limit_usd ?? 0,
+    resetInterval: (g.reset_interval ?? "monthly") as ResetInterval,
+    baseUrl,
+  };
+}
+
+function sameModels(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((m, i) => m === y[i]);
+}
+
+/** Finds a guardrail by exact name, following pages of 100. */
+async function findGuardrailByName(baseUrl: string, name: string): Promise<UpstreamGuardrail | undefined> {
+  for (let offset = 0; ; offset += 100) {
+    const res = await callOpenRouter(baseUrl, "GET", `/guardrails?offset=${offset}&limit=100`, name);
+    if (res.status !== 200) throw upstreamFailure("listing guardrails", name, res);
+    const page = ((res.body as { data?: UpstreamGuardrail[] }).data ?? []) as UpstreamGuardrail[];
+    const found = page.find((g) => g.name === name);
+    if (found) return found;
+    if (page.length < 100) return undefined;
+  }
+}
+
+export const guardrailProvider: pulumi.dynamic.ResourceProvider<GuardrailInputs, GuardrailOutputs> = {
+  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+    // Runs only in Pulumi's provider host. The key stays in that process's environment; it is
+    // never part of the serialized provider, the inputs or the outputs.
+    const fromConfig = req.config.get(MANAGEMENT_KEY_CONFIG);
+    if (!process.env.OPENROUTER_MANAGEMENT_KEY && fromConfig) process.env.OPENROUTER_MANAGEMENT_KEY = fromConfig;
+  },
+
+  async check(_olds: GuardrailInputs, news: GuardrailInputs): Promise<pulumi.dynamic.CheckResult<GuardrailInputs>> {
+    const { createRequire } = process.getBuiltinModule("node:module");
+    const { z } = createRequire(`${process.cwd()}/package.json`)("zod") as typeof import("zod");
+    const schema = z.object({
+      name: z.string().min(1).max(200),
+      description: z.string().max(1000),
+      allowedModels: z.array(z.string().regex(/^[^/\s]+\/\S+$/, "must be an OpenRouter model slug like provider/model")).min(1),
+      limitUsd: z.number().positive(),
+      resetInterval: z.enum(["daily", "weekly", "monthly"]),
+      baseUrl: z.url({ protocol: /^https?$/ }),
+    });
+    const result = schema.safeParse(news);
+    if (result.success) return { inputs: news };
+    return {
+      failures: result.error.issues.map((issue) => ({
+        property: String(issue.path[0] ?? ""),
+        reason: `${issue.path.join(".") || "inputs"}: ${issue.message}`,
+      })),
+    };
+  },
+
+  async diff(_id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<pulumi.dynamic.DiffResult> {
+    // The name is the guardrail's identity for people and for adoption by name; the base URL is
+    // which OpenRouter it lives on. Everything else is updated in place, so attendee keys stay
+    // bound while an organizer edits the allowlist.
+    const replaces: string[] = [];
+    if (olds.name !== news.name) replaces.push("name");
+    if (olds.baseUrl !== news.baseUrl) replaces.push("baseUrl");
+    const changed =
+      replaces.length > 0 ||
+      olds.description !== news.description ||
+      !sameModels(olds.allowedModels, news.allowedModels) ||
+      olds.limitUsd !== news.limitUsd ||
+      olds.resetInterval !== news.resetInterval;
+    return { changes: changed, replaces, deleteBeforeReplace: false };
+  },
+
+  async create(inputs: GuardrailInputs): Promise<pulumi.dynamic.CreateResult<GuardrailOutputs>> {
+    // A deploy interrupted between POST and writing state leaves a guardrail Pulumi does not know:
+    // adopting it by name (and bringing it to spec) makes the retry converge instead of duplicating.
+    const existing = await findGuardrailByName(inputs.baseUrl, inputs.name);
+    const res = existing
+      ? await callOpenRouter(inputs.baseUrl, "PATCH", `/guardrails/${encodeURIComponent(existing.id)}`, inputs.name, guardrailBody(inputs))
+      : await callOpenRouter(inputs.baseUrl, "POST", "/guardrails", inputs.name, guardrailBody(inputs));
+    if (res.status !== 200 && res.status !== 201) throw upstreamFailure(existing ? "adopting" : "creating", inputs.name, res);
+    const created = (res.body as { data: UpstreamGuardrail }).data;
+    return { id: created.id, outs: outputsFrom(created, inputs.baseUrl) };
+  },
+
+  async read(id: string, props?: GuardrailOutputs): Promise<pulumi.dynamic.ReadResult<GuardrailOutputs>> {
+    // `pulumi refresh` always passes the recorded state; `import` is not supported (no base URL).
+    if (!props) throw guardrailProviderError(`guardrail ${id}: import is not supported; let \`pulumi up\` create or adopt it`, { guardrail: id });
+    const res = await callOpenRouter(props.baseUrl, "GET", `/guardrails/${encodeURIComponent(id)}`, props.name);
+    // Gone upstream: an empty id tells Pulumi the resource no longer exists.
+    if (res.status === 404) return {};
+    if (res.status !== 200) throw upstreamFailure("reading", props.name, res);
+    const outs = outputsFrom((res.body as { data: UpstreamGuardrail }).data, props.baseUrl);
+    return { id, props: outs };
+  },
+
+  async update(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<pulumi.dynamic.UpdateResult<GuardrailOutputs>> {
+    const res = await callOpenRouter(news.baseUrl, "PATCH", `/guardrails/${encodeURIComponent(id)}`, olds.name, guardrailBody(news));
+    if (res.status !== 200) throw upstreamFailure("updating", olds.name, res);
+    return { outs: outputsFrom((res.body as { data: UpstreamGuardrail }).data, news.baseUrl) };
+  },
+
+  async delete(id: string, props: GuardrailOutputs): Promise<void> {
+    const res = await callOpenRouter(props.baseUrl, "DELETE", `/guardrails/${encodeURIComponent(id)}`, props.name);
+    // Already gone is what we wanted.
+    if (res.status === 404) return;
+    if (res.status !== 200 && res.status !== 204) throw upstreamFailure("deleting", props.name, res);
+  },
+};
+
+/** One workshop's guardrail. `guardrailId` is what the claim engine assigns keys to. */
+export class OpenRouterGuardrail extends pulumi.dynamic.Resource {
+  declare readonly guardrailId: pulumi.Output<string>;
+  declare readonly name: pulumi.Output<string>;
+  declare readonly allowedModels: pulumi.Output<string[]>;
+  declare readonly limitUsd: pulumi.Output<number>;
+  declare readonly baseUrl: pulumi.Output<string>;
+
+  constructor(name: string, args: OpenRouterGuardrailArgs, opts?: pulumi.CustomResourceOptions) {
+    super(guardrailProvider, name, { guardrailId: undefined, ...args }, opts, "openrouter", "Guardrail");
+  }
+}

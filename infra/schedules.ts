@@ -1,0 +1,157 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { workshopTimetable, type JobInput, type JobName } from "../functions/domain/timetable.js";
+import type { Workshop } from "../workshops/schema.js";
+
+export interface JobSchedulesArgs {
+  workshops: Workshop[];
+  jobsFunction: aws.lambda.Function;
+  /** The deploy's clock (ms). Schedules wholly in the past are not declared; see `plannedSchedules`. */
+  now: number;
+  tags?: Record<string, string>;
+}
+
+/** One EventBridge schedule the program declares, in plain data (what the tests check). */
+export interface PlannedSchedule {
+  name: string;
+  job: JobName;
+  slug: string;
+  expression: string;
+  startDate?: string;
+  endDate?: string;
+  retry: { maximumRetryAttempts: number; maximumEventAgeInSeconds: number };
+}
+
+// EventBridge Scheduler refuses a start date more than 5 minutes in the past.
+const START_DATE_SLACK_MS = 5 * 60_000;
+
+/**
+ * The schedules of a workshop's timetable that still matter at `now`: each one-off job whose time
+ * is ahead, and the recurring sync until its last run has passed. A deploy after a workshop drops
+ * its spent schedules instead of asking AWS for schedules in the past (which it refuses).
+ */
+export function plannedSchedules(w: Workshop, now: number): PlannedSchedule[] {
+  const t = workshopTimetable(w);
+  const planned: PlannedSchedule[] = [];
+  for (const job of t.oneOff) {
+    if (Date.parse(job.at) <= now) continue;
+    planned.push({
+      name: `${w.slug}-${job.job}`,
+      job: job.job,
+      slug: w.slug,
+      // at() takes a local time without a zone; the schedule's time zone is UTC.
+      expression: `at(${job.at.replace(/Z$/, "")})`,
+      // A one-off job is worth running late (an expiry must happen), so it is retried for hours.
+      retry: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 6 * 3600 },
+    });
+  }
+  if (Date.parse(t.sync.until) > now) {
+    planned.push({
+      name: `${w.slug}-sync`,
+      job: "sync",
+      slug: w.slug,
+      expression: `rate(${t.sync.everyMinutes} minutes)`,
+      startDate: Date.parse(t.sync.from) > now + START_DATE_SLACK_MS ? t.sync.from : undefined,
+      endDate: t.sync.until,
+      // A missed sync is superseded by the next one a few minutes later.
+      retry: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: t.sync.everyMinutes * 60 },
+    });
+  }
+  return planned;
+}
+
+/**
+ * EventBridge Scheduler for the housekeeping jobs: one schedule group, a dead-letter queue for
+ * invocations that exhausted their retries, a role that may invoke only the jobs function and
+ * write only to that queue, and per workshop the schedules of its timetable.
+ */
+export class JobSchedules extends pulumi.ComponentResource {
+  readonly group: aws.scheduler.ScheduleGroup;
+  readonly deadLetters: aws.sqs.Queue;
+  readonly role: aws.iam.Role;
+  readonly schedules: aws.scheduler.Schedule[] = [];
+
+  constructor(name: string, args: JobSchedulesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wkm:schedules:JobSchedules", name, {}, opts);
+    this.group = new aws.scheduler.ScheduleGroup(`${name}-group`, { tags: args.tags }, { parent: this });
+    this.deadLetters = new aws.sqs.Queue(
+      `${name}-dead-letters`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600, tags: args.tags },
+      { parent: this },
+    );
+    this.role = this.createInvokerRole(name, args);
+    for (const w of args.workshops) {
+      for (const plan of plannedSchedules(w, args.now)) this.schedules.push(this.createSchedule(name, plan, args.jobsFunction));
+    }
+    this.registerOutputs({ group: this.group.name, deadLetterQueue: this.deadLetters.url });
+  }
+
+  private createInvokerRole(name: string, args: JobSchedulesArgs): aws.iam.Role {
+    const account = aws.getCallerIdentityOutput({}, { parent: this });
+    const role = new aws.iam.Role(
+      `${name}-invoker`,
+      {
+        description: "Lets EventBridge Scheduler invoke the Workshop Key Minter jobs function",
+        assumeRolePolicy: account.accountId.apply((accountId) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Effect: "Allow",
+                Principal: { Service: "scheduler.amazonaws.com" },
+                Action: "sts:AssumeRole",
+                // Only schedules of this account may use the role (confused-deputy guard).
+                Condition: { StringEquals: { "aws:SourceAccount": accountId } },
+              },
+            ],
+          }),
+        ),
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    new aws.iam.RolePolicy(
+      `${name}-invoker-access`,
+      {
+        role: role.id,
+        policy: pulumi.all([args.jobsFunction.arn, this.deadLetters.arn]).apply(([fnArn, queueArn]) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              { Sid: "InvokeJobs", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [fnArn, `${fnArn}:*`] },
+              { Sid: "DeadLetters", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [queueArn] },
+            ],
+          }),
+        ),
+      },
+      { parent: this },
+    );
+    return role;
+  }
+
+  private createSchedule(name: string, plan: PlannedSchedule, jobsFunction: aws.lambda.Function): aws.scheduler.Schedule {
+    const input: JobInput = { job: plan.job, slug: plan.slug };
+    return new aws.scheduler.Schedule(
+      `${name}-${plan.name}`,
+      {
+        name: plan.name,
+        groupName: this.group.name,
+        description: `${plan.job} job of workshop ${plan.slug}`,
+        scheduleExpression: plan.expression,
+        scheduleExpressionTimezone: "UTC",
+        startDate: plan.startDate,
+        endDate: plan.endDate,
+        flexibleTimeWindow: { mode: "OFF" },
+        state: "ENABLED",
+        target: {
+          arn: jobsFunction.arn,
+          roleArn: this.role.arn,
+          input: JSON.stringify(input),
+          retryPolicy: plan.retry,
+          deadLetterConfig: { arn: this.deadLetters.arn },
+        },
+      },
+      { parent: this },
+    );
+  }
+}

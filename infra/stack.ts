@@ -1,0 +1,136 @@
+import * as pulumi from "@pulumi/pulumi";
+import { TABLES } from "../functions/data/tables.js";
+import type { Workshop } from "../workshops/schema.js";
+import { HttpApi } from "./api.js";
+import { AttendeeAuth, AUTH_SCOPE } from "./auth.js";
+import type { BundledFunction } from "./bundle.js";
+import { DataTables } from "./data.js";
+import { MinterFunctions } from "./functions.js";
+import { JobSchedules } from "./schedules.js";
+import { ManagementKeySecret } from "./secrets.js";
+import type { StackSettings } from "./settings.js";
+import { SiteConfigFile } from "./site-config.js";
+import { siteContentSecurityPolicy, StaticSite } from "./site.js";
+import { WorkshopDeployment } from "./workshop.js";
+
+export interface StackInputs {
+  workshops: Workshop[];
+  settings: StackSettings;
+  /** The built web site (web/dist). */
+  siteDir: string;
+  /** The deploy's clock (ms), for the schedules. */
+  now: number;
+  /** Lambda packaging; defaults to esbuild (infra/bundle.ts). */
+  bundle?: (entry: string, name: string) => Promise<BundledFunction>;
+}
+
+/**
+ * The whole stack, as a recipe of components. Order matters only where one needs another's
+ * output: the site's origin is needed by sign-in, sign-in by the functions, the functions by the
+ * API, and the API's host by the site's CloudFront behavior for /api/* (hence the one deferred
+ * output: CloudFront and the API know each other without a cycle between resources).
+ */
+export function workshopKeyMinter(inputs: StackInputs) {
+  const { settings, workshops } = inputs;
+  const stack = pulumi.getStack();
+  const tags = { app: "workshop-key-minter", stack };
+
+  const data = new DataTables("data", { tags });
+  const managementKey = new ManagementKeySecret("openrouter-key", {
+    secretName: `workshop-key-minter/${stack}/openrouter-management-key`,
+    tags,
+  });
+
+  const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
+  const loginOrigin = `https://${settings.authDomainPrefix}.auth.${settings.region}.amazoncognito.com`;
+  const site = new StaticSite("site", {
+    siteDir: inputs.siteDir,
+    apiDomain,
+    domain: settings.domain,
+    contentSecurityPolicy: siteContentSecurityPolicy({
+      connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin],
+      formAction: [loginOrigin],
+    }),
+    tags,
+  });
+
+  const auth = new AttendeeAuth("auth", {
+    region: settings.region,
+    siteOrigin: site.origin,
+    domainPrefix: settings.authDomainPrefix,
+    adminEmails: settings.adminEmails,
+    google: settings.google,
+    sesEmail: settings.sesEmail,
+    tags,
+  });
+
+  const functions = new MinterFunctions("functions", {
+    tables: {
+      attendees: { name: data.attendees.name, arn: data.attendees.arn },
+      workshops: { name: data.workshops.name, arn: data.workshops.arn },
+    },
+    managementKeySecretArn: managementKey.arn,
+    auth: { issuer: auth.issuer, clientId: auth.clientId, jwksUri: auth.jwksUri },
+    openrouterBaseUrl: settings.openrouterBaseUrl,
+    attendeeBaseUrl: settings.attendeeBaseUrl,
+    logRetentionDays: settings.logRetentionDays,
+    bundle: inputs.bundle,
+    tags,
+  });
+
+  const api = new HttpApi("api", {
+    handler: functions.api.fn,
+    corsOrigins: settings.domain ? [`https://${settings.domain.name}`] : [],
+    throttle: settings.apiThrottle,
+    logRetentionDays: settings.logRetentionDays,
+    tags,
+  });
+  resolveApiDomain(api.domain);
+
+  const schedules = new JobSchedules("schedules", { workshops, jobsFunction: functions.jobs.fn, now: inputs.now, tags });
+
+  const workshopsTable = TABLES.find((t) => t.logicalName === "workshops")!;
+  const deployments = workshops.map(
+    (w) =>
+      new WorkshopDeployment(`workshop-${w.slug}`, {
+        workshop: w,
+        workshopsTable: { name: data.workshops.name, hashKey: workshopsTable.hashKey, rangeKey: workshopsTable.rangeKey! },
+        openrouterBaseUrl: settings.openrouterBaseUrl,
+      }),
+  );
+
+  const apiUrl = pulumi.interpolate`${site.origin}/api`;
+  new SiteConfigFile("site-config", {
+    bucket: site.bucket,
+    config: pulumi.all([apiUrl, auth.issuer, auth.clientId, auth.redirectUri, auth.logoutUri]).apply(
+      ([apiUrlValue, issuer, clientId, redirectUri, logoutUri]) => ({
+        apiUrl: apiUrlValue,
+        mode: "cloud" as const,
+        openrouterBaseUrl: settings.attendeeBaseUrl,
+        auth: { issuer, clientId, redirectUri, scope: AUTH_SCOPE, logoutUri },
+      }),
+    ),
+  });
+
+  return {
+    siteUrl: site.origin,
+    apiUrl,
+    apiEndpoint: api.endpoint,
+    distributionDomain: site.distribution.domainName,
+    distributionId: site.distribution.id,
+    siteBucket: site.bucket.bucket,
+    userPoolId: auth.userPool.id,
+    authClientId: auth.clientId,
+    authIssuer: auth.issuer,
+    loginOrigin,
+    managementKeySecretArn: managementKey.arn,
+    managementKeySecretName: managementKey.secret.name,
+    attendeesTable: data.attendees.name,
+    workshopsTable: data.workshops.name,
+    apiFunction: functions.api.fn.name,
+    jobsFunction: functions.jobs.fn.name,
+    scheduleGroup: schedules.group.name,
+    deadLetterQueueUrl: schedules.deadLetters.url,
+    guardrailIds: pulumi.all(Object.fromEntries(deployments.map((d, i) => [workshops[i].slug, d.guardrail.guardrailId]))),
+  };
+}

@@ -1,0 +1,86 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { guardrailSpec } from "../workshops/derive.js";
+import type { Workshop } from "../workshops/schema.js";
+import { OpenRouterGuardrail } from "./guardrail.js";
+
+export const CONFIG_SK = "CONFIG";
+
+export interface WorkshopDeploymentArgs {
+  workshop: Workshop;
+  workshopsTable: { name: pulumi.Input<string>; hashKey: string; rangeKey: string };
+  openrouterBaseUrl: string;
+}
+
+/** A DynamoDB attribute value in the low-level JSON form TableItem takes. */
+export type AttributeValue =
+  | { S: string }
+  | { N: string }
+  | { BOOL: boolean }
+  | { NULL: true }
+  | { L: AttributeValue[] }
+  | { M: Record<string, AttributeValue> };
+
+/** Marshals plain data (what YAML produces) the way the functions' DocumentClient reads it back. */
+export function toAttributeValue(value: unknown): AttributeValue {
+  if (value === null) return { NULL: true };
+  if (typeof value === "string") return { S: value };
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new TypeError(`cannot store ${value} in DynamoDB`);
+    return { N: String(value) };
+  }
+  if (typeof value === "boolean") return { BOOL: value };
+  if (Array.isArray(value)) return { L: value.map(toAttributeValue) };
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return { M: Object.fromEntries(entries.map(([k, v]) => [k, toAttributeValue(v)])) };
+  }
+  throw new TypeError(`cannot store a ${typeof value} in DynamoDB`);
+}
+
+/**
+ * What one workshop file becomes: its OpenRouter guardrail (the model allowlist) and the workshop
+ * item the functions read, `{pk: slug, sk: "CONFIG", config, guardrail_id}`. Functions never parse
+ * YAML; this item is their copy of the file.
+ */
+export class WorkshopDeployment extends pulumi.ComponentResource {
+  readonly guardrail: OpenRouterGuardrail;
+  readonly item: aws.dynamodb.TableItem;
+
+  constructor(name: string, args: WorkshopDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wkm:workshops:WorkshopDeployment", name, {}, opts);
+    const w = args.workshop;
+    const spec = guardrailSpec(w);
+    this.guardrail = new OpenRouterGuardrail(
+      `${name}-guardrail`,
+      {
+        name: spec.name,
+        description: spec.description,
+        allowedModels: spec.allowed_models,
+        limitUsd: spec.limit_usd,
+        resetInterval: spec.reset_interval,
+        baseUrl: args.openrouterBaseUrl,
+      },
+      { parent: this },
+    );
+    const { hashKey, rangeKey } = args.workshopsTable;
+    this.item = new aws.dynamodb.TableItem(
+      `${name}-item`,
+      {
+        tableName: args.workshopsTable.name,
+        hashKey,
+        rangeKey,
+        item: this.guardrail.guardrailId.apply((guardrailId) =>
+          JSON.stringify({
+            [hashKey]: { S: w.slug },
+            [rangeKey]: { S: CONFIG_SK },
+            config: toAttributeValue(w),
+            guardrail_id: { S: guardrailId },
+          }),
+        ),
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ guardrailId: this.guardrail.guardrailId });
+  }
+}
