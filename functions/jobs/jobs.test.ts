@@ -1,0 +1,432 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
+import { startEmulator, type FaultMap, type RunningEmulator } from "../../local/emulator/index.js";
+import { keyExpiresAt, keyName, keyNamePrefix } from "../../workshops/derive.js";
+import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
+import { createHousekeeping } from "../data/housekeeping.js";
+import { createStore, type ClaimItem, type Store } from "../data/store.js";
+import { tableNames } from "../data/tables.js";
+import { claimIdFor, createClaimEngine, type ClaimEngine } from "../domain/claims.js";
+import { normalizeEmail } from "../domain/email.js";
+import { createWorkshopCatalog } from "../domain/workshops.js";
+import { createOpenRouterClient } from "../openrouter/client.js";
+import type { OpenRouterClient } from "../openrouter/types.js";
+import { forEachLimited, runJob, type JobDeps, type JobSummary } from "./run.js";
+
+/**
+ * The scheduled jobs against the real local parts: dynalite and the OpenRouter emulator on
+ * loopback, claims made by the claim engine, attendees spending through the emulator's chat
+ * endpoint with their own keys. Nothing is mocked.
+ *
+ * Each scenario gets its own emulator (so call counts and key listings are its own) and its own
+ * workshop slug in one shared dynalite. Workshop times are set around the real time, because the
+ * emulator judges key expiry by the real clock; the jobs and the engine run on `clock`, which a
+ * test moves forward (past a lease, past expiry).
+ */
+
+const MODEL = { id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 };
+const MANAGEMENT_OPS = ["keys.list", "keys.create", "keys.update", "keys.delete", "guardrails.assign", "guardrails.list", "guardrails.create", "credits"] as const;
+
+let dynamo: LocalDynamo;
+const names = tableNames(`jobs-test-${process.pid}`);
+const emulators: RunningEmulator[] = [];
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await ensureTables(dynamo.client, names);
+});
+
+afterAll(async () => {
+  await Promise.all(emulators.map((e) => e.close()));
+  await dynamo?.close();
+});
+
+function workshopFor(slug: string, realNow: number): Workshop {
+  const at = (minutes: number) => new Date(realNow + minutes * 60_000).toISOString();
+  return WorkshopSchema.parse({
+    slug,
+    name: `Jobs test ${slug}`,
+    event: "Test event",
+    location: "Room 1",
+    starts_at: at(-30),
+    ends_at: at(120),
+    claims_open_at: at(-60),
+    claims_close_at: at(60),
+    is_active: true,
+    openrouter: {
+      budget_usd: 2,
+      key_label_prefix: "jobs-test",
+      expires_buffer_minutes: 30,
+      models: [MODEL],
+      guardrail: { cap_usd: 1000, reset_interval: "monthly", max_keys: 300 },
+    },
+  });
+}
+
+interface Testbed {
+  w: Workshop;
+  emu: RunningEmulator;
+  openrouter: OpenRouterClient;
+  store: Store;
+  engine: ClaimEngine;
+  deps: JobDeps;
+  clock: { ms: number };
+}
+
+async function testbed(slug: string): Promise<Testbed> {
+  const clock = { ms: Date.now() };
+  const emu = await startEmulator({ port: 0, seed: 20260414 });
+  emulators.push(emu);
+  const openrouter = createOpenRouterClient({
+    apiKey: emu.managementKey,
+    serverURL: emu.url,
+    timeoutMs: 5_000,
+    totalBudgetMs: 15_000,
+    maxAttempts: 5,
+    retryBaseDelayMs: 10,
+    retryMaxDelayMs: 100,
+  });
+  const store = createStore({ client: dynamo.client, tableNames: names });
+  const w = workshopFor(slug, clock.ms);
+  await store.putWorkshop(slug, { config: w }, clock.ms);
+  const now = () => clock.ms;
+  const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store }), now });
+  const deps: JobDeps = { store, housekeeping: createHousekeeping({ client: dynamo.client, tableNames: names }), engine, openrouter, now };
+  // The open job ensures the guardrail and the ledger, as on the day.
+  const opened = await runJob({ job: "open", slug }, deps);
+  expect(opened.ok, opened.errors.join("; ")).toBe(true);
+  return { w, emu, openrouter, store, engine, deps, clock };
+}
+
+/** Claims through the engine, as the API would: one key per user, bound to the guardrail. */
+async function claimAll(bed: Testbed, users: string[]): Promise<void> {
+  await forEachLimited(users, 20, async (u) => {
+    await bed.engine.claim(bed.w.slug, { userId: u, email: `${u}@example.com` });
+  });
+}
+
+/** Attendees use their keys: each makes 1-3 chat calls of varying size through the emulator. */
+async function spend(bed: Testbed, claims: ClaimItem[]): Promise<void> {
+  await forEachLimited(
+    claims.filter((c) => c.key),
+    20,
+    async (c) => {
+      const calls = 1 + (c.user_id.length + Number(c.user_id.replace(/\D/g, "") || 0)) % 3;
+      for (let i = 0; i < calls; i++) {
+        const res = await chat(bed, c.key!, "x".repeat(40 + i * 200));
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    },
+  );
+}
+
+function chat(bed: Testbed, key: string, prompt = "Hello"): Promise<Response> {
+  return fetch(`${bed.emu.url}/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: MODEL.id, messages: [{ role: "user", content: prompt }], max_tokens: 32 }),
+  });
+}
+
+/** The workshop's keys as the emulator holds them. */
+function upstreamKeys(bed: Testbed) {
+  return bed.emu.emulator.state.keys.filter((k) => k.name.startsWith(keyNamePrefix(bed.w)));
+}
+
+async function sync(bed: Testbed): Promise<JobSummary> {
+  return runJob({ job: "sync", slug: bed.w.slug }, bed.deps);
+}
+
+/** Everything a job can change: claims, spend samples, ledger, and the keys upstream. */
+async function snapshot(bed: Testbed) {
+  return {
+    claims: await bed.store.listClaims(bed.w.slug),
+    spend: await bed.store.listSpendSamples(bed.w.slug),
+    ledger: await bed.store.getLedger(bed.w.slug),
+    keys: bed.emu.emulator.state.keys.map((k) => ({ hash: k.hash, name: k.name, disabled: k.disabled, usage: k.usage, updated_at: k.updated_at })),
+    assignments: bed.emu.emulator.state.assignments.map((a) => `${a.key_hash}:${a.guardrail_id}`).sort(),
+  };
+}
+
+/**
+ * A claim interrupted between mint and store: reserved (claim, email lock, slot), key minted
+ * upstream under the claim's name, and then the process died before writing the key down.
+ */
+async function crashAfterMint(bed: Testbed, userId: string, leaseMs: number): Promise<ClaimItem> {
+  const { w, store, clock } = bed;
+  const claimId = claimIdFor(w.slug, userId);
+  const email = `${userId}@example.com`;
+  const at = new Date(clock.ms).toISOString();
+  const reserved: ClaimItem = {
+    slug: w.slug,
+    user_id: userId,
+    email,
+    email_normalized: normalizeEmail(email),
+    claim_id: claimId,
+    status: "RESERVED",
+    key_name: keyName(w, claimId),
+    limit_usd: w.openrouter.budget_usd,
+    expires_at: keyExpiresAt(w),
+    usage_usd: 0,
+    reserved_at: at,
+    lease_until: clock.ms + leaseMs,
+    attempt: randomUUID(),
+    claimed_at: at,
+    updated_at: at,
+  };
+  await store.createClaim(reserved);
+  await store.lockEmail(w.slug, reserved.email_normalized, userId);
+  await store.reserveSlot(w.slug, { maxKeys: 300, capUsd: 1000, budgetUsd: 2 });
+  await bed.openrouter.createKey({ name: reserved.key_name, limit: reserved.limit_usd, expires_at: reserved.expires_at });
+  return reserved;
+}
+
+describe("sync", () => {
+  it("reads 300 keys' usage in 100-key pages, one bulk assignment at most, and records every key's usage", async () => {
+    const bed = await testbed("jobs-sync-300");
+    const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    const claims = await bed.store.listClaims(bed.w.slug);
+    expect(claims.filter((c) => c.status === "ACTIVE")).toHaveLength(300);
+    await spend(bed, claims);
+
+    bed.emu.emulator.resetStats();
+    const started = performance.now();
+    const summary = await sync(bed);
+    const ms = performance.now() - started;
+    const calls = bed.emu.emulator.stats().calls;
+
+    expect(summary.ok, summary.errors.join("; ")).toBe(true);
+    // 300 keys = three full pages, and (GET /keys has no total) one empty page that proves the end.
+    expect(calls["keys.list"]).toBe(4);
+    expect(calls["guardrails.assign"] ?? 0).toBeLessThanOrEqual(1);
+    // No call per key: nothing but the listing (and at most the one bulk assignment) went upstream.
+    expect(Object.keys(calls).filter((op) => op !== "keys.list" && op !== "guardrails.assign")).toEqual([]);
+    console.log(JSON.stringify({ bench: "sync", keys: 300, list_calls: calls["keys.list"], ms: Math.round(ms), usage_written: summary.usage_written }));
+
+    const after = await bed.store.listClaims(bed.w.slug);
+    const usageByHash = new Map(upstreamKeys(bed).map((k) => [k.hash, k]));
+    for (const c of after) {
+      const k = usageByHash.get(c.key_hash!)!;
+      expect(k.usage).toBeGreaterThan(0);
+      expect(c.usage_usd).toBeCloseTo(k.usage, 6);
+      expect(c.limit_remaining).toBeCloseTo(2 - k.usage, 6);
+      expect(c.usage_synced_at).toBe(new Date(bed.clock.ms).toISOString());
+    }
+    const total = upstreamKeys(bed).reduce((s, k) => s + k.usage, 0);
+    const samples = await bed.store.listSpendSamples(bed.w.slug);
+    expect(samples).toHaveLength(1);
+    expect(samples[0]!.usage_usd).toBeCloseTo(total, 5);
+    expect(samples[0]!.keys).toBe(300);
+
+    // Unchanged usage is not written again; a later period appends a second sample.
+    bed.clock.ms += 5 * 60_000;
+    const again = await sync(bed);
+    expect(again.usage_written).toBe(0);
+    expect(await bed.store.listSpendSamples(bed.w.slug)).toHaveLength(2);
+  });
+
+  it("deletes orphans, leaves a claim that is still minting alone, takes over a stuck claim and binds UNBOUND keys in one call", async () => {
+    const bed = await testbed("jobs-reconcile");
+    await claimAll(bed, ["ann", "bob", "cid"]);
+    // An assignment that fails for good leaves dan's key working but UNBOUND.
+    bed.emu.emulator.setFaults({ "guardrails.assign": { errorRate: 1, errorStatus: 503 } });
+    await claimAll(bed, ["dan"]);
+    bed.emu.emulator.setFaults({});
+    expect((await bed.store.getClaim(bed.w.slug, "dan"))!.status).toBe("UNBOUND");
+
+    // A key minted under the workshop's prefix whose claim was never stored, and keys that are not
+    // this workshop's (another workshop's, and an unrelated one) which a sync must never touch.
+    const orphan = await bed.openrouter.createKey({ name: keyName(bed.w, "never-stored"), limit: 2, expires_at: keyExpiresAt(bed.w) });
+    const otherWorkshop = await bed.openrouter.createKey({ name: "jobs-test/another-workshop/abc", limit: 2, expires_at: keyExpiresAt(bed.w) });
+    const unrelated = await bed.openrouter.createKey({ name: "my personal key", limit: 5, expires_at: keyExpiresAt(bed.w) });
+    // eve's claim crashed after minting; her lease has not run out yet (she may be storing it now).
+    const eve = await crashAfterMint(bed, "eve", 90_000);
+
+    bed.emu.emulator.resetStats();
+    const first = await sync(bed);
+    expect(first.ok, first.errors.join("; ")).toBe(true);
+    expect(first.orphans_deleted).toBe(1);
+    expect(first.bound).toBe(1);
+    expect(first.taken_over).toBe(0);
+    expect(bed.emu.emulator.stats().calls["guardrails.assign"]).toBe(1);
+    const hashes = new Set(bed.emu.emulator.state.keys.map((k) => k.hash));
+    expect(hashes.has(orphan.hash)).toBe(false);
+    expect(hashes.has(otherWorkshop.hash)).toBe(true);
+    expect(hashes.has(unrelated.hash)).toBe(true);
+    expect(upstreamKeys(bed).filter((k) => k.name === eve.key_name)).toHaveLength(1);
+    expect((await bed.store.getClaim(bed.w.slug, "eve"))!.status).toBe("RESERVED");
+    const dan = (await bed.store.getClaim(bed.w.slug, "dan"))!;
+    expect(dan.status).toBe("ACTIVE");
+    expect(bed.emu.emulator.state.assignments.some((a) => a.key_hash === dan.key_hash)).toBe(true);
+
+    // Past the lease, two overlapping syncs: eve's claim is taken over once and she ends with one key.
+    bed.clock.ms += 91_000;
+    const [a, b] = await Promise.all([sync(bed), sync(bed)]);
+    expect(a.ok && b.ok, [...a.errors, ...b.errors].join("; ")).toBe(true);
+    expect((a.taken_over ?? 0) + (b.taken_over ?? 0)).toBeGreaterThanOrEqual(1);
+    const eveAfter = (await bed.store.getClaim(bed.w.slug, "eve"))!;
+    expect(eveAfter.status).toBe("ACTIVE");
+    const eveKeys = upstreamKeys(bed).filter((k) => k.name === eve.key_name);
+    expect(eveKeys.map((k) => k.hash)).toEqual([eveAfter.key_hash]);
+    const res = await chat(bed, eveAfter.key!);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(await bed.store.listSpendSamples(bed.w.slug)).toHaveLength(1);
+
+    // Running it again changes nothing.
+    const settled = await sync(bed);
+    const before = await snapshot(bed);
+    const twice = await sync(bed);
+    expect(twice).toMatchObject({ ok: true, usage_written: 0, orphans_deleted: 0, bound: 0, taken_over: 0 });
+    expect(settled.ok).toBe(true);
+    expect(await snapshot(bed)).toEqual(before);
+    // Every user holds exactly one key upstream, the one stored in their claim.
+    for (const c of await bed.store.listClaims(bed.w.slug)) {
+      expect(upstreamKeys(bed).filter((k) => k.name === c.key_name).map((k) => k.hash)).toEqual([c.key_hash]);
+    }
+  });
+});
+
+describe("expire", () => {
+  it("disables every key upstream, records the final usage, scrubs the plaintext and marks claims EXPIRED; twice equals once", async () => {
+    const bed = await testbed("jobs-expire");
+    const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    await bed.engine.revoke(bed.w.slug, "user-11");
+    const claims = await bed.store.listClaims(bed.w.slug);
+    const plaintext = claims.filter((c) => c.key).map((c) => c.key!);
+    expect(plaintext).toHaveLength(11);
+    await spend(bed, claims);
+
+    bed.clock.ms = Date.parse(keyExpiresAt(bed.w)) + 60_000;
+    const summary = await runJob({ job: "expire", slug: bed.w.slug }, bed.deps);
+    expect(summary).toMatchObject({ ok: true, keys_disabled: 11, claims_expired: 11, keys_scrubbed: 11 });
+
+    expect(upstreamKeys(bed).every((k) => k.disabled)).toBe(true);
+    for (const key of plaintext) {
+      const res = await chat(bed, key);
+      expect(res.status).toBe(401);
+      await res.arrayBuffer();
+    }
+    const after = await bed.store.listClaims(bed.w.slug);
+    expect(after.every((c) => c.key === undefined)).toBe(true);
+    expect(after.filter((c) => c.status === "EXPIRED")).toHaveLength(11);
+    expect((await bed.store.getClaim(bed.w.slug, "user-11"))!.status).toBe("REVOKED");
+    const usage = new Map(upstreamKeys(bed).map((k) => [k.hash, k.usage]));
+    for (const c of after) expect(c.usage_usd).toBeCloseTo(usage.get(c.key_hash!)!, 6);
+
+    // Twice equals once; and the syncs that run on for an hour after expiry change nothing either.
+    const before = await snapshot(bed);
+    const again = await runJob({ job: "expire", slug: bed.w.slug }, bed.deps);
+    expect(again).toMatchObject({ ok: true, keys_disabled: 0, claims_expired: 0, keys_scrubbed: 0, usage_written: 0 });
+    const late = await sync(bed);
+    expect(late).toMatchObject({ ok: true, keys_disabled: 0, claims_expired: 0, usage_written: 0 });
+    expect(await snapshot(bed)).toEqual(before);
+  });
+});
+
+describe("open and close", () => {
+  it("open ensures the guardrail and the ledger, warns when credit is short, and is idempotent", async () => {
+    const bed = await testbed("jobs-open");
+    const record = await bed.store.getWorkshop(bed.w.slug);
+    const guardrail = bed.emu.emulator.state.guardrails.find((g) => g.name === `workshop-${bed.w.slug}`)!;
+    expect(record!.guardrail_id).toBe(guardrail.id);
+    expect(guardrail.allowed_models).toEqual([MODEL.id]);
+
+    const again = await runJob({ job: "open", slug: bed.w.slug }, bed.deps);
+    expect(again).toMatchObject({ ok: true, guardrail_id: guardrail.id, guardrail_recorded: false, ledger_created: false });
+    expect(bed.emu.emulator.state.guardrails).toHaveLength(1);
+    // Worst case: 300 keys × $2 = $600; the emulator's account holds $1000.
+    expect(again.worst_case_spend_usd).toBe(600);
+    expect(again.warnings).toEqual([]);
+
+    const poor = await startEmulator({ port: 0, totalCredits: 100, managementKey: bed.emu.managementKey });
+    emulators.push(poor);
+    const poorClient = createOpenRouterClient({ apiKey: poor.managementKey, serverURL: poor.url });
+    const warned = await runJob({ job: "open", slug: bed.w.slug }, { ...bed.deps, openrouter: poorClient });
+    expect(warned.credit_available_usd).toBe(100);
+    expect(warned.warnings.join(" ")).toMatch(/below this workshop's worst-case spend \(\$600\)/);
+    // A different account's guardrail: the workshop item now names it.
+    expect((await bed.store.getWorkshop(bed.w.slug))!.guardrail_id).toBe(poor.emulator.state.guardrails[0]!.id);
+  });
+
+  it("close records usage like a sync", async () => {
+    const bed = await testbed("jobs-close");
+    await claimAll(bed, ["ann", "bob"]);
+    await spend(bed, await bed.store.listClaims(bed.w.slug));
+    bed.clock.ms = Date.parse(bed.w.claims_close_at);
+    const closed = await runJob({ job: "close", slug: bed.w.slug }, bed.deps);
+    expect(closed).toMatchObject({ ok: true, keys: 2, usage_written: 2 });
+    for (const c of await bed.store.listClaims(bed.w.slug)) expect(c.usage_usd).toBeGreaterThan(0);
+  });
+});
+
+describe("under injected 429s and 5xx", () => {
+  /**
+   * One workshop's day: claims, spending, an orphan, a claim stuck past its lease, an UNBOUND key;
+   * then a sync and an expire, with `faults` on every management call. Answers the end state in
+   * terms that do not depend on random hashes.
+   */
+  async function day(slug: string, faults: FaultMap) {
+    const bed = await testbed(slug);
+    const users = Array.from({ length: 30 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    bed.emu.emulator.setFaults({ "guardrails.assign": { errorRate: 1 } });
+    await claimAll(bed, ["unbound-user"]);
+    bed.emu.emulator.setFaults({});
+    await spend(bed, await bed.store.listClaims(bed.w.slug));
+    await bed.openrouter.createKey({ name: keyName(bed.w, "never-stored"), limit: 2, expires_at: keyExpiresAt(bed.w) });
+    await crashAfterMint(bed, "stuck-user", 1_000);
+    bed.clock.ms += 2_000;
+
+    bed.emu.emulator.setFaults(faults);
+    bed.emu.emulator.resetStats();
+    const synced = await sync(bed);
+    const afterSync = await endState(bed);
+    bed.clock.ms = Date.parse(keyExpiresAt(bed.w)) + 60_000;
+    const expired = await runJob({ job: "expire", slug }, bed.deps);
+    const injected = Object.values(bed.emu.emulator.stats().injected).reduce((n, i) => n + i.errors + i.rateLimited, 0);
+    bed.emu.emulator.setFaults({});
+    return { synced, expired, afterSync, afterExpire: await endState(bed), injected };
+  }
+
+  async function endState(bed: Testbed) {
+    const claims = await bed.store.listClaims(bed.w.slug);
+    const keys = upstreamKeys(bed);
+    return {
+      claims: claims
+        .map((c) => ({
+          user: c.user_id,
+          status: c.status,
+          usage_usd: c.usage_usd,
+          holds_plaintext: c.key !== undefined,
+          // Exactly the stored key upstream under the claim's name, and whether it is disabled.
+          upstream: keys.filter((k) => k.name === c.key_name).map((k) => ({ stored: k.hash === c.key_hash, disabled: k.disabled })),
+        }))
+        .sort((a, b) => a.user.localeCompare(b.user)),
+      orphans: keys.filter((k) => !claims.some((c) => c.key_name === k.name)).length,
+      assigned: claims.filter((c) => bed.emu.emulator.state.assignments.some((a) => a.key_hash === c.key_hash)).length,
+    };
+  }
+
+  it("finish with the same end state as without faults", async () => {
+    const faults: FaultMap = Object.fromEntries(
+      MANAGEMENT_OPS.map((op) => [op, { errorRate: 0.2, errorStatus: 503, rateLimitRate: 0.15, retryAfterSeconds: 0.02 }]),
+    );
+    const [calm, stormy] = await Promise.all([day("jobs-calm", {}), day("jobs-stormy", faults)]);
+    expect(calm.synced.ok && calm.expired.ok).toBe(true);
+    expect(stormy.injected).toBeGreaterThan(0);
+    expect(stormy.synced.ok, stormy.synced.errors.join("; ")).toBe(true);
+    expect(stormy.expired.ok, stormy.expired.errors.join("; ")).toBe(true);
+    expect(stormy.afterSync).toEqual(calm.afterSync);
+    expect(stormy.afterExpire).toEqual(calm.afterExpire);
+    // The end state is the one promised: after sync every claim ACTIVE with its one key bound, no orphans.
+    expect(calm.afterSync.orphans).toBe(0);
+    expect(calm.afterSync.claims.every((c) => c.status === "ACTIVE" && c.upstream.length === 1 && c.upstream[0]!.stored)).toBe(true);
+    expect(calm.afterSync.assigned).toBe(32);
+    expect(calm.afterExpire.claims.every((c) => c.status === "EXPIRED" && !c.holds_plaintext && c.upstream.every((k) => k.disabled))).toBe(true);
+  });
+});
