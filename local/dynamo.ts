@@ -45,6 +45,9 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
     // dynalite accepts any credentials; these keep the SDK from looking for real ones.
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
     maxAttempts: 3,
+    // Bursts of a few hundred claims are the point of the local stack's rehearsals and of the tests;
+    // the SDK's default of 50 sockets would queue them in the client instead of in dynalite.
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: 512 } },
   });
   return {
     endpoint,

@@ -1,0 +1,184 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
+import { WorkshopSchema, type Workshop, type WorkshopInput } from "../../workshops/schema.js";
+import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
+import { startLocalDynamo, ensureTables, type LocalDynamo } from "../../local/dynamo.js";
+import { createTokenVerifier } from "../auth/verify.js";
+import { createStore, type Store } from "../data/store.js";
+import { tableNames } from "../data/tables.js";
+import { createClaimEngine, type ClaimEngine } from "../domain/claims.js";
+import { createWorkshopCatalog, type WorkshopCatalog } from "../domain/workshops.js";
+import { createOpenRouterClient } from "../openrouter/client.js";
+import type { OpenRouterClient } from "../openrouter/types.js";
+import { createApp } from "./app.js";
+
+/**
+ * Test support: the real parts on loopback (dynalite, the OpenRouter emulator, a JWKS endpoint
+ * serving a local key pair) wired the way the Lambda wires them. Not a test file itself.
+ */
+
+export const TEST_ISSUER_PATH = "/issuer";
+export const TEST_CLIENT_ID = "wkm-test-client";
+
+/** A local identity provider: an RSA key pair whose public half is served as a JWKS on loopback. */
+export interface TestIssuer {
+  issuer: string;
+  jwksUri: string;
+  /** Signs an ID token with sensible defaults; `claims` override or (undefined) remove them. */
+  sign(claims: Record<string, unknown>, opts?: { key?: KeyObject; kid?: string; header?: Record<string, unknown> }): string;
+  /** A signed ID token for a user with a verified email. */
+  tokenFor(user: { sub: string; email?: string; groups?: string[]; name?: string; emailVerified?: boolean }): string;
+  close(): Promise<void>;
+}
+
+const b64url = (x: string | Buffer) => Buffer.from(x).toString("base64url");
+
+export async function startTestIssuer(): Promise<TestIssuer> {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const kid = "test-key-1";
+  const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" }] });
+  const server: Server = createServer((req, res) => {
+    if (req.url === `${TEST_ISSUER_PATH}/.well-known/jwks.json`) {
+      res.writeHead(200, { "content-type": "application/json" }).end(jwks);
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `${origin}${TEST_ISSUER_PATH}`;
+
+  const sign: TestIssuer["sign"] = (claims, opts = {}) => {
+    const nowS = Math.floor(Date.now() / 1000);
+    const payload: Record<string, unknown> = { iss: issuer, aud: TEST_CLIENT_ID, token_use: "id", iat: nowS, exp: nowS + 3600, ...claims };
+    for (const k of Object.keys(payload)) if (payload[k] === undefined) delete payload[k];
+    const header = { alg: "RS256", typ: "JWT", kid: opts.kid ?? kid, ...opts.header };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+    const signature = createSign("RSA-SHA256").update(input).sign(opts.key ?? privateKey);
+    return `${input}.${b64url(signature)}`;
+  };
+
+  return {
+    issuer,
+    jwksUri: `${issuer}/.well-known/jwks.json`,
+    sign,
+    tokenFor: (u) =>
+      sign({
+        sub: u.sub,
+        email: u.email,
+        email_verified: u.emailVerified ?? true,
+        name: u.name,
+        "cognito:groups": u.groups,
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A valid workshop whose claim window is open around `nowMs` unless overridden. */
+export function testWorkshop(slug: string, nowMs: number, overrides: Partial<WorkshopInput> & { openrouter?: Partial<WorkshopInput["openrouter"]> } = {}): Workshop {
+  const at = (deltaMin: number) => new Date(nowMs + deltaMin * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const { openrouter, ...rest } = overrides;
+  return WorkshopSchema.parse({
+    slug,
+    name: `Workshop ${slug}`,
+    event: "Test Conf",
+    location: "Room 1",
+    starts_at: at(30),
+    ends_at: at(180),
+    claims_open_at: at(-60),
+    claims_close_at: at(120),
+    is_active: true,
+    organizers: ["organizer@example.com"],
+    ...rest,
+    openrouter: {
+      budget_usd: 2,
+      key_label_prefix: "test",
+      expires_buffer_minutes: 30,
+      models: [{ id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
+      guardrail: { cap_usd: 800, reset_interval: "monthly", max_keys: 300 },
+      ...openrouter,
+    },
+  });
+}
+
+export interface TestStack {
+  dynamo: LocalDynamo;
+  upstream: RunningEmulator;
+  issuer: TestIssuer;
+  store: Store;
+  workshops: WorkshopCatalog;
+  openrouter: OpenRouterClient;
+  engine: ClaimEngine;
+  app: ReturnType<typeof createApp>;
+  now: () => number;
+  /** Writes the workshop item, as the deploy does (no guardrail id unless given). */
+  addWorkshop(w: Workshop, guardrailId?: string): Promise<void>;
+  /** A signed-in, confirmed attendee (the confirm step written directly). */
+  attendee(email: string, opts?: { sub?: string; name?: string }): Promise<{ sub: string; token: string }>;
+  /** A request to the app, as the browser sends it. */
+  call(method: string, path: string, token?: string, body?: unknown): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; now?: () => number } = {}): Promise<TestStack> {
+  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: 1 }), startTestIssuer()]);
+  const names = tableNames(`t${randomUUID().slice(0, 8)}`);
+  await ensureTables(dynamo.client, names);
+  const now = opts.now ?? Date.now;
+  const store = createStore({ client: dynamo.client, tableNames: names });
+  const workshops = createWorkshopCatalog({ store, ttlMs: 30_000 });
+  const openrouter = createOpenRouterClient({
+    apiKey: upstream.managementKey,
+    serverURL: upstream.url,
+    timeoutMs: 5_000,
+    maxAttempts: 2,
+    totalBudgetMs: 8_000,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 100,
+  });
+  const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs });
+  const app = createApp({
+    store,
+    engine,
+    workshops,
+    verifyToken: createTokenVerifier({ issuer: issuer.issuer, clientId: TEST_CLIENT_ID, jwksUri: issuer.jwksUri }),
+    now,
+    attendeeBaseUrl: upstream.url,
+    log: () => {},
+  });
+
+  return {
+    dynamo,
+    upstream,
+    issuer,
+    store,
+    workshops,
+    openrouter,
+    engine,
+    app,
+    now,
+    async addWorkshop(w, guardrailId) {
+      await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrailId }, now());
+      workshops.invalidate();
+    },
+    async attendee(email, o = {}) {
+      const sub = o.sub ?? randomUUID();
+      await store.confirmProfile(sub, { displayName: o.name ?? email.split("@")[0], marketingOptedIn: false }, now());
+      return { sub, token: issuer.tokenFor({ sub, email }) };
+    },
+    call(method, path, token, body) {
+      const headers: Record<string, string> = {};
+      if (token) headers.Authorization = `Bearer ${token}`;
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      return Promise.resolve(
+        app.request(path, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) }),
+      );
+    },
+    async close() {
+      await Promise.all([dynamo.close(), upstream.close(), issuer.close()]);
+    },
+  };
+}
