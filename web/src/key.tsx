@@ -4,9 +4,9 @@ import { signIn } from "./auth.js";
 import type { SiteProps } from "./main.js";
 import { findWorkshop } from "./site-data.js";
 import { codeSnippet, envSnippet, SNIPPET_LANGUAGES, type SnippetLanguage } from "./snippets.js";
-import { formatDuration, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
+import { formatAgo, formatDuration, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
 import type { ClaimStatus, MyKey } from "./types.js";
-import { CopyButton, Meter, Notice, PageTitle, Spinner } from "./ui.js";
+import { CodeBlock, CopyButton, Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /** /w/<slug>/key: the attendee's key, what is left of it, and code to use it right away. */
 
@@ -67,7 +67,7 @@ function Budget({ k }: { k: MyKey }) {
       <Meter value={used} max={k.budget_usd} label="Budget used" />
       <p class="fineprint">
         {k.usage_synced_at
-          ? `Usage is updated every few minutes; last update ${formatDuration(now - Date.parse(k.usage_synced_at))} ago.`
+          ? `Usage is updated every few minutes; last update ${formatAgo(now - Date.parse(k.usage_synced_at))}.`
           : "Usage is updated every few minutes."}
       </p>
     </section>
@@ -104,20 +104,20 @@ function UseIt({ k }: { k: MyKey }) {
       <p class="step">
         <span class="step-n" aria-hidden="true">1</span> Put the key in your terminal's environment:
       </p>
-      <div class="code">
-        <pre>
-          <code>{envSnippet(maskKey(secret), "posix")}</code>
-        </pre>
-        <CopyButton text={envSnippet(secret, "posix")} label="Copy the export command with your key" />
-      </div>
+      <CodeBlock
+        title="macOS / Linux"
+        code={envSnippet(maskKey(secret), "posix")}
+        copyText={envSnippet(secret, "posix")}
+        copyLabel="Copy the export command with your key"
+      />
       <details class="small">
         <summary>On Windows (PowerShell)</summary>
-        <div class="code">
-          <pre>
-            <code>{envSnippet(maskKey(secret), "powershell")}</code>
-          </pre>
-          <CopyButton text={envSnippet(secret, "powershell")} label="Copy the PowerShell command with your key" />
-        </div>
+        <CodeBlock
+          title="PowerShell"
+          code={envSnippet(maskKey(secret), "powershell")}
+          copyText={envSnippet(secret, "powershell")}
+          copyLabel="Copy the PowerShell command with your key"
+        />
       </details>
       <p class="step">
         <span class="step-n" aria-hidden="true">2</span> Call a model:
@@ -148,12 +148,7 @@ function UseIt({ k }: { k: MyKey }) {
           Install first: <code>{lang.install}</code>
         </p>
       )}
-      <div class="code">
-        <pre>
-          <code data-testid="snippet">{code}</code>
-        </pre>
-        <CopyButton text={code} label={`Copy the ${lang.label} example`} />
-      </div>
+      <CodeBlock title={lang.label} code={code} copyLabel={`Copy the ${lang.label} example`} testId="snippet" />
       <p class="small muted">
         Base URL: <code class="break">{k.base_url}</code>
       </p>

@@ -59,6 +59,16 @@ export function formatDuration(ms: number): string {
   return `${sec} s`;
 }
 
+/** "just now", "3 min ago", "2 h ago": how old a figure is, without ticking seconds. */
+export function formatAgo(ms: number): string {
+  const min = Math.floor(ms / 60_000);
+  if (min < 1) return "just now";
+  if (min < 60) return `${min} min ago`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} d ago`;
+}
+
 export function formatUsd(amount: number): string {
   if (amount > 0 && amount < 0.01) return `$${amount.toFixed(4)}`;
   return `$${amount.toFixed(2)}`;

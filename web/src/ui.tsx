@@ -84,3 +84,18 @@ function legacyCopy(text: string): boolean {
   area.remove();
   return ok;
 }
+
+/** A code block with a title bar holding its copy button, so the button never covers the code. */
+export function CodeBlock({ title, code, copyText, copyLabel, testId }: { title: string; code: string; copyText?: string; copyLabel: string; testId?: string }) {
+  return (
+    <div class="code">
+      <div class="code-head">
+        <span>{title}</span>
+        <CopyButton text={copyText ?? code} label={copyLabel} />
+      </div>
+      <pre>
+        <code data-testid={testId}>{code}</code>
+      </pre>
+    </div>
+  );
+}
