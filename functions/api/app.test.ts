@@ -1,0 +1,242 @@
+import { generateKeyPairSync } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./testing.js";
+
+/** The HTTP contract (api.md) against dynalite, the emulator and a loopback JWKS. */
+
+let stack: TestStack;
+const ORGANIZER = { sub: "organizer-sub", email: "organizer@example.com" };
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  const now = stack.now();
+  const guardrail = await stack.openrouter.ensureGuardrail({ name: "workshop-open", description: "t", allowed_models: ["openai/gpt-5-nano"], limit_usd: 800, reset_interval: "monthly" });
+  await stack.addWorkshop(testWorkshop("open", now), guardrail.id);
+  await stack.addWorkshop(testWorkshop("later", now, { claims_open_at: new Date(now + 3_600_000).toISOString(), claims_close_at: new Date(now + 7_200_000).toISOString() }));
+  await stack.addWorkshop(testWorkshop("over", now, { claims_open_at: new Date(now - 7_200_000).toISOString(), claims_close_at: new Date(now - 3_600_000).toISOString() }));
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+const json = async <T = Record<string, unknown>>(res: Response) => (await res.json()) as T;
+
+describe("sign-in verification", () => {
+  const claimsFor = (over: Record<string, unknown>) => ({ sub: "token-user", email: "token-user@example.com", email_verified: true, ...over });
+
+  it("accepts a valid ID token", async () => {
+    const res = await stack.call("GET", "/api/me", stack.issuer.sign(claimsFor({})));
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ user_id: "token-user", email: "token-user@example.com", email_verified: true, confirmed: false, is_admin: false, organizer_of: [] });
+  });
+
+  const header = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const cases: [string, () => string | undefined][] = [
+    ["missing", () => undefined],
+    ["expired", () => stack.issuer.sign(claimsFor({ iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }))],
+    ["wrong issuer", () => stack.issuer.sign(claimsFor({ iss: "http://127.0.0.1:1/other-issuer" }))],
+    ["wrong client", () => stack.issuer.sign(claimsFor({ aud: "someone-elses-client" }))],
+    ["access token (token_use access)", () => stack.issuer.sign(claimsFor({ token_use: "access" }))],
+    ["no token_use", () => stack.issuer.sign(claimsFor({ token_use: undefined }))],
+    ["alg none", () => `${header({ alg: "none", typ: "JWT" })}.${header({ iss: stack.issuer.issuer, aud: TEST_CLIENT_ID, token_use: "id", sub: "x", exp: Math.floor(Date.now() / 1000) + 600 })}.`],
+    [
+      "tampered payload",
+      () => {
+        const [h, , s] = stack.issuer.sign(claimsFor({})).split(".");
+        const forged = header({ ...claimsFor({ sub: "someone-else" }), iss: stack.issuer.issuer, aud: TEST_CLIENT_ID, token_use: "id", exp: Math.floor(Date.now() / 1000) + 600 });
+        return `${h}.${forged}.${s}`;
+      },
+    ],
+    ["unsigned (signature stripped)", () => stack.issuer.sign(claimsFor({})).split(".").slice(0, 2).join(".") + "."],
+    ["signed by another key", () => stack.issuer.sign(claimsFor({}), { key: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey })],
+    ["not a JWT", () => "definitely-not-a-token"],
+  ];
+
+  it.each(cases)("refuses %s with 401", async (_name, token) => {
+    for (const path of ["/api/me", "/api/workshops/open/key", "/api/admin/workshops"]) {
+      const res = await stack.call("GET", path, token());
+      expect(res.status).toBe(401);
+      expect((await json<{ error: { code: string } }>(res)).error.code).toBe("unauthorized");
+    }
+  });
+
+  it("gives an email only when it is verified", async () => {
+    const res = await stack.call("GET", "/api/me", stack.issuer.sign(claimsFor({ sub: "unverified", email: "u@example.com", email_verified: false })));
+    expect(await json(res)).toMatchObject({ email: null, email_verified: false });
+    const claim = await stack.call("POST", "/api/workshops/open/claim", stack.issuer.sign(claimsFor({ sub: "unverified", email_verified: false })));
+    expect(claim.status).toBe(409);
+    expect((await json<{ error: { code: string } }>(claim)).error.code).toBe("email_not_verified");
+  });
+});
+
+describe("public status", () => {
+  it("lists workshops with their window and keys left", async () => {
+    const res = await stack.call("GET", "/api/workshops");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const body = await json<{ workshops: { slug: string; state: string; window: string }[]; now: string }>(res);
+    const bySlug = Object.fromEntries(body.workshops.map((w) => [w.slug, w]));
+    expect(bySlug.open).toMatchObject({ window: "open", state: "open", capacity: 300, keys_left: 300 });
+    expect(bySlug.later).toMatchObject({ window: "upcoming", state: "upcoming" });
+    expect(bySlug.over).toMatchObject({ window: "closed", state: "closed" });
+    expect((await stack.call("GET", "/api/workshops/nope")).status).toBe(404);
+  });
+});
+
+describe("attendee", () => {
+  it("must confirm the profile before claiming; consent is stored with time and workshop", async () => {
+    const token = stack.issuer.tokenFor({ sub: "newcomer", email: "newcomer@example.com", name: "New Comer" });
+    const refused = await stack.call("POST", "/api/workshops/open/claim", token);
+    expect(refused.status).toBe(409);
+    expect((await json<{ error: { code: string } }>(refused)).error.code).toBe("profile_not_confirmed");
+
+    const put = await stack.call("PUT", "/api/me", token, { display_name: "  Newcomer  ", marketing_opted_in: true, workshop: "open" });
+    expect(put.status).toBe(200);
+    expect(await json(put)).toMatchObject({ user_id: "newcomer", display_name: "Newcomer", confirmed: true, marketing_opted_in: true });
+    const stored = await stack.store.getAttendee("newcomer");
+    expect(stored).toMatchObject({ marketing_opted_in: true, marketing_opted_in_workshop: "open", email: "newcomer@example.com" });
+    expect(Date.parse(stored!.marketing_opted_in_at!)).toBeGreaterThan(0);
+
+    const claimed = await stack.call("POST", "/api/workshops/open/claim", token, {});
+    expect(claimed.status).toBe(201);
+    const { key } = await json<{ key: Record<string, unknown> }>(claimed);
+    expect(key).toMatchObject({ slug: "open", status: "ACTIVE", budget_usd: 2, usage_usd: 0, limit_remaining: 2, usage_synced_at: null, base_url: stack.upstream.url });
+    expect(key.models).toEqual([{ id: "openai/gpt-5-nano", label: "GPT-5 nano", note: null, price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }]);
+    expect(String(key.expires_at)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+
+    const mine = await stack.call("GET", "/api/workshops/open/key", token);
+    expect(await json(mine)).toMatchObject({ key: key.key, status: "ACTIVE" });
+  });
+
+  it("user B never sees user A's key", async () => {
+    const a = await stack.attendee("alice@example.com", { sub: "alice" });
+    const b = await stack.attendee("bob@example.com", { sub: "bob" });
+    const { key } = await json<{ key: { key: string } }>(await stack.call("POST", "/api/workshops/open/claim", a.token));
+    const asB = await stack.call("GET", "/api/workshops/open/key", b.token);
+    expect(asB.status).toBe(404);
+    const text = await asB.text();
+    expect(text).not.toContain(key.key);
+    expect(JSON.parse(text).error.code).toBe("no_claim");
+    // No route takes a user id from an attendee: query strings and bodies naming Alice change nothing.
+    expect((await stack.call("GET", "/api/workshops/open/key?user_id=alice", b.token)).status).toBe(404);
+    expect((await stack.call("POST", "/api/workshops/open/claim", b.token, { user_id: "alice" })).status).toBe(400);
+    // Bob's own claim is his own key.
+    const bobs = await json<{ key: { key: string } }>(await stack.call("POST", "/api/workshops/open/claim", b.token));
+    expect(bobs.key.key).not.toBe(key.key);
+    // Nor do the organizer views ever carry a key.
+    const admin = await stack.call("GET", "/api/admin/workshops/open/claims", stack.issuer.tokenFor(ORGANIZER));
+    expect(await admin.text()).not.toMatch(/sk-or-/);
+  });
+
+  it("refuses a claim before opening and after closing, with the time", async () => {
+    const u = await stack.attendee("early@example.com");
+    const early = await stack.call("POST", "/api/workshops/later/claim", u.token);
+    expect(early.status).toBe(423);
+    const earlyBody = await json<{ error: { code: string; opens_at: string } }>(early);
+    expect(earlyBody.error.code).toBe("claims_not_open");
+    expect(Date.parse(earlyBody.error.opens_at)).toBe(Date.parse((await stack.store.getWorkshop("later"))!.config.claims_open_at));
+
+    const late = await stack.call("POST", "/api/workshops/over/claim", u.token);
+    expect(late.status).toBe(423);
+    const lateBody = await json<{ error: { code: string; closed_at: string } }>(late);
+    expect(lateBody.error.code).toBe("claims_closed");
+    expect(Date.parse(lateBody.error.closed_at)).toBe(Date.parse((await stack.store.getWorkshop("over"))!.config.claims_close_at));
+  });
+
+  it("validates bodies strictly: unknown fields, wrong types, oversize, not JSON → 400", async () => {
+    const { token } = await stack.attendee("validator@example.com");
+    const bad: unknown[] = [
+      { display_name: "x", marketing_opted_in: true, extra: 1 },
+      { display_name: "", marketing_opted_in: true },
+      { display_name: "x".repeat(81), marketing_opted_in: true },
+      { display_name: "x", marketing_opted_in: "yes" },
+      { display_name: "x" },
+      { display_name: "x", marketing_opted_in: false, workshop: "../etc" },
+      "{not json",
+      { display_name: "x".repeat(5000), marketing_opted_in: true },
+    ];
+    for (const body of bad) {
+      const res = await stack.call("PUT", "/api/me", token, body);
+      expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
+      expect((await json<{ error: { code: string; message: string } }>(res)).error.message).toBeTruthy();
+    }
+    expect((await stack.call("POST", "/api/workshops/open/claim", token, { anything: true })).status).toBe(400);
+  });
+});
+
+describe("organizer", () => {
+  const routes = (slug: string, userId: string): [string, string][] => [
+    ["GET", `/api/admin/workshops/${slug}/claims`],
+    ["POST", `/api/admin/workshops/${slug}/claims/${userId}/retry-binding`],
+    ["POST", `/api/admin/workshops/${slug}/claims/${userId}/revoke`],
+    ["POST", `/api/admin/workshops/${slug}/pause`],
+    ["POST", `/api/admin/workshops/${slug}/resume`],
+    ["GET", `/api/admin/workshops/${slug}/marketing.csv`],
+    ["GET", "/api/admin/workshops"],
+  ];
+
+  it("a non-organizer gets 403 on every organizer route, and changes nothing", async () => {
+    const victim = await stack.attendee("victim@example.com", { sub: "victim" });
+    await stack.call("POST", "/api/workshops/open/claim", victim.token);
+    const outsiders = [
+      stack.issuer.tokenFor({ sub: "outsider", email: "outsider@example.com" }),
+      // An organizer's address that the provider has not verified grants nothing.
+      stack.issuer.tokenFor({ sub: "spoofer", email: "organizer@example.com", emailVerified: false }),
+      stack.issuer.tokenFor({ sub: "grouped", email: "g@example.com", groups: ["users", "Admins"] }),
+    ];
+    for (const token of outsiders) {
+      for (const [method, path] of routes("open", "victim")) {
+        const res = await stack.call(method, path, token);
+        expect(res.status, `${method} ${path}`).toBe(403);
+        expect((await json<{ error: { code: string } }>(res)).error.code).toBe("forbidden");
+      }
+    }
+    expect((await stack.store.getClaim("open", "victim"))!.status).toBe("ACTIVE");
+    expect((await stack.store.getLedger("open")).paused).toBe(false);
+  });
+
+  it("an organizer (listed email, any case) sees claims, pauses and resumes, exports consenting attendees", async () => {
+    const org = stack.issuer.tokenFor({ sub: ORGANIZER.sub, email: "ORGANIZER@example.com" });
+    const me = await json<{ organizer_of: string[] }>(await stack.call("GET", "/api/me", org));
+    expect(me.organizer_of.sort()).toEqual(["later", "open", "over"]);
+
+    const list = await json<{ workshops: { slug: string; committed_usd: number; cap_usd: number }[] }>(await stack.call("GET", "/api/admin/workshops", org));
+    expect(list.workshops.find((w) => w.slug === "open")).toMatchObject({ cap_usd: 800 });
+
+    const claims = await json<{ claims: { user_id: string; status: string; email: string }[]; totals: Record<string, number>; spend: unknown[] }>(
+      await stack.call("GET", "/api/admin/workshops/open/claims", org),
+    );
+    expect(claims.claims.length).toBeGreaterThan(0);
+    expect(claims.totals).toMatchObject({ claimed: claims.claims.filter((c) => c.status !== "RELEASED").length, capacity: 300, cap_usd: 800 });
+    expect(claims.totals.committed_usd).toBe(claims.totals.claimed * 2);
+
+    const paused = await stack.call("POST", "/api/admin/workshops/open/pause", org);
+    expect(await json(paused)).toMatchObject({ slug: "open", paused: true, state: "paused" });
+    const u = await stack.attendee("during-pause@example.com");
+    const refused = await stack.call("POST", "/api/workshops/open/claim", u.token);
+    expect(refused.status).toBe(423);
+    expect((await json<{ error: { code: string } }>(refused)).error.code).toBe("claims_paused");
+    const resumed = await stack.call("POST", "/api/admin/workshops/open/resume", org);
+    expect(await json(resumed)).toMatchObject({ paused: false, state: "open" });
+    expect((await stack.call("POST", "/api/workshops/open/claim", u.token)).status).toBe(201);
+
+    const csv = await stack.call("GET", "/api/admin/workshops/open/marketing.csv", org);
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const lines = (await csv.text()).trim().split("\r\n");
+    expect(lines[0]).toBe("email,display_name,opted_in_at");
+    // Only "newcomer" opted in (in the attendee test above).
+    expect(lines.slice(1)).toHaveLength(1);
+    expect(lines[1]).toMatch(/^newcomer@example\.com,Newcomer,\d{4}-/);
+  });
+
+  it("organizers of one workshop are not organizers of another", async () => {
+    await stack.addWorkshop(testWorkshop("elsewhere", stack.now(), { organizers: ["other@example.org"] }));
+    const org = stack.issuer.tokenFor({ sub: ORGANIZER.sub, email: ORGANIZER.email });
+    expect((await stack.call("GET", "/api/admin/workshops/elsewhere/claims", org)).status).toBe(403);
+    const admin = stack.issuer.tokenFor({ sub: "admin", email: "admin@example.org", groups: ["admins"] });
+    expect((await stack.call("GET", "/api/admin/workshops/elsewhere/claims", admin)).status).toBe(200);
+  });
+});
