@@ -1,0 +1,383 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DeleteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { getRequestListener } from "@hono/node-server";
+import { Hono } from "hono";
+import { createStore, type Store } from "../functions/data/store.js";
+import { tableNames as defaultTableNames, type TableNames } from "../functions/data/tables.js";
+import { createOpenRouterClient, DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
+import type { OpenRouterClient } from "../functions/openrouter/types.js";
+import { claimWindow, guardrailSpec } from "../workshops/derive.js";
+import { loadWorkshops } from "../workshops/load.js";
+import type { Workshop } from "../workshops/schema.js";
+import { createStackClock, type StackClock } from "./clock.js";
+import { DEMO_SLUG, loadOrCreateDemoWorkshop } from "./demo.js";
+import { ensureTables, startLocalDynamo, type LocalDynamo } from "./dynamo.js";
+import { createEmulator } from "./emulator/index.js";
+import { ADMIN_GROUP, createLocalOidc, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
+import { startScheduler, type LocalScheduler } from "./scheduler.js";
+import { CONTENT_SECURITY_POLICY, SECURITY_HEADERS, setSecurityHeaders } from "./security-headers.js";
+import { ensureSiteBuilt, serveSiteFile } from "./site.js";
+import { createLocalApi } from "./api.js";
+
+/**
+ * The whole product on one machine, in one process, on one port:
+ *
+ *   /                 the built web site (index.html for the app's routes)
+ *   /config.json      what the page needs: API URL, sign-in issuer and client, mode
+ *   /api/...          the same Hono app the API Lambda runs
+ *   /oidc/...         the local OpenID provider (dev sign-in form)
+ *   /openrouter/...   the OpenRouter emulator (base URL <origin>/openrouter/api/v1)
+ *   /healthz          200 once every part is up
+ *
+ * plus an in-process DynamoDB (dynalite, its own loopback port) and the scheduler. Everything that
+ * must survive a restart lives in the data folder.
+ */
+
+export const DEFAULT_PORT = 8787;
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const DEFAULT_DATA_DIR = join(REPO_ROOT, ".data");
+
+export class LocalStackError extends Error {
+  override name = "LocalStackError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export type OpenRouterMode = "emulator" | "real";
+export type StackMode = "local-emulator" | "local-openrouter";
+
+export interface LocalStackOptions {
+  /** Default 8787; 0 picks a free port (tests). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default `.data` at the repository root (git-ignored). */
+  dataDir?: string;
+  /** Adds the local-only demo workshop (default true). */
+  demo?: boolean;
+  /** ISO time the stack's clock starts at (rehearsals). */
+  at?: string;
+  /** Clock speed factor (default 1). */
+  speed?: number;
+  /** Emails that get the admins group. */
+  admins?: string[];
+  /** Default "emulator"; "real" needs OPENROUTER_MANAGEMENT_KEY (or `managementKey`). */
+  openrouter?: OpenRouterMode;
+  /** Default the repository's `workshops/`. */
+  workshopsDir?: string;
+  /** Silences the stack's own log lines (tests). */
+  quiet?: boolean;
+  /** Real milliseconds between scheduler ticks (default 3000). */
+  schedulerIntervalMs?: number;
+  /** For "real" mode; defaults to OPENROUTER_MANAGEMENT_KEY. Never logged. */
+  managementKey?: string;
+}
+
+export interface LocalStack {
+  /** The origin, e.g. http://127.0.0.1:8787. */
+  url: string;
+  mode: StackMode;
+  dataDir: string;
+  clock: StackClock;
+  admins: string[];
+  /** Every workshop the stack serves, the demo included. */
+  workshops: Workshop[];
+  demoSlug?: string;
+  /** The base URL attendees' code calls (the emulator's, or https://openrouter.ai/api/v1). */
+  openrouterBaseUrl: string;
+  /** Present in emulator mode. */
+  emulator?: ReturnType<typeof createEmulator>;
+  /** The management client the API and jobs use. */
+  openrouter: OpenRouterClient;
+  store: Store;
+  tableNames: TableNames;
+  dynamo: { endpoint: string; client: LocalDynamo["client"] };
+  oidc: { issuer: string; clientId: string; jwksUri: string };
+  scheduler: LocalScheduler;
+  /** A line for the start banner: where the workshop is on the stack's clock. */
+  workshopState(w: Workshop): string;
+  close(): Promise<void>;
+}
+
+/** /config.json, as the page reads it (see the API contract). */
+export interface SiteConfig {
+  apiUrl: string;
+  mode: StackMode;
+  openrouterBaseUrl: string;
+  auth: { issuer: string; clientId: string; redirectUri: string; scope: string; logoutUri?: string };
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolvePromise, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === "EADDRINUSE"
+          ? new LocalStackError(`port ${port} on ${host} is already in use: stop the other process or pass --port <another>`, { cause: err })
+          : new LocalStackError(`could not listen on ${host}:${port}: ${err.message}`, { cause: err }),
+      );
+    };
+    server.once("error", onError);
+    server.listen(port, host, () => {
+      server.off("error", onError);
+      resolvePromise(server.address() as AddressInfo);
+    });
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::" || host === "") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const log = opts.quiet ? () => {} : (line: string) => console.log(line);
+  const logEvent = (event: string, fields: Record<string, unknown>) =>
+    log(`api: ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
+  const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  const clock = createStackClock({ at: opts.at, speed: opts.speed });
+  const admins = [...new Set((opts.admins ?? []).map((e) => e.trim().toLowerCase()).filter(Boolean))];
+  const openrouterMode: OpenRouterMode = opts.openrouter ?? "emulator";
+  const mode: StackMode = openrouterMode === "real" ? "local-openrouter" : "local-emulator";
+  const realManagementKey = opts.managementKey ?? process.env.OPENROUTER_MANAGEMENT_KEY;
+  if (openrouterMode === "real" && !realManagementKey) {
+    throw new LocalStackError(
+      "--openrouter real needs an OpenRouter management key: export OPENROUTER_MANAGEMENT_KEY=... (create one under openrouter.ai → Settings → Management keys)",
+    );
+  }
+
+  // A bad workshop file stops the start before anything listens, with every problem listed.
+  const fileWorkshops = loadWorkshops(opts.workshopsDir);
+  const wantDemo = (opts.demo ?? true) && !fileWorkshops.some((w) => w.slug === DEMO_SLUG);
+  const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
+
+  // The server listens first: the origin (and so the issuer) depends on the port it got. Until every
+  // part is up, requests other than /healthz get a 503.
+  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  const starting = { ready: false };
+  const server = createServer((req, res) => {
+    if (handler) return handler(req, res);
+    setSecurityHeaders(res);
+    res.statusCode = 503;
+    res.setHeader("content-type", "application/json");
+    res.setHeader("retry-after", "1");
+    res.end(JSON.stringify({ error: { code: "starting", message: "The local stack is still starting; try again in a second." } }));
+  });
+  // Keep-alive sockets from browsers and SDKs must not hold `close()` up.
+  server.keepAliveTimeout = 5_000;
+  const address = await listen(server, opts.port ?? DEFAULT_PORT, opts.host ?? "127.0.0.1");
+  const origin = `http://${urlHost(opts.host ?? "127.0.0.1")}:${address.port}`;
+  // The same server answers on these names too; the page may be opened on either.
+  const origins = [...new Set([origin, `http://127.0.0.1:${address.port}`, `http://localhost:${address.port}`])];
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        console.error("local stack: a part failed to stop:", err);
+      }
+    }
+  };
+  cleanups.push(
+    () =>
+      new Promise<void>((res) => {
+        server.close(() => res());
+        server.closeAllConnections();
+      }),
+  );
+
+  try {
+    const siteDir = join(dataDir, "site");
+    const siteBuild = ensureSiteBuilt(workshops, siteDir);
+    siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
+
+    const dynamo = await startLocalDynamo({ dataDir: join(dataDir, "dynamodb") });
+    cleanups.push(() => dynamo.close());
+    const tableNames = defaultTableNames("local");
+    await ensureTables(dynamo.client, tableNames);
+    const store = createStore({ client: dynamo.client, tableNames });
+
+    const emulatorBaseUrl = `${origin}/openrouter/api/v1`;
+    const emulator =
+      openrouterMode === "emulator"
+        ? createEmulator({
+            // Our own key, never OPENROUTER_MANAGEMENT_KEY: a real key is not handed to the emulator.
+            managementKey: loadOrCreateEmulatorKey(dataDir),
+            dataFile: join(dataDir, "openrouter-emulator.json"),
+            models: workshops.flatMap((w) =>
+              w.openrouter.models.flatMap((m) =>
+                m.price_in_per_mtok !== undefined && m.price_out_per_mtok !== undefined
+                  ? [{ id: m.id, price_in_per_mtok: m.price_in_per_mtok, price_out_per_mtok: m.price_out_per_mtok }]
+                  : [],
+              ),
+            ),
+            now: () => clock.now(),
+          })
+        : undefined;
+    if (emulator) {
+      cleanups.push(async () => {
+        emulator.releaseHangs();
+        await emulator.flush();
+      });
+    }
+    const openrouterBaseUrl = emulator ? emulatorBaseUrl : DEFAULT_OPENROUTER_URL;
+    const openrouter = createOpenRouterClient({
+      apiKey: emulator ? emulator.managementKey : realManagementKey!,
+      serverURL: openrouterBaseUrl,
+    });
+
+    const oidc: LocalOidc = await createLocalOidc({
+      origin,
+      extraOrigins: origins,
+      dataDir,
+      admins,
+      setHeaders: (res) => {
+        setSecurityHeaders(res);
+        // The sign-in form's redirect chain may end on another name of this server (localhost vs 127.0.0.1).
+        res.setHeader("content-security-policy", CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${origins.join(" ")}`));
+      },
+    });
+
+    const api = createLocalApi({
+      dynamo: dynamo.client,
+      tableNames,
+      store,
+      openrouter,
+      clock,
+      auth: { issuer: oidc.issuer, clientId: oidc.clientId, jwksUri: oidc.jwksUri, adminGroup: ADMIN_GROUP },
+      attendeeBaseUrl: openrouterBaseUrl,
+      onEvent: opts.quiet ? undefined : logEvent,
+    });
+
+    const configFor = (reqOrigin: string): SiteConfig => ({
+      apiUrl: `${reqOrigin}/api`,
+      mode,
+      openrouterBaseUrl,
+      auth: {
+        issuer: oidc.issuer,
+        clientId: oidc.clientId,
+        redirectUri: `${reqOrigin}/callback`,
+        scope: OIDC_SCOPE,
+        logoutUri: `${oidc.issuer}/session/end?${new URLSearchParams({ client_id: oidc.clientId, post_logout_redirect_uri: `${reqOrigin}/` })}`,
+      },
+    });
+
+    const app = new Hono();
+    app.use(async (c, next) => {
+      await next();
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    });
+    app.get("/healthz", (c) =>
+      starting.ready
+        ? c.json({ ok: true, mode, workshops: workshops.map((w) => w.slug) })
+        : c.json({ ok: false, starting: true }, 503),
+    );
+    app.get("/config.json", (c) => {
+      const host = c.req.header("host");
+      const reqOrigin = origins.find((o) => host && o === `http://${host}`) ?? origin;
+      c.header("cache-control", "no-store");
+      return c.json(configFor(reqOrigin));
+    });
+    app.all("/api/*", (c) => api.fetch(c.req.raw));
+    app.all("/api", (c) => api.fetch(c.req.raw));
+    if (emulator) app.route("/openrouter", emulator.app);
+    app.all("/openrouter/*", (c) => c.json({ error: { code: 404, message: "The OpenRouter emulator is off: the stack runs against real OpenRouter." } }, 404));
+    app.on(["GET", "HEAD"], "*", (c) => serveSiteFile(siteDir, new URL(c.req.url).pathname));
+    app.notFound((c) => c.json({ error: { code: "not_found", message: `Nothing at ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+    app.onError((err, c) => {
+      console.error("local stack: unhandled error:", err);
+      return c.json({ error: { code: "internal", message: "Something went wrong in the local stack; see the terminal." } }, 500);
+    });
+    const honoListener = getRequestListener(app.fetch);
+    handler = (req, res) => {
+      const path = req.url ?? "/";
+      if (path === OIDC_MOUNT_PATH || path.startsWith(`${OIDC_MOUNT_PATH}/`) || path.startsWith(`${OIDC_MOUNT_PATH}?`)) {
+        oidc.handle(req, res);
+        return;
+      }
+      void honoListener(req, res);
+    };
+
+    // Each workshop's guardrail (the model allowlist) and its CONFIG item, as the deploy writes them.
+    for (const w of workshops) {
+      const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w));
+      await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id }, clock.now());
+    }
+    await forgetRemovedWorkshops(dynamo, tableNames, store, workshops, log);
+
+    const built = await siteBuild;
+    log(`local stack: web site ${built.outcome === "built" ? `built in ${built.ms} ms` : "up to date"}`);
+
+    const scheduler = startScheduler({
+      workshops: () => workshops,
+      clock,
+      runJob: (input) => api.runJob(input),
+      stateFile: join(dataDir, "scheduler.json"),
+      intervalMs: opts.schedulerIntervalMs,
+      log,
+    });
+    cleanups.push(() => scheduler.stop());
+    starting.ready = true;
+
+    let closed: Promise<void> | undefined;
+    return {
+      url: origin,
+      mode,
+      dataDir,
+      clock,
+      admins,
+      workshops,
+      demoSlug: wantDemo ? DEMO_SLUG : undefined,
+      openrouterBaseUrl,
+      emulator,
+      openrouter,
+      store,
+      tableNames,
+      dynamo: { endpoint: dynamo.endpoint, client: dynamo.client },
+      oidc: { issuer: oidc.issuer, clientId: oidc.clientId, jwksUri: oidc.jwksUri },
+      scheduler,
+      workshopState: (w) => {
+        const window = claimWindow(w, clock.now());
+        if (window === "open") return `claims open until ${w.claims_close_at}`;
+        if (window === "upcoming") return `claims open at ${w.claims_open_at}`;
+        return w.is_active ? `claims closed at ${w.claims_close_at}` : "inactive";
+      },
+      close: () => (closed ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** The emulator's management key for this data folder, made once (mode 0600). */
+function loadOrCreateEmulatorKey(dataDir: string): string {
+  const file = join(dataDir, "openrouter-emulator-management-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const key = `sk-or-v1-${randomBytes(32).toString("hex")}`;
+  writeFileSync(file, key, { mode: 0o600 });
+  return key;
+}
+
+/**
+ * Removes the CONFIG item of a workshop that is no longer served (its file was deleted, or the demo
+ * is off), as a deploy removes it in the cloud; its claims stay in the table, unlisted.
+ */
+async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, store: Store, served: Workshop[], log: (l: string) => void) {
+  const keep = new Set(served.map((w) => w.slug));
+  const { workshops } = await store.listWorkshops();
+  const doc = DynamoDBDocumentClient.from(dynamo.client);
+  for (const record of workshops) {
+    if (keep.has(record.config.slug)) continue;
+    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: record.config.slug, sk: "CONFIG" } }));
+    log(`local stack: ${record.config.slug} is no longer served (no file, or --no-demo); its claims are kept`);
+  }
+}

@@ -1,0 +1,140 @@
+import { parseArgs } from "node:util";
+import { WorkshopConfigError } from "../workshops/load.js";
+import { ClockOptionError } from "./clock.js";
+import { DEFAULT_PORT, LocalStackError, startLocalStack, type LocalStackOptions } from "./stack.js";
+
+/**
+ * `npm start`: the whole product on this machine, one process, one port. See `--help`.
+ */
+
+const HELP = `Usage: npm start -- [options]
+
+Runs Workshop Key Minter locally: the web site, the API, a local sign-in, an in-process DynamoDB,
+the OpenRouter emulator (or real OpenRouter) and the scheduled jobs, on one port.
+
+Options:
+  --port <n>            port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
+  --host <addr>         address to listen on (default 127.0.0.1)
+  --data <dir>          data folder: database, emulator, sign-in keys (default .data)
+  --no-demo             do not add the local demo workshop
+  --at <ISO time>       run the clock from this moment, e.g. 2026-04-14T11:30:00+02:00
+  --speed <factor>      run the clock faster, e.g. 60 (an hour per minute)
+  --admin <email>       give this email organizer rights everywhere (repeatable; also LOCAL_ADMINS=a@x,b@y)
+  --openrouter <mode>   emulator (default) or real (needs OPENROUTER_MANAGEMENT_KEY; mints real keys)
+  -h, --help            show this help
+`;
+
+function parseCli(argv: string[]): LocalStackOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      data: { type: "string" },
+      "no-demo": { type: "boolean", default: false },
+      at: { type: "string" },
+      speed: { type: "string" },
+      admin: { type: "string", multiple: true },
+      openrouter: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return undefined;
+
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new LocalStackError(`--port must be a port number (got ${values.port})`);
+  const speed = values.speed === undefined ? undefined : Number(values.speed);
+  const openrouter = values.openrouter ?? "emulator";
+  if (openrouter !== "emulator" && openrouter !== "real") {
+    throw new LocalStackError(`--openrouter must be "emulator" or "real" (got ${openrouter})`);
+  }
+  const fromEnv = (process.env.LOCAL_ADMINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return {
+    port,
+    host: values.host,
+    dataDir: values.data,
+    demo: !values["no-demo"],
+    at: values.at,
+    speed,
+    admins: [...fromEnv, ...(values.admin ?? [])],
+    openrouter,
+  };
+}
+
+async function main(): Promise<void> {
+  let opts: LocalStackOptions | undefined;
+  try {
+    opts = parseCli(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (!opts) {
+    console.log(HELP);
+    return;
+  }
+
+  const startedAt = performance.now();
+  let stack: Awaited<ReturnType<typeof startLocalStack>>;
+  try {
+    stack = await startLocalStack(opts);
+  } catch (err) {
+    if (err instanceof WorkshopConfigError || err instanceof LocalStackError || err instanceof ClockOptionError) {
+      console.error(`\nThe local stack did not start.\n${err.message}`);
+    } else {
+      console.error("\nThe local stack did not start:", err);
+    }
+    process.exitCode = 1;
+    return;
+  }
+
+  const modeLine =
+    stack.mode === "local-openrouter"
+      ? "REAL OpenRouter (keys cost real money; budgets and expiry apply)"
+      : `OpenRouter emulator at ${stack.openrouterBaseUrl}`;
+  const clockLine = stack.clock.shifted
+    ? `clock starts at ${new Date(stack.clock.now()).toISOString()}${stack.clock.speed !== 1 ? `, running ×${stack.clock.speed}` : ""}`
+    : "clock: real time";
+  console.log(
+    [
+      "",
+      `Workshop Key Minter is running at ${stack.url}  (ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s)`,
+      `  mode:      ${modeLine}`,
+      `  ${clockLine}`,
+      `  data:      ${stack.dataDir}`,
+      `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,
+      `  workshops: ${stack.workshops.length}`,
+      ...stack.workshops.map((w) => `    - ${w.slug}${w.slug === stack.demoSlug ? " (local demo)" : ""}: ${stack.workshopState(w)}`),
+      "",
+      "Open the URL, sign in with any email, claim a key. Ctrl-C stops; a restart keeps every claim.",
+      "",
+    ].join("\n"),
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      console.log("Stopping anyway.");
+      process.exit(1);
+    }
+    stopping = true;
+    console.log(`\n${signal}: stopping…`);
+    stack.close().then(
+      () => {
+        console.log("Stopped. Everything is kept in the data folder.");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        console.error("Stopping failed:", err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+void main();
