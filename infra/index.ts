@@ -9,7 +9,8 @@ import { workshopKeyMinter } from "./stack.js";
 // file is reported before anything is created), build the site, declare the stack.
 const settings = readStackSettings();
 const workshops = loadWorkshops();
-const site = await buildSite({ workshops, outDir: resolve(REPO_ROOT, "web", "dist") });
+// Its own folder (not web/dist, which the local stack serves), so a deploy never races `npm start`.
+const site = await buildSite({ workshops, outDir: resolve(REPO_ROOT, "dist", "site") });
 
 const outputs = workshopKeyMinter({ workshops, settings, siteDir: site.outDir, now: Date.now() });
 

@@ -1,0 +1,398 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { TABLES } from "../functions/data/tables.js";
+import { workshopTimetable } from "../functions/domain/timetable.js";
+import { guardrailSpec } from "../workshops/derive.js";
+import { loadWorkshops } from "../workshops/load.js";
+import type { Workshop } from "../workshops/schema.js";
+import {
+  ACCOUNT,
+  asList,
+  fakeBundler,
+  fakeSiteDir,
+  installMocks,
+  settle,
+  statementsOf,
+  valueOf,
+  type MockedProgram,
+  type RecordedResource,
+} from "./testing.js";
+
+/**
+ * The program as `pulumi preview` would declare it, under Pulumi's mocks, with the real workshop
+ * files. Mocks stand in for AWS and the Pulumi engine (there is no account here); the assertions
+ * are about what the program asks AWS for.
+ */
+
+const T = {
+  table: "aws:dynamodb/table:Table",
+  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+  role: "aws:iam/role:Role",
+  fn: "aws:lambda/function:Function",
+  schedule: "aws:scheduler/schedule:Schedule",
+  guardrail: "pulumi-nodejs:dynamic/openrouter:Guardrail",
+  bucket: "aws:s3/bucket:Bucket",
+  publicAccess: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+  bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
+  object: "aws:s3/bucketObjectv2:BucketObjectv2",
+  distribution: "aws:cloudfront/distribution:Distribution",
+  oac: "aws:cloudfront/originAccessControl:OriginAccessControl",
+  headers: "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy",
+  cfFunction: "aws:cloudfront/function:Function",
+  tableItem: "aws:dynamodb/tableItem:TableItem",
+  secret: "aws:secretsmanager/secret:Secret",
+  userPool: "aws:cognito/userPool:UserPool",
+  client: "aws:cognito/userPoolClient:UserPoolClient",
+  group: "aws:cognito/userGroup:UserGroup",
+  user: "aws:cognito/user:User",
+  idp: "aws:cognito/identityProvider:IdentityProvider",
+  api: "aws:apigatewayv2/api:Api",
+  route: "aws:apigatewayv2/route:Route",
+  integration: "aws:apigatewayv2/integration:Integration",
+  stage: "aws:apigatewayv2/stage:Stage",
+  permission: "aws:lambda/permission:Permission",
+  queue: "aws:sqs/queue:Queue",
+  logGroup: "aws:cloudwatch/logGroup:LogGroup",
+};
+
+// Before every workshop in the repository: all of their schedules lie ahead.
+const BEFORE_EVERYTHING = Date.parse("2026-01-01T00:00:00Z");
+// Never printed, never stored: if it shows up in any recorded input, the program leaked it.
+const SENTINEL_KEY = "sk-or-v1-infra-test-sentinel-management-key";
+
+let program: MockedProgram;
+let workshops: Workshop[];
+let outputs: Record<string, unknown>;
+
+beforeAll(async () => {
+  process.env.OPENROUTER_MANAGEMENT_KEY = SENTINEL_KEY;
+  program = installMocks({
+    "workshop-key-minter:adminEmails": JSON.stringify(["Admin@Example.org"]),
+  });
+  const { workshopKeyMinter } = await import("./stack.js");
+  const { readStackSettings } = await import("./settings.js");
+  workshops = loadWorkshops();
+  const declared = workshopKeyMinter({
+    workshops,
+    settings: readStackSettings(),
+    siteDir: fakeSiteDir(),
+    now: BEFORE_EVERYTHING,
+    bundle: fakeBundler(),
+  });
+  outputs = Object.fromEntries(await Promise.all(Object.entries(declared).map(async ([k, v]) => [k, await valueOf(v as never)])));
+  await settle();
+  delete process.env.OPENROUTER_MANAGEMENT_KEY;
+});
+
+const byName = (type: string, suffix: string): RecordedResource => {
+  const found = program.ofType(type).filter((r) => r.name.endsWith(suffix));
+  expect(found, `${type} ending in ${suffix}`).toHaveLength(1);
+  return found[0];
+};
+
+describe("workshops", () => {
+  it("declares one guardrail per workshop file, with the workshop's allowlist", () => {
+    expect(workshops.length).toBeGreaterThan(0);
+    const guardrails = program.ofType(T.guardrail);
+    expect(guardrails).toHaveLength(workshops.length);
+    for (const w of workshops) {
+      const g = byName(T.guardrail, `workshop-${w.slug}-guardrail`);
+      const spec = guardrailSpec(w);
+      expect(g.inputs).toMatchObject({
+        name: spec.name,
+        allowedModels: w.openrouter.models.map((m) => m.id),
+        limitUsd: spec.limit_usd,
+        resetInterval: spec.reset_interval,
+        baseUrl: "https://openrouter.ai/api/v1",
+      });
+    }
+  });
+
+  it("keeps the management key out of the serialized provider and every input", () => {
+    for (const r of program.resources) expect(JSON.stringify(r.inputs)).not.toContain(SENTINEL_KEY);
+    const provider = program.ofType(T.guardrail)[0].inputs.__provider as string;
+    expect(provider).toContain("exports.handler");
+  });
+
+  it("writes the workshop item the functions read: config and guardrail id", () => {
+    for (const w of workshops) {
+      const item = byName(T.tableItem, `workshop-${w.slug}-item`);
+      expect(item.inputs).toMatchObject({ hashKey: "pk", rangeKey: "sk" });
+      const stored = JSON.parse(item.inputs.item as string);
+      expect(stored.pk).toEqual({ S: w.slug });
+      expect(stored.sk).toEqual({ S: "CONFIG" });
+      expect(stored.guardrail_id).toEqual({ S: `gr-workshop-${w.slug}-guardrail` });
+      expect(stored.config.M.slug).toEqual({ S: w.slug });
+      expect(stored.config.M.openrouter.M.budget_usd).toEqual({ N: String(w.openrouter.budget_usd) });
+      expect(stored.config.M.openrouter.M.models.L).toHaveLength(w.openrouter.models.length);
+    }
+    expect(outputs.guardrailIds).toEqual(Object.fromEntries(workshops.map((w) => [w.slug, `gr-workshop-${w.slug}-guardrail`])));
+  });
+});
+
+describe("schedules", () => {
+  it("schedules open, close, expire once and sync every 5 minutes, at the timetable's UTC times", () => {
+    const jobs = program.one(T.fn, "functions-jobs");
+    const queue = program.one(T.queue);
+    const schedules = program.ofType(T.schedule);
+    expect(schedules).toHaveLength(4 * workshops.length);
+    for (const w of workshops) {
+      const t = workshopTimetable(w);
+      const mine = schedules.filter((s) => JSON.parse(s.inputs.target.input).slug === w.slug);
+      const byJob = Object.fromEntries(mine.map((s) => [JSON.parse(s.inputs.target.input).job, s.inputs]));
+      for (const one of t.oneOff) {
+        expect(byJob[one.job].scheduleExpression).toBe(`at(${one.at.slice(0, 19)})`);
+        expect(byJob[one.job].scheduleExpressionTimezone).toBe("UTC");
+      }
+      expect(byJob.sync).toMatchObject({ scheduleExpression: "rate(5 minutes)", startDate: t.sync.from, endDate: t.sync.until });
+      for (const s of mine) {
+        expect(s.inputs.target.arn).toBe(jobs.state.arn);
+        expect(s.inputs.target.deadLetterConfig.arn).toBe(queue.state.arn);
+        expect(s.inputs.target.retryPolicy.maximumRetryAttempts).toBeGreaterThan(0);
+        expect(s.inputs.flexibleTimeWindow).toEqual({ mode: "OFF" });
+      }
+    }
+  });
+
+  it("puts the origin post's workshop at the instants its YAML means", () => {
+    const mine = program.ofType(T.schedule).filter((s) => s.inputs.name.startsWith("pyconde-2026-darmstadt-sql-agents-"));
+    const expr = Object.fromEntries(mine.map((s) => [s.inputs.name.split("-").pop(), s.inputs]));
+    // claims_open_at 2026-04-13T18:00+02:00, claims_close_at 15:00+02:00, ends_at 14:45+02:00 + 30 min.
+    expect(expr.open.scheduleExpression).toBe("at(2026-04-13T16:00:00)");
+    expect(expr.close.scheduleExpression).toBe("at(2026-04-14T13:00:00)");
+    expect(expr.expire.scheduleExpression).toBe("at(2026-04-14T13:15:00)");
+    expect(expr.sync).toMatchObject({ startDate: "2026-04-13T16:00:00Z", endDate: "2026-04-14T14:15:00Z" });
+  });
+
+  it("lets the scheduler invoke only the jobs function and write only to its dead-letter queue", () => {
+    const jobs = program.one(T.fn, "functions-jobs");
+    const queue = program.one(T.queue);
+    const policy = statementsOf(byName(T.rolePolicy, "schedules-invoker-access").inputs.policy);
+    expect(policy.flatMap((s) => asList(s.Action)).sort()).toEqual(["lambda:InvokeFunction", "sqs:SendMessage"]);
+    expect(policy.find((s) => asList(s.Action).includes("lambda:InvokeFunction"))!.Resource).toEqual([jobs.state.arn, `${jobs.state.arn}:*`]);
+    expect(policy.find((s) => asList(s.Action).includes("sqs:SendMessage"))!.Resource).toEqual([queue.state.arn]);
+    const trust = JSON.parse(byName(T.role, "schedules-invoker").inputs.assumeRolePolicy);
+    expect(trust.Statement[0].Principal).toEqual({ Service: "scheduler.amazonaws.com" });
+    expect(trust.Statement[0].Condition.StringEquals["aws:SourceAccount"]).toBe(ACCOUNT);
+  });
+});
+
+describe("data", () => {
+  it("declares the tables of TABLES with PITR, deletion protection, encryption and the ttl backstop", () => {
+    const tables = program.ofType(T.table);
+    expect(tables).toHaveLength(TABLES.length);
+    for (const def of TABLES) {
+      const t = byName(T.table, `data-${def.logicalName}`);
+      expect(t.inputs).toMatchObject({
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: def.hashKey,
+        pointInTimeRecovery: { enabled: true },
+        deletionProtectionEnabled: true,
+        serverSideEncryption: { enabled: true },
+        ttl: { attributeName: def.ttlAttribute, enabled: true },
+      });
+      expect(t.inputs.rangeKey).toBe(def.rangeKey);
+    }
+  });
+});
+
+describe("functions and permissions", () => {
+  const tableArns = () => program.ofType(T.table).map((t) => t.state.arn as string);
+
+  it("runs both functions on nodejs22.x with the environment they read at cold start", () => {
+    const [api, jobs] = [program.one(T.fn, "functions-api"), program.one(T.fn, "functions-jobs")];
+    const secret = program.one(T.secret);
+    const pool = program.one(T.userPool);
+    const client = program.one(T.client);
+    const attendees = byName(T.table, "data-attendees");
+    const workshopsTable = byName(T.table, "data-workshops");
+    for (const fn of [api, jobs]) {
+      expect(fn.inputs.runtime).toBe("nodejs22.x");
+      expect(fn.inputs.handler).toBe("index.handler");
+      expect(fn.inputs.environment.variables).toMatchObject({
+        ATTENDEES_TABLE: attendees.state.name,
+        WORKSHOPS_TABLE: workshopsTable.state.name,
+        OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
+        OPENROUTER_SECRET_ARN: secret.state.arn,
+        ATTENDEE_BASE_URL: "https://openrouter.ai/api/v1",
+      });
+      expect(fn.inputs.environment.variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
+      expect(fn.inputs.loggingConfig.logGroup).toMatch(/^\/wkm\//);
+    }
+    expect(api.inputs.environment.variables).toMatchObject({
+      AUTH_ISSUER: `https://cognito-idp.eu-central-1.amazonaws.com/${pool.id}`,
+      AUTH_CLIENT_ID: client.id,
+      ADMIN_GROUP: "admins",
+    });
+  });
+
+  it("names concrete ARNs in every policy: no wildcard resource on data or the secret", () => {
+    const secretArn = program.one(T.secret).state.arn;
+    const policies = program.ofType(T.rolePolicy);
+    expect(policies.length).toBeGreaterThanOrEqual(3);
+    for (const p of policies) {
+      for (const s of statementsOf(p.inputs.policy)) {
+        const actions = asList(s.Action);
+        const resources = asList(s.Resource);
+        expect(resources.length, `${p.name} ${s.Sid}`).toBeGreaterThan(0);
+        for (const r of resources) expect(r, `${p.name} ${s.Sid}`).toMatch(/^arn:aws:/);
+        if (actions.some((a) => a.startsWith("dynamodb:"))) {
+          expect(actions.every((a) => a.startsWith("dynamodb:") && !a.includes("*"))).toBe(true);
+          for (const r of resources) expect(tableArns()).toContain(r);
+        }
+        if (actions.some((a) => a.startsWith("secretsmanager:"))) {
+          expect(actions).toEqual(["secretsmanager:GetSecretValue"]);
+          expect(resources).toEqual([secretArn]);
+        }
+        if (actions.some((a) => a.startsWith("logs:"))) {
+          for (const r of resources) expect(r).toMatch(/^arn:aws:logs:.*:log-group:\/wkm\/[^*]+:\*$/);
+        }
+      }
+    }
+  });
+
+  it("lets only the minting (api) and jobs functions read the management key", () => {
+    const readers = program
+      .ofType(T.rolePolicy)
+      .filter((p) => statementsOf(p.inputs.policy).some((s) => asList(s.Action).some((a) => a.startsWith("secretsmanager:"))));
+    expect(readers.map((p) => p.name).sort()).toEqual(["functions-api-access", "functions-jobs-access"]);
+    const roleOf = (fnName: string) => program.one(T.fn, fnName).inputs.role;
+    expect(roleOf("functions-api")).toBe(byName(T.role, "functions-api-role").state.arn);
+    expect(roleOf("functions-jobs")).toBe(byName(T.role, "functions-jobs-role").state.arn);
+    expect(roleOf("functions-api")).not.toBe(roleOf("functions-jobs"));
+  });
+
+  it("keeps function logs for a bounded time", () => {
+    for (const lg of program.ofType(T.logGroup)) expect(lg.inputs.retentionInDays).toBe(30);
+  });
+});
+
+describe("the site", () => {
+  it("keeps the bucket private: public access blocked, no website, no ACLs", () => {
+    const bucket = program.one(T.bucket);
+    const block = program.one(T.publicAccess);
+    expect(block.inputs).toMatchObject({ bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(bucket.inputs.website).toBeUndefined();
+    expect(bucket.inputs.acl).toBeUndefined();
+    expect(program.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs.rule.objectOwnership).toBe("BucketOwnerEnforced");
+  });
+
+  it("is read only by this distribution, through its Origin Access Control", () => {
+    const bucket = program.one(T.bucket);
+    const distribution = program.one(T.distribution);
+    const oac = program.one(T.oac);
+    expect(oac.inputs).toMatchObject({ originAccessControlOriginType: "s3", signingBehavior: "always", signingProtocol: "sigv4" });
+    const s3Origin = distribution.inputs.origins.find((o: { domainName: string }) => o.domainName === bucket.state.bucketRegionalDomainName);
+    expect(s3Origin.originAccessControlId).toBe(oac.id);
+    expect(s3Origin.s3OriginConfig).toBeUndefined();
+
+    const statements = statementsOf(program.one(T.bucketPolicy).inputs.policy);
+    const allows = statements.filter((s) => s.Effect === "Allow");
+    expect(allows).toHaveLength(1);
+    expect(allows[0]).toMatchObject({
+      Principal: { Service: "cloudfront.amazonaws.com" },
+      Action: "s3:GetObject",
+      Resource: `${bucket.state.arn}/*`,
+      Condition: { StringEquals: { "AWS:SourceArn": distribution.state.arn } },
+    });
+  });
+
+  it("sends CSP, HSTS, nosniff and frame denial on every response", () => {
+    const headers = program.one(T.headers).inputs.securityHeadersConfig;
+    const csp: string = headers.contentSecurityPolicy.contentSecurityPolicy;
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("https://cognito-idp.eu-central-1.amazonaws.com");
+    expect(csp).toContain("https://workshop-keys-test.auth.eu-central-1.amazoncognito.com");
+    expect(headers.strictTransportSecurity.accessControlMaxAgeSec).toBeGreaterThanOrEqual(31_536_000);
+    expect(headers.contentTypeOptions.override).toBe(true);
+    expect(headers.frameOptions.frameOption).toBe("DENY");
+    const headersId = program.one(T.headers).id;
+    const distribution = program.one(T.distribution).inputs;
+    expect(distribution.defaultCacheBehavior.responseHeadersPolicyId).toBe(headersId);
+    for (const b of distribution.orderedCacheBehaviors) expect(b.responseHeadersPolicyId).toBe(headersId);
+  });
+
+  it("routes the app with a viewer-request function, never by rewriting error pages, and proxies /api/* uncached", () => {
+    const distribution = program.one(T.distribution).inputs;
+    const api = program.one(T.api);
+    expect(distribution.customErrorResponses ?? []).toEqual([]);
+    expect(distribution.defaultCacheBehavior.functionAssociations).toEqual([
+      { eventType: "viewer-request", functionArn: program.one(T.cfFunction).state.arn },
+    ]);
+    const apiBehavior = distribution.orderedCacheBehaviors.find((b: { pathPattern: string }) => b.pathPattern === "/api/*");
+    expect(apiBehavior.functionAssociations ?? []).toEqual([]);
+    expect(apiBehavior.cachePolicyId).toBe("4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
+    expect(apiBehavior.allowedMethods).toEqual(expect.arrayContaining(["POST", "PUT"]));
+    const apiOrigin = distribution.origins.find((o: { originId: string }) => o.originId === apiBehavior.targetOriginId);
+    expect(apiOrigin.domainName).toBe(new URL(api.state.apiEndpoint).host);
+    expect(apiOrigin.customOriginConfig.originProtocolPolicy).toBe("https-only");
+  });
+
+  it("uploads every built file with its content type, and a /config.json pointing at this stack", () => {
+    const objects = program.ofType(T.object);
+    const byKey = Object.fromEntries(objects.map((o) => [o.inputs.key, o.inputs]));
+    expect(Object.keys(byKey).sort()).toEqual(["assets/main-ABCD1234.js", "assets/site-EFGH5678.css", "catalog.json", "config.json", "favicon.svg", "index.html"]);
+    expect(byKey["index.html"]).toMatchObject({ contentType: "text/html; charset=utf-8", cacheControl: "no-cache" });
+    expect(byKey["assets/main-ABCD1234.js"]).toMatchObject({ contentType: "text/javascript; charset=utf-8", cacheControl: expect.stringContaining("immutable") });
+    expect(byKey["assets/site-EFGH5678.css"].contentType).toBe("text/css; charset=utf-8");
+    expect(byKey["favicon.svg"].contentType).toBe("image/svg+xml");
+
+    const origin = `https://${program.one(T.distribution).state.domainName}`;
+    const client = program.one(T.client);
+    const config = JSON.parse(byKey["config.json"].content);
+    expect(config).toEqual({
+      apiUrl: `${origin}/api`,
+      mode: "cloud",
+      openrouterBaseUrl: "https://openrouter.ai/api/v1",
+      auth: {
+        issuer: `https://cognito-idp.eu-central-1.amazonaws.com/${program.one(T.userPool).id}`,
+        clientId: client.id,
+        redirectUri: `${origin}/callback`,
+        scope: "openid email profile",
+        logoutUri: `https://workshop-keys-test.auth.eu-central-1.amazoncognito.com/logout?client_id=${client.id}&logout_uri=${encodeURIComponent(`${origin}/`)}`,
+      },
+    });
+    expect(outputs.siteUrl).toBe(origin);
+  });
+});
+
+describe("sign-in", () => {
+  it("has an SPA client: code flow, no secret, callback and logout on the site's origin", () => {
+    const origin = `https://${program.one(T.distribution).state.domainName}`;
+    const client = program.one(T.client).inputs;
+    expect(client).toMatchObject({
+      generateSecret: false,
+      allowedOauthFlows: ["code"],
+      allowedOauthFlowsUserPoolClient: true,
+      callbackUrls: [`${origin}/callback`],
+      logoutUrls: [`${origin}/`],
+      supportedIdentityProviders: ["COGNITO"],
+    });
+    expect(client.allowedOauthScopes.sort()).toEqual(["email", "openid", "profile"]);
+    expect(program.ofType(T.idp)).toHaveLength(0);
+  });
+
+  it("verifies email, signs in by email, and puts the configured admins in the admins group", () => {
+    const pool = program.one(T.userPool).inputs;
+    expect(pool.usernameAttributes).toEqual(["email"]);
+    expect(pool.autoVerifiedAttributes).toEqual(["email"]);
+    expect(program.one(T.group).inputs.name).toBe("admins");
+    expect(program.one(T.user).inputs.username).toBe("admin@example.org");
+    expect(program.one("aws:cognito/userInGroup:UserInGroup").inputs).toMatchObject({ groupName: "admins", username: "admin@example.org" });
+    expect(program.one("aws:cognito/userPoolDomain:UserPoolDomain").inputs).toMatchObject({ domain: "workshop-keys-test", managedLoginVersion: 2 });
+  });
+});
+
+describe("the API", () => {
+  it("routes /api to the API function with payload v2, throttles, and allows no cross-origin caller without a custom domain", () => {
+    const apiFn = program.one(T.fn, "functions-api");
+    expect(program.one(T.integration).inputs).toMatchObject({ integrationType: "AWS_PROXY", integrationUri: apiFn.state.invokeArn, payloadFormatVersion: "2.0" });
+    expect(program.ofType(T.route).map((r) => r.inputs.routeKey).sort()).toEqual(["ANY /api", "ANY /api/{proxy+}"]);
+    expect(program.one(T.stage).inputs.defaultRouteSettings).toEqual({ throttlingRateLimit: 50, throttlingBurstLimit: 100 });
+    expect(program.one(T.api).inputs.corsConfiguration).toBeUndefined();
+    const permission = program.one(T.permission).inputs;
+    expect(permission).toMatchObject({ principal: "apigateway.amazonaws.com", function: apiFn.state.name });
+    expect(permission.sourceArn).toBe(`${program.one(T.api).state.executionArn}/*/*`);
+  });
+});

@@ -1,0 +1,157 @@
+import * as pulumi from "@pulumi/pulumi";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BundledFunction } from "./bundle.js";
+
+/**
+ * Pulumi's unit-test mocks for this program: every resource the program declares is recorded with
+ * its resolved inputs, and given the computed outputs AWS would give it (ARNs, endpoints), so the
+ * tests can follow references between resources the way the real engine does.
+ */
+
+export const ACCOUNT = "123456789012";
+export const REGION = "eu-central-1";
+export const PROJECT = "workshop-key-minter";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  id: string;
+  inputs: Record<string, any>;
+  state: Record<string, any>;
+}
+
+function computedOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+  switch (type) {
+    case "aws:dynamodb/table:Table":
+      return { name: inputs.name ?? `${name}-tbl`, arn: arn("dynamodb", `table/${name}-tbl`) };
+    case "aws:secretsmanager/secret:Secret":
+      return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { name: `/wkm/${name}`, arn: arn("logs", `log-group:/wkm/${name}:*`) };
+    case "aws:iam/role:Role":
+      return { name: `${name}-role`, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` };
+    case "aws:lambda/function:Function":
+      return {
+        name: `${name}-fn`,
+        arn: arn("lambda", `function:${name}-fn`),
+        invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}-fn`)}/invocations`,
+      };
+    case "aws:apigatewayv2/api:Api":
+      return { apiEndpoint: `https://${name}id.execute-api.${REGION}.amazonaws.com`, executionArn: arn("execute-api", `${name}id`) };
+    case "aws:s3/bucket:Bucket":
+      return { bucket: `${name}-bkt`, arn: `arn:aws:s3:::${name}-bkt`, bucketRegionalDomainName: `${name}-bkt.s3.${REGION}.amazonaws.com` };
+    case "aws:cloudfront/distribution:Distribution":
+      return { arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E${name.toUpperCase()}`, domainName: `d${name}.cloudfront.net` };
+    case "aws:cloudfront/function:Function":
+      return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${name}` };
+    case "aws:sqs/queue:Queue":
+      return { arn: arn("sqs", `${name}-q`), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}-q` };
+    case "aws:scheduler/scheduleGroup:ScheduleGroup":
+      return { name: `${name}-grp`, arn: arn("scheduler", `schedule-group/${name}-grp`) };
+    case "aws:cognito/userPool:UserPool":
+      return { arn: arn("cognito-idp", `userpool/${REGION}_Pool${name}`) };
+    case "aws:cognito/userGroup:UserGroup":
+      return { name: inputs.name };
+    case "pulumi-nodejs:dynamic/openrouter:Guardrail":
+      return { guardrailId: `gr-${name}` };
+    default:
+      return {};
+  }
+}
+
+export interface MockedProgram {
+  resources: RecordedResource[];
+  ofType(type: string): RecordedResource[];
+  one(type: string, name?: string): RecordedResource;
+}
+
+/** Installs the mocks and the stack config; call before importing any program module. */
+export function installMocks(config: Record<string, string>, secretKeys: string[] = []): MockedProgram {
+  const resources: RecordedResource[] = [];
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const id = args.type.startsWith("aws:cognito/userPool") ? `${REGION}_Pool${args.name.replace(/[^A-Za-z0-9]/g, "")}` : `${args.name}-id`;
+        const state = { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) };
+        resources.push({ type: args.type, name: args.name, id, inputs: args.inputs, state });
+        return { id, state };
+      },
+      call(args) {
+        if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
+          return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/ci`, userId: "AIDACI", id: ACCOUNT };
+        }
+        throw new Error(`the program made an unexpected call: ${args.token}`);
+      },
+    },
+    PROJECT,
+    "test",
+    false,
+  );
+  pulumi.runtime.setAllConfig({ "aws:region": REGION, ...config }, secretKeys);
+  const ofType = (type: string) => resources.filter((r) => r.type === type);
+  return {
+    resources,
+    ofType,
+    one(type, name) {
+      const found = ofType(type).filter((r) => name === undefined || r.name === name);
+      if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+      return found[0];
+    },
+  };
+}
+
+/** Waits until every registration the program started has reached the mocks. */
+export async function settle(): Promise<void> {
+  // `waitForRPCs` is how `pulumi` itself waits before exiting; it is exported but not re-exported.
+  const settings = createRequire(import.meta.url)("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  await settings.waitForRPCs();
+}
+
+export function valueOf<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v)));
+}
+
+/**
+ * A stand-in for esbuild in the program tests: the Lambda packages are built and tested in
+ * bundle.test.ts; here only their wiring matters, so each "package" is a one-line module.
+ */
+export function fakeBundler(): (entry: string, name: string) => Promise<BundledFunction> {
+  const root = mkdtempSync(join(tmpdir(), "wkm-bundle-"));
+  return async (_entry, name) => {
+    const outdir = join(root, name);
+    mkdirSync(outdir, { recursive: true });
+    writeFileSync(join(outdir, "index.mjs"), "export const handler = async () => ({ statusCode: 204 });\n");
+    return { name, outdir, sizeBytes: 57, sourceMapBytes: 0 };
+  };
+}
+
+/** A built-site folder like web/dist, small enough to read in an assertion. */
+export function fakeSiteDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "wkm-site-"));
+  mkdirSync(join(dir, "assets"));
+  writeFileSync(join(dir, "index.html"), "<!doctype html><title>t</title>");
+  writeFileSync(join(dir, "catalog.json"), "{}");
+  writeFileSync(join(dir, "favicon.svg"), "<svg/>");
+  writeFileSync(join(dir, "assets", "main-ABCD1234.js"), "console.log(1)");
+  writeFileSync(join(dir, "assets", "site-EFGH5678.css"), "body{}");
+  return dir;
+}
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Action: string | string[];
+  Resource: string | string[];
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, string>>;
+}
+
+export function statementsOf(policy: string): PolicyStatement[] {
+  return (JSON.parse(policy) as { Statement: PolicyStatement[] }).Statement;
+}
+
+export const asList = (x: string | string[]) => (Array.isArray(x) ? x : [x]);
