@@ -315,13 +315,15 @@ function toGuardrail(g: SdkGuardrail): Guardrail {
  */
 export function toOpenRouterError(endpoint: string, err: unknown): OpenRouterError {
   if (err instanceof OpenRouterError) return err;
-  if (err instanceof ResponseValidationError) {
-    // Upstream answered with a shape the SDK does not know: retrying would only get the same answer.
+  if (err instanceof ResponseValidationError && err.statusCode < 400) {
+    // Upstream answered 2xx with a shape the SDK does not know: retrying would only get the same answer.
     return new OpenRouterError(`OpenRouter ${endpoint} answered in an unexpected shape: ${zodIssuePaths(err.cause)}`, {
       endpoint,
       status: err.statusCode,
     });
   }
+  // Error statuses are classified by status alone, even when the SDK could not parse the error body
+  // (an HTML 502 from a proxy, or a process whose global Response was swapped by a server library).
   if (err instanceof SdkHttpError) {
     const status = err.statusCode;
     const upstreamMessage = upstreamMessageOf(err.body) ?? `HTTP ${status}`;
