@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
+import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
+import { WorkshopSchema } from "../../workshops/schema.js";
+import { createStore, type Store } from "../data/store.js";
+import { tableNames } from "../data/tables.js";
+import { createClaimEngine } from "../domain/claims.js";
+import { createWorkshopCatalog } from "../domain/workshops.js";
+import { createOpenRouterClient } from "../openrouter/client.js";
+
+/**
+ * The Lambda entry point as EventBridge Scheduler calls it: configured only through the environment
+ * (the AWS SDK's standard AWS_ENDPOINT_URL_DYNAMODB points it at dynalite), one JSON log line per
+ * run, never a key in it. Keys are real: minted by the claim engine in the emulator.
+ */
+
+let dynamo: LocalDynamo;
+let emu: RunningEmulator;
+let store: Store;
+let handler: (event: unknown) => Promise<Record<string, unknown>>;
+const names = tableNames(`jobs-handler-${process.pid}`);
+const slug = "jobs-handler";
+const realNow = Date.now();
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await ensureTables(dynamo.client, names);
+  emu = await startEmulator({ port: 0, seed: 1 });
+  Object.assign(process.env, {
+    ATTENDEES_TABLE: names.attendees,
+    WORKSHOPS_TABLE: names.workshops,
+    OPENROUTER_BASE_URL: emu.url,
+    OPENROUTER_MANAGEMENT_KEY: emu.managementKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_REGION: "local",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+  });
+  store = createStore({ client: dynamo.client, tableNames: names });
+  const at = (minutes: number) => new Date(realNow + minutes * 60_000).toISOString();
+  const w = WorkshopSchema.parse({
+    slug,
+    name: "Handler test",
+    event: "Test",
+    location: "Room",
+    starts_at: at(-30),
+    ends_at: at(60),
+    claims_open_at: at(-60),
+    claims_close_at: at(30),
+    is_active: true,
+    openrouter: {
+      budget_usd: 1,
+      key_label_prefix: "handler-test",
+      expires_buffer_minutes: 0,
+      models: [{ id: "openai/gpt-5-nano", label: "nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
+      guardrail: { cap_usd: 10, reset_interval: "monthly", max_keys: 10 },
+    },
+  });
+  await store.putWorkshop(slug, { config: w }, realNow);
+  ({ handler } = (await import("./handler.js")) as unknown as { handler: typeof handler });
+});
+
+afterAll(async () => {
+  await emu?.close();
+  await dynamo?.close();
+});
+
+/** Runs the handler and answers what it logged as parsed JSON lines. */
+async function invoke(event: unknown): Promise<{ result?: Record<string, unknown>; error?: Error; lines: string[] }> {
+  const lines: string[] = [];
+  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+  try {
+    return { result: await handler(event), lines };
+  } catch (error) {
+    return { error: error as Error, lines };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe("jobs handler", () => {
+  it("runs open and sync from the scheduler's input and logs one JSON line without any key", async () => {
+    const opened = await invoke({ job: "open", slug });
+    expect(opened.error).toBeUndefined();
+    expect(opened.result).toMatchObject({ job: "open", slug, ok: true, ledger_created: true });
+
+    const openrouter = createOpenRouterClient({ apiKey: emu.managementKey, serverURL: emu.url });
+    const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store }), now: Date.now });
+    const { claim } = await engine.claim(slug, { userId: "ann", email: "ann@example.com" });
+    const res = await fetch(`${emu.url}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${claim.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "openai/gpt-5-nano", messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+
+    const synced = await invoke({ job: "sync", slug });
+    expect(synced.result).toMatchObject({ job: "sync", ok: true, keys: 1, usage_written: 1 });
+    expect(synced.lines).toHaveLength(1);
+    const line = JSON.parse(synced.lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ event: "job", job: "sync", slug, ok: true });
+    for (const l of [...opened.lines, ...synced.lines]) {
+      expect(l).not.toContain("sk-or-");
+      expect(l).not.toContain(claim.key!);
+    }
+  });
+
+  it("refuses a malformed input and an unknown workshop", async () => {
+    const bad = await invoke({ job: "reboot", slug });
+    expect(bad.error?.name).toBe("JobError");
+    expect(JSON.parse(bad.lines[0]!)).toMatchObject({ event: "job_failed" });
+    const unknown = await invoke({ job: "sync", slug: "no-such-workshop" });
+    expect(unknown.error?.name).toBe("WorkshopNotFoundError");
+  });
+
+  it("throws when expire cannot disable the keys, so the scheduler retries; the retry finishes the job", async () => {
+    emu.emulator.setFaults({ "keys.update": { errorRate: 1, errorStatus: 503 } });
+    const failed = await invoke({ job: "expire", slug });
+    emu.emulator.setFaults({});
+    expect(failed.error?.name).toBe("JobIncompleteError");
+    expect(JSON.parse(failed.lines[0]!)).toMatchObject({ event: "job", ok: false, keys_disabled: 0 });
+    // The plaintext is scrubbed even so: the keys also expire upstream at their expires_at.
+    expect((await store.listClaims(slug)).every((c) => c.key === undefined)).toBe(true);
+
+    const retried = await invoke({ job: "expire", slug });
+    expect(retried.result).toMatchObject({ ok: true, keys_disabled: 1, claims_expired: 0 });
+    expect(emu.emulator.state.keys.every((k) => k.disabled)).toBe(true);
+  });
+});

@@ -1,0 +1,58 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { deferredOpenRouterClient } from "../api/deferred-openrouter.js";
+import { loadManagementKey, type FunctionsConfig } from "../config.js";
+import { createHousekeeping } from "../data/housekeeping.js";
+import { createStore } from "../data/store.js";
+import { createClaimEngine } from "../domain/claims.js";
+import { createWorkshopCatalog } from "../domain/workshops.js";
+import { createOpenRouterClient } from "../openrouter/client.js";
+import { redactKeys } from "../openrouter/errors.js";
+import { readJobsConfig } from "./config.js";
+import { JobError, JobIncompleteError, createJobRunner, isJobInput, type JobSummary } from "./run.js";
+
+/**
+ * The jobs Lambda: EventBridge Scheduler invokes it with `{job, slug}` (open, close, sync, expire).
+ * It runs the job, logs one JSON line with the summary (counts, never a key) and returns it. A
+ * one-off job (open, close, expire) that finished with errors throws, so the scheduler's retry
+ * policy runs it again (every job is idempotent); a sync does not, the next sync comes in minutes.
+ */
+
+const config = readJobsConfig();
+const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
+
+const dynamo = new DynamoDBClient({});
+const store = createStore({ client: dynamo, tableNames: config.tables });
+const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tables });
+// loadManagementKey reads only `openrouter` from the config.
+const openrouter = deferredOpenRouterClient(
+  loadManagementKey(config as FunctionsConfig).then((apiKey) =>
+    // A job has minutes, not a waiting attendee: longer per-call budgets than the API's.
+    createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }),
+  ),
+);
+const now = () => Date.now();
+// Fresh workshop items for every run: a job runs every few minutes, so a cache would only go stale.
+const workshops = createWorkshopCatalog({ store, ttlMs: 0 });
+const engine = createClaimEngine({ store, openrouter, workshops, now, log });
+const runJob = createJobRunner({ store, housekeeping, engine, openrouter, now });
+
+export async function handler(event: unknown): Promise<JobSummary> {
+  if (!isJobInput(event)) {
+    const error = new JobError("the jobs function expects {job: open|close|sync|expire, slug}", {
+      job: String((event as { job?: unknown } | null)?.job),
+      slug: String((event as { slug?: unknown } | null)?.slug),
+    });
+    log("job_failed", { job: error.job, slug: error.slug, error: error.message });
+    throw error;
+  }
+  let summary: JobSummary;
+  try {
+    summary = await runJob(event);
+  } catch (err) {
+    log("job_failed", { job: event.job, slug: event.slug, error: redactKeys(err instanceof Error ? `${err.name}: ${err.message}` : String(err)) });
+    throw err;
+  }
+  log("job", { ...summary });
+  if (!summary.ok && event.job !== "sync") throw new JobIncompleteError(summary);
+  return summary;
+}
