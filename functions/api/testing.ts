@@ -78,7 +78,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
 }
 
 /** A valid workshop whose claim window is open around `nowMs` unless overridden. */
-export function testWorkshop(slug: string, nowMs: number, overrides: Partial<WorkshopInput> & { openrouter?: Partial<WorkshopInput["openrouter"]> } = {}): Workshop {
+export function testWorkshop(slug: string, nowMs: number, overrides: Partial<Omit<WorkshopInput, "openrouter">> & { openrouter?: Partial<WorkshopInput["openrouter"]> } = {}): Workshop {
   const at = (deltaMin: number) => new Date(nowMs + deltaMin * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
   const { openrouter, ...rest } = overrides;
   return WorkshopSchema.parse({

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
+import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
+import { ConfigError, readConfig } from "../config.js";
+import { createStore } from "../data/store.js";
+import { startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "./testing.js";
+
+/**
+ * The Lambda entry point as API Gateway calls it: environment read at cold start, API Gateway v2
+ * events in, responses out, against dynalite (AWS_ENDPOINT_URL_DYNAMODB) and the emulator.
+ */
+
+let dynamo: LocalDynamo;
+let upstream: RunningEmulator;
+let issuer: TestIssuer;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0 }), startTestIssuer()]);
+  const tables = { attendees: "handler-attendees", workshops: "handler-workshops" };
+  await ensureTables(dynamo.client, tables);
+  const store = createStore({ client: dynamo.client, tableNames: tables });
+  const w = testWorkshop("lambda", Date.now());
+  await store.putWorkshop(w.slug, { config: w }, Date.now());
+  await store.confirmProfile("lambda-user", { displayName: "Lambda User", marketingOptedIn: false }, Date.now());
+  Object.assign(process.env, {
+    ATTENDEES_TABLE: tables.attendees,
+    WORKSHOPS_TABLE: tables.workshops,
+    OPENROUTER_BASE_URL: upstream.url,
+    OPENROUTER_MANAGEMENT_KEY: upstream.managementKey,
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_CLIENT_ID: TEST_CLIENT_ID,
+    AUTH_JWKS_URI: issuer.jwksUri,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_REGION: "local",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+  });
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await Promise.all([dynamo?.close(), upstream?.close(), issuer?.close()]);
+});
+
+function apiGatewayEvent(method: string, path: string, opts: { token?: string; body?: string } = {}) {
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: "",
+    headers: { host: "api.example.com", "content-type": "application/json", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "api.example.com",
+      domainPrefix: "api",
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
+      requestId: "req",
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: opts.body,
+    isBase64Encoded: false,
+  };
+}
+
+describe("the API Lambda", () => {
+  it("serves the contract through API Gateway events, claim included", async () => {
+    const { handler } = await import("./handler.js");
+    const invoke = (event: ReturnType<typeof apiGatewayEvent>) =>
+      (handler as unknown as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string; headers: Record<string, string> }>)(event, {});
+
+    const list = await invoke(apiGatewayEvent("GET", "/api/workshops"));
+    expect(list.statusCode).toBe(200);
+    expect(JSON.parse(list.body).workshops.map((w: { slug: string }) => w.slug)).toEqual(["lambda"]);
+
+    expect((await invoke(apiGatewayEvent("POST", "/api/workshops/lambda/claim"))).statusCode).toBe(401);
+
+    const token = issuer.tokenFor({ sub: "lambda-user", email: "lambda@example.com" });
+    const claimed = await invoke(apiGatewayEvent("POST", "/api/workshops/lambda/claim", { token, body: "{}" }));
+    expect(claimed.statusCode).toBe(201);
+    const { key } = JSON.parse(claimed.body) as { key: { status: string; key: string } };
+    expect(key.status).toBe("ACTIVE");
+    expect(key.key).toMatch(/^sk-or-/);
+    expect(upstream.emulator.state.keys).toHaveLength(1);
+  });
+
+  it("fails loudly at cold start, naming every missing variable", () => {
+    expect(() => readConfig({})).toThrow(ConfigError);
+    try {
+      readConfig({ AUTH_ISSUER: "not a url" });
+    } catch (err) {
+      const message = (err as Error).message;
+      for (const name of ["ATTENDEES_TABLE", "WORKSHOPS_TABLE", "OPENROUTER_SECRET_ARN", "AUTH_CLIENT_ID", "AUTH_ISSUER must be a URL"]) expect(message).toContain(name);
+    }
+    const config = readConfig({
+      ATTENDEES_TABLE: "a",
+      WORKSHOPS_TABLE: "w",
+      OPENROUTER_SECRET_ARN: "arn:aws:secretsmanager:eu-central-1:1:secret:x",
+      AUTH_ISSUER: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc",
+      AUTH_CLIENT_ID: "client",
+    });
+    expect(config).toMatchObject({
+      openrouter: { baseUrl: "https://openrouter.ai/api/v1", secretArn: "arn:aws:secretsmanager:eu-central-1:1:secret:x" },
+      auth: { adminGroup: "admins" },
+      attendeeBaseUrl: "https://openrouter.ai/api/v1",
+    });
+  });
+});
