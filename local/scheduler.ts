@@ -34,6 +34,8 @@ export interface LocalScheduler {
   tick(): Promise<JobRun[]>;
   /** The stack-clock time up to which jobs have been run. */
   lastTickMs(): number;
+  /** The last 100 job runs, oldest first. */
+  recentRuns(): JobRun[];
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function startScheduler(opts: SchedulerOptions): LocalScheduler {
   writeState(opts.stateFile, { last_tick_ms: lastTick });
 
   let running: Promise<JobRun[]> | undefined;
+  const history: JobRun[] = [];
   let stopped = false;
 
   async function runDue(): Promise<JobRun[]> {
@@ -94,6 +97,8 @@ export function startScheduler(opts: SchedulerOptions): LocalScheduler {
         log(`scheduler: ${input.job} for ${input.slug} failed after ${ms} ms: ${error}`);
       }
     }
+    history.push(...runs);
+    history.splice(0, Math.max(0, history.length - 100));
     if (!stopped) {
       lastTick = upTo;
       writeState(opts.stateFile, { last_tick_ms: lastTick });
@@ -117,6 +122,7 @@ export function startScheduler(opts: SchedulerOptions): LocalScheduler {
   return {
     tick,
     lastTickMs: () => lastTick,
+    recentRuns: () => [...history],
     async stop() {
       stopped = true;
       clearInterval(timer);

@@ -132,7 +132,9 @@ export async function signInWithTokens(stackUrl: string, email: string, opts: Si
       body: form.toString(),
     });
     if (posted.status < 300 || posted.status >= 400) {
-      throw new SignInError(`the form answered ${posted.status}: ${(await posted.text()).slice(0, 300)}`, "sign-in form");
+      const page = await posted.text();
+      const shown = /role="alert">([^<]*)</.exec(page)?.[1] ?? page.slice(0, 300);
+      throw new SignInError(`the form answered ${posted.status}: ${shown}`, "sign-in form");
     }
     await posted.arrayBuffer();
     submitted = true;
