@@ -78,6 +78,24 @@ describe("documented quirks", () => {
     expect((await call("PATCH", `/guardrails/${g.body.data.id}`, { limit_usd: null, reset_interval: null })).status).toBe(200);
   });
 
+  it("refuses empty collection fields and keeps guardrails per workspace", async () => {
+    expect((await call("POST", "/guardrails", { name: "quirk-empty", allowed_models: [] })).status).toBe(400);
+    const workspace = "22222222-3333-4444-8555-666666666666";
+    const g = await call("POST", "/guardrails", { name: "quirk-ws", workspace_id: workspace });
+    expect(g.body.data.workspace_id).toBe(workspace);
+    expect((await call("GET", "/guardrails?limit=100")).body.data.map((x: { id: string }) => x.id)).not.toContain(g.body.data.id);
+    expect((await call("GET", `/guardrails?workspace_id=${workspace}`)).body.data.map((x: { id: string }) => x.id)).toEqual([g.body.data.id]);
+    expect((await call("GET", "/guardrails?limit=101")).status).toBe(400);
+  });
+
+  it("lists models whole, or by page when asked", async () => {
+    const whole = (await call("GET", "/models")).body;
+    expect(whole.data.length).toBe(whole.total_count);
+    const page = (await call("GET", "/models?offset=1&limit=2")).body;
+    expect(page.data.map((m: { id: string }) => m.id)).toEqual(whole.data.slice(1, 3).map((m: { id: string }) => m.id));
+    expect(page.links.next).toBe("/api/v1/models?offset=3&limit=2");
+  });
+
   it("keeps one guardrail per key: assigning elsewhere moves it", async () => {
     const a = (await call("POST", "/guardrails", { name: "quirk-a" })).body.data.id;
     const b = (await call("POST", "/guardrails", { name: "quirk-b" })).body.data.id;

@@ -47,8 +47,19 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
   app.get("/api/v1/models", (c) =>
     withFaults(ctx, "models", c, () => {
       const created = Math.floor(Date.parse("2026-01-01T00:00:00Z") / 1000);
-      const data = ctx.catalogue.list().map((m) => modelResponse(m, created));
-      return json({ data, links: { next: null }, total_count: data.length });
+      const all = ctx.catalogue.list().map((m) => modelResponse(m, created));
+      // Without offset and limit upstream returns the whole list; with either, one page (limit ≤ 1000).
+      const offsetRaw = c.req.query("offset");
+      const limitRaw = c.req.query("limit");
+      if (offsetRaw === undefined && limitRaw === undefined) return json({ data: all, links: { next: null }, total_count: all.length });
+      const offset = offsetRaw ? Number(offsetRaw) : 0;
+      const limit = limitRaw ? Number(limitRaw) : 1000;
+      if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        return errorResponse(400, "offset must be a non-negative integer and limit an integer from 1 to 1000");
+      }
+      const nextOffset = offset + limit;
+      const next = nextOffset < all.length ? `/api/v1/models?offset=${nextOffset}&limit=${limit}` : null;
+      return json({ data: all.slice(offset, nextOffset), links: { next }, total_count: all.length });
     }),
   );
 

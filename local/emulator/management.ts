@@ -82,11 +82,14 @@ function optionalInterval(body: Record<string, unknown>, field: string): ResetIn
   return v as ResetInterval;
 }
 
+/** Upstream's collection fields: null to clear, else at least one string (an empty list is a 400). */
 function optionalStringArray(body: Record<string, unknown>, field: string): string[] | null | undefined {
   const v = body[field];
   if (v === undefined || v === null) return v as null | undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new BadRequest(`${field} must be an array of strings or null`);
-  return [...(v as string[])];
+  if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== "string" || x === "")) {
+    throw new BadRequest(`${field} must be a non-empty array of strings, or null`);
+  }
+  return [...new Set(v as string[])];
 }
 
 function pageParams(c: Context, defaultLimit: number): { offset: number; limit: number } {
@@ -364,8 +367,9 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
     "/api/v1/guardrails",
     managed("guardrails.list", (c) => {
       const { offset, limit } = pageParams(c, 50);
-      const workspaceId = c.req.query("workspace_id");
-      const all = data().guardrails.filter((g) => !workspaceId || g.workspace_id === workspaceId);
+      // As GET /keys: one workspace at a time, the default one unless asked.
+      const workspaceId = c.req.query("workspace_id") || data().default_workspace_id;
+      const all = data().guardrails.filter((g) => g.workspace_id === workspaceId);
       return json({ data: all.slice(offset, offset + limit).map(guardrailResponse), total_count: all.length });
     }),
   );
