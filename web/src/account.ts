@@ -71,8 +71,16 @@ export function useProfile(session: Session | null): Loaded<Profile> {
   return loaded;
 }
 
+// The claim answer carries the key, so the key page shows it at once instead of asking again.
+let keyCache: { token: string; key: MyKey } | undefined;
+
+export function rememberKey(session: Session, key: MyKey): void {
+  keyCache = { token: session.idToken, key };
+}
+
 /** The visitor's key for a workshop; `null` when they have not claimed one. */
 export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | null> {
+  const cached = session && keyCache?.token === session.idToken && keyCache.key.slug === slug ? keyCache.key : undefined;
   return useLoaded<MyKey | null>(
     session
       ? async () => {
@@ -85,5 +93,6 @@ export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | 
         }
       : null,
     [session?.idToken, slug],
+    cached,
   );
 }

@@ -73,13 +73,21 @@ function insecureAllowed(config: SiteConfig): Record<symbol, boolean> {
 }
 
 let discovery: Promise<oauth.AuthorizationServer> | undefined;
+const DISCOVERY_KEY = "wkm.issuer-metadata";
 
-/** The issuer's metadata; fetched once per page load (and early, when a sign-in button shows). */
+/**
+ * The issuer's metadata: fetched early, when a sign-in button shows, and kept for the tab so the
+ * return to /callback does not wait for it again.
+ */
 export function discoverIssuer(): Promise<oauth.AuthorizationServer> {
   discovery ??= loadConfig().then(async (config) => {
+    const kept = JSON.parse(sessionStorage.getItem(DISCOVERY_KEY) ?? "null") as { for: string; as: oauth.AuthorizationServer } | null;
+    if (kept?.for === config.auth.issuer) return kept.as;
     const issuer = new URL(config.auth.issuer);
     const res = await oauth.discoveryRequest(issuer, { algorithm: "oidc", ...insecureAllowed(config) });
-    return oauth.processDiscoveryResponse(issuer, res);
+    const as = await oauth.processDiscoveryResponse(issuer, res);
+    sessionStorage.setItem(DISCOVERY_KEY, JSON.stringify({ for: config.auth.issuer, as }));
+    return as;
   });
   discovery.catch(() => {
     discovery = undefined; // let the next click try again

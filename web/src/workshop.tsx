@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { rememberProfile, useMyKey, useProfile, useSession } from "./account.js";
+import { rememberKey, rememberProfile, useMyKey, useProfile, useSession } from "./account.js";
 import { api, ApiError, errorMessage } from "./api.js";
 import { discoverIssuer, signIn, type Session } from "./auth.js";
 import type { SiteProps } from "./main.js";
@@ -208,7 +208,10 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
   const keyPath = `/w/${w.slug}/key`;
   const open = state === "open";
 
-  const onClaimed = () => navigate(keyPath);
+  const onClaimed = (key: MyKey) => {
+    if (session) rememberKey(session, key);
+    navigate(keyPath);
+  };
 
   let action;
   if (!session) {
