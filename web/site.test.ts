@@ -220,7 +220,7 @@ describe("attendee pages", () => {
 
     await page.goto(`${stack.url}/w/ui-sold-out`);
     await expect.poll(() => page.getByText("All keys have been claimed").isVisible()).toBe(true);
-    expect(await page.locator("#keys-left").textContent()).toBe("0 of 1 keys left");
+    expect(await page.locator("#keys-left").textContent()).toBe("0 of 1 key left");
     await shot(page, "workshop-sold-out-phone");
 
     await page.goto(`${stack.url}/w/ui-upcoming`);

@@ -9,7 +9,7 @@ function WorkshopCard({ w, status, now }: { w: CatalogWorkshop; status: Workshop
   const state = workshopState(w, status, now);
   let detail: string;
   if (state === "upcoming") detail = `Claims open in ${formatDuration(Date.parse(w.claims_open_at) - now)}`;
-  else if (state === "open" && status) detail = `${status.keys_left} of ${status.capacity} keys left`;
+  else if (state === "open" && status) detail = `${status.keys_left} of ${status.capacity} ${status.capacity === 1 ? "key" : "keys"} left`;
   else if (state === "open") detail = "Claims are open";
   else if (state === "sold_out") detail = "All keys claimed";
   else if (state === "paused") detail = "Claims paused for now";

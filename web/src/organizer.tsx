@@ -226,7 +226,7 @@ function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCa
       </h2>
       <p>
         The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. This
-        cannot be undone; the attendee cannot claim another key for this workshop.
+        cannot be undone.
       </p>
       <div class="dialog-actions">
         <button type="button" class="btn btn-secondary" onClick={onCancel}>

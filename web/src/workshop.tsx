@@ -271,7 +271,7 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
         <p id="keys-left" class="keys-left" aria-live="polite">
           {status ? (
             <>
-              <strong>{status.keys_left}</strong> of {status.capacity} keys left
+              <strong>{status.keys_left}</strong> of {status.capacity} {status.capacity === 1 ? "key" : "keys"} left
             </>
           ) : (
             <>{w.capacity} keys in total</>
