@@ -226,7 +226,9 @@ describe("sync", () => {
     const again = await sync(bed);
     expect(again.usage_written).toBe(0);
     expect(await bed.store.listSpendSamples(bed.w.slug)).toHaveLength(2);
-  });
+    // Seeding 300 claims through the engine is most of this test's time; on a 2-core machine shared
+    // with other test runs it can pass the default minute.
+  }, 120_000);
 
   it("deletes orphans, leaves a claim that is still minting alone, takes over a stuck claim and binds UNBOUND keys in one call", async () => {
     const bed = await testbed("jobs-reconcile");
@@ -291,7 +293,7 @@ describe("sync", () => {
 });
 
 describe("expire", () => {
-  it("disables every key upstream, records the final usage, scrubs the plaintext and marks claims EXPIRED; twice equals once", async () => {
+  it("disables every key upstream, records the final usage, scrubs the plaintext and marks claims EXPIRED; overlapping or repeated runs equal one", async () => {
     const bed = await testbed("jobs-expire");
     const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
     await claimAll(bed, users);
@@ -302,8 +304,12 @@ describe("expire", () => {
     await spend(bed, claims);
 
     bed.clock.ms = Date.parse(keyExpiresAt(bed.w)) + 60_000;
-    const summary = await runJob({ job: "expire", slug: bed.w.slug }, bed.deps);
-    expect(summary).toMatchObject({ ok: true, keys_disabled: 11, claims_expired: 11, keys_scrubbed: 11 });
+    // Two overlapping runs (a scheduler retry on top of a slow first run): each claim expires once.
+    const [one, two] = await Promise.all([1, 2].map(() => runJob({ job: "expire", slug: bed.w.slug }, bed.deps)));
+    expect(one!.ok && two!.ok, [...one!.errors, ...two!.errors].join("; ")).toBe(true);
+    expect(one!.claims_expired! + two!.claims_expired!).toBe(11);
+    expect(one!.keys_scrubbed! + two!.keys_scrubbed!).toBe(11);
+    expect(one!.keys_disabled! + two!.keys_disabled!).toBeGreaterThanOrEqual(11);
 
     expect(upstreamKeys(bed).every((k) => k.disabled)).toBe(true);
     for (const key of plaintext) {

@@ -7,7 +7,7 @@ import type { ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
 import { WorkshopNotFoundError } from "../domain/errors.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
-import { isRetryable, redactKeys } from "../openrouter/errors.js";
+import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { planExpire, planSync, spendSampleAt, type SyncPlan } from "./plan.js";
 
@@ -276,8 +276,12 @@ class JobRun {
   }
 
   private async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
-    const failed = await this.upstreamEach(orphans, (k) => this.deps.openrouter.deleteKey(k.hash));
-    this.summary.orphans_deleted = (this.summary.orphans_deleted ?? 0) + orphans.length - failed.length;
+    let deleted = 0;
+    // deleteKey answers false when the key was already gone (an overlapping run got it first).
+    const failed = await this.upstreamEach(orphans, async (k) => {
+      if (await this.deps.openrouter.deleteKey(k.hash)) deleted++;
+    });
+    this.summary.orphans_deleted = (this.summary.orphans_deleted ?? 0) + deleted;
     for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
   }
 
@@ -339,7 +343,14 @@ class JobRun {
     const slug = this.w.slug;
 
     const before = planExpire(this.w, await this.listKeys(), []);
-    const failed = await this.upstreamEach(before.toDisable, (k) => this.deps.openrouter.updateKey(k.hash, { disabled: true }));
+    const failed = await this.upstreamEach(before.toDisable, async (k) => {
+      try {
+        await this.deps.openrouter.updateKey(k.hash, { disabled: true });
+      } catch (err) {
+        // Deleted since the listing (an orphan removed by an overlapping sync): nothing left to disable.
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    });
     this.summary.keys_disabled = before.toDisable.length - failed.length;
     for (const f of failed.slice(0, 3)) this.fail("disable key", f.error);
 
