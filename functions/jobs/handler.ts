@@ -8,7 +8,8 @@ import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import { redactKeys } from "../openrouter/errors.js";
 import { readJobsConfig } from "./config.js";
-import { JobError, JobIncompleteError, createJobRunner, isJobInput, type JobSummary } from "./run.js";
+import type { JobInput } from "../domain/timetable.js";
+import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
 
 /**
  * The jobs Lambda: EventBridge Scheduler invokes it with `{job, slug}` (open, close, sync, expire).
@@ -37,22 +38,17 @@ const engine = createClaimEngine({ store, openrouter, workshops, now, log });
 const runJob = createJobRunner({ store, housekeeping, engine, openrouter, now });
 
 export async function handler(event: unknown): Promise<JobSummary> {
-  if (!isJobInput(event)) {
-    const error = new JobError("the jobs function expects {job: open|close|sync|expire, slug}", {
-      job: String((event as { job?: unknown } | null)?.job),
-      slug: String((event as { slug?: unknown } | null)?.slug),
-    });
-    log("job_failed", { job: error.job, slug: error.slug, error: error.message });
-    throw error;
-  }
+  // runJob checks the input's shape itself (JobError when it is not {job, slug}).
+  const input = event as JobInput;
   let summary: JobSummary;
   try {
-    summary = await runJob(event);
+    summary = await runJob(input);
   } catch (err) {
-    log("job_failed", { job: event.job, slug: event.slug, error: redactKeys(err instanceof Error ? `${err.name}: ${err.message}` : String(err)) });
+    const what = { job: String(input?.job), slug: String(input?.slug) };
+    log("job_failed", { ...what, error: redactKeys(err instanceof Error ? `${err.name}: ${err.message}` : String(err)) });
     throw err;
   }
   log("job", { ...summary });
-  if (!summary.ok && event.job !== "sync") throw new JobIncompleteError(summary);
+  if (!summary.ok && input.job !== "sync") throw new JobIncompleteError(summary);
   return summary;
 }
