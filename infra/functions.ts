@@ -53,7 +53,8 @@ export const FUNCTION_SPECS: Record<"api" | "jobs", FunctionSpec> = {
     memorySize: 512,
     timeoutSeconds: 300,
     tableActions: {
-      attendees: ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+      // The jobs touch claims, ledgers and workshop items only (functions/jobs, functions/data/housekeeping.ts).
+      attendees: [],
       workshops: [
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -81,6 +82,8 @@ export interface MinterFunctionsArgs {
   openrouterBaseUrl: string;
   attendeeBaseUrl: string;
   logRetentionDays: number;
+  /** Browser origins the API answers CORS for (CORS_ALLOWED_ORIGINS); same-origin needs none. */
+  corsOrigins: string[];
   /** Builds a deployment package; the default runs esbuild. Tests pass their own. */
   bundle?: (entry: string, name: string) => Promise<BundledFunction>;
   tags?: Record<string, string>;
@@ -167,6 +170,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
       ...(spec.needsAuth
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }
         : {}),
+      ...(spec.needsAuth && args.corsOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: args.corsOrigins.join(",") } : {}),
     };
   }
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createRequire } from "node:module";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../local/emulator/index.js";
-import { guardrailProvider, isGuardrailProviderError, type GuardrailInputs, type GuardrailOutputs } from "./guardrail.js";
+import { guardrailProvider, isGuardrailProviderError, type GuardrailInputs, type GuardrailProvider } from "./guardrail.js";
 
 /**
  * The guardrail provider's lifecycle against the OpenRouter emulator, run through the provider as
@@ -11,7 +11,7 @@ import { guardrailProvider, isGuardrailProviderError, type GuardrailInputs, type
  * code that `pulumi up` executes, not just the module in this process.
  */
 
-type Provider = Required<pulumi.dynamic.ResourceProvider<GuardrailInputs, GuardrailOutputs>>;
+type Provider = GuardrailProvider;
 
 const requireHere = createRequire(import.meta.url);
 const requireFromString = requireHere("require-from-string") as (code: string) => { handler: () => Provider };
@@ -114,20 +114,20 @@ describe("lifecycle", () => {
     const allowlistDiff = await provider.diff(id, created.outs, wider);
     expect(allowlistDiff).toMatchObject({ changes: true, replaces: [] });
     const updated = await provider.update(id, created.outs, wider);
-    expect(updated.outs?.guardrailId).toBe(id);
+    expect(updated.outs.guardrailId).toBe(id);
     expect((await upstream(id)).data?.allowed_models).toEqual(wider.allowedModels);
 
     // A cap change is in place too.
-    expect(await provider.diff(id, updated.outs!, { ...wider, limitUsd: 900 })).toMatchObject({ changes: true, replaces: [] });
+    expect(await provider.diff(id, updated.outs, { ...wider, limitUsd: 900 })).toMatchObject({ changes: true, replaces: [] });
 
     // A rename replaces: Pulumi creates the new one, then deletes the old.
     const renamed = { ...wider, name: "workshop-lifecycle-renamed" };
-    const renameDiff = await provider.diff(id, updated.outs!, renamed);
+    const renameDiff = await provider.diff(id, updated.outs, renamed);
     expect(renameDiff.changes).toBe(true);
     expect(renameDiff.replaces).toEqual(["name"]);
     const replacement = await provider.create(renamed);
     expect(replacement.id).not.toBe(id);
-    await provider.delete(id, updated.outs!);
+    await provider.delete(id, updated.outs);
     expect((await upstream(id)).status).toBe(404);
     expect((await upstream(replacement.id)).data?.name).toBe("workshop-lifecycle-renamed");
 

@@ -207,7 +207,18 @@ async function findGuardrailByName(baseUrl: string, name: string): Promise<Upstr
   }
 }
 
-export const guardrailProvider: pulumi.dynamic.ResourceProvider<GuardrailInputs, GuardrailOutputs> = {
+/** The provider's methods with the exact shapes this provider returns (Pulumi's are looser). */
+export interface GuardrailProvider extends pulumi.dynamic.ResourceProvider<GuardrailInputs, GuardrailOutputs> {
+  configure(req: pulumi.dynamic.ConfigureRequest): Promise<void>;
+  check(olds: GuardrailInputs, news: GuardrailInputs): Promise<pulumi.dynamic.CheckResult<GuardrailInputs>>;
+  diff(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<pulumi.dynamic.DiffResult>;
+  create(inputs: GuardrailInputs): Promise<{ id: string; outs: GuardrailOutputs }>;
+  read(id: string, props?: GuardrailOutputs): Promise<pulumi.dynamic.ReadResult<GuardrailOutputs>>;
+  update(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<{ outs: GuardrailOutputs }>;
+  delete(id: string, props: GuardrailOutputs): Promise<void>;
+}
+
+export const guardrailProvider: GuardrailProvider = {
   async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
     // Runs only in Pulumi's provider host. The key stays in that process's environment; it is
     // never part of the serialized provider, the inputs or the outputs.
@@ -252,7 +263,7 @@ export const guardrailProvider: pulumi.dynamic.ResourceProvider<GuardrailInputs,
     return { changes: changed, replaces, deleteBeforeReplace: false };
   },
 
-  async create(inputs: GuardrailInputs): Promise<pulumi.dynamic.CreateResult<GuardrailOutputs>> {
+  async create(inputs: GuardrailInputs): Promise<{ id: string; outs: GuardrailOutputs }> {
     // A deploy interrupted between POST and writing state leaves a guardrail Pulumi does not know:
     // adopting it by name (and bringing it to spec) makes the retry converge instead of duplicating.
     const existing = await findGuardrailByName(inputs.baseUrl, inputs.name);
@@ -275,7 +286,7 @@ export const guardrailProvider: pulumi.dynamic.ResourceProvider<GuardrailInputs,
     return { id, props: outs };
   },
 
-  async update(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<pulumi.dynamic.UpdateResult<GuardrailOutputs>> {
+  async update(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<{ outs: GuardrailOutputs }> {
     const res = await callOpenRouter(news.baseUrl, "PATCH", `/guardrails/${encodeURIComponent(id)}`, olds.name, guardrailBody(news));
     if (res.status !== 200) throw upstreamFailure("updating", olds.name, res);
     return { outs: outputsFrom((res.body as { data: UpstreamGuardrail }).data, news.baseUrl) };

@@ -261,6 +261,27 @@ describe("functions and permissions", () => {
     expect(roleOf("functions-api")).not.toBe(roleOf("functions-jobs"));
   });
 
+  it("gives each function only the table actions it uses; the jobs never see attendee profiles", () => {
+    const attendeesArn = byName(T.table, "data-attendees").state.arn;
+    const workshopsArn = byName(T.table, "data-workshops").state.arn;
+    const tableStatements = (policy: string) =>
+      Object.fromEntries(
+        statementsOf(program.one(T.rolePolicy, policy).inputs.policy)
+          .filter((s) => asList(s.Action)[0].startsWith("dynamodb:"))
+          .map((s) => [asList(s.Resource)[0], asList(s.Action)]),
+      );
+    const api = tableStatements("functions-api-access");
+    const jobs = tableStatements("functions-jobs-access");
+    expect(api[attendeesArn]).toEqual(expect.arrayContaining(["dynamodb:GetItem", "dynamodb:UpdateItem"]));
+    expect(api[workshopsArn]).toEqual(expect.arrayContaining(["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]));
+    expect(jobs[attendeesArn]).toBeUndefined();
+    expect(jobs[workshopsArn]).toEqual(expect.arrayContaining(["dynamodb:Query", "dynamodb:UpdateItem"]));
+    for (const actions of [...Object.values(api), ...Object.values(jobs)]) {
+      expect(actions).not.toContain("dynamodb:DeleteTable");
+      expect(actions).not.toContain("dynamodb:*");
+    }
+  });
+
   it("keeps function logs for a bounded time", () => {
     for (const lg of program.ofType(T.logGroup)) expect(lg.inputs.retentionInDays).toBe(30);
   });

@@ -32,6 +32,10 @@ export interface StackInputs {
  */
 export function workshopKeyMinter(inputs: StackInputs) {
   const { settings, workshops } = inputs;
+  // The site calls the API on its own origin (CloudFront /api/*); a custom domain is the only other
+  // origin a browser could call it from. CloudFront's own host name cannot be listed: the API would
+  // then depend on the distribution that depends on the API.
+  const corsOrigins = settings.domain ? [`https://${settings.domain.name}`] : [];
   const stack = pulumi.getStack();
   const tags = { app: "workshop-key-minter", stack };
 
@@ -74,13 +78,14 @@ export function workshopKeyMinter(inputs: StackInputs) {
     openrouterBaseUrl: settings.openrouterBaseUrl,
     attendeeBaseUrl: settings.attendeeBaseUrl,
     logRetentionDays: settings.logRetentionDays,
+    corsOrigins,
     bundle: inputs.bundle,
     tags,
   });
 
   const api = new HttpApi("api", {
     handler: functions.api.fn,
-    corsOrigins: settings.domain ? [`https://${settings.domain.name}`] : [],
+    corsOrigins,
     throttle: settings.apiThrottle,
     logRetentionDays: settings.logRetentionDays,
     tags,

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { BundleError, bundleFunction } from "./bundle.js";
+import { FUNCTION_SPECS } from "./functions.js";
+
+/** The deployment packages: esbuild on the real entry points, then loaded the way Lambda loads them. */
+
+const outRoot = mkdtempSync(join(tmpdir(), "wkm-lambda-"));
+
+describe("bundleFunction", () => {
+  for (const [name, spec] of Object.entries(FUNCTION_SPECS)) {
+    it(`packages the ${name} function (${spec.entry}) into one minified ES module that Node can load`, async () => {
+      const bundle = await bundleFunction(spec.entry, { name, outdir: join(outRoot, name) });
+      expect(bundle.name).toBe(name);
+      expect(bundle.sizeBytes).toBeGreaterThan(10_000);
+      // Everything (the AWS SDK included) is inside; a Lambda package must stay far below 50 MB zipped.
+      expect(bundle.sizeBytes).toBeLessThan(5 * 1024 * 1024);
+      const code = readFileSync(join(bundle.outdir, "index.mjs"), "utf8");
+      expect(code).toMatch(/sourceMappingURL=index\.mjs\.map/);
+      // Minified: long lines (only template literals keep their newlines).
+      expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
+      console.log(`${name}: index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KiB, map ${(bundle.sourceMapBytes / 1024).toFixed(0)} KiB`);
+      const map = JSON.parse(readFileSync(join(bundle.outdir, "index.mjs.map"), "utf8"));
+      expect(map.sources.some((s: string) => s.includes(spec.entry.split("/").slice(0, 2).join("/")))).toBe(true);
+
+      // Loading it runs the module scope, as a cold start does: the environment is read there, and
+      // with a complete environment the module loads and exports `handler` (proves the `require`
+      // shim works for the bundled CommonJS dependencies).
+      const env = {
+        ATTENDEES_TABLE: "t-attendees",
+        WORKSHOPS_TABLE: "t-workshops",
+        OPENROUTER_SECRET_ARN: "arn:aws:secretsmanager:eu-central-1:123456789012:secret:k",
+        AUTH_ISSUER: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_x",
+        AUTH_CLIENT_ID: "client",
+        AWS_REGION: "eu-central-1",
+        // Credentials the SDK would find in Lambda; nothing is sent (no request is made here).
+        AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+        AWS_SECRET_ACCESS_KEY: "example",
+      };
+      const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      Object.assign(process.env, env);
+      try {
+        const mod = (await import(pathToFileURL(join(bundle.outdir, "index.mjs")).href)) as { handler?: unknown };
+        expect(typeof mod.handler).toBe("function");
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
+    });
+  }
+
+  it("says which entry point is missing", async () => {
+    const error = await bundleFunction("functions/nope/handler.ts", { outdir: join(outRoot, "nope") }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as Error).message).toContain("functions/nope/handler.ts does not exist");
+  });
+
+  it("says what does not compile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wkm-broken-"));
+    writeFileSync(join(dir, "broken.ts"), "export const handler = (;\n");
+    const error = await bundleFunction(join(dir, "broken.ts"), { outdir: join(outRoot, "broken") }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BundleError);
+    expect((error as Error).message).toMatch(/could not bundle/);
+  });
+});

@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { readStackSettings, StackSettingsError } from "./settings.js";
+import { installMocks } from "./testing.js";
+
+function settingsWith(config: Record<string, string>) {
+  installMocks(config);
+  return readStackSettings();
+}
+
+describe("readStackSettings", () => {
+  it("has working defaults for a first stack", () => {
+    const s = settingsWith({});
+    expect(s).toMatchObject({
+      region: "eu-central-1",
+      adminEmails: [],
+      authDomainPrefix: `workshop-keys-${pulumi.getStack()}`,
+      openrouterBaseUrl: "https://openrouter.ai/api/v1",
+      logRetentionDays: 30,
+      apiThrottle: { ratePerSecond: 50, burst: 100 },
+    });
+    expect(s.domain).toBeUndefined();
+    expect(s.google).toBeUndefined();
+  });
+
+  it("reports every problem at once, each with the command that fixes it", () => {
+    let error: unknown;
+    try {
+      settingsWith({
+        "workshop-key-minter:domain": "keys.example.org",
+        "workshop-key-minter:googleClientId": "only-the-id",
+        "workshop-key-minter:adminEmails": JSON.stringify(["not-an-email"]),
+        "workshop-key-minter:logRetentionDays": "10",
+        "workshop-key-minter:authDomainPrefix": "my-cognito-login",
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StackSettingsError);
+    const problems = (error as StackSettingsError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.join("\n")).toMatch(/pulumi config set certificateArn/);
+    expect(problems.join("\n")).toMatch(/googleClientSecret/);
+    expect(problems.join("\n")).toMatch(/adminEmails/);
+    expect(problems.join("\n")).toMatch(/logRetentionDays/);
+    expect(problems.join("\n")).toMatch(/authDomainPrefix/);
+  });
+});

@@ -1,0 +1,72 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadWorkshops } from "../workshops/load.js";
+import { fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./testing.js";
+
+/**
+ * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it) and
+ * Google sign-in. A separate file because Pulumi's mocks and config are process-wide.
+ */
+
+let program: MockedProgram;
+
+beforeAll(async () => {
+  program = installMocks(
+    {
+      "workshop-key-minter:domain": "keys.example.org",
+      "workshop-key-minter:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+      "workshop-key-minter:googleClientId": "1234.apps.googleusercontent.com",
+      "workshop-key-minter:googleClientSecret": "google-client-secret-for-tests",
+      "workshop-key-minter:authDomainPrefix": "keys-example",
+      "workshop-key-minter:logRetentionDays": "14",
+    },
+    ["workshop-key-minter:googleClientSecret"],
+  );
+  const { workshopKeyMinter } = await import("./stack.js");
+  const { readStackSettings } = await import("./settings.js");
+  workshopKeyMinter({
+    workshops: loadWorkshops(),
+    settings: readStackSettings(),
+    siteDir: fakeSiteDir(),
+    now: Date.parse("2026-01-01T00:00:00Z"),
+    bundle: fakeBundler(),
+  });
+  await settle();
+});
+
+describe("with a custom domain and Google sign-in", () => {
+  it("serves the site on the domain with its us-east-1 certificate", () => {
+    const distribution = program.one("aws:cloudfront/distribution:Distribution").inputs;
+    expect(distribution.aliases).toEqual(["keys.example.org"]);
+    expect(distribution.viewerCertificate).toMatchObject({
+      acmCertificateArn: "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+      sslSupportMethod: "sni-only",
+    });
+  });
+
+  it("limits CORS to the site's origin and signs in back to it", () => {
+    expect(program.one("aws:apigatewayv2/api:Api").inputs.corsConfiguration.allowOrigins).toEqual(["https://keys.example.org"]);
+    const apiFn = program.ofType("aws:lambda/function:Function").find((f) => f.name === "functions-api")!;
+    expect(apiFn.inputs.environment.variables.CORS_ALLOWED_ORIGINS).toBe("https://keys.example.org");
+    const client = program.one("aws:cognito/userPoolClient:UserPoolClient").inputs;
+    expect(client.callbackUrls).toEqual(["https://keys.example.org/callback"]);
+    expect(client.logoutUrls).toEqual(["https://keys.example.org/"]);
+    expect(client.supportedIdentityProviders).toEqual(["COGNITO", "Google"]);
+    const config = JSON.parse(program.ofType("aws:s3/bucketObjectv2:BucketObjectv2").find((o) => o.inputs.key === "config.json")!.inputs.content);
+    expect(config.apiUrl).toBe("https://keys.example.org/api");
+    expect(config.auth.logoutUri).toMatch(/^https:\/\/keys-example\.auth\.eu-central-1\.amazoncognito\.com\/logout\?/);
+  });
+
+  it("adds Google as an identity provider with the email claims mapped", () => {
+    const google = program.one("aws:cognito/identityProvider:IdentityProvider").inputs;
+    expect(google).toMatchObject({ providerName: "Google", providerType: "Google" });
+    // The client secret came from `config set --secret`, so Pulumi keeps the whole map encrypted.
+    const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+    expect(google.providerDetails[SECRET_SIG]).toBe("1b47061264138c4ac30d75fd1eb44270");
+    expect(google.providerDetails.value.client_id).toBe("1234.apps.googleusercontent.com");
+    expect(google.attributeMapping).toMatchObject({ email: "email", email_verified: "email_verified" });
+  });
+
+  it("uses the configured log retention", () => {
+    for (const lg of program.ofType("aws:cloudwatch/logGroup:LogGroup")) expect(lg.inputs.retentionInDays).toBe(14);
+  });
+});
