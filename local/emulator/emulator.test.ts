@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
@@ -224,6 +224,17 @@ describe("persistence and mounting", () => {
       expect(again.status).toBe(200);
     } finally {
       await second.close();
+    }
+  });
+
+  it("refuses a damaged data file without quoting it", () => {
+    const dataFile = join(dir, "damaged.json");
+    writeFileSync(dataFile, `{"generated_management_key":"${MANAGEMENT_KEY}", oops`);
+    expect(() => createEmulator({ dataFile })).toThrow(/is not valid JSON/);
+    try {
+      createEmulator({ dataFile });
+    } catch (err) {
+      expect(String(err)).not.toContain(MANAGEMENT_KEY);
     }
   });
 

@@ -152,8 +152,16 @@ export class EmulatorStore {
   constructor(file: string | undefined, totalCredits: number) {
     this.file = file;
     if (file && existsSync(file)) {
-      const parsed = JSON.parse(readFileSync(file, "utf8")) as EmulatorData;
-      if (parsed.version !== 1) throw new Error(`Emulator data file ${file} has unknown version ${String(parsed.version)}`);
+      let parsed: EmulatorData;
+      try {
+        parsed = JSON.parse(readFileSync(file, "utf8")) as EmulatorData;
+      } catch {
+        // Not the parser's message: it quotes the file, and the file may hold the emulator's management key.
+        throw new Error(`Emulator data file ${file} is not valid JSON; move it away to start fresh`);
+      }
+      if (parsed?.version !== 1 || !Array.isArray(parsed.keys) || !Array.isArray(parsed.guardrails) || !Array.isArray(parsed.assignments)) {
+        throw new Error(`Emulator data file ${file} is not an emulator state (version 1 with keys, guardrails, assignments); move it away to start fresh`);
+      }
       this.data = parsed;
     } else {
       this.data = newEmulatorData(totalCredits);
