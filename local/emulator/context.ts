@@ -64,7 +64,8 @@ function holdUntilReleased(ctx: EmulatorContext, signal: AbortSignal): Promise<v
 
 export function bearerOf(c: Context): string | undefined {
   const header = c.req.header("authorization");
-  if (!header) return undefined;
+  // Upstream also takes an API key in x-api-key, for clients built on the Anthropic SDK.
+  if (!header) return c.req.header("x-api-key")?.trim() || undefined;
   const m = /^Bearer\s+(.+)$/i.exec(header.trim());
   return m ? m[1].trim() : undefined;
 }

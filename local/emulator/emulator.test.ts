@@ -139,6 +139,17 @@ describe("documented quirks", () => {
     expect((await call("GET", "/key")).body.data.is_management_key).toBe(true);
   });
 
+  it("answers browsers (CORS) and takes a key in x-api-key too", async () => {
+    const preflight = await fetch(`${running.url}/chat/completions`, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    const res = await fetch(`${running.url}/credits`, { headers: { "x-api-key": MANAGEMENT_KEY } });
+    expect(res.status).toBe(200);
+  });
+
   it("charges exactly by the model's price and enforces the limit before spending", async () => {
     running.emulator.addModels([{ id: "test/priced", price_in_per_mtok: 1_000_000, price_out_per_mtok: 2_000_000 }]);
     const created = await call("POST", "/keys", { name: "quirk/charge", limit: 30, expires_at: future() });

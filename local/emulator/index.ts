@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { ModelCatalogue, type EmulatorModel } from "./catalogue.js";
 import { errorResponse, json, type EmulatorContext } from "./context.js";
 import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
@@ -80,6 +81,8 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   };
 
   const app = new Hono();
+  // OpenRouter answers browsers from any origin; so does the emulator (its own control routes excepted).
+  app.use("/api/v1/*", cors({ origin: "*", allowHeaders: ["authorization", "content-type", "x-api-key", "http-referer", "x-title", "x-openrouter-title"], maxAge: 600 }));
   registerManagementRoutes(app, ctx);
   registerInferenceRoutes(app, ctx);
 
