@@ -1,0 +1,209 @@
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../../functions/api/testing.js";
+import { createApp } from "../../functions/api/app.js";
+import { createTokenVerifier } from "../../functions/auth/verify.js";
+import { createHousekeeping } from "../../functions/data/housekeeping.js";
+import { createStore, type Store } from "../../functions/data/store.js";
+import { tableNames, type TableNames } from "../../functions/data/tables.js";
+import { createClaimEngine, type ClaimEngine } from "../../functions/domain/claims.js";
+import { createWorkshopCatalog, type WorkshopCatalog } from "../../functions/domain/workshops.js";
+import { runJob, type JobSummary } from "../../functions/jobs/run.js";
+import { createOpenRouterClient, type OpenRouterClientOptions } from "../../functions/openrouter/client.js";
+import type { OpenRouterClient } from "../../functions/openrouter/types.js";
+import type { JobName } from "../../functions/domain/timetable.js";
+import { guardrailSpec } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
+import { ensureTables, startLocalDynamo, type LocalDynamo } from "../dynamo.js";
+import { startEmulator, type FaultMap, type RunningEmulator } from "../emulator/index.js";
+
+/**
+ * The product's real parts on loopback, wired as the API Lambda wires them (functions/api/handler.ts):
+ * dynalite, the OpenRouter emulator, a local JWKS issuer, the store, the claim engine with the
+ * Lambda's retry settings, the Hono app served over a loopback HTTP server, and the jobs runner.
+ *
+ * Two counters are instrumentation, not mocks: every upstream HTTP attempt (the client's `onCall`)
+ * and every DynamoDB write command (a middleware on the DynamoDB client's own middleware stack,
+ * which the store's DocumentClient shares).
+ */
+
+/** The API Lambda's OpenRouter client settings (functions/api/handler.ts). */
+export const API_CLIENT_SETTINGS = { timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 } as const;
+
+const WRITE_TARGETS = new Set(["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"]);
+
+/** The management operations (everything but inference), for fault maps that spare attendees' chats. */
+export const MANAGEMENT_OPERATIONS = [
+  "keys.list",
+  "keys.create",
+  "keys.get",
+  "keys.update",
+  "keys.delete",
+  "guardrails.list",
+  "guardrails.create",
+  "guardrails.get",
+  "guardrails.update",
+  "guardrails.delete",
+  "guardrails.assign",
+  "guardrails.unassign",
+  "guardrails.assignments",
+  "credits",
+] as const;
+
+export interface Counters {
+  /** DynamoDB write commands by operation (PutItem, UpdateItem, DeleteItem, ...), conditional failures included. */
+  writes: Map<string, number>;
+  reads: number;
+  /** Upstream HTTP attempts by operation (keys.create, guardrails.assign, ...), retries included. */
+  upstream: Map<string, number>;
+}
+
+export interface BenchRig {
+  dynamo: LocalDynamo;
+  upstream: RunningEmulator;
+  issuer: TestIssuer;
+  names: TableNames;
+  store: Store;
+  workshops: WorkshopCatalog;
+  openrouter: OpenRouterClient;
+  engine: ClaimEngine;
+  app: ReturnType<typeof createApp>;
+  /** The app on a loopback HTTP server, e.g. http://127.0.0.1:PORT */
+  apiOrigin: string;
+  counters: Counters;
+  resetCounters(): void;
+  totalWrites(): number;
+  totalUpstream(): number;
+  setFaults(faults: FaultMap): void;
+  /** Writes the workshop item as the deploy does, then runs its open job (guardrail + ledger). */
+  openWorkshop(w: Workshop): Promise<void>;
+  /** Confirmed attendees with signed ID tokens (the confirm step written directly). */
+  attendees(prefix: string, n: number): Promise<{ sub: string; email: string; token: string }[]>;
+  job(job: JobName, slug: string): Promise<JobSummary>;
+  /** One HTTP request to the API over loopback, as a browser sends it. */
+  request(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; text: string }>;
+  close(): Promise<void>;
+}
+
+export interface BenchRigOptions {
+  /** Seed for the emulator's fault dice. */
+  seed?: number;
+  client?: Partial<OpenRouterClientOptions>;
+  now?: () => number;
+  leaseMs?: number;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRig> {
+  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: opts.seed ?? 1 }), startTestIssuer()]);
+  const names = tableNames(`bench${randomUUID().slice(0, 8)}`);
+  await ensureTables(dynamo.client, names);
+
+  const counters: Counters = { writes: new Map(), reads: 0, upstream: new Map() };
+  dynamo.client.middlewareStack.add(
+    (next) => async (args) => {
+      const target = String((args.request as { headers?: Record<string, string> }).headers?.["x-amz-target"] ?? "").split(".").pop() ?? "";
+      if (WRITE_TARGETS.has(target)) counters.writes.set(target, (counters.writes.get(target) ?? 0) + 1);
+      else if (target) counters.reads++;
+      return next(args);
+    },
+    { step: "build", name: "benchWriteCounter" },
+  );
+
+  const now = opts.now ?? Date.now;
+  const log = opts.log ?? (() => {});
+  const store = createStore({ client: dynamo.client, tableNames: names });
+  const workshops = createWorkshopCatalog({ store, ttlMs: 30_000 });
+  const openrouter = createOpenRouterClient({
+    apiKey: upstream.managementKey,
+    serverURL: upstream.url,
+    ...API_CLIENT_SETTINGS,
+    ...opts.client,
+    onCall: (op) => counters.upstream.set(op, (counters.upstream.get(op) ?? 0) + 1),
+  });
+  const engine = createClaimEngine({ store, openrouter, workshops, now, log, leaseMs: opts.leaseMs });
+  const app = createApp({
+    store,
+    engine,
+    workshops,
+    verifyToken: createTokenVerifier({ issuer: issuer.issuer, clientId: TEST_CLIENT_ID, jwksUri: issuer.jwksUri }),
+    now,
+    attendeeBaseUrl: upstream.url,
+    log,
+  });
+  const housekeeping = createHousekeeping({ client: dynamo.client, tableNames: names });
+
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1", overrideGlobalObjects: false }, () => resolve(s));
+    s.once("error", reject);
+  });
+  const apiOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+  const rig: BenchRig = {
+    dynamo,
+    upstream,
+    issuer,
+    names,
+    store,
+    workshops,
+    openrouter,
+    engine,
+    app,
+    apiOrigin,
+    counters,
+    resetCounters() {
+      counters.writes.clear();
+      counters.upstream.clear();
+      counters.reads = 0;
+      upstream.emulator.resetStats();
+    },
+    totalWrites: () => sum(counters.writes),
+    totalUpstream: () => sum(counters.upstream),
+    setFaults: (faults) => upstream.emulator.setFaults(faults),
+    async openWorkshop(w) {
+      await store.putWorkshop(w.slug, { config: w }, now());
+      const opened = await rig.job("open", w.slug);
+      if (!opened.ok) throw new Error(`open job for ${w.slug} failed: ${opened.errors.join("; ")}`);
+      workshops.invalidate();
+      // The guardrail is the one the open job ensured; a claim never creates it.
+      if (!(await store.getWorkshop(w.slug))?.guardrail_id) throw new Error(`no guardrail recorded for ${guardrailSpec(w).name}`);
+    },
+    async attendees(prefix, n) {
+      const users = Array.from({ length: n }, (_, i) => ({ sub: `${prefix}-${i}`, email: `${prefix}-${i}@example.com` }));
+      // Sixteen at a time: this is set-up, not the thing measured.
+      for (let i = 0; i < users.length; i += 16) {
+        await Promise.all(users.slice(i, i + 16).map((u) => store.confirmProfile(u.sub, { displayName: u.sub, marketingOptedIn: false }, now())));
+      }
+      return users.map((u) => ({ ...u, token: issuer.tokenFor(u) }));
+    },
+    job: (job, slug) => runJob({ job, slug }, { store, housekeeping, engine, openrouter, now }),
+    async request(method, path, token, body) {
+      const headers: Record<string, string> = {};
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const res = await fetch(`${apiOrigin}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+      return { status: res.status, text: await res.text() };
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await Promise.all([dynamo.close(), upstream.close(), issuer.close()]);
+    },
+  };
+  return rig;
+}
+
+/** Nearest-rank percentile of an unsorted sample. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export const median = (values: readonly number[]) => percentile(values, 50);
