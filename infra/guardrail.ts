@@ -227,8 +227,20 @@ export const guardrailProvider: GuardrailProvider = {
   },
 
   async check(_olds: GuardrailInputs, news: GuardrailInputs): Promise<pulumi.dynamic.CheckResult<GuardrailInputs>> {
+    // The provider host runs from the project folder (it resolves @pulumi/pulumi from there), and
+    // its script lives in the project's node_modules: either place finds the project's zod.
     const { createRequire } = process.getBuiltinModule("node:module");
-    const { z } = createRequire(`${process.cwd()}/package.json`)("zod") as typeof import("zod");
+    let zod: typeof import("zod") | undefined;
+    for (const from of [`${process.cwd()}/package.json`, process.argv[1]]) {
+      try {
+        zod = createRequire(from)("zod") as typeof import("zod");
+        break;
+      } catch {
+        // try the next place
+      }
+    }
+    if (!zod) throw guardrailProviderError(`guardrail ${news.name}: cannot load zod from ${process.cwd()}; run pulumi from the project folder after npm ci`, { guardrail: news.name });
+    const { z } = zod;
     const schema = z.object({
       name: z.string().min(1).max(200),
       description: z.string().max(1000),
