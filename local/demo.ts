@@ -20,7 +20,7 @@ export function demoWorkshop(nowMs: number): Workshop {
     slug: DEMO_SLUG,
     name: "Local demo workshop",
     event: "Workshop Key Minter on your laptop",
-    location: "http://localhost",
+    location: "Your laptop",
     starts_at: toIso(nowMs - 60 * 60_000),
     ends_at: toIso(nowMs + 7 * DAY_MS),
     claims_open_at: toIso(nowMs - 60 * 60_000),

@@ -42,6 +42,7 @@ declare module "oidc-provider" {
     scopes?: string[];
     claims?: Record<string, string[]>;
     conformIdTokenClaims?: boolean;
+    clientBasedCORS?: (ctx: KoaContextWithOIDC, origin: string, client: unknown) => boolean;
     features?: Record<string, Record<string, unknown>>;
     renderError?: (ctx: KoaContextWithOIDC, out: Record<string, unknown>, error: unknown) => Promise<void>;
     interactions?: { url?: (ctx: KoaContextWithOIDC, interaction: Interaction) => string | Promise<string> };

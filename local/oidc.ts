@@ -309,6 +309,8 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
     interactions: {
       url: (_ctx, interaction) => `${OIDC_MOUNT_PATH}/interaction/${interaction.uid}`,
     },
+    // The SPA calls discovery, JWKS and the token endpoint from the stack's own origins only.
+    clientBasedCORS: (_ctx: KoaContextWithOIDC, origin: string) => origins.includes(origin),
     // No consent screen: this first-party client always gets openid email profile.
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
       const client = ctx.oidc.client!;

@@ -1,0 +1,106 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_SLUG } from "./demo.js";
+import { startLocalStack, type LocalStack } from "./stack.js";
+
+/**
+ * What a newcomer does after `npm start`, in a real Chromium: open the printed URL, pick the demo
+ * workshop, sign in on the local provider's form, confirm, and see a key that works. Then reload
+ * (the key is still shown) and restart the stack (still the same key).
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+describe.skipIf(!existsSync(CHROMIUM))("a newcomer in Chromium", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "wkm-browser-"));
+  const profileDir = mkdtempSync(join(tmpdir(), "wkm-chromium-"));
+  let stack: LocalStack;
+  let browser: BrowserContext;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ port: 0, dataDir, quiet: true });
+    browser = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it("signs in, confirms, claims a key and still sees it after a reload and a restart", async () => {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    // Any CSP violation or script error is a failure: the stack's headers and the site must agree.
+    page.on("console", (m) => {
+      // Failed fetches are judged by URL below; anything else logged as an error is a problem.
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
+    });
+    page.on("response", (r) => {
+      const path = new URL(r.url()).pathname;
+      // Before the claim, "no key yet" is the API's documented 404 {code: "no_claim"}.
+      const expected = r.status() === 404 && path === `/api/workshops/${DEMO_SLUG}/key`;
+      if (r.status() >= 400 && !expected) problems.push(`${r.status()} ${r.request().method()} ${path}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+
+    await page.goto(`${stack.url}/`);
+    await page.getByRole("link", { name: /Local demo workshop/ }).first().click();
+    await page.waitForURL(`**/w/${DEMO_SLUG}`);
+    await page.getByRole("button", { name: /sign in/i }).first().click();
+
+    // The local provider's dev sign-in form.
+    await page.waitForURL(/\/oidc\/interaction\//);
+    await page.getByLabel("Email").fill("newcomer@example.com");
+    await page.getByLabel(/Name/).fill("Nia Newcomer");
+    await page.getByRole("button", { name: "Continue" }).click();
+
+    // Back on the site: confirm the details and get the key.
+    await page.getByRole("button", { name: /Confirm and get my key/ }).click({ timeout: 20_000 });
+    const keyBox = page.locator("#api-key");
+    await keyBox.waitFor({ timeout: 20_000 });
+    expect(page.url()).toContain(stack.url);
+
+    const me = stack.emulator!.state.keys;
+    expect(me).toHaveLength(1);
+    const claims = await stack.store.listClaims(DEMO_SLUG);
+    expect(claims).toHaveLength(1);
+    expect(claims[0]!.status).toBe("ACTIVE");
+    const attendee = await stack.store.getAttendee(claims[0]!.user_id);
+    expect(attendee).toMatchObject({ email: "newcomer@example.com", display_name: "Nia Newcomer", marketing_opted_in: false });
+    const key = claims[0]!.key!;
+
+    // The page offers the key itself for copying (revealed on demand).
+    await page.getByRole("button", { name: /show|reveal/i }).first().click();
+    await expect.poll(async () => (await keyBox.innerText()).trim(), { timeout: 5_000 }).toBe(key);
+
+    await page.reload();
+    await page.locator("#api-key").waitFor({ timeout: 20_000 });
+
+    // Ctrl-C and `npm start` again, on the same port: the browser's session and the key carry on.
+    const port = Number(new URL(stack.url).port);
+    await stack.close();
+    stack = await startLocalStack({ port, dataDir, quiet: true });
+    await page.goto(`${stack.url}/w/${DEMO_SLUG}`);
+    await page.getByRole("link", { name: "See my key" }).click();
+    await page.locator("#api-key").waitFor({ timeout: 20_000 }).catch(async (err: unknown) => {
+      throw new Error(`no key after the restart; the page says: ${(await page.locator("body").innerText()).slice(0, 600)}; problems: ${problems.join(", ")}`, { cause: err });
+    });
+    await page.getByRole("button", { name: /show|reveal/i }).first().click();
+    await expect.poll(async () => (await page.locator("#api-key").innerText()).trim(), { timeout: 5_000 }).toBe(key);
+    expect(stack.emulator!.state.keys).toHaveLength(1);
+
+    expect(problems).toEqual([]);
+  });
+});
