@@ -20,12 +20,24 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const running = await startEmulator({
-  port,
-  host: values.host,
-  dataFile: values.data,
-  seed: values.seed === undefined ? undefined : Number(values.seed),
-});
+const seed = values.seed === undefined ? undefined : Number(values.seed);
+if (seed !== undefined && !Number.isInteger(seed)) {
+  console.error(`--seed must be an integer, got "${values.seed}"`);
+  process.exit(2);
+}
+
+let running: Awaited<ReturnType<typeof startEmulator>>;
+try {
+  running = await startEmulator({ port, host: values.host, dataFile: values.data, seed });
+} catch (err) {
+  const code = (err as { code?: string }).code;
+  console.error(
+    code === "EADDRINUSE"
+      ? `Port ${port} on ${values.host} is already in use: pick another with --port`
+      : `The emulator could not start: ${err instanceof Error ? err.message : String(err)}`,
+  );
+  process.exit(1);
+}
 
 console.log(`OpenRouter emulator: ${running.url}`);
 if (running.emulator.managementKeyGenerated) {
