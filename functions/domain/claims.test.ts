@@ -191,6 +191,37 @@ describe("when OpenRouter fails", () => {
     expect(mine.status).toBe("ACTIVE");
   });
 
+  it("guardrail lookup failing during a burst: working UNBOUND keys, one lookup (not one per claim), retry binds", async () => {
+    const w = testWorkshop("no-guardrail", stack.now());
+    await stack.addWorkshop(w); // no guardrail id yet, and OpenRouter's guardrail API is down
+    const users = await confirmedUsers("no-guardrail", 20, (i) => `ng${i}@example.com`);
+    stack.upstream.emulator.resetStats();
+    stack.upstream.emulator.setFaults({ "guardrails.list": { errorRate: 1, errorStatus: 502 }, "guardrails.create": { errorRate: 1, errorStatus: 502 } });
+    let answers;
+    try {
+      answers = await Promise.all(
+        users.map(async (u) => {
+          const res = await stack.call("POST", "/api/workshops/no-guardrail/claim", u.token);
+          return { status: res.status, body: (await res.json()) as { key: { key: string; status: string } } };
+        }),
+      );
+    } finally {
+      stack.upstream.emulator.setFaults({});
+    }
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(201));
+    expect(answers.every((a) => a.body.key.status === "UNBOUND")).toBe(true);
+    expect((await chat(answers[0].body.key.key, "openai/gpt-5-nano")).status).toBe(200);
+    const calls = stack.upstream.emulator.stats().calls;
+    // One ensure attempt (with the client's bounded retries) for the whole burst.
+    expect((calls["guardrails.list"] ?? 0) + (calls["guardrails.create"] ?? 0)).toBeLessThanOrEqual(2);
+
+    const admin = stack.issuer.tokenFor({ sub: "admin-ng", email: "a@example.org", groups: ["admins"] });
+    const retried = await stack.call("POST", `/api/admin/workshops/no-guardrail/claims/${users[0].sub}/retry-binding`, admin);
+    expect(retried.status).toBe(200);
+    expect(((await retried.json()) as { claim: { status: string } }).claim.status).toBe("ACTIVE");
+    expect((await stack.store.getWorkshop("no-guardrail"))!.guardrail_id).toBeTruthy();
+  });
+
   it("mint failing for good: 503, the claim RELEASED, slot, budget and email given back; a later claim works", async () => {
     const w = testWorkshop("mint-fails", stack.now(), { openrouter: { guardrail: { cap_usd: 2, reset_interval: "monthly", max_keys: 1 } } });
     await stack.addWorkshop(w);

@@ -62,6 +62,8 @@ export interface ClaimEngineOptions {
   /** How long a repeated claim waits for the first one to leave RESERVED before answering with it. */
   waitMs?: number;
   pollMs?: number;
+  /** After a failed guardrail lookup, how long claims skip it (and go UNBOUND) before trying again. */
+  guardrailRetryAfterMs?: number;
   /** Structured events; never given a plaintext key. */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -87,25 +89,35 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
   const iso = () => new Date(now()).toISOString();
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  // The guardrail is ensured at most once per workshop per container, never per claim.
-  const guardrails = new Map<string, Promise<string>>();
+  // The guardrail is ensured at most once per workshop per container, never per claim. A failure is
+  // remembered for a short while, so a burst during an outage gets UNBOUND keys (repaired later by
+  // the sync job or an organizer) instead of one guardrail lookup per claim.
+  const guardrails = new Map<string, { id: Promise<string>; failed: boolean }>();
+  const guardrailRetryAfterMs = opts.guardrailRetryAfterMs ?? 30_000;
 
-  function guardrailIdFor(record: WorkshopRecord): Promise<string> {
+  /** `retryFailed`: an organizer's explicit retry does not wait out the cool-down. */
+  function guardrailIdFor(record: WorkshopRecord, retryFailed = false): Promise<string> {
     if (record.guardrail_id) return Promise.resolve(record.guardrail_id);
     const slug = record.config.slug;
-    let pending = guardrails.get(slug);
-    if (!pending) {
-      pending = (async () => {
+    const cached = guardrails.get(slug);
+    if (cached && !(retryFailed && cached.failed)) return cached.id;
+    const entry = {
+      failed: false,
+      id: (async () => {
         const g = await openrouter.ensureGuardrail(guardrailSpec(record.config));
         await store.setGuardrailId(slug, g.id, now());
         workshops.invalidate(slug);
         log("guardrail_ensured", { slug, guardrail_id: g.id });
         return g.id;
-      })();
-      guardrails.set(slug, pending);
-      pending.catch(() => guardrails.delete(slug));
-    }
-    return pending;
+      })(),
+    };
+    guardrails.set(slug, entry);
+    entry.id.catch((err) => {
+      entry.failed = true;
+      log("guardrail_ensure_failed", { slug, error: describe(err) });
+      setTimeout(() => guardrails.get(slug) === entry && guardrails.delete(slug), guardrailRetryAfterMs).unref();
+    });
+    return entry.id;
   }
 
   /** Why a new claim cannot be reserved right now, read before writing anything. */
@@ -113,6 +125,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     const window = claimWindow(w, at);
     if (window === "upcoming") return new ClaimsNotOpenError(w.slug, w.claims_open_at);
     if (window === "closed") return new ClaimsClosedError(w.slug, w.is_active ? w.claims_close_at : new Date(Math.min(at, Date.parse(w.claims_close_at))).toISOString());
+    // A key minted now would already be expired (claims close after the keys expire: a config warning).
+    const expiresAt = keyExpiresAt(w);
+    if (Date.parse(expiresAt) <= at) return new ClaimsClosedError(w.slug, expiresAt);
     if (ledger.paused) return new ClaimsPausedError(w.slug);
     const { budget_usd, guardrail } = w.openrouter;
     if (effectiveCapacity(w) === 0 || ledger.claimed >= guardrail.max_keys || ledger.committed_usd + budget_usd > guardrail.cap_usd + 1e-9) {
@@ -357,7 +372,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       if ((c.status !== "UNBOUND" && c.status !== "MINTED") || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only an UNBOUND key can be bound again; this claim is ${c.status}.`);
       }
-      return bind(record, c, guardrailIdFor(record), true);
+      return bind(record, c, guardrailIdFor(record, true), true);
     },
 
     /** Disables the key upstream and marks the claim REVOKED. The slot stays consumed. */
