@@ -174,6 +174,9 @@ export function createOpenRouterClient(opts: OpenRouterClientOptions): OpenRoute
       }
     },
 
+    // POST /keys is not idempotent: a retry after a timeout or 5xx that upstream did act on leaves a
+    // second key with the same name. That key's plaintext was never seen, so it cannot be spent; the
+    // sync job's orphan sweep (keys under the workshop prefix whose hash no claim holds) deletes it.
     async createKey(input: CreateKeyInput): Promise<CreatedKey> {
       const expiresAt = new Date(input.expires_at);
       if (Number.isNaN(expiresAt.getTime())) {
