@@ -221,6 +221,18 @@ describe("starting", () => {
     expect(message).toMatch(/broken\.yaml: budget: is not a known field/);
   });
 
+  it("says which port is taken when another process holds it", async () => {
+    const holder = await startLocalStack({ port: 0, dataDir: tempDir("wkm-holder-"), quiet: true, demo: false, workshopsDir: copyOfRealWorkshop() });
+    try {
+      const port = Number(new URL(holder.url).port);
+      await expect(startLocalStack({ port, dataDir: tempDir("wkm-second-"), quiet: true })).rejects.toThrow(`port ${port} on 127.0.0.1 is already in use`);
+      // The holder is unaffected.
+      expect((await fetch(`${holder.url}/healthz`)).status).toBe(200);
+    } finally {
+      await holder.close();
+    }
+  });
+
   it("refuses --openrouter real without a management key", async () => {
     const saved = process.env.OPENROUTER_MANAGEMENT_KEY;
     delete process.env.OPENROUTER_MANAGEMENT_KEY;

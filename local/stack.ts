@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
@@ -275,11 +276,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       await next();
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
     });
-    app.get("/healthz", (c) =>
-      starting.ready
-        ? c.json({ ok: true, mode, workshops: workshops.map((w) => w.slug) })
-        : c.json({ ok: false, starting: true }, 503),
-    );
+    app.get("/healthz", async (c) => {
+      c.header("cache-control", "no-store");
+      if (!starting.ready) return c.json({ ok: false, starting: true }, 503);
+      // The database is the part that can go away under a running stack (its files, its port).
+      const database = await dynamo.client
+        .send(new DescribeTableCommand({ TableName: tableNames.workshops }), { abortSignal: AbortSignal.timeout(2_000) })
+        .then((r) => r.Table?.TableStatus === "ACTIVE", () => false);
+      const parts = { database, openrouter: emulator ? "emulator" : "real", sign_in: oidc.issuer, site: true, scheduler: true };
+      return c.json({ ok: database, mode, parts, workshops: workshops.map((w) => w.slug) }, database ? 200 : 503);
+    });
     app.get("/config.json", (c) => {
       const host = c.req.header("host");
       const reqOrigin = origins.find((o) => host && o === `http://${host}`) ?? origin;
