@@ -46,3 +46,20 @@ describe("readStackSettings", () => {
     expect(problems.join("\n")).toMatch(/authDomainPrefix/);
   });
 });
+
+describe("Pulumi.example.yaml", () => {
+  it("documents only settings the program reads, and its values pass the checks", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { parse } = await import("yaml");
+    const { REPO_ROOT } = await import("./bundle.js");
+    const text = readFileSync(`${REPO_ROOT}/Pulumi.example.yaml`, "utf8");
+    const read = readFileSync(`${REPO_ROOT}/infra/settings.ts`, "utf8");
+    const mentioned = new Set([...text.matchAll(/workshop-key-minter:(\w+)/g)].map((m) => m[1]));
+    for (const key of mentioned) expect(read, `Pulumi.example.yaml mentions ${key}`).toContain(`"${key}"`);
+    expect(mentioned.size).toBeGreaterThanOrEqual(10);
+
+    const config = (parse(text) as { config: Record<string, unknown> }).config;
+    const asStrings = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    expect(settingsWith(asStrings)).toMatchObject({ region: "eu-central-1", adminEmails: ["organizer@example.org"] });
+  });
+});
