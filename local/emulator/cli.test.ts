@@ -1,0 +1,50 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+
+/** `npm run emulator -- --port 0 --data <file>`: prints its base URL, serves, writes its state, stops on SIGTERM. */
+
+const dir = mkdtempSync(join(tmpdir(), "emulator-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+it("runs alone, prints its base URL, and keeps its state in the data file", async () => {
+  const managementKey = `sk-or-v1-${"3e".repeat(32)}`;
+  const dataFile = join(dir, "state.json");
+  const child = spawn(process.execPath, ["--import", "tsx", "local/emulator/cli.ts", "--port", "0", "--data", dataFile], {
+    cwd: process.cwd(),
+    // The key comes from the environment, so the CLI has no key of its own to print.
+    env: { ...process.env, OPENROUTER_MANAGEMENT_KEY: managementKey },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    let output = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed; output so far: ${output}`)), 30_000);
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const m = /OpenRouter emulator: (http:\/\/127\.0\.0\.1:\d+\/api\/v1)/.exec(output);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${output}`)));
+    });
+    expect(output).not.toMatch(/sk-or-v1-[0-9a-f]{16,}/);
+
+    const created = await fetch(`${url}/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${managementKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "cli/1", limit: 1, expires_at: "2099-01-01T00:00:00Z" }),
+    });
+    expect(created.status).toBe(201);
+    await created.text();
+  } finally {
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }
+  expect(existsSync(dataFile)).toBe(true);
+});
