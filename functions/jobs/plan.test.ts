@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { keyName } from "../../workshops/derive.js";
+import { WorkshopSchema } from "../../workshops/schema.js";
+import type { ClaimItem, ClaimStatus } from "../data/store.js";
+import type { KeyInfo } from "../openrouter/types.js";
+import { planExpire, planSync, spendSampleAt } from "./plan.js";
+
+/** The housekeeping rules on their own (pure): which keys are orphans, what gets written or bound. */
+
+const w = WorkshopSchema.parse({
+  slug: "plan-test",
+  name: "Plan",
+  event: "E",
+  location: "L",
+  starts_at: "2026-04-14T09:00:00Z",
+  ends_at: "2026-04-14T12:00:00Z",
+  claims_open_at: "2026-04-13T16:00:00Z",
+  claims_close_at: "2026-04-14T13:00:00Z",
+  is_active: true,
+  openrouter: {
+    budget_usd: 2,
+    key_label_prefix: "plan",
+    expires_buffer_minutes: 30,
+    models: [{ id: "openai/gpt-5-nano", label: "nano" }],
+    guardrail: { cap_usd: 100, reset_interval: "monthly", max_keys: 50 },
+  },
+});
+const NOW = Date.parse("2026-04-14T10:02:30Z");
+
+function key(name: string, hash: string, usage = 0, disabled = false): KeyInfo {
+  return { hash, name, label: "sk-or-v1-abc...", disabled, limit: 2, limit_remaining: 2 - usage, usage, created_at: "", updated_at: null, expires_at: null };
+}
+
+function claim(user: string, status: ClaimStatus, extra: Partial<ClaimItem> = {}): ClaimItem {
+  return {
+    slug: w.slug,
+    user_id: user,
+    email: `${user}@example.com`,
+    email_normalized: `${user}@example.com`,
+    claim_id: user,
+    status,
+    key_name: keyName(w, user),
+    limit_usd: 2,
+    expires_at: "2026-04-14T12:30:00Z",
+    usage_usd: 0,
+    reserved_at: "",
+    lease_until: NOW + 60_000,
+    attempt: "a",
+    claimed_at: "",
+    updated_at: "",
+    ...extra,
+  };
+}
+
+describe("planSync", () => {
+  it("finds orphans: a key of this workshop that no claim holds or is still minting", () => {
+    const keys = [
+      key(keyName(w, "ann"), "h-ann"),
+      key(keyName(w, "ann"), "h-ann-duplicate"), // a second key under ann's name: ann holds h-ann
+      key(keyName(w, "bob"), "h-bob"), // bob is RESERVED within his lease: still minting
+      key(keyName(w, "cid"), "h-cid"), // cid was RELEASED (mint "failed" after upstream created it)
+      key(keyName(w, "never-stored"), "h-crash"),
+      key("plan/other-workshop/x", "h-other"), // another workshop: same label prefix, other slug
+      key("someone's personal key", "h-personal"),
+    ];
+    const claims = [claim("ann", "ACTIVE", { key_hash: "h-ann" }), claim("bob", "RESERVED"), claim("cid", "RELEASED")];
+    const plan = planSync(w, keys, claims, NOW);
+    expect(plan.orphans.map((k) => k.hash).sort()).toEqual(["h-ann-duplicate", "h-cid", "h-crash"]);
+    expect(plan.stuck).toEqual([]);
+  });
+
+  it("writes usage only when it changed, binds UNBOUND keys and MINTED ones left past their lease", () => {
+    const keys = [key(keyName(w, "ann"), "h-ann", 0.5), key(keyName(w, "bob"), "h-bob", 0.25), key(keyName(w, "cid"), "h-cid"), key(keyName(w, "dan"), "h-dan")];
+    const synced = { usage_synced_at: "2026-04-14T10:00:00Z" };
+    const claims = [
+      claim("ann", "ACTIVE", { key_hash: "h-ann", usage_usd: 0.5, limit_remaining: 1.5, ...synced }),
+      claim("bob", "UNBOUND", { key_hash: "h-bob", usage_usd: 0.1, limit_remaining: 1.9, ...synced }),
+      claim("cid", "MINTED", { key_hash: "h-cid", lease_until: NOW - 1, usage_usd: 0, limit_remaining: 2, ...synced }),
+      claim("dan", "MINTED", { key_hash: "h-dan", usage_usd: 0, limit_remaining: 2, ...synced }), // minting right now
+      claim("eve", "RESERVED", { lease_until: NOW - 1 }),
+      claim("fay", "ACTIVE", { key_hash: "h-gone" }),
+    ];
+    const plan = planSync(w, keys, claims, NOW);
+    expect(plan.usageWrites).toEqual([{ userId: "bob", keyHash: "h-bob", usageUsd: 0.25, limitRemaining: 1.75 }]);
+    expect(plan.toBind).toEqual([
+      { userId: "bob", keyHash: "h-bob", from: "UNBOUND" },
+      { userId: "cid", keyHash: "h-cid", from: "MINTED" },
+    ]);
+    expect(plan.stuck.map((c) => c.user_id)).toEqual(["eve"]);
+    expect(plan.missingUpstream).toEqual(["fay"]);
+    expect(plan.spend).toEqual({ usage_usd: 0.75, keys: 4 });
+  });
+});
+
+describe("planExpire", () => {
+  it("disables enabled keys of the workshop, expires live claims and scrubs the rest", () => {
+    const keys = [key(keyName(w, "ann"), "h-ann"), key(keyName(w, "bob"), "h-bob", 0, true), key("other/x/y", "h-other")];
+    const claims = [
+      claim("ann", "ACTIVE", { key_hash: "h-ann", key: "plaintext-a" }),
+      claim("bob", "REVOKED", { key_hash: "h-bob" }),
+      claim("cid", "RELEASED", { key: "plaintext-c" }),
+      claim("dan", "EXPIRED", { key_hash: "h-dan" }),
+    ];
+    const plan = planExpire(w, keys, claims);
+    expect(plan.toDisable.map((k) => k.hash)).toEqual(["h-ann"]);
+    expect(plan.toExpire.map((c) => c.user_id)).toEqual(["ann"]);
+    expect(plan.toScrub.map((c) => c.user_id)).toEqual(["cid"]);
+  });
+});
+
+describe("spendSampleAt", () => {
+  it("is the start of the sync period, so runs of one period share a sample", () => {
+    expect(spendSampleAt(NOW)).toBe("2026-04-14T10:00:00Z");
+    expect(spendSampleAt(Date.parse("2026-04-14T10:04:59.999Z"))).toBe("2026-04-14T10:00:00Z");
+    expect(spendSampleAt(Date.parse("2026-04-14T10:05:00Z"))).toBe("2026-04-14T10:05:00Z");
+  });
+});
