@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkshopConfigError } from "../workshops/load.js";
 import { DEMO_SLUG } from "./demo.js";
+import { startEmulator } from "./emulator/index.js";
 import { subjectForEmail } from "./oidc.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
 import { signIn, signInWithTokens } from "./testing.js";
@@ -254,6 +255,41 @@ describe("starting", () => {
       expect(list.workshops.map((w) => w.slug)).toEqual(["pyconde-2026-darmstadt-sql-agents"]);
     } finally {
       await stack.close();
+    }
+  });
+});
+
+describe("--openrouter real", () => {
+  it("mints on the configured OpenRouter, not the built-in emulator, and the page is told so", async () => {
+    // A separate emulator plays real OpenRouter here (the tests have no network); what is under
+    // test is the stack's wiring: management key, base URL, no /openrouter mount, the mode shown.
+    const upstream = await startEmulator({ port: 0, seed: 7 });
+    const stack = await startLocalStack({
+      port: 0,
+      dataDir: tempDir("wkm-realmode-"),
+      quiet: true,
+      openrouter: "real",
+      managementKey: upstream.managementKey,
+      openrouterBaseUrl: upstream.url,
+      workshopsDir: copyOfRealWorkshop(),
+    });
+    try {
+      expect(stack.mode).toBe("local-openrouter");
+      expect(stack.emulator).toBeUndefined();
+      const config = (await (await fetch(`${stack.url}/config.json`)).json()) as Record<string, unknown>;
+      expect(config).toMatchObject({ mode: "local-openrouter", openrouterBaseUrl: upstream.url });
+      expect((await fetch(`${stack.url}/openrouter/api/v1/models`)).status).toBe(404);
+      // Guardrails were ensured upstream for every workshop, the demo included.
+      expect(upstream.emulator.state.guardrails.map((g) => g.name).sort()).toEqual(["workshop-local-demo", "workshop-pyconde-2026-darmstadt-sql-agents"]);
+      const token = await signIn(stack.url, "real@example.com");
+      await api(stack, token, "PUT", "/api/me", { display_name: "Real", marketing_opted_in: false });
+      const claim = await api(stack, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
+      expect(claim.status).toBe(201);
+      expect(claim.body.key.base_url).toBe(upstream.url);
+      expect(upstream.emulator.state.keys).toHaveLength(1);
+    } finally {
+      await stack.close();
+      await upstream.close();
     }
   });
 });

@@ -78,6 +78,8 @@ export interface LocalStackOptions {
   schedulerIntervalMs?: number;
   /** For "real" mode; defaults to OPENROUTER_MANAGEMENT_KEY. Never logged. */
   managementKey?: string;
+  /** For "real" mode; defaults to OPENROUTER_BASE_URL, else https://openrouter.ai/api/v1. */
+  openrouterBaseUrl?: string;
 }
 
 export interface LocalStack {
@@ -229,7 +231,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         await emulator.flush();
       });
     }
-    const openrouterBaseUrl = emulator ? emulatorBaseUrl : DEFAULT_OPENROUTER_URL;
+    const openrouterBaseUrl = emulator ? emulatorBaseUrl : (opts.openrouterBaseUrl ?? process.env.OPENROUTER_BASE_URL ?? DEFAULT_OPENROUTER_URL);
     const openrouter = createOpenRouterClient({
       apiKey: emulator ? emulator.managementKey : realManagementKey!,
       serverURL: openrouterBaseUrl,
@@ -302,7 +304,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       console.error("local stack: unhandled error:", err);
       return c.json({ error: { code: "internal", message: "Something went wrong in the local stack; see the terminal." } }, 500);
     });
-    const honoListener = getRequestListener(app.fetch);
+    // Leave the global Response alone: the OpenRouter SDK in this same process checks `instanceof Response`.
+    const honoListener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
     handler = (req, res) => {
       const path = req.url ?? "/";
       if (path === OIDC_MOUNT_PATH || path.startsWith(`${OIDC_MOUNT_PATH}/`) || path.startsWith(`${OIDC_MOUNT_PATH}?`)) {
