@@ -1,0 +1,45 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+/**
+ * `npm start` as a person runs it: the CLI prints the URL, the mode and the workshops, the URL
+ * answers, and Ctrl-C (SIGINT) stops everything and exits 0.
+ */
+
+const dataDir = mkdtempSync(join(tmpdir(), "wkm-cli-"));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("npm start", () => {
+  it("prints where it runs, serves, and stops cleanly on Ctrl-C", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts", "--port", "0", "--data", dataDir, "--admin", "lead@example.com"], {
+      cwd: join(import.meta.dirname, ".."),
+      env: { ...process.env, LOCAL_ADMINS: "second@example.com", OPENROUTER_MANAGEMENT_KEY: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+
+    const deadline = Date.now() + 50_000;
+    while (!/running at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const url = /running at (http:\/\/\S+)/.exec(out)?.[1];
+    expect(url, out).toBeDefined();
+    expect(out).toContain("OpenRouter emulator at");
+    expect(out).toMatch(/- local-demo \(local demo\): claims open until/);
+    expect(out).toMatch(/- pyconde-2026-darmstadt-sql-agents: claims/);
+    expect(out).toContain("second@example.com, lead@example.com");
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+    child.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 15_000))]);
+    expect(code, out).toBe(0);
+    expect(out).toContain("Stopped. Everything is kept in the data folder.");
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+});
