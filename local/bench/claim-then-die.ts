@@ -1,0 +1,37 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createStore } from "../../functions/data/store.js";
+import { createClaimEngine } from "../../functions/domain/claims.js";
+import { createWorkshopCatalog } from "../../functions/domain/workshops.js";
+import { createOpenRouterClient } from "../../functions/openrouter/client.js";
+import type { OpenRouterClient } from "../../functions/openrouter/types.js";
+
+/**
+ * A container that dies between mint and store: it claims a key with the real engine, store and
+ * client, and the moment OpenRouter has answered POST /keys it says so on stdout and stops making
+ * progress, so its parent can SIGKILL it exactly there. Used by functions/faults.test.ts.
+ *
+ * Environment: BENCH_DYNAMO_ENDPOINT, BENCH_TABLES (JSON), BENCH_OPENROUTER_URL,
+ * OPENROUTER_MANAGEMENT_KEY, BENCH_SLUG, BENCH_USER_ID, BENCH_EMAIL, BENCH_LEASE_MS.
+ * Prints `minted <key hash>` (never the key) and nothing else.
+ */
+
+const env = (name: string): string => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is required`);
+  return v;
+};
+
+const dynamo = new DynamoDBClient({ endpoint: env("BENCH_DYNAMO_ENDPOINT"), region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+const store = createStore({ client: dynamo, tableNames: JSON.parse(env("BENCH_TABLES")) as { attendees: string; workshops: string } });
+const real = createOpenRouterClient({ apiKey: env("OPENROUTER_MANAGEMENT_KEY"), serverURL: env("BENCH_OPENROUTER_URL"), timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 });
+const openrouter: OpenRouterClient = {
+  ...real,
+  async createKey(input) {
+    const created = await real.createKey(input);
+    process.stdout.write(`minted ${created.hash}\n`);
+    // The process is killed here; until then it makes no further progress.
+    return new Promise<never>(() => {});
+  },
+};
+const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store }), now: Date.now, leaseMs: Number(env("BENCH_LEASE_MS")) });
+await engine.claim(env("BENCH_SLUG"), { userId: env("BENCH_USER_ID"), email: env("BENCH_EMAIL") });
