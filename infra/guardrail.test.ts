@@ -193,6 +193,19 @@ describe("lifecycle", () => {
   });
 });
 
+describe("an unreachable OpenRouter", () => {
+  it("is retried, then reported with the guardrail's name", async () => {
+    // Port 1 on loopback refuses connections: the network fault a live emulator cannot produce.
+    const props = { ...inputs({ name: "workshop-unreachable" }), baseUrl: "http://127.0.0.1:1/api/v1", guardrailId: "gone" };
+    const started = Date.now();
+    const error = await provider.read("gone", props).catch((e: unknown) => e);
+    expect(isGuardrailProviderError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/^guardrail workshop-unreachable: GET \/guardrails\/gone failed/);
+    // Three waits between four attempts.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+  });
+});
+
 describe("the management key", () => {
   it("comes from the stack's secret config when the environment has none", async () => {
     delete process.env.OPENROUTER_MANAGEMENT_KEY;

@@ -97,8 +97,10 @@ function managementKey(guardrail: string): string {
 }
 
 /**
- * One Management API call, with a bounded retry on 429/5xx and network errors (about 7 s at
- * worst). Error messages carry the status and upstream message, never the request headers.
+ * One Management API call, with a bounded retry (4 attempts, 0.5-5 s apart) on 429 and 5xx, and on
+ * network errors for everything but POST: a POST whose answer was lost may have created the
+ * guardrail, and the next `pulumi up` adopts it by name rather than making a second one. Error
+ * messages carry the status and upstream message, never the request headers.
  */
 async function callOpenRouter(
   baseUrl: string,
@@ -125,7 +127,7 @@ async function callOpenRouter(
     } catch (cause) {
       if (isGuardrailProviderError(cause)) throw cause;
       lastProblem = `${method} ${path} failed: ${(cause as Error).message}`;
-      if (attempt < attempts) {
+      if (attempt < attempts && method !== "POST") {
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
         continue;
       }
