@@ -74,7 +74,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
  * `key`/`managementKey`/`OPENROUTER_MANAGEMENT_KEY` field), from the environment locally. Call once
  * per container; never log the result.
  */
-export async function loadManagementKey(config: FunctionsConfig, secrets?: SecretsManagerClient): Promise<string> {
+export async function loadManagementKey(config: Pick<FunctionsConfig, "openrouter">, secrets?: SecretsManagerClient): Promise<string> {
   if (config.openrouter.managementKey) return config.openrouter.managementKey;
   const arn = config.openrouter.secretArn!;
   const client = secrets ?? new SecretsManagerClient({});

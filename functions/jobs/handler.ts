@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { deferredOpenRouterClient } from "../api/deferred-openrouter.js";
-import { loadManagementKey, type FunctionsConfig } from "../config.js";
+import { loadManagementKey } from "../config.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
@@ -24,9 +24,8 @@ const log = (event: string, fields: Record<string, unknown>) => console.log(JSON
 const dynamo = new DynamoDBClient({});
 const store = createStore({ client: dynamo, tableNames: config.tables });
 const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tables });
-// loadManagementKey reads only `openrouter` from the config.
 const openrouter = deferredOpenRouterClient(
-  loadManagementKey(config as FunctionsConfig).then((apiKey) =>
+  loadManagementKey(config).then((apiKey) =>
     // A job has minutes, not a waiting attendee: longer per-call budgets than the API's.
     createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }),
   ),
