@@ -63,6 +63,10 @@ function parseCli(argv: string[]): LocalStackOptions | undefined {
   };
 }
 
+function isLoopback(host: string | undefined): boolean {
+  return host === undefined || host === "127.0.0.1" || host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
 async function main(): Promise<void> {
   let opts: LocalStackOptions | undefined;
   try {
@@ -110,6 +114,9 @@ async function main(): Promise<void> {
       `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,
       `  workshops: ${stack.workshops.length}`,
       ...stack.workshops.map((w) => `    - ${w.slug}${w.slug === stack.demoSlug ? " (local demo)" : ""}: ${stack.workshopState(w)}`),
+      ...(isLoopback(opts.host)
+        ? []
+        : ["", `WARNING: listening on ${opts.host}: anyone who can reach it can sign in as any email, admins included.`]),
       "",
       "Open the URL, sign in with any email, claim a key. Ctrl-C stops; a restart keeps every claim.",
       "",
