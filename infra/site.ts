@@ -140,7 +140,8 @@ export class StaticSite extends pulumi.ComponentResource {
 
   constructor(name: string, args: StaticSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:site:StaticSite", name, {}, opts);
-    this.files = siteFiles(args.siteDir);
+    // /config.json belongs to the stack (SiteConfigFile); a build's own copy would fight over the key.
+    this.files = siteFiles(args.siteDir).filter((f) => f.key !== "config.json");
     if (!this.files.some((f) => f.key === "index.html")) {
       throw new Error(`the site folder ${args.siteDir} has no index.html; build the site first (npx tsx web/build.ts)`);
     }

@@ -136,6 +136,8 @@ export function fakeSiteDir(): string {
   writeFileSync(join(dir, "index.html"), "<!doctype html><title>t</title>");
   writeFileSync(join(dir, "catalog.json"), "{}");
   writeFileSync(join(dir, "favicon.svg"), "<svg/>");
+  // A local build's config must never reach the bucket: the stack writes its own.
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ mode: "local-emulator" }));
   writeFileSync(join(dir, "assets", "main-ABCD1234.js"), "console.log(1)");
   writeFileSync(join(dir, "assets", "site-EFGH5678.css"), "body{}");
   return dir;
