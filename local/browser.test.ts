@@ -72,8 +72,7 @@ describe.skipIf(!existsSync(CHROMIUM))("a newcomer in Chromium", () => {
     await keyBox.waitFor({ timeout: 20_000 });
     expect(page.url()).toContain(stack.url);
 
-    const me = stack.emulator!.state.keys;
-    expect(me).toHaveLength(1);
+    expect(stack.emulator!.state.keys).toHaveLength(1);
     const claims = await stack.store.listClaims(DEMO_SLUG);
     expect(claims).toHaveLength(1);
     expect(claims[0]!.status).toBe("ACTIVE");
