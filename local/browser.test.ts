@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
@@ -22,7 +22,8 @@ const CHROMIUM_FLAGS = [
   "--no-first-run",
 ];
 
-describe.skipIf(!existsSync(CHROMIUM))("a newcomer in Chromium", () => {
+// Never skipped: without Chromium the launch fails and so does the run.
+describe("a newcomer in Chromium", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "wkm-browser-"));
   const profileDir = mkdtempSync(join(tmpdir(), "wkm-chromium-"));
   let stack: LocalStack;
