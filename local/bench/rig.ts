@@ -57,6 +57,8 @@ export interface Counters {
   reads: number;
   /** Upstream HTTP attempts by operation (keys.create, guardrails.assign, ...), retries included. */
   upstream: Map<string, number>;
+  /** DynamoDB round-trip times (ms) by "Operation ITEM" (e.g. "UpdateItem LEDGER", "PutItem CLAIM"). */
+  dynamoMs: Map<string, number[]>;
 }
 
 export interface BenchRig {
@@ -100,13 +102,20 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
   const names = tableNames(`bench${randomUUID().slice(0, 8)}`);
   await ensureTables(dynamo.client, names);
 
-  const counters: Counters = { writes: new Map(), reads: 0, upstream: new Map() };
+  const counters: Counters = { writes: new Map(), reads: 0, upstream: new Map(), dynamoMs: new Map() };
   dynamo.client.middlewareStack.add(
     (next) => async (args) => {
       const target = String((args.request as { headers?: Record<string, string> }).headers?.["x-amz-target"] ?? "").split(".").pop() ?? "";
       if (WRITE_TARGETS.has(target)) counters.writes.set(target, (counters.writes.get(target) ?? 0) + 1);
       else if (target) counters.reads++;
-      return next(args);
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        const label = `${target} ${itemKind(args.input)}`.trim();
+        const list = counters.dynamoMs.get(label) ?? counters.dynamoMs.set(label, []).get(label)!;
+        list.push(performance.now() - started);
+      }
     },
     { step: "build", name: "benchWriteCounter" },
   );
@@ -158,6 +167,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
       counters.writes.clear();
       counters.upstream.clear();
       counters.reads = 0;
+      counters.dynamoMs.clear();
       upstream.emulator.resetStats();
     },
     totalWrites: () => sum(counters.writes),
@@ -196,6 +206,17 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     },
   };
   return rig;
+}
+
+/** Which kind of item a command touches: the sort key's prefix (LEDGER, CLAIM, EMAIL, ...) or the table's hash key. */
+function itemKind(input: unknown): string {
+  const i = input as { Key?: Record<string, unknown>; Item?: Record<string, unknown> } | undefined;
+  const key = i?.Key ?? i?.Item;
+  if (!key) return "";
+  const sk = key.sk as string | { S?: string } | undefined;
+  const text = typeof sk === "string" ? sk : sk?.S;
+  if (text) return text.split("#")[0]!;
+  return key.user_id !== undefined ? "ATTENDEE" : "";
 }
 
 /** Nearest-rank percentile of an unsorted sample. */

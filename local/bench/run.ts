@@ -124,8 +124,23 @@ async function claimBurst(rig: BenchRig, latencyMs: number) {
     dynamodb_writes_per_granted: round(rig.totalWrites() / granted.length, 2),
     dynamodb_reads_per_answer: round(rig.counters.reads / BURST_USERS, 2),
     process_cpu_ms_per_answer: round((cpu.user + cpu.system) / 1000 / BURST_USERS, 2),
+    dynamodb_round_trip_ms: roundTrips(rig),
   };
 }
+
+/** DynamoDB round trips by operation and item kind: count, p50, p95 (ms). */
+function roundTrips(rig: BenchRig): Record<string, { n: number; p50: number; p95: number }> {
+  return Object.fromEntries(
+    [...rig.counters.dynamoMs].sort(([a], [b]) => a.localeCompare(b)).map(([label, xs]) => [label, { n: xs.length, p50: Math.round(median(xs)), p95: Math.round(percentile(xs, 95)) }]),
+  );
+}
+
+/** The slowest kinds of DynamoDB round trip, slowest first, as "UpdateItem LEDGER 812/1204 ms". */
+const slowestRoundTrips = (trips: Record<string, { n: number; p50: number; p95: number }>) =>
+  Object.entries(trips)
+    .sort(([, a], [, b]) => b.p50 - a.p50)
+    .slice(0, 3)
+    .map(([label, t]) => `${label} ${t.p50}/${t.p95} ms`);
 
 /** Claims one after another: per-claim wall time, process CPU, writes and upstream calls. */
 async function sequentialClaims(rig: BenchRig, latencyMs: number, n: number) {
@@ -157,6 +172,7 @@ async function sequentialClaims(rig: BenchRig, latencyMs: number, n: number) {
     dynamodb_writes_per_claim: round(rig.totalWrites() / n, 2),
     dynamodb_writes: Object.fromEntries(rig.counters.writes),
     dynamodb_reads_per_claim: round(rig.counters.reads / n, 2),
+    dynamodb_round_trip_ms: roundTrips(rig),
     upstream_calls_per_claim: round(rig.totalUpstream() / n, 2),
   };
 }
@@ -276,6 +292,7 @@ async function main() {
         ["answers per second (granted per second)", `${b.answers_per_s} (${b.granted_per_s})`],
         ["upstream calls per granted claim", String(b.upstream_calls_per_granted), JSON.stringify(b.upstream_calls)],
         ["DynamoDB writes per granted claim", String(b.dynamodb_writes_per_granted), `refusals' writes included: ${JSON.stringify(b.dynamodb_writes)}`],
+        ["slowest DynamoDB round trip p50/p95", slowestRoundTrips(b.dynamodb_round_trip_ms)[0] ?? "-", `then ${slowestRoundTrips(b.dynamodb_round_trip_ms).slice(1).join(", ")}`],
       ]);
     }
 
