@@ -6,6 +6,8 @@ import type { Workshop } from "../workshops/schema.js";
 export interface JobSchedulesArgs {
   workshops: Workshop[];
   jobsFunction: aws.lambda.Function;
+  /** The jobs function's role: it may send its own failed invocations to the dead-letter queue. */
+  jobsRole: aws.iam.Role;
   /** The deploy's clock (ms). Schedules wholly in the past are not declared; see `plannedSchedules`. */
   now: number;
   tags?: Record<string, string>;
@@ -80,6 +82,7 @@ export class JobSchedules extends pulumi.ComponentResource {
       { parent: this },
     );
     this.role = this.createInvokerRole(name, args);
+    this.catchFailedRuns(name, args);
     for (const w of args.workshops) {
       for (const plan of plannedSchedules(w, args.now)) this.schedules.push(this.createSchedule(name, plan, args.jobsFunction));
     }
@@ -127,6 +130,37 @@ export class JobSchedules extends pulumi.ComponentResource {
       { parent: this },
     );
     return role;
+  }
+
+  /**
+   * The scheduler hands a job to Lambda asynchronously, so its retry policy and dead-letter queue
+   * cover delivery only. A job that throws is retried by Lambda's own async retries; when those
+   * are spent the event goes to the same dead-letter queue, so no failed run disappears silently.
+   */
+  private catchFailedRuns(name: string, args: JobSchedulesArgs): void {
+    new aws.iam.RolePolicy(
+      `${name}-jobs-failures`,
+      {
+        role: args.jobsRole.id,
+        policy: this.deadLetters.arn.apply((queueArn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Sid: "FailedRuns", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [queueArn] }],
+          }),
+        ),
+      },
+      { parent: this },
+    );
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-jobs-async`,
+      {
+        functionName: args.jobsFunction.name,
+        maximumRetryAttempts: 2,
+        maximumEventAgeInSeconds: 6 * 3600,
+        destinationConfig: { onFailure: { destination: this.deadLetters.arn } },
+      },
+      { parent: this },
+    );
   }
 
   private createSchedule(name: string, plan: PlannedSchedule, jobsFunction: aws.lambda.Function): aws.scheduler.Schedule {

@@ -176,6 +176,18 @@ describe("schedules", () => {
   });
 });
 
+describe("failed job runs", () => {
+  it("land in the dead-letter queue after Lambda's own retries, and only the jobs role may send them there", () => {
+    const jobs = program.one(T.fn, "functions-jobs");
+    const queue = program.one(T.queue);
+    const invokeConfig = program.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs;
+    expect(invokeConfig).toMatchObject({ functionName: jobs.state.name, destinationConfig: { onFailure: { destination: queue.state.arn } } });
+    const policy = program.one(T.rolePolicy, "schedules-jobs-failures");
+    expect(policy.inputs.role).toBe(byName(T.role, "functions-jobs-role").id);
+    expect(statementsOf(policy.inputs.policy)).toEqual([expect.objectContaining({ Action: ["sqs:SendMessage"], Resource: [queue.state.arn] })]);
+  });
+});
+
 describe("data", () => {
   it("declares the tables of TABLES with PITR, deletion protection, encryption and the ttl backstop", () => {
     const tables = program.ofType(T.table);

@@ -92,7 +92,13 @@ export function workshopKeyMinter(inputs: StackInputs) {
   });
   resolveApiDomain(api.domain);
 
-  const schedules = new JobSchedules("schedules", { workshops, jobsFunction: functions.jobs.fn, now: inputs.now, tags });
+  const schedules = new JobSchedules("schedules", {
+    workshops,
+    jobsFunction: functions.jobs.fn,
+    jobsRole: functions.jobs.role,
+    now: inputs.now,
+    tags,
+  });
 
   const workshopsTable = TABLES.find((t) => t.logicalName === "workshops")!;
   const deployments = workshops.map(
