@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { installMocks, settle } from "./testing.js";
+import { installMocks, settle } from "./pulumi-mocks.js";
 
 const program = installMocks({});
 const started = performance.now();

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { readStackSettings, StackSettingsError } from "./settings.js";
-import { installMocks } from "./testing.js";
+import { installMocks } from "./pulumi-mocks.js";
 
 function settingsWith(config: Record<string, string>) {
   installMocks(config);

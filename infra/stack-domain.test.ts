@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadWorkshops } from "../workshops/load.js";
-import { fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./testing.js";
+import { fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./pulumi-mocks.js";
 
 /**
  * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it) and

@@ -15,7 +15,7 @@ import {
   valueOf,
   type MockedProgram,
   type RecordedResource,
-} from "./testing.js";
+} from "./pulumi-mocks.js";
 
 /**
  * The program as `pulumi preview` would declare it, under Pulumi's mocks, with the real workshop
