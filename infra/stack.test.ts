@@ -237,6 +237,18 @@ describe("functions and permissions", () => {
     });
   });
 
+  it("gives each function an environment its own config reader accepts", async () => {
+    const { readConfig } = await import("../functions/config.js");
+    const { readJobsConfig } = await import("../functions/jobs/config.js");
+    const apiEnv = program.one(T.fn, "functions-api").inputs.environment.variables;
+    const jobsEnv = program.one(T.fn, "functions-jobs").inputs.environment.variables;
+    const api = readConfig(apiEnv);
+    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: program.one(T.secret).state.arn });
+    expect(api.auth.adminGroup).toBe("admins");
+    const jobs = readJobsConfig(jobsEnv);
+    expect(jobs.tables).toEqual(api.tables);
+  });
+
   it("names concrete ARNs in every policy: no wildcard resource on data or the secret", () => {
     const secretArn = program.one(T.secret).state.arn;
     const policies = program.ofType(T.rolePolicy);
