@@ -127,6 +127,29 @@ describe("workshops", () => {
     }
     expect(outputs.guardrailIds).toEqual(Object.fromEntries(workshops.map((w) => [w.slug, `gr-workshop-${w.slug}-guardrail`])));
   });
+
+  it("writes an item the functions' store reads back as the same workshop (through the local DynamoDB)", async () => {
+    const { PutItemCommand } = await import("@aws-sdk/client-dynamodb");
+    const { startLocalDynamo, ensureTables } = await import("../local/dynamo.js");
+    const { createStore } = await import("../functions/data/store.js");
+    const dynamo = await startLocalDynamo();
+    try {
+      const tableNames = { attendees: "infra-test-attendees", workshops: "infra-test-workshops" };
+      await ensureTables(dynamo.client, tableNames);
+      for (const item of program.ofType(T.tableItem)) {
+        // What the TableItem resource sends: a PutItem of the low-level JSON.
+        await dynamo.client.send(new PutItemCommand({ TableName: tableNames.workshops, Item: JSON.parse(item.inputs.item) }));
+      }
+      const store = createStore({ client: dynamo.client, tableNames });
+      for (const w of workshops) {
+        const record = await store.getWorkshop(w.slug);
+        expect(record?.config).toEqual(w);
+        expect(record?.guardrail_id).toBe(`gr-workshop-${w.slug}-guardrail`);
+      }
+    } finally {
+      await dynamo.close();
+    }
+  });
 });
 
 describe("schedules", () => {
