@@ -89,6 +89,8 @@ export class AttendeeAuth extends pulumi.ComponentResource {
         emailConfiguration: args.sesEmail
           ? { emailSendingAccount: "DEVELOPER", fromEmailAddress: args.sesEmail.from, sourceArn: args.sesEmail.identityArn }
           : { emailSendingAccount: "COGNITO_DEFAULT" },
+        // Managed login (version 2) needs the Essentials tier; 10,000 monthly active users are free.
+        userPoolTier: "ESSENTIALS",
         // Attendee accounts hold personal data; a stray destroy must not wipe them.
         deletionProtection: "ACTIVE",
         tags: args.tags,
