@@ -429,11 +429,12 @@ describe("the local stack", () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("sends the security headers on pages, config, API answers, errors and the emulator", async () => {
+  it("sends the security headers on pages, config, API answers, errors and the emulator, and no key in any of them", async () => {
     const paths = ["/", "/index.html", "/config.json", "/healthz", "/api/workshops", "/api/me", "/no/such/page", "/api/no-such-route", "/openrouter/api/v1/models"];
     for (const path of paths) {
       const res = await fetch(`${local.url}${path}`);
-      await res.arrayBuffer();
+      // Nothing the stack serves to anyone carries a key (the emulator's management key included).
+      expect(await res.text(), path).not.toMatch(KEY_PATTERN);
       const h = (name: string) => res.headers.get(name) ?? "";
       const csp = h("content-security-policy");
       expect(csp, `${path} content-security-policy`).toMatch(/default-src 'self'/);
