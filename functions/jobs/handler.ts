@@ -14,8 +14,9 @@ import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
 /**
  * The jobs Lambda: EventBridge Scheduler invokes it with `{job, slug}` (open, close, sync, expire).
  * It runs the job, logs one JSON line with the summary (counts, never a key) and returns it. A
- * one-off job (open, close, expire) that finished with errors throws, so the scheduler's retry
- * policy runs it again (every job is idempotent); a sync does not, the next sync comes in minutes.
+ * one-off job (open, close, expire) that finished with errors throws, so Lambda's asynchronous
+ * retries run it again and then the dead-letter queue keeps it (every job is idempotent); a sync
+ * does not throw, the next sync comes in minutes.
  */
 
 const config = readJobsConfig();
