@@ -173,6 +173,8 @@ async function sequentialClaims(rig: BenchRig, latencyMs: number, n: number) {
     dynamodb_writes: Object.fromEntries(rig.counters.writes),
     dynamodb_reads_per_claim: round(rig.counters.reads / n, 2),
     dynamodb_round_trip_ms: roundTrips(rig),
+    // Round trips of one claim follow each other, so their sum is the claim's time in DynamoDB.
+    dynamodb_ms_per_claim: round([...rig.counters.dynamoMs.values()].flat().reduce((a, b) => a + b, 0) / n),
     upstream_calls_per_claim: round(rig.totalUpstream() / n, 2),
   };
 }
@@ -304,6 +306,7 @@ async function main() {
       ["median process CPU per claim", ms(cost.median_process_cpu_ms), "API + dynalite + emulator: all run in this process"],
       ["DynamoDB writes per claim", String(cost.dynamodb_writes_per_claim), JSON.stringify(cost.dynamodb_writes)],
       ["DynamoDB reads per claim", String(cost.dynamodb_reads_per_claim)],
+      ["time in DynamoDB per claim", ms(cost.dynamodb_ms_per_claim)],
       ["upstream calls per claim", String(cost.upstream_calls_per_claim)],
     ]);
 
@@ -311,6 +314,7 @@ async function main() {
     section(`Sequential claims at 100 ms upstream latency (${sequential.claims} claims)`, [
       ["median", ms(sequential.median_ms), `target <= 2 x 100 + 50 = 250 ms: ${expectThat(sequential.median_ms <= 250, `sequential median ${sequential.median_ms} ms > 250 ms`)}`],
       ["p99", ms(sequential.p99_ms)],
+      ["time in DynamoDB per claim", ms(sequential.dynamodb_ms_per_claim), `${sequential.dynamodb_writes_per_claim} writes + ${sequential.dynamodb_reads_per_claim} reads, one after another`],
       ["upstream calls per claim", String(sequential.upstream_calls_per_claim)],
     ]);
   } finally {
