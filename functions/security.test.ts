@@ -430,7 +430,7 @@ describe("the local stack", () => {
   });
 
   it("sends the security headers on pages, config, API answers, errors and the emulator, and no key in any of them", async () => {
-    const paths = ["/", "/index.html", "/config.json", "/healthz", "/api/workshops", "/api/me", "/no/such/page", "/api/no-such-route", "/openrouter/api/v1/models"];
+    const paths = ["/", "/index.html", "/config.json", "/healthz", "/api/workshops", "/api/me", "/no/such/page", "/api/no-such-route", "/openrouter/api/v1/models", "/oidc/.well-known/openid-configuration"];
     for (const path of paths) {
       const res = await fetch(`${local.url}${path}`);
       // Nothing the stack serves to anyone carries a key (the emulator's management key included).
