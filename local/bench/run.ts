@@ -65,6 +65,15 @@ interface Answer {
   body: { key?: { key: string | null; status: string }; error?: { code: string } };
 }
 
+function parseBody(text: string): Answer["body"] {
+  try {
+    return JSON.parse(text) as Answer["body"];
+  } catch {
+    // Not the API's JSON (a proxy or crash page): counted as failed by its status.
+    return {};
+  }
+}
+
 async function claimBurst(rig: BenchRig, latencyMs: number) {
   const w = benchWorkshop(`burst-${latencyMs}ms`, BURST_CAPACITY);
   await rig.openWorkshop(w);
@@ -81,7 +90,7 @@ async function claimBurst(rig: BenchRig, latencyMs: number) {
     users.map(async (u) => {
       const t = performance.now();
       const res = await rig.request("POST", `/api/workshops/${w.slug}/claim`, u.token);
-      return { status: res.status, ms: performance.now() - t, body: JSON.parse(res.text) as Answer["body"] };
+      return { status: res.status, ms: performance.now() - t, body: parseBody(res.text) };
     }),
   );
   const wallMs = performance.now() - started;
@@ -90,7 +99,7 @@ async function claimBurst(rig: BenchRig, latencyMs: number) {
 
   const granted = answers.filter((a) => a.status === 201);
   const refused = answers.filter((a) => a.status === 409 && a.body.error?.code === "sold_out");
-  const failed = answers.filter((a) => a !== undefined && !granted.includes(a) && !refused.includes(a));
+  const failed = answers.filter((a) => !granted.includes(a) && !refused.includes(a));
   const keys = granted.map((a) => a.body.key?.key ?? "");
   const upstreamKeys = rig.upstream.emulator.state.keys.filter((k) => k.name.startsWith(keyNamePrefix(w)));
   const perName = new Map<string, number>();
