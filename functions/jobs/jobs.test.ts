@@ -10,6 +10,7 @@ import { tableNames } from "../data/tables.js";
 import { claimIdFor, createClaimEngine, type ClaimEngine } from "../domain/claims.js";
 import { normalizeEmail } from "../domain/email.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
+import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited, runJob, type JobDeps, type JobSummary } from "./run.js";
@@ -75,7 +76,10 @@ interface Testbed {
 }
 
 async function testbed(slug: string): Promise<Testbed> {
-  const clock = { ms: Date.now() };
+  // One second into the current spend-sample period, so the steps a test takes within a period
+  // (a lease of 90 s) never straddle a period boundary by the chance of when the test started.
+  const period = SYNC_EVERY_MINUTES * 60_000;
+  const clock = { ms: Math.floor(Date.now() / period) * period + 1_000 };
   const emu = await startEmulator({ port: 0, seed: 20260414 });
   emulators.push(emu);
   const openrouter = createOpenRouterClient({
