@@ -65,16 +65,16 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
         <PageTitle title={w.name} />
         <p class="projector-headline">{headline}</p>
         <p class="projector-url">{url.replace(/^https?:\/\//, "")}</p>
-        <div class="projector-counts" aria-live="polite">
+        <div class="projector-counts" aria-live="polite" data-live={status ? "yes" : "no"}>
           <p>
             <span class="projector-number" data-testid="keys-left">
-              {status ? status.keys_left : w.capacity}
+              {status ? status.keys_left : "–"}
             </span>
             <span class="projector-unit">keys left</span>
           </p>
           <p>
             <span class="projector-number projector-number-small" data-testid="keys-claimed">
-              {status ? status.claimed : 0}
+              {status ? status.claimed : "–"}
             </span>
             <span class="projector-unit">claimed of {status ? status.capacity : w.capacity}</span>
           </p>
