@@ -49,25 +49,13 @@ export interface SiteConfig {
   };
 }
 
-export type WorkshopState = "upcoming" | "open" | "paused" | "sold_out" | "closed";
+// The API's own answer types, shared rather than restated (type-only: nothing reaches a bundle).
+export type { WorkshopStatus } from "../../functions/api/views.js";
+export type { ClaimStatus } from "../../functions/data/store.js";
+import type { WorkshopStatus } from "../../functions/api/views.js";
+import type { ClaimStatus } from "../../functions/data/store.js";
 
-export interface WorkshopStatus {
-  slug: string;
-  name: string;
-  event: string;
-  location: string;
-  starts_at: string;
-  ends_at: string;
-  claims_open_at: string;
-  claims_close_at: string;
-  key_expires_at: string;
-  window: "upcoming" | "open" | "closed";
-  paused: boolean;
-  state: WorkshopState;
-  capacity: number;
-  claimed: number;
-  keys_left: number;
-}
+export type WorkshopState = WorkshopStatus["state"];
 
 export interface Profile {
   user_id: string;
@@ -79,8 +67,6 @@ export interface Profile {
   is_admin: boolean;
   organizer_of: string[];
 }
-
-export type ClaimStatus = "ACTIVE" | "UNBOUND" | "MINTED" | "RESERVED" | "REVOKED" | "EXPIRED" | "RELEASED";
 
 export interface MyKey {
   slug: string;
