@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromiumProfile } from "./chromium.js";
 import { DEMO_SLUG } from "./demo.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
 
@@ -11,16 +12,6 @@ import { startLocalStack, type LocalStack } from "./stack.js";
  * workshop, sign in on the local provider's form, confirm, and see a key that works. Then reload
  * (the key is still shown) and restart the stack (still the same key).
  */
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 // Never skipped: without Chromium the launch fails and so does the run.
 describe("a newcomer in Chromium", () => {
@@ -32,7 +23,7 @@ describe("a newcomer in Chromium", () => {
 
   beforeAll(async () => {
     stack = await startLocalStack({ port: 0, dataDir, quiet: true });
-    browser = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await launchChromiumProfile(profileDir);
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,12 +1,13 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { launchChromium } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { signIn } from "../local/testing.js";
 
@@ -16,15 +17,6 @@ import { signIn } from "../local/testing.js";
  * open (with a hostile welcome message), sold out, not yet open, closed.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const PHONE = { width: 360, height: 780 };
 const ORGANIZER = "organizer@example.org";
 const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
@@ -172,9 +164,7 @@ async function timedAttendeeFlow(email: string, name: string, opts: { consent: b
 
 beforeAll(async () => {
   // Never skip: a missing browser must fail the run loudly, not pass it quietly.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}; the browser tests need it (apt-get install chromium).`);
-  }
+  browser = await launchChromium();
   mkdirSync(SCREENSHOTS, { recursive: true });
   workDir = mkdtempSync(join(tmpdir(), "wkm-web-test-"));
   const workshopsDir = join(workDir, "workshops");
@@ -198,7 +188,6 @@ beforeAll(async () => {
     // repair it too, so it is kept from ticking during the run.
     schedulerIntervalMs: 60 * 60_000,
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   // An attendee's browser is already running and the server has served others before: warm both
   // up once (in a context that is then thrown away, so the timed run starts with an empty cache).
   const warm = await browser.newContext();

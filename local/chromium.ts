@@ -1,0 +1,36 @@
+/**
+ * Debian's Chromium, as every browser test here launches it. Never skipped: without the browser
+ * the launch throws with what to install, and the run fails.
+ */
+import { existsSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+// The background-networking flags keep Chromium from calling home on this closed network.
+export const CHROMIUM_FLAGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+function requireChromium(): void {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM_PATH}; the browser tests need it (apt-get install chromium).`);
+  }
+}
+
+/** A headless browser with a fresh, throwaway profile. */
+export async function launchChromium(): Promise<Browser> {
+  requireChromium();
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/** A headless browser whose profile lives in `profileDir` (a fresh directory per test run). */
+export async function launchChromiumProfile(profileDir: string): Promise<BrowserContext> {
+  requireChromium();
+  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
+}
