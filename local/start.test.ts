@@ -43,3 +43,21 @@ describe("npm start", () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("npm start's options", () => {
+  it("adds the demo workshop against the emulator, and against real OpenRouter only when asked", async () => {
+    const { parseCli } = await import("./start.js");
+    expect(parseCli([])?.demo).toBe(true);
+    expect(parseCli(["--no-demo"])?.demo).toBe(false);
+    expect(parseCli(["--openrouter", "real"])?.demo).toBe(false);
+    expect(parseCli(["--openrouter", "real", "--demo"])?.demo).toBe(true);
+    expect(parseCli(["--openrouter", "real", "--demo", "--no-demo"])?.demo).toBe(false);
+  });
+
+  it("refuses what it cannot use, with the reason", async () => {
+    const { parseCli } = await import("./start.js");
+    expect(() => parseCli(["--port", "http"])).toThrow(/--port must be a port number/);
+    expect(() => parseCli(["--openrouter", "staging"])).toThrow(/--openrouter must be "emulator" or "real"/);
+    expect(() => parseCli(["--colour"])).toThrow();
+  });
+});

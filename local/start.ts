@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { WorkshopConfigError } from "../workshops/load.js";
 import { ClockOptionError } from "./clock.js";
@@ -17,6 +18,7 @@ Options:
   --host <addr>         address to listen on (default 127.0.0.1)
   --data <dir>          data folder: database, emulator, sign-in keys (default .data)
   --no-demo             do not add the local demo workshop
+  --demo                add it with --openrouter real too (off there by default: its keys would cost money)
   --at <ISO time>       run the clock from this moment, e.g. 2026-04-14T11:30:00+02:00
   --speed <factor>      run the clock faster, e.g. 60 (an hour per minute)
   --admin <email>       give this email organizer rights everywhere (repeatable; also LOCAL_ADMINS=a@x,b@y)
@@ -24,7 +26,7 @@ Options:
   -h, --help            show this help
 `;
 
-function parseCli(argv: string[]): LocalStackOptions | undefined {
+export function parseCli(argv: string[]): LocalStackOptions | undefined {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -32,6 +34,7 @@ function parseCli(argv: string[]): LocalStackOptions | undefined {
       host: { type: "string" },
       data: { type: "string" },
       "no-demo": { type: "boolean", default: false },
+      demo: { type: "boolean" },
       at: { type: "string" },
       speed: { type: "string" },
       admin: { type: "string", multiple: true },
@@ -55,7 +58,9 @@ function parseCli(argv: string[]): LocalStackOptions | undefined {
     port,
     host: values.host,
     dataDir: values.data,
-    demo: !values["no-demo"],
+    // Against real OpenRouter the demo would create a real guardrail and real keys on start-up and
+    // claim, so there it is opt-in.
+    demo: values["no-demo"] ? false : (values.demo ?? openrouter !== "real"),
     at: values.at,
     speed,
     admins: [...fromEnv, ...(values.admin ?? [])],
@@ -146,4 +151,5 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
-void main();
+// Run only as the `npm start` entry point, not when a test imports parseCli.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) void main();
