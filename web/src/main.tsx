@@ -103,12 +103,12 @@ function App(props: SiteProps) {
   }
   // The projector is a full-screen display: no header, no footer, nothing to click.
   if (route.page === "projector") return <main class="projector-main">{page}</main>;
+  // The organizer dashboard's tables need the width; header and footer line up with it.
+  const wide = route.page === "organizer";
   return (
-    <>
+    <div class={wide ? "layout wide" : "layout"}>
       <Header config={props.config} />
-      <main id="main" class={route.page === "organizer" ? "wide" : undefined}>
-        {page}
-      </main>
+      <main id="main">{page}</main>
       <footer class="site-footer">
         {props.config.mode !== "cloud" && (
           <p class="mode-badge">
@@ -123,7 +123,7 @@ function App(props: SiteProps) {
           <a href="/organizer">Organizers</a>
         </p>
       </footer>
-    </>
+    </div>
   );
 }
 
