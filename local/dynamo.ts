@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
-import type { Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
@@ -32,6 +32,7 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
   const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // Loopback only, and the client keeps its sockets alive: a server closing an idle socket just as
   // the client reuses it answers ECONNRESET, which a busy machine (a burst of claims) makes likely.
+  refuseBrowsers(server);
   server.keepAliveTimeout = 0;
   server.headersTimeout = 0;
   server.requestTimeout = 0;
@@ -65,4 +66,21 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
       });
     },
   };
+}
+
+/**
+ * dynalite answers any origin with `Access-Control-Allow-Origin: *` and checks no signature, so any
+ * web page the developer visits could scan loopback ports and read the claims (plaintext keys
+ * included). The SDK never sends an Origin header; a browser always does on such a request.
+ */
+function refuseBrowsers(server: Server): void {
+  const listeners = server.listeners("request") as RequestListener[];
+  server.removeAllListeners("request");
+  server.on("request", (req, res) => {
+    if (req.headers.origin !== undefined || req.method === "OPTIONS") {
+      res.writeHead(403, { "content-type": "text/plain" }).end("The local DynamoDB does not answer browsers.\n");
+      return;
+    }
+    for (const listener of listeners) listener(req, res);
+  });
 }
