@@ -96,7 +96,9 @@ describe("workshops", () => {
     expect(guardrails).toHaveLength(workshops.length);
     for (const w of workshops) {
       const g = byName(T.guardrail, `workshop-${w.slug}-guardrail`);
-      const spec = guardrailSpec(w);
+      // The stack's name ("test" under the mocks) keeps its guardrail apart from other deployments'.
+      const spec = guardrailSpec(w, "test");
+      expect(spec.name).toBe(`workshop-${w.slug}--test`);
       expect(g.inputs).toMatchObject({
         name: spec.name,
         allowedModels: w.openrouter.models.map((m) => m.id),
@@ -113,7 +115,7 @@ describe("workshops", () => {
     expect(provider).toContain("exports.handler");
   });
 
-  it("writes the workshop item the functions read: config and guardrail id", () => {
+  it("writes the workshop item the functions read: config, guardrail id and the stack's key namespace", () => {
     for (const w of workshops) {
       const item = byName(T.tableItem, `workshop-${w.slug}-item`);
       expect(item.inputs).toMatchObject({ hashKey: "pk", rangeKey: "sk" });
@@ -121,6 +123,7 @@ describe("workshops", () => {
       expect(stored.pk).toEqual({ S: w.slug });
       expect(stored.sk).toEqual({ S: "CONFIG" });
       expect(stored.guardrail_id).toEqual({ S: `gr-workshop-${w.slug}-guardrail` });
+      expect(stored.key_namespace).toEqual({ S: "test" });
       expect(stored.config.M.slug).toEqual({ S: w.slug });
       expect(stored.config.M.openrouter.M.budget_usd).toEqual({ N: String(w.openrouter.budget_usd) });
       expect(stored.config.M.openrouter.M.models.L).toHaveLength(w.openrouter.models.length);

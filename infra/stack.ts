@@ -107,6 +107,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
         workshop: w,
         workshopsTable: { name: data.workshops.name, hashKey: workshopsTable.hashKey, rangeKey: workshopsTable.rangeKey! },
         openrouterBaseUrl: settings.openrouterBaseUrl,
+        keyNamespace: keyNamespaceFor(stack),
       }),
   );
 
@@ -144,4 +145,10 @@ export function workshopKeyMinter(inputs: StackInputs) {
     deadLetterQueueUrl: schedules.deadLetters.url,
     guardrailIds: pulumi.all(Object.fromEntries(deployments.map((d, i) => [workshops[i].slug, d.guardrail.guardrailId]))),
   };
+}
+
+/** The stack's key namespace: its name, lowercased to the allowed characters (derive.ts). */
+export function keyNamespaceFor(stack: string): string {
+  const ns = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40);
+  return ns || "stack";
 }

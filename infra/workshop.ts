@@ -10,6 +10,11 @@ export interface WorkshopDeploymentArgs {
   workshop: Workshop;
   workshopsTable: { name: pulumi.Input<string>; hashKey: string; rangeKey: string };
   openrouterBaseUrl: string;
+  /**
+   * This deployment's namespace in attendee key names (derive.ts `keyNamePrefix`): two stacks, or a
+   * stack and a local rehearsal, sharing one OpenRouter account never sweep each other's keys.
+   */
+  keyNamespace: string;
 }
 
 /** A DynamoDB attribute value in the low-level JSON form TableItem takes. */
@@ -40,7 +45,7 @@ export function toAttributeValue(value: unknown): AttributeValue {
 
 /**
  * What one workshop file becomes: its OpenRouter guardrail (the model allowlist) and the workshop
- * item the functions read, `{pk: slug, sk: "CONFIG", config, guardrail_id}`. Functions never parse
+ * item the functions read, `{pk: slug, sk: "CONFIG", config, guardrail_id, key_namespace}`. Functions never parse
  * YAML; this item is their copy of the file.
  */
 export class WorkshopDeployment extends pulumi.ComponentResource {
@@ -50,7 +55,7 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
   constructor(name: string, args: WorkshopDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:workshops:WorkshopDeployment", name, {}, opts);
     const w = args.workshop;
-    const spec = guardrailSpec(w);
+    const spec = guardrailSpec(w, args.keyNamespace);
     this.guardrail = new OpenRouterGuardrail(
       `${name}-guardrail`,
       {
@@ -76,6 +81,7 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
             [rangeKey]: { S: CONFIG_SK },
             config: toAttributeValue(w),
             guardrail_id: { S: guardrailId },
+            key_namespace: { S: args.keyNamespace },
           }),
         ),
       },

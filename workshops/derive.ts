@@ -43,10 +43,14 @@ export interface GuardrailSpec {
   reset_interval: "daily" | "weekly" | "monthly";
 }
 
-/** The OpenRouter guardrail for a workshop: the model allowlist (its limit is per key, see DESIGN.md). */
-export function guardrailSpec(w: Workshop): GuardrailSpec {
+/**
+ * The OpenRouter guardrail for a workshop: the model allowlist (its limit is per key, see DESIGN.md).
+ * `namespace` is the deployment's (see `keyNamePrefix`): a rehearsal of an edited file, or a staging
+ * stack, on the production OpenRouter account gets its own guardrail instead of rewriting the live one.
+ */
+export function guardrailSpec(w: Workshop, namespace?: string): GuardrailSpec {
   return {
-    name: guardrailName(w.slug),
+    name: guardrailName(w.slug, namespace),
     description: `Workshop Key Minter: ${w.name}`.slice(0, 200),
     allowed_models: w.openrouter.models.map((m) => m.id),
     limit_usd: w.openrouter.guardrail.cap_usd,
@@ -54,20 +58,34 @@ export function guardrailSpec(w: Workshop): GuardrailSpec {
   };
 }
 
-export function guardrailName(slug: string): string {
-  return `workshop-${slug}`;
+export function guardrailName(slug: string, namespace?: string): string {
+  return namespace ? `workshop-${slug}--${namespace}` : `workshop-${slug}`;
 }
 
 /**
- * Every key of a workshop is named `<key_label_prefix>/<slug>/<claimId>`. The slug makes the prefix
- * unique across workshops, so a sync that deletes orphans never touches another workshop's keys.
+ * Every key of a workshop is named `<key_label_prefix>/<namespace>/<slug>/<claimId>`. The slug makes
+ * the name unique across workshops; the namespace (one per deployment: the Pulumi stack, a local
+ * data folder) makes it unique across deployments that share one OpenRouter account, so one
+ * deployment's sync never takes another's attendee keys for orphans. Without a namespace the name is
+ * `<key_label_prefix>/<slug>/<claimId>`.
  */
-export function keyNamePrefix(w: Workshop): string {
-  return `${w.openrouter.key_label_prefix}/${w.slug}/`;
+export const KEY_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+
+export function keyNamePrefix(w: Workshop, namespace?: string): string {
+  if (namespace !== undefined && !KEY_NAMESPACE_PATTERN.test(namespace)) {
+    throw new Error(`key namespace ${JSON.stringify(namespace)} must be 1-40 lowercase letters, digits and dashes`);
+  }
+  return `${w.openrouter.key_label_prefix}/${namespace ? `${namespace}/` : ""}${w.slug}/`;
 }
 
-export function keyName(w: Workshop, claimId: string): string {
-  return `${keyNamePrefix(w)}${claimId}`;
+export function keyName(w: Workshop, claimId: string, namespace?: string): string {
+  return `${keyNamePrefix(w, namespace)}${claimId}`;
+}
+
+/** Whether an upstream key's name is one of this workshop's in this namespace (claim ids hold no "/"). */
+export function isWorkshopKeyName(w: Workshop, name: string, namespace?: string): boolean {
+  const prefix = keyNamePrefix(w, namespace);
+  return name.startsWith(prefix) && name.length > prefix.length && !name.slice(prefix.length).includes("/");
 }
 
 export type ClaimWindow = "upcoming" | "open" | "closed";

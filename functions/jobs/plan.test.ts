@@ -92,6 +92,22 @@ describe("planSync", () => {
   });
 });
 
+describe("deployments sharing one OpenRouter account", () => {
+  it("never take each other's keys for orphans, nor disable them at expiry", () => {
+    const keys = [
+      key(keyName(w, "ann", "prod"), "h-prod-ann"),
+      key(keyName(w, "ann", "local-1a2b3c4d"), "h-rehearsal-ann"), // a rehearsal on the same account
+      key(keyName(w, "never-stored", "prod"), "h-prod-crash"),
+      key(keyName(w, "legacy"), "h-unnamespaced"),
+    ];
+    const claims = [claim("ann", "ACTIVE", { key_hash: "h-prod-ann" })];
+    expect(planSync(w, keys, claims, NOW, "prod").orphans.map((k) => k.hash)).toEqual(["h-prod-crash"]);
+    expect(planExpire(w, keys, claims, "prod").toDisable.map((k) => k.hash).sort()).toEqual(["h-prod-ann", "h-prod-crash"]);
+    // Without a namespace, names with one (an extra path segment) are someone else's too.
+    expect(planSync(w, keys, [], NOW).orphans.map((k) => k.hash)).toEqual(["h-unnamespaced"]);
+  });
+});
+
 describe("planExpire", () => {
   it("disables enabled keys of the workshop, expires live claims and scrubs the rest", () => {
     const keys = [key(keyName(w, "ann"), "h-ann"), key(keyName(w, "bob"), "h-bob", 0, true), key("other/x/y", "h-other")];

@@ -1,5 +1,5 @@
 import type { Workshop } from "../../workshops/schema.js";
-import { keyNamePrefix, roundUsd, toUtcSeconds } from "../../workshops/derive.js";
+import { isWorkshopKeyName, roundUsd, toUtcSeconds } from "../../workshops/derive.js";
 import type { ClaimItem, ClaimStatus } from "../data/store.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
@@ -39,9 +39,9 @@ export interface SyncPlan {
   spend: { usage_usd: number; keys: number };
 }
 
-export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], nowMs: number): SyncPlan {
-  const prefix = keyNamePrefix(w);
-  const workshopKeys = keys.filter((k) => k.name.startsWith(prefix));
+/** `namespace`: the deployment's key namespace (the workshop item's `key_namespace`); see derive.ts. */
+export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], nowMs: number, namespace?: string): SyncPlan {
+  const workshopKeys = keys.filter((k) => isWorkshopKeyName(w, k.name, namespace));
   const keyByHash = new Map(workshopKeys.map((k) => [k.hash, k]));
   const claimedHashes = new Set<string>();
   // A RESERVED claim may be minting right now (within its lease) or be taken over below (past it):
@@ -91,10 +91,9 @@ export interface ExpirePlan {
   toScrub: ClaimItem[];
 }
 
-export function planExpire(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[]): ExpirePlan {
-  const prefix = keyNamePrefix(w);
+export function planExpire(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], namespace?: string): ExpirePlan {
   return {
-    toDisable: keys.filter((k) => k.name.startsWith(prefix) && !k.disabled),
+    toDisable: keys.filter((k) => isWorkshopKeyName(w, k.name, namespace) && !k.disabled),
     toExpire: claims.filter((c) => LIVE_STATUSES.includes(c.status)),
     toScrub: claims.filter((c) => !LIVE_STATUSES.includes(c.status) && c.key !== undefined),
   };
