@@ -78,6 +78,9 @@ export class AttendeeAuth extends pulumi.ComponentResource {
           temporaryPasswordValidityDays: 7,
         },
         schemas: [{ name: "email", attributeDataType: "String", required: true, mutable: true, stringAttributeConstraints: { minLength: "3", maxLength: "254" } }],
+        // A changed email stays unverified (and gives no organizer rights or email lock) until the new
+        // address is confirmed; the old one keeps working meanwhile.
+        userAttributeUpdateSettings: { attributesRequireVerificationBeforeUpdates: ["email"] },
         adminCreateUserConfig: {
           allowAdminCreateUserOnly: false,
           inviteMessageTemplate: {
@@ -145,7 +148,8 @@ export class AttendeeAuth extends pulumi.ComponentResource {
         callbackUrls: [pulumi.interpolate`${siteOrigin}/callback`],
         logoutUrls: [pulumi.interpolate`${siteOrigin}/`],
         supportedIdentityProviders: identityProviders.names,
-        explicitAuthFlows: ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        // Sign-in happens on managed login (code + PKCE); no direct password flow is offered to scripts.
+        explicitAuthFlows: ["ALLOW_REFRESH_TOKEN_AUTH"],
         preventUserExistenceErrors: "ENABLED",
         enableTokenRevocation: true,
         idTokenValidity: 60,

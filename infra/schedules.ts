@@ -138,7 +138,7 @@ export class JobSchedules extends pulumi.ComponentResource {
    * are spent the event goes to the same dead-letter queue, so no failed run disappears silently.
    */
   private catchFailedRuns(name: string, args: JobSchedulesArgs): void {
-    new aws.iam.RolePolicy(
+    const mayReportFailures = new aws.iam.RolePolicy(
       `${name}-jobs-failures`,
       {
         role: args.jobsRole.id,
@@ -159,7 +159,8 @@ export class JobSchedules extends pulumi.ComponentResource {
         maximumEventAgeInSeconds: 6 * 3600,
         destinationConfig: { onFailure: { destination: this.deadLetters.arn } },
       },
-      { parent: this },
+      // Lambda checks that the role may send to the destination when the config is created.
+      { parent: this, dependsOn: [mayReportFailures] },
     );
   }
 
