@@ -16,7 +16,7 @@ const log = (event: string, fields: Record<string, unknown>) => console.log(JSON
 
 const store = createStore({ client: new DynamoDBClient({}), tableNames: config.tables });
 const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
-const openrouter = deferredOpenRouterClient(
+const openrouter = deferredOpenRouterClient(() =>
   loadManagementKey(config).then((apiKey) =>
     createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 }),
   ),

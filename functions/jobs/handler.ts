@@ -25,7 +25,7 @@ const log = (event: string, fields: Record<string, unknown>) => console.log(JSON
 const dynamo = new DynamoDBClient({});
 const store = createStore({ client: dynamo, tableNames: config.tables });
 const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tables });
-const openrouter = deferredOpenRouterClient(
+const openrouter = deferredOpenRouterClient(() =>
   loadManagementKey(config).then((apiKey) =>
     // A job has minutes, not a waiting attendee: longer per-call budgets than the API's.
     createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }),
