@@ -82,6 +82,13 @@ export interface ClaimItem {
   last_error?: string;
 }
 
+/** Who holds a normalized email in a workshop, and for which attempt of their claim. */
+export interface EmailLock {
+  user_id: string;
+  /** The claim attempt that reserved the slot before writing this lock (absent: proves nothing). */
+  attempt?: string;
+}
+
 export interface AttendeeItem {
   user_id: string;
   email?: string;
@@ -462,15 +469,17 @@ export function createStore({ client, tableNames }: StoreOptions) {
     },
 
     // ── normalized-email locks: one claim per person per workshop ────────────────────────────────
-    /** Refused (with the holder `{user_id}`) when another user holds this normalized email here. */
-    async lockEmail(slug: string, emailNormalized: string, userId: string): Promise<void> {
+    // The lock is written only after its claim's slot was reserved, and records that claim's
+    // attempt: a lock naming a claim's current attempt is the proof that the claim holds its slot.
+    /** Refused (with the holder `{user_id, attempt}`) when another user holds this normalized email here. */
+    async lockEmail(slug: string, emailNormalized: string, userId: string, attempt?: string): Promise<void> {
       const e = new Expression();
       const key = { pk: slug, sk: emailSk(emailNormalized) };
-      await conditional<{ user_id: string }>("lockEmail", W, key, () =>
+      await conditional<EmailLock>("lockEmail", W, key, () =>
         doc.send(
           new PutCommand({
             TableName: W,
-            Item: { ...key, user_id: userId },
+            Item: { ...key, user_id: userId, ...(attempt === undefined ? {} : { attempt }) },
             ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("user_id")} = ${e.value(userId)}`,
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ...e.params(),
@@ -479,8 +488,33 @@ export function createStore({ client, tableNames }: StoreOptions) {
       );
     },
 
-    /** Releases the lock only if this user holds it. */
-    async unlockEmail(slug: string, emailNormalized: string, userId: string): Promise<void> {
+    /**
+     * Hands this user's lock from one attempt of their claim to the next (a take-over). Refused when
+     * the lock is missing or names another user or attempt: then nothing proves the claim's slot.
+     */
+    async repointEmailLock(slug: string, emailNormalized: string, userId: string, fromAttempt: string, toAttempt: string): Promise<void> {
+      const e = new Expression();
+      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      await conditional<EmailLock>("repointEmailLock", W, key, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: key,
+            UpdateExpression: `SET ${e.name("attempt")} = ${e.value(toAttempt)}`,
+            ConditionExpression: `${e.name("user_id")} = ${e.value(userId)} AND ${e.name("attempt")} = ${e.value(fromAttempt)}`,
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Releases the lock only if this user holds it for this attempt: a stale attempt (a release
+     * racing the same user's newer claim) never removes the newer claim's lock.
+     * Answers whether a lock was removed.
+     */
+    async unlockEmail(slug: string, emailNormalized: string, userId: string, attempt: string): Promise<boolean> {
       const e = new Expression();
       const key = { pk: slug, sk: emailSk(emailNormalized) };
       try {
@@ -488,19 +522,22 @@ export function createStore({ client, tableNames }: StoreOptions) {
           new DeleteCommand({
             TableName: W,
             Key: key,
-            ConditionExpression: `${e.name("user_id")} = ${e.value(userId)}`,
+            ConditionExpression: `${e.name("user_id")} = ${e.value(userId)} AND ${e.name("attempt")} = ${e.value(attempt)}`,
             ...e.params(),
           }),
         );
+        return true;
       } catch (err) {
-        // Someone else's lock, or none: nothing of ours to release.
+        // Someone else's lock, another attempt's, or none: nothing of ours to release.
         if (!isConditionalFailure(err)) throw err;
+        return false;
       }
     },
 
-    async getEmailLock(slug: string, emailNormalized: string): Promise<{ user_id: string } | undefined> {
+    async getEmailLock(slug: string, emailNormalized: string): Promise<EmailLock | undefined> {
       const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: emailSk(emailNormalized) }, ConsistentRead: true }));
-      return got.Item ? { user_id: String(got.Item.user_id) } : undefined;
+      if (!got.Item) return undefined;
+      return { user_id: String(got.Item.user_id), ...(typeof got.Item.attempt === "string" ? { attempt: got.Item.attempt } : {}) };
     },
 
     // ── attendee profiles ──────────────────────────────────────────────────────────────────────

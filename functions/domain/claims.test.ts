@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keyNamePrefix } from "../../workshops/derive.js";
+import { keyExpiresAt, keyNamePrefix } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
 import { startTestStack, testWorkshop, type TestStack } from "../api/testing.js";
-import type { ClaimItem } from "../data/store.js";
+import type { ClaimItem, Store } from "../data/store.js";
+import { claimIdFor, createClaimEngine } from "./claims.js";
+import { normalizeEmail } from "./email.js";
 
 /**
  * The claim engine against the real parts: dynalite and the OpenRouter emulator on loopback, driven
@@ -254,7 +257,6 @@ describe("when OpenRouter fails", () => {
     const u = await stack.attendee("stuck@example.com");
     // A container that died after POST /keys and before storing the key leaves exactly this behind:
     // a RESERVED claim with its slot taken, and an upstream key under the claim's name.
-    const { claimIdFor } = await import("./claims.js");
     const claimId = claimIdFor("stuck", u.sub);
     const keyName = `${keyNamePrefix(w)}${claimId}`;
     const at = stack.now();
@@ -276,8 +278,9 @@ describe("when OpenRouter fails", () => {
       updated_at: new Date(at - 120_000).toISOString(),
     };
     await stack.store.createClaim(stuck);
-    await stack.store.lockEmail("stuck", "stuck@example.com", u.sub);
     await stack.store.reserveSlot("stuck", { maxKeys: 300, capUsd: 800, budgetUsd: 2 });
+    // The lock comes after the slot and names the attempt: the proof the take-over relies on.
+    await stack.store.lockEmail("stuck", "stuck@example.com", u.sub, "dead-container");
     const orphan = await stack.openrouter.createKey({ name: keyName, limit: 2, expires_at: stuck.expires_at });
 
     const res = await stack.call("POST", "/api/workshops/stuck/claim", u.token);
@@ -308,5 +311,166 @@ describe("when OpenRouter fails", () => {
     const again = await stack.call("POST", "/api/workshops/revoke/claim", u.token);
     expect(again.status).toBe(200);
     expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(1);
+  });
+});
+
+/**
+ * What a container that died right after writing the claim item (before the slot and the email
+ * lock) leaves behind, or a failed compensation: a RESERVED claim past its lease holding nothing.
+ * Real parts cannot die on cue, so this state is written directly through the store.
+ */
+async function reservedWithoutSlot(w: Workshop, userId: string, email: string): Promise<ClaimItem> {
+  const at = stack.now();
+  const claimId = claimIdFor(w.slug, userId);
+  const stuck: ClaimItem = {
+    slug: w.slug,
+    user_id: userId,
+    email,
+    email_normalized: normalizeEmail(email),
+    claim_id: claimId,
+    status: "RESERVED",
+    key_name: `${keyNamePrefix(w)}${claimId}`,
+    limit_usd: w.openrouter.budget_usd,
+    expires_at: keyExpiresAt(w),
+    usage_usd: 0,
+    reserved_at: new Date(at - 120_000).toISOString(),
+    lease_until: at - 30_000,
+    attempt: "died-before-its-slot",
+    claimed_at: new Date(at - 120_000).toISOString(),
+    updated_at: new Date(at - 120_000).toISOString(),
+  };
+  await stack.store.createClaim(stuck);
+  return stuck;
+}
+
+describe("a take-over mints only for a claim that provably holds its slot", () => {
+  it("sold out: a stuck claim that never got its slot is refused and deleted, not minted past the cap", async () => {
+    const w = testWorkshop("no-slot-sold-out", stack.now(), { openrouter: { guardrail: { cap_usd: 2, reset_interval: "monthly", max_keys: 1 } } });
+    await stack.addWorkshop(w);
+    const alice = await stack.attendee("alice@example.com", { sub: "nss-alice" });
+    const bob = await stack.attendee("bob@example.com", { sub: "nss-bob" });
+    expect((await stack.call("POST", "/api/workshops/no-slot-sold-out/claim", alice.token)).status).toBe(201);
+    await reservedWithoutSlot(w, bob.sub, "bob@example.com");
+
+    // Bob's retry finds his stuck claim: the take-over must reserve a slot like a new claim, and there is none.
+    const res = await stack.call("POST", "/api/workshops/no-slot-sold-out/claim", bob.token);
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("sold_out");
+    expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(1);
+    expect(await stack.store.getLedger("no-slot-sold-out")).toEqual({ claimed: 1, committed_usd: 2, paused: false });
+    expect(await stack.store.getClaim("no-slot-sold-out", bob.sub)).toBeUndefined();
+    expect(await stack.store.getEmailLock("no-slot-sold-out", "bob@example.com")).toBeUndefined();
+  });
+
+  it("the sync job's take-over of a stuck claim whose email another account holds: refused, no second key", async () => {
+    const w = testWorkshop("no-slot-email", stack.now());
+    await stack.addWorkshop(w);
+    const carol = await stack.attendee("carol@example.com", { sub: "nse-carol" });
+    expect((await stack.call("POST", "/api/workshops/no-slot-email/claim", carol.token)).status).toBe(201);
+    // Carol's second account got as far as its claim item before its container died.
+    const stuck = await reservedWithoutSlot(w, "nse-carol-2", "Carol@Example.com");
+
+    await expect(stack.engine.takeOverStuck("no-slot-email", stuck)).rejects.toMatchObject({ code: "email_already_claimed" });
+    expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(1);
+    expect(await stack.store.getLedger("no-slot-email")).toMatchObject({ claimed: 1, committed_usd: 2 });
+    expect(await stack.store.getClaim("no-slot-email", "nse-carol-2")).toBeUndefined();
+    expect((await stack.store.getEmailLock("no-slot-email", "carol@example.com"))?.user_id).toBe(carol.sub);
+  });
+
+  it("room left: the take-over reserves the slot first; a failed mint then gives back only that slot", async () => {
+    const w = testWorkshop("no-slot-room", stack.now());
+    await stack.addWorkshop(w);
+    const first = await stack.attendee("first@example.com", { sub: "nsr-first" });
+    expect((await stack.call("POST", "/api/workshops/no-slot-room/claim", first.token)).status).toBe(201);
+    const dave = await stack.attendee("dave@example.com", { sub: "nsr-dave" });
+    await reservedWithoutSlot(w, dave.sub, "dave@example.com");
+
+    // The mint after the take-over fails: the release gives back the slot the take-over reserved,
+    // never one the stuck claim did not hold (the ledger would then under-count the first key).
+    stack.upstream.emulator.setFaults({ "keys.create": { errorRate: 1, errorStatus: 500 } });
+    try {
+      expect((await stack.call("POST", "/api/workshops/no-slot-room/claim", dave.token)).status).toBe(503);
+    } finally {
+      stack.upstream.emulator.setFaults({});
+    }
+    expect(await stack.store.getLedger("no-slot-room")).toEqual({ claimed: 1, committed_usd: 2, paused: false });
+    expect((await stack.store.getClaim("no-slot-room", dave.sub))!.status).toBe("RELEASED");
+
+    // His next try is an ordinary claim: counted in the ledger, his email locked for his claim.
+    const again = await stack.call("POST", "/api/workshops/no-slot-room/claim", dave.token);
+    expect(again.status).toBe(201);
+    expect(await stack.store.getLedger("no-slot-room")).toEqual({ claimed: 2, committed_usd: 4, paused: false });
+    expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(2);
+    const claim = (await stack.store.getClaim("no-slot-room", dave.sub))!;
+    expect(await stack.store.getEmailLock("no-slot-room", "dave@example.com")).toEqual({ user_id: dave.sub, attempt: claim.attempt });
+  });
+
+  it("a sync job's take-over of a stuck claim that never got its slot, room left: counted, then minted", async () => {
+    const w = testWorkshop("no-slot-sync", stack.now());
+    await stack.addWorkshop(w);
+    const stuck = await reservedWithoutSlot(w, "nsy-erin", "erin@example.com");
+    const after = await stack.engine.takeOverStuck("no-slot-sync", stuck);
+    expect(after.status).toBe("ACTIVE");
+    expect(await stack.store.getLedger("no-slot-sync")).toEqual({ claimed: 1, committed_usd: 2, paused: false });
+    expect(await stack.store.getEmailLock("no-slot-sync", "erin@example.com")).toEqual({ user_id: "nsy-erin", attempt: after.attempt });
+    expect(upstreamKeys(keyNamePrefix(w)).map((k) => k.hash)).toEqual([after.key_hash]);
+  });
+});
+
+describe("a failed mint's release racing the same user's next claim", () => {
+  it("the stale release leaves the newer claim's email lock: a second account with that email is still refused", async () => {
+    const w = testWorkshop("release-race", stack.now());
+    await stack.addWorkshop(w);
+    const who = { userId: "rr-frank", email: "frank@example.com" };
+    // The interleaving the race needs, made deterministic: the first attempt's release has written
+    // RELEASED and is about to give the slot and the lock back when the same user's next claim runs
+    // to completion. The store is the real one; only the moment is chosen (no real part pauses on cue).
+    let next: Promise<unknown> | undefined;
+    const store = new Proxy(stack.store, {
+      get(target, prop) {
+        if (prop === "releaseSlot") {
+          return async (...args: Parameters<Store["releaseSlot"]>) => {
+            stack.upstream.emulator.setFaults({});
+            next ??= engine.claim("release-race", who);
+            await next;
+            return target.releaseSlot(...args);
+          };
+        }
+        return target[prop as keyof Store];
+      },
+    }) as Store;
+    const engine = createClaimEngine({ store, openrouter: stack.openrouter, workshops: stack.workshops, now: stack.now, pollMs: 20 });
+
+    stack.upstream.emulator.setFaults({ "keys.create": { errorRate: 1, errorStatus: 500 } });
+    try {
+      await expect(engine.claim("release-race", who)).rejects.toMatchObject({ code: "upstream_unavailable" });
+    } finally {
+      stack.upstream.emulator.setFaults({});
+    }
+    const second = (await next) as { claim: ClaimItem };
+    expect(second.claim.status).toBe("ACTIVE");
+
+    expect(await stack.store.getEmailLock("release-race", "frank@example.com")).toEqual({ user_id: who.userId, attempt: second.claim.attempt });
+    // One slot: the failed attempt's given back, the new claim's held.
+    expect(await stack.store.getLedger("release-race")).toEqual({ claimed: 1, committed_usd: 2, paused: false });
+    await expect(engine.claim("release-race", { userId: "rr-frank-2", email: "Frank@example.com" })).rejects.toMatchObject({ code: "email_already_claimed" });
+    expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(1);
+  });
+});
+
+describe("no claim to act on", () => {
+  it("organizers are told the attendee has no claim; the attendee is told they have not claimed", async () => {
+    const w = testWorkshop("no-claim", stack.now());
+    await stack.addWorkshop(w);
+    const u = await stack.attendee("nobody@example.com");
+    const admin = stack.issuer.tokenFor({ sub: "admin-nc", email: "a@example.org", groups: ["admins"] });
+    for (const action of ["retry-binding", "revoke"]) {
+      const res = await stack.call("POST", `/api/admin/workshops/no-claim/claims/${u.sub}/${action}`, admin);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: { code: "no_claim", message: "This attendee has no claim for this workshop." } });
+    }
+    const mine = await stack.call("GET", "/api/workshops/no-claim/key", u.token);
+    expect(mine.status).toBe(404);
+    expect(await mine.json()).toEqual({ error: { code: "no_claim", message: "You have not claimed a key for this workshop yet." } });
   });
 });

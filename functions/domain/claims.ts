@@ -24,16 +24,21 @@ import type { WorkshopCatalog } from "./workshops.js";
  * allows, never a second key for a repeated or concurrent claim.
  *
  *   claim ──► claim item (attribute_not_exists)      one claim per user
- *         ──► email lock (attribute_not_exists)      one claim per normalized email
  *         ──► ledger ADD (claimed < max AND committed <= cap - budget AND not paused)
- *             refused at any step: delete what this attempt wrote, answer sold_out / email / paused
+ *         ──► email lock (absent or this user's), recording the claim's attempt
+ *             refused at any step: undo what this attempt wrote, answer sold_out / paused / email
  *         ──► POST /keys (name from the claim, limit = budget, expires_at with seconds)
  *             fails for good: RELEASED, slot + budget + email lock given back
  *         ──► key stored, only if the claim is still RESERVED by this attempt ──► MINTED
  *         ──► assign to the workshop's guardrail ──► ACTIVE, or UNBOUND (the key still works)
  *
- * A claim left RESERVED past its lease (a crashed container) is taken over: any upstream key with
- * its name is deleted (its plaintext was never stored) and minting repeats.
+ * The email lock is written only after the slot, and names the attempt that reserved it: a lock
+ * naming a claim's current attempt is the proof that the claim holds its slot. A claim left
+ * RESERVED past its lease (a crashed container) is taken over: with that proof the lock passes to
+ * the new attempt; without it the slot and lock are reserved again (refused like a new claim),
+ * since a process can die between the claim item and its slot. Doubt costs a leaked slot (one key
+ * fewer), never a key the ledger does not count. Then any upstream key with the claim's name is
+ * deleted (its plaintext was never stored) and minting repeats.
  */
 
 export interface Claimant {
@@ -181,20 +186,19 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       return { claim: await settle(record, existing, who, retries), created: false, workshop: record };
     }
 
-    const compensate = async (what: { email: boolean }) => {
-      await Promise.all([
-        store.deleteReservedClaim(slug, who.userId, reserved.attempt).catch((e) => log("compensation_failed", { slug, user_id: who.userId, error: describe(e) })),
-        what.email ? store.unlockEmail(slug, reserved.email_normalized, who.userId).catch((e) => log("compensation_failed", { slug, error: describe(e) })) : undefined,
-      ]);
-    };
+    await acquire(w, reserved);
+    return { claim: await mint(record, reserved), created: true, workshop: record };
+  }
 
-    try {
-      await store.lockEmail(slug, reserved.email_normalized, who.userId);
-    } catch (err) {
-      await compensate({ email: false });
-      if (err instanceof ConditionRefusedError) throw new EmailAlreadyClaimedError(slug);
-      throw err;
-    }
+  /**
+   * Reserves the claim's slot, then locks its normalized email for its attempt (the lock is the
+   * proof of the slot, so it comes second). On a refusal the claim item is deleted and the slot
+   * given back, and the refusal is thrown as the answer a new claim gets.
+   */
+  async function acquire(w: Workshop, reserved: ClaimItem): Promise<void> {
+    const slug = reserved.slug;
+    const compensationFailed = (e: unknown) => log("compensation_failed", { slug, user_id: reserved.user_id, error: describe(e) });
+    const deleteClaim = () => store.deleteReservedClaim(slug, reserved.user_id, reserved.attempt).catch(compensationFailed);
 
     try {
       await store.reserveSlot(slug, {
@@ -203,12 +207,30 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
         budgetUsd: w.openrouter.budget_usd,
       });
     } catch (err) {
-      await compensate({ email: true });
+      // Refused: no slot was taken. Any other error: the slot may have been taken; it stays
+      // (a leak) rather than be given back unproven.
+      await deleteClaim();
       if (err instanceof ConditionRefusedError) throw (err.existing as Ledger | undefined)?.paused ? new ClaimsPausedError(slug) : new SoldOutError(slug);
       throw err;
     }
 
-    return { claim: await mint(record, reserved), created: true, workshop: record };
+    try {
+      await store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
+    } catch (err) {
+      if (err instanceof ConditionRefusedError) {
+        // Another account holds the email: nothing of ours was locked, so the slot goes back.
+        await Promise.all([deleteClaim(), store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed)]);
+        throw new EmailAlreadyClaimedError(slug);
+      }
+      // The lock may have been written: the slot goes back only once no lock of this attempt can
+      // remain to vouch for it.
+      const unlocked = await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt).then(
+        () => true,
+        (e) => (compensationFailed(e), false),
+      );
+      await Promise.all([deleteClaim(), unlocked ? store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed) : undefined]);
+      throw err;
+    }
   }
 
   /**
@@ -233,6 +255,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     return current;
   }
 
+  /** `reserved` is RESERVED by this attempt and provably holds its slot (acquired, or proven at take-over). */
   async function mint(record: WorkshopRecord, reserved: ClaimItem): Promise<ClaimItem> {
     const slug = record.config.slug;
     // Started now, awaited after the mint: the guardrail lookup never delays the key.
@@ -296,7 +319,11 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     }
   }
 
-  /** Mint failed for good: the claim gives back its slot, its budget and the email lock. */
+  /**
+   * Mint failed for good: the claim gives back its slot, its budget and the email lock. Only from
+   * mint(), whose claim provably holds its slot; the RELEASED write, conditional on the attempt,
+   * makes sure no take-over has the claim (and the slot) now.
+   */
   async function release(reserved: ClaimItem, reason: string): Promise<void> {
     const slug = reserved.slug;
     try {
@@ -311,13 +338,18 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       throw err;
     }
     await store.releaseSlot(slug, reserved.limit_usd);
-    await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id);
+    // Conditional on this attempt: once RELEASED, the same user's next claim may already have
+    // locked the email for itself, and that lock is not ours to remove.
+    await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
   }
 
   /**
-   * Takes over a claim stuck in RESERVED past its lease: deletes any upstream key with its name
-   * (its plaintext was never stored), then mints again. Answers with the claim as it is now when
-   * another attempt got there first or the lease has not run out.
+   * Takes over a claim stuck in RESERVED past its lease. Its email lock passes to the new attempt
+   * when it names the stuck one (the proof that the slot is held); otherwise the slot and the lock
+   * are reserved again, and a refusal (sold out, paused, email taken) deletes the claim and is
+   * thrown. Then any upstream key with its name is deleted (its plaintext was never stored) and it
+   * mints again. Answers with the claim as it is now when another attempt got there first or the
+   * lease has not run out.
    */
   async function takeOverStuck(slug: string, stuck: ClaimItem): Promise<ClaimItem> {
     const record = await workshops.get(slug);
@@ -340,6 +372,14 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     }
     log("claim_taken_over", { slug, user_id: stuck.user_id, key_name: stuck.key_name });
     try {
+      await store.repointEmailLock(slug, claimItem.email_normalized, claimItem.user_id, stuck.attempt, claimItem.attempt);
+    } catch (err) {
+      if (!(err instanceof ConditionRefusedError)) throw err;
+      // No lock of the stuck attempt: its process may have died before the slot was reserved.
+      log("claim_slot_unproven", { slug, user_id: stuck.user_id });
+      await acquire(record.config, claimItem);
+    }
+    try {
       const leftovers = (await openrouter.listAllKeys({ includeDisabled: true })).filter((k) => k.name === claimItem.key_name);
       for (const k of leftovers) await openrouter.deleteKey(k.hash);
     } catch (err) {
@@ -349,9 +389,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     return mint(record, claimItem);
   }
 
-  async function requireClaim(slug: string, userId: string): Promise<ClaimItem> {
+  async function requireClaim(slug: string, userId: string, audience: "attendee" | "organizer"): Promise<ClaimItem> {
     const c = await store.getClaim(slug, userId);
-    if (!c) throw new NoClaimError(slug);
+    if (!c) throw new NoClaimError(slug, audience);
     return c;
   }
 
@@ -361,13 +401,13 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     /** The caller's own claim (any state), or NoClaimError. */
     async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
       const workshop = await workshops.get(slug);
-      return { claim: await requireClaim(slug, userId), workshop };
+      return { claim: await requireClaim(slug, userId, "attendee"), workshop };
     },
 
     /** Assigns an UNBOUND (or stuck MINTED) key to the workshop's guardrail; ACTIVE on success. */
     async retryBinding(slug: string, userId: string): Promise<ClaimItem> {
       const record = await workshops.get(slug);
-      const c = await requireClaim(slug, userId);
+      const c = await requireClaim(slug, userId, "organizer");
       if (c.status === "ACTIVE") return c;
       if ((c.status !== "UNBOUND" && c.status !== "MINTED") || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only an UNBOUND key can be bound again; this claim is ${c.status}.`);
@@ -378,7 +418,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     /** Disables the key upstream and marks the claim REVOKED. The slot stays consumed. */
     async revoke(slug: string, userId: string): Promise<ClaimItem> {
       await workshops.get(slug);
-      const c = await requireClaim(slug, userId);
+      const c = await requireClaim(slug, userId, "organizer");
       if (c.status === "REVOKED") return c;
       if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);

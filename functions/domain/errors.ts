@@ -25,8 +25,9 @@ export class WorkshopNotFoundError extends DomainError {
 }
 
 export class NoClaimError extends DomainError {
-  constructor(readonly slug: string) {
-    super("no_claim", "You have not claimed a key for this workshop yet.");
+  /** `audience`: who reads the message, the attendee themself or an organizer acting on an attendee. */
+  constructor(readonly slug: string, audience: "attendee" | "organizer" = "attendee") {
+    super("no_claim", audience === "organizer" ? "This attendee has no claim for this workshop." : "You have not claimed a key for this workshop yet.");
     this.name = "NoClaimError";
   }
 }
