@@ -148,6 +148,7 @@ describe("workshops", () => {
         const record = await store.getWorkshop(w.slug);
         expect(record?.config).toEqual(w);
         expect(record?.guardrail_id).toBe(`gr-workshop-${w.slug}-guardrail`);
+        expect(record?.key_namespace).toBe("test");
       }
     } finally {
       await dynamo.close();

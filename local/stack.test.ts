@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -181,6 +181,12 @@ describe("a restart keeps every claim, key and profile", () => {
     expect(claim.body.key.base_url).toBe(`${first.url}/openrouter/api/v1`);
     const mintedBefore = first.emulator!.state.keys.length;
     expect(mintedBefore).toBe(1);
+    // Names carry this data folder's namespace, kept across restarts: a rehearsal on a real account
+    // never touches a deployed stack's guardrail or keys.
+    const namespace = readFileSync(join(dataDir, "key-namespace"), "utf8").trim();
+    expect(namespace).toMatch(/^local-[0-9a-f]{8}$/);
+    expect(first.emulator!.state.keys[0].name).toMatch(new RegExp(`^[a-z0-9-]+/${namespace}/${DEMO_SLUG}/[A-Za-z0-9_-]+$`));
+    expect(first.emulator!.state.guardrails.map((g) => g.name)).toContain(`workshop-${DEMO_SLUG}--${namespace}`);
 
     // The key works against the emulator at the base URL the page shows.
     const models = await fetch(`${claim.body.key.base_url}/models`, { headers: { authorization: `Bearer ${key}` } });
@@ -201,6 +207,7 @@ describe("a restart keeps every claim, key and profile", () => {
     expect(repeat.status).toBe(200);
     expect(repeat.body.key.key).toBe(key);
     expect(second.emulator!.state.keys.length).toBe(mintedBefore);
+    expect(readFileSync(join(dataDir, "key-namespace"), "utf8").trim()).toBe(namespace);
     // The emulator still accepts the key after its own restart.
     const chat = await fetch(`${second.openrouterBaseUrl}/chat/completions`, {
       method: "POST",
@@ -279,8 +286,12 @@ describe("--openrouter real", () => {
       const config = (await (await fetch(`${stack.url}/config.json`)).json()) as Record<string, unknown>;
       expect(config).toMatchObject({ mode: "local-openrouter", openrouterBaseUrl: upstream.url });
       expect((await fetch(`${stack.url}/openrouter/api/v1/models`)).status).toBe(404);
-      // Guardrails were ensured upstream for every workshop, the demo included.
-      expect(upstream.emulator.state.guardrails.map((g) => g.name).sort()).toEqual(["workshop-local-demo", "workshop-pyconde-2026-darmstadt-sql-agents"]);
+      // Guardrails were ensured upstream for every workshop, the demo included, under this data
+      // folder's namespace: a deployed stack's guardrail of the same workshop is left alone.
+      const names = upstream.emulator.state.guardrails.map((g) => g.name).sort();
+      expect(names).toHaveLength(2);
+      expect(names[0]).toMatch(/^workshop-local-demo--local-[0-9a-f]{8}$/);
+      expect(names[1]).toMatch(/^workshop-pyconde-2026-darmstadt-sql-agents--local-[0-9a-f]{8}$/);
       const token = await signIn(stack.url, "real@example.com");
       await api(stack, token, "PUT", "/api/me", { display_name: "Real", marketing_opted_in: false });
       const claim = await api(stack, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);

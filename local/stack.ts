@@ -12,7 +12,7 @@ import { createStore, type Store } from "../functions/data/store.js";
 import { tableNames as defaultTableNames, type TableNames } from "../functions/data/tables.js";
 import { createOpenRouterClient, DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
-import { claimWindow, guardrailSpec } from "../workshops/derive.js";
+import { claimWindow, guardrailSpec, KEY_NAMESPACE_PATTERN } from "../workshops/derive.js";
 import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import { createStackClock, type StackClock } from "./clock.js";
@@ -316,9 +316,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
 
     // Each workshop's guardrail (the model allowlist) and its CONFIG item, as the deploy writes them.
+    // This data folder's own namespace for guardrail and key names: a rehearsal with real OpenRouter
+    // never rewrites the deployed guardrail nor takes the deployed stack's keys for orphans.
+    const keyNamespace = localKeyNamespace(dataDir);
     for (const w of workshops) {
-      const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w));
-      await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id }, clock.now());
+      const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w, keyNamespace));
+      await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id, key_namespace: keyNamespace }, clock.now());
     }
     await forgetRemovedWorkshops(dynamo, tableNames, store, workshops, log);
 
@@ -389,4 +392,16 @@ async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, st
     await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: record.config.slug, sk: "CONFIG" } }));
     log(`local stack: ${record.config.slug} is no longer served (no file, or --no-demo); its claims are kept`);
   }
+}
+
+/** The data folder's key namespace (`local-<8 hex>`), made once and kept there. */
+function localKeyNamespace(dataDir: string): string {
+  const file = join(dataDir, "key-namespace");
+  if (existsSync(file)) {
+    const kept = readFileSync(file, "utf8").trim();
+    if (KEY_NAMESPACE_PATTERN.test(kept)) return kept;
+  }
+  const made = `local-${randomBytes(4).toString("hex")}`;
+  writeFileSync(file, `${made}\n`);
+  return made;
 }

@@ -39,6 +39,8 @@ export const CLAIM_STATUSES: readonly ClaimStatus[] = [
 export interface WorkshopRecord {
   config: Workshop;
   guardrail_id?: string;
+  /** The deployment's namespace in guardrail and key names (workshops/derive.ts `keyNamePrefix`). */
+  key_namespace?: string;
   updated_at?: string;
 }
 
@@ -209,6 +211,7 @@ export function createStore({ client, tableNames }: StoreOptions) {
     return {
       config: parsed.data,
       ...(typeof item.guardrail_id === "string" && item.guardrail_id ? { guardrail_id: item.guardrail_id } : {}),
+      ...(typeof item.key_namespace === "string" && item.key_namespace ? { key_namespace: item.key_namespace } : {}),
       ...(typeof item.updated_at === "string" ? { updated_at: item.updated_at } : {}),
     };
   }
@@ -228,11 +231,18 @@ export function createStore({ client, tableNames }: StoreOptions) {
       return got.Item ? parseWorkshopItem(slug, got.Item) : undefined;
     },
 
-    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string }, nowMs: number): Promise<void> {
+    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string; key_namespace?: string }, nowMs: number): Promise<void> {
       await doc.send(
         new PutCommand({
           TableName: W,
-          Item: { pk: slug, sk: CONFIG_SK, config: record.config, guardrail_id: record.guardrail_id, updated_at: new Date(nowMs).toISOString() },
+          Item: {
+            pk: slug,
+            sk: CONFIG_SK,
+            config: record.config,
+            guardrail_id: record.guardrail_id,
+            key_namespace: record.key_namespace,
+            updated_at: new Date(nowMs).toISOString(),
+          },
         }),
       );
     },

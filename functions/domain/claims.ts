@@ -109,7 +109,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     const entry = {
       failed: false,
       id: (async () => {
-        const g = await openrouter.ensureGuardrail(guardrailSpec(record.config));
+        const g = await openrouter.ensureGuardrail(guardrailSpec(record.config, record.key_namespace));
         await store.setGuardrailId(slug, g.id, now());
         workshops.invalidate(slug);
         log("guardrail_ensured", { slug, guardrail_id: g.id });
@@ -162,7 +162,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       ...(who.displayName ? { display_name: who.displayName } : {}),
       claim_id: claimId,
       status: "RESERVED",
-      key_name: keyName(w, claimId),
+      key_name: keyName(w, claimId, record.key_namespace),
       limit_usd: w.openrouter.budget_usd,
       expires_at: keyExpiresAt(w),
       usage_usd: 0,

@@ -154,16 +154,13 @@ async function snapshot(bed: Testbed) {
   };
 }
 
-/**
- * A claim interrupted between mint and store: reserved (claim, email lock, slot), key minted
- * upstream under the claim's name, and then the process died before writing the key down.
- */
-async function crashAfterMint(bed: Testbed, userId: string, leaseMs: number): Promise<ClaimItem> {
-  const { w, store, clock } = bed;
+/** A claim item as the engine writes it first (RESERVED), before its slot, lock and key. */
+function reservedClaim(bed: Testbed, userId: string, leaseMs: number): ClaimItem {
+  const { w, clock } = bed;
   const claimId = claimIdFor(w.slug, userId);
   const email = `${userId}@example.com`;
   const at = new Date(clock.ms).toISOString();
-  const reserved: ClaimItem = {
+  return {
     slug: w.slug,
     user_id: userId,
     email,
@@ -180,9 +177,19 @@ async function crashAfterMint(bed: Testbed, userId: string, leaseMs: number): Pr
     claimed_at: at,
     updated_at: at,
   };
+}
+
+/**
+ * A claim interrupted between mint and store: reserved (claim, slot, email lock), key minted
+ * upstream under the claim's name, and then the process died before writing the key down.
+ */
+async function crashAfterMint(bed: Testbed, userId: string, leaseMs: number): Promise<ClaimItem> {
+  const { w, store } = bed;
+  const reserved = reservedClaim(bed, userId, leaseMs);
+  // The engine's order: claim, slot, then the email lock naming the attempt (the proof of the slot).
   await store.createClaim(reserved);
-  await store.lockEmail(w.slug, reserved.email_normalized, userId);
   await store.reserveSlot(w.slug, { maxKeys: 300, capUsd: 1000, budgetUsd: 2 });
+  await store.lockEmail(w.slug, reserved.email_normalized, userId, reserved.attempt);
   await bed.openrouter.createKey({ name: reserved.key_name, limit: reserved.limit_usd, expires_at: reserved.expires_at });
   return reserved;
 }
@@ -293,6 +300,24 @@ describe("sync", () => {
     for (const c of await bed.store.listClaims(bed.w.slug)) {
       expect(upstreamKeys(bed).filter((k) => k.name === c.key_name).map((k) => k.hash)).toEqual([c.key_hash]);
     }
+  });
+});
+
+describe("a stuck claim that never got its slot", () => {
+  it("is deleted when no slot is free, minting nothing, and the run counts it resolved", async () => {
+    const bed = await testbed("jobs-no-slot");
+    await bed.store.setPaused(bed.w.slug, true);
+    // A process died between writing the claim and reserving its slot. No real part can be made to
+    // die exactly there, so the state it leaves is written directly.
+    await bed.store.createClaim(reservedClaim(bed, "zed", 90_000));
+    bed.clock.ms += 91_000;
+    const summary = await sync(bed);
+    expect(summary.ok, summary.errors.join("; ")).toBe(true);
+    expect(summary.stuck_refused).toBe(1);
+    expect(summary.taken_over).toBe(0);
+    expect(await bed.store.getClaim(bed.w.slug, "zed")).toBeUndefined();
+    expect(upstreamKeys(bed)).toHaveLength(0);
+    expect((await bed.store.getLedger(bed.w.slug)).claimed).toBe(0);
   });
 });
 

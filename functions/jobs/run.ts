@@ -5,7 +5,7 @@ import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
-import { WorkshopNotFoundError } from "../domain/errors.js";
+import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError, WorkshopNotFoundError } from "../domain/errors.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
@@ -48,6 +48,8 @@ export interface JobSummary {
   spend?: { at: string; usage_usd: number; keys: number };
   bound?: number;
   taken_over?: number;
+  /** Stuck claims that never held a slot and found none free now: deleted, nothing minted. */
+  stuck_refused?: number;
   orphans_deleted?: number;
   /** Claims whose key upstream no longer lists (deleted by hand?). */
   missing_upstream?: number;
@@ -167,7 +169,7 @@ class JobRun {
     const { store, housekeeping, openrouter, now } = this.deps;
     const slug = this.w.slug;
     try {
-      const g = await openrouter.ensureGuardrail(guardrailSpec(this.w));
+      const g = await openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
       this.summary.guardrail_id = g.id;
       this.summary.guardrail_recorded = false;
       if (this.record.guardrail_id !== g.id) {
@@ -210,7 +212,7 @@ class JobRun {
     const keys = await this.listKeys();
     const claims = await store.listClaims(slug);
     const at = now();
-    const plan = planSync(this.w, keys, claims, at);
+    const plan = planSync(this.w, keys, claims, at, this.record.key_namespace);
     this.summary.keys = plan.workshopKeys.length;
     this.summary.missing_upstream = plan.missingUpstream.length;
 
@@ -317,7 +319,7 @@ class JobRun {
 
   private async guardrailId(): Promise<string> {
     if (this.record.guardrail_id) return this.record.guardrail_id;
-    const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w));
+    const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
     await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
     this.record = { ...this.record, guardrail_id: g.id };
     return g.id;
@@ -331,7 +333,13 @@ class JobRun {
         const after = await this.deps.engine.takeOverStuck(this.w.slug, c);
         if (after.status !== "RESERVED") this.summary.taken_over++;
       } catch (err) {
-        this.fail("take over stuck claim", err);
+        // A claim that could not prove it held a slot and found none free (or its email taken) is
+        // resolved: the engine deleted it and minted nothing. Not a failure of the run.
+        if (err instanceof SoldOutError || err instanceof EmailAlreadyClaimedError || err instanceof ClaimsPausedError) {
+          this.summary.stuck_refused = (this.summary.stuck_refused ?? 0) + 1;
+        } else {
+          this.fail("take over stuck claim", err);
+        }
       }
     }
   }
@@ -342,7 +350,7 @@ class JobRun {
     const { store, now } = this.deps;
     const slug = this.w.slug;
 
-    const before = planExpire(this.w, await this.listKeys(), []);
+    const before = planExpire(this.w, await this.listKeys(), [], this.record.key_namespace);
     const failed = await this.upstreamEach(before.toDisable, async (k) => {
       try {
         await this.deps.openrouter.updateKey(k.hash, { disabled: true });
@@ -357,7 +365,7 @@ class JobRun {
     // Usage after disabling is final: no request can add to it any more.
     await this.sync({ final: true });
 
-    const { toExpire, toScrub } = planExpire(this.w, [], await store.listClaims(slug));
+    const { toExpire, toScrub } = planExpire(this.w, [], await store.listClaims(slug), this.record.key_namespace);
     const iso = new Date(now()).toISOString();
     let expired = 0;
     let scrubbed = 0;
