@@ -184,6 +184,27 @@ export function createStore({ client, tableNames }: StoreOptions) {
   const W = tableNames.workshops;
   const A = tableNames.attendees;
 
+  /** Every item of a workshop whose sort key starts with `prefix`, following pages. */
+  async function queryWorkshopItems(slug: string, prefix: string, opts: { consistent: boolean }): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await doc.send(
+        new QueryCommand({
+          TableName: W,
+          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+          ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
+          ExpressionAttributeValues: { ":pk": slug, ":prefix": prefix },
+          ConsistentRead: opts.consistent,
+          ExclusiveStartKey: start,
+        }),
+      );
+      out.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
   /** What refused the write: the item DynamoDB returned, or (dynalite does not return it) a fresh read. */
   async function refusal<T>(operation: string, table: string, key: Record<string, string>, err: Error & { Item?: Record<string, unknown> }) {
     // DynamoDB returns the item in wire format on the exception (the document client does not
@@ -390,23 +411,7 @@ export function createStore({ client, tableNames }: StoreOptions) {
 
     /** Every claim of a workshop, following pages. */
     async listClaims(slug: string): Promise<ClaimItem[]> {
-      const out: ClaimItem[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: W,
-            KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
-            ExpressionAttributeValues: { ":pk": slug, ":prefix": "CLAIM#" },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) out.push(stripKeys<ClaimItem>(item)!);
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return out;
+      return (await queryWorkshopItems(slug, "CLAIM#", { consistent: true })).map((item) => stripKeys<ClaimItem>(item)!);
     },
 
     /**
@@ -645,22 +650,11 @@ export function createStore({ client, tableNames }: StoreOptions) {
     },
 
     async listSpendSamples(slug: string): Promise<SpendSample[]> {
-      const out: SpendSample[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: W,
-            KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
-            ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
-            ExpressionAttributeValues: { ":pk": slug, ":prefix": "SPEND#" },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) out.push({ at: String(item.at), usage_usd: Number(item.usage_usd), keys: Number(item.keys) });
-        start = page.LastEvaluatedKey;
-      } while (start);
-      return out;
+      return (await queryWorkshopItems(slug, "SPEND#", { consistent: false })).map((item) => ({
+        at: String(item.at),
+        usage_usd: Number(item.usage_usd),
+        keys: Number(item.keys),
+      }));
     },
   };
 }
