@@ -1,5 +1,5 @@
 import MarkdownIt from "markdown-it";
-import { effectiveCapacity, keyExpiresAt, type Workshop } from "../workshops/index.js";
+import { effectiveCapacity, publicWorkshopFacts, type Workshop } from "../workshops/index.js";
 import type { Catalog, CatalogWorkshop } from "./src/types.js";
 
 /**
@@ -39,15 +39,7 @@ export function renderWelcomeHtml(welcomeMarkdown: string): string {
 
 export function catalogWorkshop(w: Workshop): CatalogWorkshop {
   return {
-    slug: w.slug,
-    name: w.name,
-    event: w.event,
-    location: w.location,
-    starts_at: w.starts_at,
-    ends_at: w.ends_at,
-    claims_open_at: w.claims_open_at,
-    claims_close_at: w.claims_close_at,
-    key_expires_at: keyExpiresAt(w),
+    ...publicWorkshopFacts(w),
     is_active: w.is_active,
     welcome_html: renderWelcomeHtml(w.welcome_message),
     budget_usd: w.openrouter.budget_usd,

@@ -88,6 +88,21 @@ export function isWorkshopKeyName(w: Workshop, name: string, namespace?: string)
   return name.startsWith(prefix) && name.length > prefix.length && !name.slice(prefix.length).includes("/");
 }
 
+/** The public facts about a workshop that both the page's catalog and the API's status show. */
+export function publicWorkshopFacts(w: Workshop) {
+  return {
+    slug: w.slug,
+    name: w.name,
+    event: w.event,
+    location: w.location,
+    starts_at: w.starts_at,
+    ends_at: w.ends_at,
+    claims_open_at: w.claims_open_at,
+    claims_close_at: w.claims_close_at,
+    key_expires_at: keyExpiresAt(w),
+  };
+}
+
 export type ClaimWindow = "upcoming" | "open" | "closed";
 
 /** Where `now` falls in the claim window. Inactive workshops are closed. */

@@ -1,4 +1,4 @@
-import { claimWindow, effectiveCapacity, keyExpiresAt, roundUsd } from "../../workshops/derive.js";
+import { claimWindow, effectiveCapacity, publicWorkshopFacts, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
 import type { Principal } from "../auth/verify.js";
@@ -29,15 +29,7 @@ export function workshopStatus(w: Workshop, ledger: Ledger, nowMs: number): Work
   const keysLeft = Math.max(0, capacity - ledger.claimed);
   const state = window !== "open" ? window : ledger.paused ? "paused" : keysLeft === 0 ? "sold_out" : "open";
   return {
-    slug: w.slug,
-    name: w.name,
-    event: w.event,
-    location: w.location,
-    starts_at: w.starts_at,
-    ends_at: w.ends_at,
-    claims_open_at: w.claims_open_at,
-    claims_close_at: w.claims_close_at,
-    key_expires_at: keyExpiresAt(w),
+    ...publicWorkshopFacts(w),
     window,
     paused: ledger.paused,
     state,
