@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureTables } from "../local/dynamo.js";
 import { KEY_PATTERN } from "../local/log-guard.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./api/testing.js";
+import { apiGatewayEvent, startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./api/testing.js";
 import { createStore } from "./data/store.js";
 import { tableNames } from "./data/tables.js";
 
@@ -303,30 +303,7 @@ describe("secrets in error answers and Lambda logs", () => {
     }
     const { handler } = (await import("./api/handler.js")) as unknown as { handler: (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string }> };
     invoke = (method, path, token, body) =>
-      handler(
-        {
-          version: "2.0",
-          routeKey: "$default",
-          rawPath: path,
-          rawQueryString: "",
-          headers: { host: "api.example.com", "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          requestContext: {
-            accountId: "123456789012",
-            apiId: "api",
-            domainName: "api.example.com",
-            domainPrefix: "api",
-            http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
-            requestId: "req",
-            routeKey: "$default",
-            stage: "$default",
-            time: new Date().toUTCString(),
-            timeEpoch: Date.now(),
-          },
-          body,
-          isBase64Encoded: false,
-        },
-        {},
-      );
+      handler(apiGatewayEvent(method, path, { token, body }), {});
   });
 
   afterAll(() => {

@@ -3,7 +3,7 @@ import { startEmulator, type RunningEmulator } from "../../local/emulator/index.
 import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { ConfigError, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
-import { startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "./testing.js";
+import { apiGatewayEvent, startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "./testing.js";
 
 /**
  * The Lambda entry point as API Gateway calls it: environment read at cold start, API Gateway v2
@@ -42,30 +42,6 @@ afterAll(async () => {
   process.env = saved;
   await Promise.all([dynamo?.close(), upstream?.close(), issuer?.close()]);
 });
-
-function apiGatewayEvent(method: string, path: string, opts: { token?: string; body?: string } = {}) {
-  return {
-    version: "2.0",
-    routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
-    headers: { host: "api.example.com", "content-type": "application/json", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-    requestContext: {
-      accountId: "123456789012",
-      apiId: "api",
-      domainName: "api.example.com",
-      domainPrefix: "api",
-      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
-      requestId: "req",
-      routeKey: "$default",
-      stage: "$default",
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    body: opts.body,
-    isBase64Encoded: false,
-  };
-}
 
 describe("the API Lambda", () => {
   it("serves the contract through API Gateway events, claim included", async () => {

@@ -187,3 +187,28 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     },
   };
 }
+
+/** An API Gateway HTTP API (payload v2) event, as the API Lambda receives it. */
+export function apiGatewayEvent(method: string, path: string, opts: { token?: string; body?: string } = {}) {
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: "",
+    headers: { host: "api.example.com", "content-type": "application/json", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "api.example.com",
+      domainPrefix: "api",
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
+      requestId: "req",
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: opts.body,
+    isBase64Encoded: false,
+  };
+}
