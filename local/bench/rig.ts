@@ -33,23 +33,7 @@ export const API_CLIENT_SETTINGS = { timeoutMs: 5_000, maxAttempts: 3, totalBudg
 
 const WRITE_TARGETS = new Set(["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"]);
 
-/** The management operations (everything but inference), for fault maps that spare attendees' chats. */
-export const MANAGEMENT_OPERATIONS = [
-  "keys.list",
-  "keys.create",
-  "keys.get",
-  "keys.update",
-  "keys.delete",
-  "guardrails.list",
-  "guardrails.create",
-  "guardrails.get",
-  "guardrails.update",
-  "guardrails.delete",
-  "guardrails.assign",
-  "guardrails.unassign",
-  "guardrails.assignments",
-  "credits",
-] as const;
+export { MANAGEMENT_OPERATIONS } from "../emulator/index.js";
 
 export interface Counters {
   /** DynamoDB write commands by operation (PutItem, UpdateItem, DeleteItem, ...), conditional failures included. */

@@ -27,6 +27,12 @@ export const OPERATIONS = [
 ] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
+/** What an attendee key calls (GET /key answers it too); everything else is the Management API. */
+const INFERENCE_OPERATIONS: readonly Operation[] = ["chat", "models", "key.current"];
+
+/** The Management API's operations, for fault maps that spare attendees' chats. */
+export const MANAGEMENT_OPERATIONS: readonly Operation[] = OPERATIONS.filter((op) => !INFERENCE_OPERATIONS.includes(op));
+
 export interface FaultSpec {
   /** Added before the call is answered (or fails). */
   latencyMs?: number;

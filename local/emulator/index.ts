@@ -18,7 +18,7 @@ import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from
  */
 
 export { DEFAULT_MODELS, type EmulatorModel } from "./catalogue.js";
-export { OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
+export { MANAGEMENT_OPERATIONS, OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
 export { DEFAULT_COMPLETION_TOKENS, chatCost, promptTokens } from "./inference.js";
 export type { AssignmentRecord, EmulatorData, GuardrailRecord, KeyRecord } from "./state.js";
 
