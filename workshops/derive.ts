@@ -89,7 +89,19 @@ export function isWorkshopKeyName(w: Workshop, name: string, namespace?: string)
 }
 
 /** The public facts about a workshop that both the page's catalog and the API's status show. */
-export function publicWorkshopFacts(w: Workshop) {
+export interface PublicWorkshopFacts {
+  slug: string;
+  name: string;
+  event: string;
+  location: string;
+  starts_at: string;
+  ends_at: string;
+  claims_open_at: string;
+  claims_close_at: string;
+  key_expires_at: string;
+}
+
+export function publicWorkshopFacts(w: Workshop): PublicWorkshopFacts {
   return {
     slug: w.slug,
     name: w.name,

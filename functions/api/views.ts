@@ -1,20 +1,11 @@
-import { claimWindow, effectiveCapacity, publicWorkshopFacts, roundUsd } from "../../workshops/derive.js";
+import { claimWindow, effectiveCapacity, publicWorkshopFacts, roundUsd, type PublicWorkshopFacts } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
 import type { Principal } from "../auth/verify.js";
 
 /** The JSON shapes of the API contract, built from stored items. Pure. */
 
-export interface WorkshopStatus {
-  slug: string;
-  name: string;
-  event: string;
-  location: string;
-  starts_at: string;
-  ends_at: string;
-  claims_open_at: string;
-  claims_close_at: string;
-  key_expires_at: string;
+export interface WorkshopStatus extends PublicWorkshopFacts {
   window: "upcoming" | "open" | "closed";
   paused: boolean;
   state: "upcoming" | "open" | "paused" | "sold_out" | "closed";

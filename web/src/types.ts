@@ -4,6 +4,8 @@
  * build script and the bundles can import this file without pulling code into either.
  */
 
+import type { PublicWorkshopFacts } from "../../workshops/derive.js";
+
 export interface CatalogModel {
   id: string;
   label: string;
@@ -13,16 +15,7 @@ export interface CatalogModel {
 }
 
 /** The public part of a workshop file, rendered once at build time. Organizer emails stay out. */
-export interface CatalogWorkshop {
-  slug: string;
-  name: string;
-  event: string;
-  location: string;
-  starts_at: string;
-  ends_at: string;
-  claims_open_at: string;
-  claims_close_at: string;
-  key_expires_at: string;
+export interface CatalogWorkshop extends PublicWorkshopFacts {
   is_active: boolean;
   /** The welcome message as HTML: markdown rendered with raw HTML escaped and links checked. */
   welcome_html: string;
