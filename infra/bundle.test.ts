@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BundleError, bundleFunction } from "./bundle.js";
+import { BundleError, bundleFunction, bytesByPackage } from "./bundle.js";
 import { FUNCTION_SPECS } from "./functions.js";
 
 /** The deployment packages: esbuild on the real entry points, then loaded the way Lambda loads them. */
@@ -23,6 +23,13 @@ describe("bundleFunction", () => {
       // Minified: long lines (only template literals keep their newlines).
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       console.log(`${name}: index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KiB, map ${(bundle.sourceMapBytes / 1024).toFixed(0)} KiB`);
+      // Environment credentials only: the SDK's default chain (SSO, STS, INI, instance metadata) is not in it.
+      const packages = Object.keys(bytesByPackage(bundle.inputs));
+      expect(packages).toContain("@aws-sdk/client-dynamodb");
+      expect(packages).toContain("@aws-sdk/credential-provider-env");
+      for (const chain of ["@aws-sdk/credential-provider-node", "@aws-sdk/credential-provider-sso", "@aws-sdk/credential-provider-ini", "@aws-sdk/credential-provider-web-identity", "@aws-sdk/nested-clients", "@aws-sdk/token-providers", "@smithy/credential-provider-imds"]) {
+        expect(packages).not.toContain(chain);
+      }
       const map = JSON.parse(readFileSync(join(bundle.outdir, "index.mjs.map"), "utf8"));
       expect(map.sources.some((s: string) => s.includes(spec.entry.split("/").slice(0, 2).join("/")))).toBe(true);
 

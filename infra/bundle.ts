@@ -1,4 +1,4 @@
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { mkdir, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,18 @@ export interface BundledFunction {
   sizeBytes: number;
   /** Bytes of the source map shipped beside it. */
   sourceMapBytes: number;
+  /** Bytes each source file contributes to index.mjs (esbuild's metafile), by path from the repository root. */
+  inputs: Record<string, number>;
+}
+
+/** Bytes of a bundle by npm package (or, for the project's own code, by top-level folder). */
+export function bytesByPackage(inputs: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [path, bytes] of Object.entries(inputs)) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.split("/")[0]!;
+    out[pkg] = (out[pkg] ?? 0) + bytes;
+  }
+  return Object.fromEntries(Object.entries(out).sort(([, a], [, b]) => b - a));
 }
 
 export class BundleError extends Error {
@@ -47,6 +59,19 @@ export class BundleError extends Error {
 // has some); giving the module a real `require` fixes that.
 const REQUIRE_SHIM = "import { createRequire as __wkmCreateRequire } from 'node:module'; const require = __wkmCreateRequire(import.meta.url);";
 
+/**
+ * The SDK clients import the default credential chain (`@aws-sdk/credential-provider-node`: SSO,
+ * STS web identity, INI profiles, instance metadata) even when they are given credentials; a Lambda
+ * only ever uses the environment's. This puts functions/aws-credentials.ts in its place, so none
+ * of that code is loaded at a cold start (infra/bundle.test.ts checks the metafile).
+ */
+export const ENVIRONMENT_CREDENTIALS_ONLY: Plugin = {
+  name: "environment-credentials-only",
+  setup(b) {
+    b.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: join(REPO_ROOT, "functions", "aws-credentials.ts") }));
+  },
+};
+
 export async function bundleFunction(entry: string, options: BundleOptions = {}): Promise<BundledFunction> {
   const entryPath = resolve(REPO_ROOT, entry);
   const name = options.name ?? basename(dirname(entryPath));
@@ -58,8 +83,9 @@ export async function bundleFunction(entry: string, options: BundleOptions = {})
   }
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
+  let metafile;
   try {
-    await build({
+    ({ metafile } = await build({
       absWorkingDir: REPO_ROOT,
       entryPoints: { index: entryPath },
       outdir,
@@ -75,11 +101,15 @@ export async function bundleFunction(entry: string, options: BundleOptions = {})
       legalComments: "none",
       banner: { js: REQUIRE_SHIM },
       logLevel: "silent",
-    });
+      metafile: true,
+      plugins: [ENVIRONMENT_CREDENTIALS_ONLY],
+    }));
   } catch (cause) {
     throw new BundleError(`esbuild could not bundle ${relative(REPO_ROOT, entryPath)}: ${(cause as Error).message}`, entry, { cause });
   }
   const sizeBytes = (await stat(join(outdir, "index.mjs"))).size;
   const sourceMapBytes = (await stat(join(outdir, "index.mjs.map"))).size;
-  return { name, outdir, sizeBytes, sourceMapBytes };
+  const output = Object.entries(metafile.outputs).find(([path]) => path.endsWith("index.mjs"))?.[1];
+  const inputs = Object.fromEntries(Object.entries(output?.inputs ?? {}).map(([path, v]) => [path, v.bytesInOutput]));
+  return { name, outdir, sizeBytes, sourceMapBytes, inputs };
 }

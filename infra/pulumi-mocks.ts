@@ -125,7 +125,7 @@ export function fakeBundler(): (entry: string, name: string) => Promise<BundledF
     const outdir = join(root, name);
     mkdirSync(outdir, { recursive: true });
     writeFileSync(join(outdir, "index.mjs"), "export const handler = async () => ({ statusCode: 204 });\n");
-    return { name, outdir, sizeBytes: 57, sourceMapBytes: 0 };
+    return { name, outdir, sizeBytes: 57, sourceMapBytes: 0, inputs: {} };
   };
 }
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The workshop file, `workshops/<slug>.yaml`. Field names follow the origin post's YAML so existing

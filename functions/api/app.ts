@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import { z } from "zod";
+import * as z from "zod";
 import { SLUG_PATTERN } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { AuthError, bearerToken, isOrganizer, type Principal, type VerifyToken } from "../auth/index.js";

@@ -1,6 +1,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { handle } from "hono/aws-lambda";
 import { createTokenVerifier } from "../auth/verify.js";
+import { lambdaCredentials } from "../aws-credentials.js";
 import { loadManagementKey, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
@@ -14,10 +16,11 @@ import { deferredOpenRouterClient } from "./deferred-openrouter.js";
 const config = readConfig();
 const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
 
-const store = createStore({ client: new DynamoDBClient({}), tableNames: config.tables });
+const store = createStore({ client: new DynamoDBClient({ credentials: lambdaCredentials }), tableNames: config.tables });
+const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
 const openrouter = deferredOpenRouterClient(() =>
-  loadManagementKey(config).then((apiKey) =>
+  loadManagementKey(config, secrets).then((apiKey) =>
     createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 }),
   ),
 );

@@ -1,5 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { deferredOpenRouterClient } from "../api/deferred-openrouter.js";
+import { lambdaCredentials } from "../aws-credentials.js";
 import { loadManagementKey } from "../config.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import { createStore } from "../data/store.js";
@@ -22,11 +24,12 @@ import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
 const config = readJobsConfig();
 const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
 
-const dynamo = new DynamoDBClient({});
+const dynamo = new DynamoDBClient({ credentials: lambdaCredentials });
+const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const store = createStore({ client: dynamo, tableNames: config.tables });
 const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tables });
 const openrouter = deferredOpenRouterClient(() =>
-  loadManagementKey(config).then((apiKey) =>
+  loadManagementKey(config, secrets).then((apiKey) =>
     // A job has minutes, not a waiting attendee: longer per-call budgets than the API's.
     createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }),
   ),
