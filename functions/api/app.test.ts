@@ -130,6 +130,44 @@ describe("attendee", () => {
     expect(await admin.text()).not.toMatch(/sk-or-/);
   });
 
+  it("reads the key's usage live from OpenRouter on ?usage=live, at most every 30 s per attendee", async () => {
+    const u = await stack.attendee("spender@example.com", { sub: "spender" });
+    const { key } = await json<{ key: { key: string } }>(await stack.call("POST", "/api/workshops/open/claim", u.token));
+    const spend = async () => {
+      const res = await fetch(`${stack.upstream.url}/chat/completions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key.key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "openai/gpt-5-nano", max_tokens: 1_500_000, messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    };
+    await spend(); // $0.60 of output at $0.40 per million tokens
+
+    // Without the query: the stored figure (no sync has run).
+    expect(await json(await stack.call("GET", "/api/workshops/open/key", u.token))).toMatchObject({ usage_usd: 0, usage_synced_at: null });
+    const reads = () => stack.upstream.emulator.stats().calls["keys.get"] ?? 0;
+    const before = reads();
+    const live = await json<{ usage_usd: number; limit_remaining: number; usage_synced_at: string }>(await stack.call("GET", "/api/workshops/open/key?usage=live", u.token));
+    expect(live.usage_usd).toBeCloseTo(0.6, 4);
+    expect(live.limit_remaining).toBeCloseTo(1.4, 4);
+    expect(Date.parse(live.usage_synced_at)).toBeGreaterThan(Date.now() - 10_000);
+    expect(reads()).toBe(before + 1);
+
+    // Within 30 s the page gets the stored figure, and OpenRouter is not asked again.
+    await spend();
+    const again = await json<{ usage_usd: number }>(await stack.call("GET", "/api/workshops/open/key?usage=live", u.token));
+    expect(again.usage_usd).toBeCloseTo(0.6, 4);
+    expect(reads()).toBe(before + 1);
+    // Ten tabs at once: still no read (the limit is a conditional write on the claim).
+    await Promise.all(Array.from({ length: 10 }, () => stack.call("GET", "/api/workshops/open/key?usage=live", u.token)));
+    expect(reads()).toBe(before + 1);
+
+    // Someone without a key gets the same 404 as without the query.
+    const none = await stack.attendee("keyless@example.com");
+    expect((await stack.call("GET", "/api/workshops/open/key?usage=live", none.token)).status).toBe(404);
+  });
+
   it("refuses a claim before opening and after closing, with the time", async () => {
     const u = await stack.attendee("early@example.com");
     const early = await stack.call("POST", "/api/workshops/later/claim", u.token);
@@ -230,6 +268,30 @@ describe("organizer", () => {
     // Only "newcomer" opted in (in the attendee test above).
     expect(lines.slice(1)).toHaveLength(1);
     expect(lines[1]).toMatch(/^newcomer@example\.com,Newcomer,\d{4}-/);
+
+    // Attendance: every claim, whatever its state, consent or not, and never a key.
+    const victim = await stack.attendee("to-revoke@example.com", { name: "=HYPERLINK(evil)" });
+    expect((await stack.call("POST", "/api/workshops/open/claim", victim.token)).status).toBe(201);
+    expect((await stack.call("POST", `/api/admin/workshops/open/claims/${victim.sub}/revoke`, org)).status).toBe(200);
+    const attendance = await stack.call("GET", "/api/admin/workshops/open/attendance.csv", org);
+    expect(attendance.status).toBe(200);
+    expect(attendance.headers.get("content-type")).toMatch(/^text\/csv/);
+    expect(attendance.headers.get("content-disposition")).toContain("open-attendance.csv");
+    const text = await attendance.text();
+    expect(text).not.toMatch(/sk-or-/);
+    const rows = text.trim().split("\r\n");
+    expect(rows[0]).toBe("email,display_name,status,claimed_at,spent_usd,budget_usd");
+    const stored = (await stack.store.listClaims("open")).length;
+    expect(rows.slice(1)).toHaveLength(stored);
+    expect(rows.find((r) => r.startsWith("to-revoke@example.com"))).toMatch(/^to-revoke@example\.com,'=HYPERLINK\(evil\),REVOKED,\d{4}-[^,]+,0,2$/);
+    expect(rows.some((r) => r.startsWith("newcomer@example.com,Newcomer,ACTIVE,"))).toBe(true);
+
+    // The totals show revoked keys apart; the revoked key's slot is back in the pool.
+    const after = await json<{ totals: { claimed: number; committed_usd: number; revoked: { keys: number; usage_usd: number } } }>(
+      await stack.call("GET", "/api/admin/workshops/open/claims", org),
+    );
+    expect(after.totals.revoked).toEqual({ keys: 1, usage_usd: 0 });
+    expect(after.totals.claimed).toBe(stored - 1);
   });
 
   it("organizers of one workshop are not organizers of another", async () => {

@@ -192,8 +192,11 @@ export function createApp(deps: AppDeps) {
 
   app.get("/api/workshops/:slug/key", async (c) => {
     const p = c.get("principal");
+    const slug = param(c, "slug", slugParam);
+    // `?usage=live` reads the key's usage from OpenRouter first (at most every 30 s per claim).
+    const live = c.req.query("usage") === "live";
     // The owner is always the token's subject: there is no way to name another user here.
-    const { claim, workshop } = await engine.getMyKey(param(c, "slug", slugParam), p.sub);
+    const { claim, workshop } = live ? await engine.refreshUsage(slug, p.sub) : await engine.getMyKey(slug, p.sub);
     return c.json(myKeyView(claim, workshop, deps.attendeeBaseUrl));
   });
 
@@ -229,14 +232,19 @@ export function createApp(deps: AppDeps) {
     const attendees = await store.getAttendees(claims.map((x) => x.user_id));
     claims.sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
     const status = workshopStatus(record.config, ledger, now());
+    const spentBy = (list: typeof claims) => roundUsd(list.reduce((s, x) => s + (x.usage_usd ?? 0), 0));
+    const revoked = claims.filter((x) => x.status === "REVOKED");
     return c.json({
       claims: claims.map((x) => adminClaimView(x, attendees.get(x.user_id))),
       totals: {
         claimed: ledger.claimed,
         capacity: status.capacity,
+        keys_left: status.keys_left,
         committed_usd: ledger.committed_usd,
         cap_usd: record.config.openrouter.guardrail.cap_usd,
-        usage_usd: roundUsd(claims.reduce((s, x) => s + (x.usage_usd ?? 0), 0)),
+        usage_usd: spentBy(claims),
+        // Revoked keys gave their slot and unspent budget back; what they spent stays committed.
+        revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },
       },
       spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
     });
@@ -277,6 +285,20 @@ export function createApp(deps: AppDeps) {
     c.header("Content-Type", "text/csv; charset=utf-8");
     c.header("Content-Disposition", `attachment; filename="${slug}-marketing.csv"`);
     return c.body(toCsv(["email", "display_name", "opted_in_at"], rows));
+  });
+
+  // Who came: every claim, whatever became of it, for the attendance list. Never a key.
+  app.get("/api/admin/workshops/:slug/attendance.csv", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const claims = (await store.listClaims(slug)).sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
+    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
+    const rows = claims.map((x) => {
+      const attendee = attendees.get(x.user_id);
+      return [attendee?.email ?? x.email, attendee?.display_name ?? x.display_name ?? "", x.status, x.claimed_at, String(x.usage_usd ?? 0), String(x.limit_usd)];
+    });
+    c.header("Content-Type", "text/csv; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="${slug}-attendance.csv"`);
+    return c.body(toCsv(["email", "display_name", "status", "claimed_at", "spent_usd", "budget_usd"], rows));
   });
 
   // ── errors, in one place ─────────────────────────────────────────────────────────────────────

@@ -17,7 +17,11 @@ export interface WorkshopStatus extends PublicWorkshopFacts {
 export function workshopStatus(w: Workshop, ledger: Ledger, nowMs: number): WorkshopStatus {
   const window = claimWindow(w, nowMs);
   const capacity = effectiveCapacity(w);
-  const keysLeft = Math.max(0, capacity - ledger.claimed);
+  // A revoked key gives back its slot but keeps what it spent committed, so the cap can bind
+  // before the slots do: a key is left only where both a slot and a whole budget are.
+  const { budget_usd, guardrail } = w.openrouter;
+  const budgetsLeft = Math.floor((guardrail.cap_usd - ledger.committed_usd) / budget_usd + 1e-9);
+  const keysLeft = Math.max(0, Math.min(capacity - ledger.claimed, budgetsLeft));
   const state = window !== "open" ? window : ledger.paused ? "paused" : keysLeft === 0 ? "sold_out" : "open";
   return {
     ...publicWorkshopFacts(w),
@@ -53,6 +57,8 @@ export function myKeyView(claim: ClaimItem, record: WorkshopRecord, baseUrl: str
     expires_at: claim.expires_at,
     claimed_at: claim.claimed_at,
     usage_synced_at: claim.usage_synced_at ?? null,
+    revoked_at: claim.revoked_at ?? null,
+    expired_at: claim.expired_at ?? null,
     base_url: baseUrl,
     models: modelsView(record.config),
   };
@@ -70,6 +76,9 @@ export function adminClaimView(claim: ClaimItem, attendee?: AttendeeItem) {
     key_name: claim.key_name,
     claimed_at: claim.claimed_at,
     usage_synced_at: claim.usage_synced_at ?? null,
+    revoked_at: claim.revoked_at ?? null,
+    /** Revoked claims: the unspent budget given back to the pool (null until it is). */
+    returned_usd: claim.returned_usd ?? null,
     last_error: claim.last_error ?? null,
   };
 }

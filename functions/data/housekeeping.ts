@@ -25,6 +25,35 @@ export interface UsageObservation {
 
 export type Housekeeping = ReturnType<typeof createHousekeeping>;
 
+/**
+ * The write of a key's usage to its claim (the jobs' sync and the owner's live read share it).
+ * Refused when the claim no longer holds that key or already holds a figure at least as recent
+ * (higher usage).
+ */
+export function usageUpdate(table: string, slug: string, userId: string, seen: UsageObservation) {
+  return {
+    TableName: table,
+    Key: { pk: slug, sk: `CLAIM#${userId}` },
+    UpdateExpression:
+      `SET #usage_usd = :usage, #usage_synced_at = :at` +
+      (seen.limitRemaining === null ? " REMOVE #limit_remaining" : ", #limit_remaining = :remaining"),
+    ConditionExpression: "attribute_exists(#pk) AND #key_hash = :hash AND (attribute_not_exists(#usage_usd) OR #usage_usd <= :usage)",
+    ExpressionAttributeNames: {
+      "#pk": "pk",
+      "#key_hash": "key_hash",
+      "#usage_usd": "usage_usd",
+      "#usage_synced_at": "usage_synced_at",
+      "#limit_remaining": "limit_remaining",
+    },
+    ExpressionAttributeValues: {
+      ":hash": seen.keyHash,
+      ":usage": seen.usageUsd,
+      ":at": seen.syncedAt,
+      ...(seen.limitRemaining === null ? {} : { ":remaining": seen.limitRemaining }),
+    },
+  };
+}
+
 function isConditionalFailure(err: unknown): boolean {
   return err instanceof Error && err.name === "ConditionalCheckFailedException";
 }
@@ -50,32 +79,7 @@ export function createHousekeeping({ client, tableNames }: { client: DynamoDBCli
      * already holds a figure at least as recent (higher usage).
      */
     recordUsage(slug: string, userId: string, seen: UsageObservation): Promise<boolean> {
-      return writeIf(() =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: { pk: slug, sk: `CLAIM#${userId}` },
-            UpdateExpression:
-              `SET #usage_usd = :usage, #usage_synced_at = :at` +
-              (seen.limitRemaining === null ? " REMOVE #limit_remaining" : ", #limit_remaining = :remaining"),
-            ConditionExpression:
-              "attribute_exists(#pk) AND #key_hash = :hash AND (attribute_not_exists(#usage_usd) OR #usage_usd <= :usage)",
-            ExpressionAttributeNames: {
-              "#pk": "pk",
-              "#key_hash": "key_hash",
-              "#usage_usd": "usage_usd",
-              "#usage_synced_at": "usage_synced_at",
-              "#limit_remaining": "limit_remaining",
-            },
-            ExpressionAttributeValues: {
-              ":hash": seen.keyHash,
-              ":usage": seen.usageUsd,
-              ":at": seen.syncedAt,
-              ...(seen.limitRemaining === null ? {} : { ":remaining": seen.limitRemaining }),
-            },
-          }),
-        ),
-      );
+      return writeIf(() => doc.send(new UpdateCommand(usageUpdate(W, slug, userId, seen))));
     },
 
     /**

@@ -15,6 +15,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
+import { usageUpdate, type UsageObservation } from "./housekeeping.js";
 import type { TableNames } from "./tables.js";
 
 /**
@@ -80,6 +81,13 @@ export interface ClaimItem {
   updated_at: string;
   released_at?: string;
   revoked_at?: string;
+  /**
+   * Revoked claims only: the unspent budget given back to the pool (0 when what the key spent could
+   * not be read). Absent until the give-back is done.
+   */
+  returned_usd?: number;
+  /** Epoch ms of the last live usage read the owner asked for (rate-limits them). */
+  usage_checked_at?: number;
   expired_at?: string;
   last_error?: string;
 }
@@ -117,6 +125,8 @@ const LEDGER_SK = "LEDGER";
 const claimSk = (userId: string) => `CLAIM#${userId}`;
 const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 const spendSk = (at: string) => `SPEND#${at}`;
+/** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
+const returnedAttr = (claimId: string) => `returned#${claimId}`;
 
 /** Attributes that belong to the key schema, never to the domain objects handed out. */
 const stripKeys = <T>(item: Record<string, unknown> | undefined): T | undefined => {
@@ -389,6 +399,41 @@ export function createStore({ client, tableNames }: StoreOptions) {
       return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
     },
 
+    /**
+     * Gives a revoked claim's slot and its unspent budget back to the pool, exactly once: the same
+     * conditional write records the amount on the ledger under the claim's id, so a repeated or
+     * concurrent give-back (two organizers, a retry after a crash) is refused and answers with the
+     * amount that was given back the first time.
+     */
+    async returnRevokedSlot(slug: string, claimId: string, unspentUsd: number): Promise<{ returnedUsd: number; ledger: Ledger }> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const returned = e.name(returnedAttr(claimId));
+      const key = { pk: slug, sk: LEDGER_SK };
+      try {
+        const res = await conditional<Record<string, unknown>>("returnRevokedSlot", W, key, () =>
+          doc.send(
+            new UpdateCommand({
+              TableName: W,
+              Key: key,
+              UpdateExpression: `ADD ${claimed} ${e.value(-1)}, ${e.name("committed_usd")} ${e.value(-unspentUsd)} SET ${returned} = ${e.value(unspentUsd)}`,
+              ConditionExpression: `attribute_not_exists(${returned}) AND ${claimed} > ${e.value(0)}`,
+              ReturnValues: "ALL_NEW",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              ...e.params(),
+            }),
+          ),
+        );
+        return { returnedUsd: unspentUsd, ledger: ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes) };
+      } catch (err) {
+        if (!(err instanceof ConditionRefusedError)) throw err;
+        const existing = err.existing as Record<string, unknown> | undefined;
+        const first = existing?.[returnedAttr(claimId)];
+        if (typeof first === "number") return { returnedUsd: first, ledger: ledgerOf(existing) };
+        throw err;
+      }
+    },
+
     async setPaused(slug: string, pausedNow: boolean): Promise<Ledger> {
       const e = new Expression();
       const res = await doc.send(
@@ -481,6 +526,48 @@ export function createStore({ client, tableNames }: StoreOptions) {
         ),
       );
       return stripKeys<ClaimItem>((res as { Attributes?: Record<string, unknown> }).Attributes)!;
+    },
+
+    /**
+     * The owner's live usage read, rate-limited: records `atMs` as the claim's last check unless one
+     * happened less than `minIntervalMs` ago or the claim holds no live key. Answers the claim when
+     * this caller may read upstream now, undefined when not.
+     */
+    async startUsageCheck(slug: string, userId: string, atMs: number, minIntervalMs: number, liveStatuses: readonly ClaimStatus[]): Promise<ClaimItem | undefined> {
+      const e = new Expression();
+      const key = { pk: slug, sk: claimSk(userId) };
+      const checked = e.name("usage_checked_at");
+      try {
+        const res = await doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: key,
+            UpdateExpression: `SET ${checked} = ${e.value(atMs)}`,
+            ConditionExpression: [
+              `attribute_exists(${e.name("pk")})`,
+              `${e.name("status")} IN (${liveStatuses.map((s) => e.value(s)).join(", ")})`,
+              `(attribute_not_exists(${checked}) OR ${checked} <= ${e.value(atMs - minIntervalMs)})`,
+            ].join(" AND "),
+            ReturnValues: "ALL_NEW",
+            ...e.params(),
+          }),
+        );
+        return stripKeys<ClaimItem>(res.Attributes);
+      } catch (err) {
+        if (isConditionalFailure(err)) return undefined;
+        throw err;
+      }
+    },
+
+    /** Writes a key's observed usage to its claim; see `usageUpdate` for when it is refused (false). */
+    async recordUsage(slug: string, userId: string, seen: UsageObservation): Promise<boolean> {
+      try {
+        await doc.send(new UpdateCommand(usageUpdate(W, slug, userId, seen)));
+        return true;
+      } catch (err) {
+        if (isConditionalFailure(err)) return false;
+        throw err;
+      }
     },
 
     // ── normalized-email locks: one claim per person per workshop ────────────────────────────────

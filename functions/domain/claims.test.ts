@@ -294,7 +294,7 @@ describe("when OpenRouter fails", () => {
     expect(await stack.store.getLedger("stuck")).toMatchObject({ claimed: 1, committed_usd: 2 });
   });
 
-  it("revoke disables the key upstream, keeps the slot consumed and scrubs the plaintext", async () => {
+  it("revoke disables the key upstream, scrubs the plaintext and gives the slot back (revoke.test.ts has the ledger)", async () => {
     const w = testWorkshop("revoke", stack.now());
     await stack.addWorkshop(w);
     const u = await stack.attendee("revoked@example.com");
@@ -304,7 +304,7 @@ describe("when OpenRouter fails", () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { claim: { status: string } }).claim.status).toBe("REVOKED");
     expect((await chat(key.key, "openai/gpt-5-nano")).status).toBe(401);
-    expect(await stack.store.getLedger("revoke")).toMatchObject({ claimed: 1 });
+    expect(await stack.store.getLedger("revoke")).toMatchObject({ claimed: 0, committed_usd: 0 });
     const mine = (await (await stack.call("GET", "/api/workshops/revoke/key", u.token)).json()) as { status: string; key: string | null };
     expect(mine).toMatchObject({ status: "REVOKED", key: null });
     // A revoked person does not get a second key by claiming again.

@@ -80,6 +80,9 @@ export function claimIdFor(slug: string, userId: string): string {
   return createHash("sha256").update(`${slug}\n${userId}`).digest("base64url").slice(0, 22);
 }
 
+/** How often an attendee's key page may read the key's usage live from OpenRouter. */
+export const USAGE_CHECK_INTERVAL_MS = 30_000;
+
 /** States in which the claim holds a working (or once-working) key. */
 export const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND"];
 
@@ -389,6 +392,42 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     return mint(record, claimItem);
   }
 
+  /**
+   * Gives a REVOKED claim's slot and unspent budget back, once (see revoke). The key is disabled,
+   * so the usage read now is final; a key gone upstream gives back its slot but none of its budget,
+   * because what it spent is unknown.
+   */
+  async function giveBack(revoked: ClaimItem): Promise<ClaimItem> {
+    if (revoked.returned_usd !== undefined) return revoked;
+    const slug = revoked.slug;
+    let spent: number | undefined;
+    let limitRemaining: number | null = null;
+    try {
+      const info = await openrouter.getKey(revoked.key_hash!);
+      spent = info.usage;
+      limitRemaining = info.limit_remaining;
+    } catch (err) {
+      if (!(err instanceof UpstreamNotFoundError)) {
+        throw new OpenRouterUnavailableError(
+          "The key is turned off, but OpenRouter could not say what it spent, so its budget is not back in the pool yet. Revoke it again in a minute to finish.",
+          err,
+        );
+      }
+    }
+    // Rounded down to a micro-dollar: the pool never gets back more than the key left unspent.
+    const unspent = spent === undefined ? 0 : Math.max(0, Math.floor((revoked.limit_usd - spent) * 1e6) / 1e6);
+    const { returnedUsd } = await store.returnRevokedSlot(slug, revoked.claim_id, unspent);
+    if (spent !== undefined) {
+      await store.recordUsage(slug, revoked.user_id, { keyHash: revoked.key_hash!, usageUsd: spent, limitRemaining, syncedAt: iso() });
+    }
+    try {
+      return await store.transitionClaim(slug, revoked.user_id, { from: ["REVOKED"], set: { returned_usd: returnedUsd, updated_at: iso() } });
+    } catch (err) {
+      if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
+      throw err;
+    }
+  }
+
   async function requireClaim(slug: string, userId: string, audience: "attendee" | "organizer"): Promise<ClaimItem> {
     const c = await store.getClaim(slug, userId);
     if (!c) throw new NoClaimError(slug, audience);
@@ -415,11 +454,22 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       return bind(record, c, guardrailIdFor(record, true), true);
     },
 
-    /** Disables the key upstream and marks the claim REVOKED. The slot stays consumed. */
+    /**
+     * Disables the key upstream, marks the claim REVOKED (plaintext removed), then gives its slot
+     * and its unspent budget back to the pool: the workshop stays committed for what the key spent,
+     * which is final once the key is disabled.
+     *
+     *   revoke A ─ disable ─ ACTIVE→REVOKED ──────── read usage ─ ledger give-back (recorded) ─ claim notes it
+     *   revoke B ─ disable ─ ACTIVE→REVOKED refused ─ read usage ─ ledger give-back refused: A's amount
+     *   expire   ─ ACTIVE→EXPIRED first? revoke's transition is refused and nothing is given back
+     *
+     * The give-back is guarded on the ledger itself, so it happens once whoever gets there first; a
+     * revoke interrupted after the REVOKED write is finished by revoking again.
+     */
     async revoke(slug: string, userId: string): Promise<ClaimItem> {
       await workshops.get(slug);
       const c = await requireClaim(slug, userId, "organizer");
-      if (c.status === "REVOKED") return c;
+      if (c.status === "REVOKED") return giveBack(c);
       if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
       }
@@ -430,16 +480,46 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
           throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
         }
       }
+      let revoked: ClaimItem;
       try {
-        return await store.transitionClaim(slug, userId, {
+        revoked = await store.transitionClaim(slug, userId, {
           from: KEY_HOLDING,
           set: { status: "REVOKED", revoked_at: iso(), updated_at: iso() },
           remove: ["key"],
         });
       } catch (err) {
-        if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
-        throw err;
+        if (!(err instanceof ConditionRefusedError) || !err.existing) throw err;
+        const current = err.existing as ClaimItem;
+        // Expired meanwhile: its whole budget stays committed, as for every expired key.
+        if (current.status !== "REVOKED") return current;
+        revoked = current; // a concurrent revoke got there first; the give-back below is shared
       }
+      return giveBack(revoked);
+    },
+
+    /**
+     * The owner's key with its usage read live from OpenRouter, at most once per `minIntervalMs`
+     * per claim (the rate limit is a conditional write on the claim, so it holds across
+     * containers). Within the interval, or when OpenRouter does not answer, the stored figures.
+     */
+    async refreshUsage(slug: string, userId: string, minIntervalMs = USAGE_CHECK_INTERVAL_MS): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
+      const workshop = await workshops.get(slug);
+      const at = now();
+      const checking = await store.startUsageCheck(slug, userId, at, minIntervalMs, KEY_HOLDING);
+      if (checking?.key_hash) {
+        try {
+          const info = await openrouter.getKey(checking.key_hash);
+          await store.recordUsage(slug, userId, {
+            keyHash: checking.key_hash,
+            usageUsd: info.usage,
+            limitRemaining: info.limit_remaining,
+            syncedAt: new Date(at).toISOString(),
+          });
+        } catch (err) {
+          log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
+        }
+      }
+      return { claim: await requireClaim(slug, userId, "attendee"), workshop };
     },
 
     takeOverStuck,
