@@ -1,9 +1,19 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
 import type { GoogleSignIn } from "./settings.js";
 
 export const ADMIN_GROUP = "admins";
 export const AUTH_SCOPE = "openid email profile";
+/**
+ * What the SPA client allows. Managed login shows the sign-in methods the app client's flows
+ * permit ("Configure authentication methods for managed login", Cognito developer guide): choice-based
+ * USER_AUTH (the pool allows only the password factor, see `signInPolicy`) and SRP, so the password
+ * never leaves the browser; refresh tokens keep a signed-in attendee signed in for the session.
+ */
+export const SPA_AUTH_FLOWS = ["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"];
+/** ID and access tokens are short-lived; the refresh token (sessionHours) carries the session. */
+export const TOKEN_MINUTES = 60;
 
 export interface AttendeeAuthArgs {
   region: string;
@@ -13,6 +23,13 @@ export interface AttendeeAuthArgs {
   domainPrefix: string;
   /** Invited as Cognito users and put in the `admins` group. */
   adminEmails: string[];
+  /**
+   * Invited as Cognito users (not admins): the organizers of the workshop files. Their accounts
+   * exist before anyone else could sign up with their public addresses and leave them unconfirmed.
+   */
+  organizerEmails: string[];
+  /** How long a sign-in lasts: the refresh token's validity, in hours. */
+  sessionHours: number;
   google?: GoogleSignIn;
   sesEmail?: { from: string; identityArn: string };
   tags?: Record<string, string>;
@@ -42,9 +59,9 @@ export class AttendeeAuth extends pulumi.ComponentResource {
     this.userPool = this.createUserPool(name, args);
     const domain = this.createLoginDomain(name, args.domainPrefix);
     const identityProviders = this.createIdentityProviders(name, args.google);
-    this.client = this.createSpaClient(name, args.siteOrigin, identityProviders);
+    this.client = this.createSpaClient(name, args.siteOrigin, identityProviders, args.sessionHours);
     this.createLoginBranding(name, domain);
-    this.createAdmins(name, args.adminEmails);
+    this.createAccounts(name, args.adminEmails, args.organizerEmails);
 
     this.issuer = pulumi.interpolate`https://cognito-idp.${args.region}.amazonaws.com/${this.userPool.id}`;
     this.jwksUri = pulumi.interpolate`${this.issuer}/.well-known/jwks.json`;
@@ -92,8 +109,11 @@ export class AttendeeAuth extends pulumi.ComponentResource {
         emailConfiguration: args.sesEmail
           ? { emailSendingAccount: "DEVELOPER", fromEmailAddress: args.sesEmail.from, sourceArn: args.sesEmail.identityArn }
           : { emailSendingAccount: "COGNITO_DEFAULT" },
-        // Managed login (version 2) needs the Essentials tier; 10,000 monthly active users are free.
+        // Managed login (version 2) and choice-based sign-in (USER_AUTH) need the Essentials tier;
+        // 10,000 monthly active users are free.
         userPoolTier: "ESSENTIALS",
+        // Email and password only: passwordless codes would send one more email per sign-in.
+        signInPolicy: { allowedFirstAuthFactors: ["PASSWORD"] },
         // Attendee accounts hold personal data; a stray destroy must not wipe them.
         deletionProtection: "ACTIVE",
         tags: args.tags,
@@ -134,6 +154,7 @@ export class AttendeeAuth extends pulumi.ComponentResource {
     name: string,
     siteOrigin: pulumi.Input<string>,
     identityProviders: { names: string[]; resources: pulumi.Resource[] },
+    sessionHours: number,
   ): aws.cognito.UserPoolClient {
     return new aws.cognito.UserPoolClient(
       `${name}-spa`,
@@ -148,14 +169,14 @@ export class AttendeeAuth extends pulumi.ComponentResource {
         callbackUrls: [pulumi.interpolate`${siteOrigin}/callback`],
         logoutUrls: [pulumi.interpolate`${siteOrigin}/`],
         supportedIdentityProviders: identityProviders.names,
-        // Sign-in happens on managed login (code + PKCE); no direct password flow is offered to scripts.
-        explicitAuthFlows: ["ALLOW_REFRESH_TOKEN_AUTH"],
+        explicitAuthFlows: SPA_AUTH_FLOWS,
         preventUserExistenceErrors: "ENABLED",
+        // A refresh token can be revoked (/oauth2/revoke) when its holder signs out.
         enableTokenRevocation: true,
-        idTokenValidity: 60,
-        accessTokenValidity: 60,
-        refreshTokenValidity: 30,
-        tokenValidityUnits: { idToken: "minutes", accessToken: "minutes", refreshToken: "days" },
+        idTokenValidity: TOKEN_MINUTES,
+        accessTokenValidity: TOKEN_MINUTES,
+        refreshTokenValidity: sessionHours,
+        tokenValidityUnits: { idToken: "minutes", accessToken: "minutes", refreshToken: "hours" },
       },
       { parent: this, dependsOn: identityProviders.resources },
     );
@@ -170,29 +191,56 @@ export class AttendeeAuth extends pulumi.ComponentResource {
     );
   }
 
-  private createAdmins(name: string, adminEmails: string[]): void {
+  /**
+   * One invited account per admin and organizer address (an address listed as both is one
+   * account), admins also in the `admins` group. Accounts are kept when an address leaves the list:
+   * they belong to people (their claims hang on the account's `sub`); only the group membership goes.
+   */
+  private createAccounts(name: string, adminEmails: string[], organizerEmails: string[]): void {
     const group = new aws.cognito.UserGroup(
       `${name}-admins`,
       { userPoolId: this.userPool.id, name: ADMIN_GROUP, description: "Global organizers: see and repair every workshop" },
       { parent: this },
     );
-    for (const email of adminEmails) {
-      const id = email.replace(/[^a-z0-9]+/g, "-");
+    const admins = new Set(adminEmails.map(normalizeAccountEmail));
+    for (const email of invitedAccounts(adminEmails, organizerEmails)) {
+      const id = accountResourceId(email);
       const user = new aws.cognito.User(
-        `${name}-admin-${id}`,
+        `${name}-user-${id}`,
         {
           userPoolId: this.userPool.id,
           username: email,
           attributes: { email, email_verified: "true" },
           desiredDeliveryMediums: ["EMAIL"],
         },
-        { parent: this },
+        // Admin accounts were named `<name>-admin-<address>` before organizers were invited too.
+        { parent: this, retainOnDelete: true, aliases: [{ name: `${name}-admin-${legacyAccountId(email)}` }] },
       );
+      if (!admins.has(email)) continue;
       new aws.cognito.UserInGroup(
-        `${name}-admin-${id}-in-admins`,
+        `${name}-admin-${legacyAccountId(email)}-in-admins`,
         { userPoolId: this.userPool.id, groupName: group.name, username: user.username },
         { parent: this },
       );
     }
   }
+}
+
+/** Cognito usernames here are email addresses, compared without case. */
+function normalizeAccountEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Every address that gets an account, once each, admins first, in a stable order. */
+export function invitedAccounts(adminEmails: string[], organizerEmails: string[]): string[] {
+  return [...new Set([...adminEmails, ...organizerEmails].map(normalizeAccountEmail))];
+}
+
+function legacyAccountId(email: string): string {
+  return email.replace(/[^a-z0-9]+/g, "-");
+}
+
+/** A resource name per address; the hash keeps `a.b@x.org` and `a-b@x.org` apart. */
+function accountResourceId(email: string): string {
+  return `${legacyAccountId(email)}-${createHash("sha256").update(email).digest("hex").slice(0, 6)}`;
 }

@@ -9,8 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
  *  - references only globals (`fetch`, `process`, `AbortSignal`) and the small helpers in this file,
  *    which reference only globals; zod is loaded inside `check` through `process.getBuiltinModule`,
  *    which works in the Pulumi host, in Node ESM and under vitest alike;
- *  - never captures the management key: it is read at run time from OPENROUTER_MANAGEMENT_KEY, or
- *    from the stack's secret config `openrouterManagementKey` handed to `configure` by the host;
+ *  - never captures the management key: it is read at run time from OPENROUTER_MANAGEMENT_KEY in the
+ *    environment of `pulumi up` (never from the stack config, which a preview can decrypt);
  *  - keeps the base URL as a plain input, so `delete` and `refresh` talk to the OpenRouter the
  *    guardrail was created on, even after the program points somewhere else.
  */
@@ -43,8 +43,6 @@ export interface GuardrailOutputs extends GuardrailInputs {
   guardrailId: string;
 }
 
-/** The config key (in this project's namespace) the provider host may read the key from. */
-export const MANAGEMENT_KEY_CONFIG = "openrouterManagementKey";
 export const MANAGEMENT_KEY_ENV = "OPENROUTER_MANAGEMENT_KEY";
 
 /**
@@ -89,7 +87,7 @@ function managementKey(guardrail: string): string {
   if (!key) {
     throw guardrailProviderError(
       `guardrail ${guardrail}: no OpenRouter management key; set OPENROUTER_MANAGEMENT_KEY in the environment of ` +
-        "`pulumi up`, or `pulumi config set --secret openrouterManagementKey <key>`",
+        "`pulumi up` (in GitHub Actions: the production environment's secret of that name)",
       { guardrail },
     );
   }
@@ -211,7 +209,6 @@ async function findGuardrailByName(baseUrl: string, name: string): Promise<Upstr
 
 /** The provider's methods with the exact shapes this provider returns (Pulumi's are looser). */
 export interface GuardrailProvider extends pulumi.dynamic.ResourceProvider<GuardrailInputs, GuardrailOutputs> {
-  configure(req: pulumi.dynamic.ConfigureRequest): Promise<void>;
   check(olds: GuardrailInputs, news: GuardrailInputs): Promise<pulumi.dynamic.CheckResult<GuardrailInputs>>;
   diff(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<pulumi.dynamic.DiffResult>;
   create(inputs: GuardrailInputs): Promise<{ id: string; outs: GuardrailOutputs }>;
@@ -221,13 +218,6 @@ export interface GuardrailProvider extends pulumi.dynamic.ResourceProvider<Guard
 }
 
 export const guardrailProvider: GuardrailProvider = {
-  async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
-    // Runs only in Pulumi's provider host. The key stays in that process's environment; it is
-    // never part of the serialized provider, the inputs or the outputs.
-    const fromConfig = req.config.get(MANAGEMENT_KEY_CONFIG);
-    if (!process.env.OPENROUTER_MANAGEMENT_KEY && fromConfig) process.env.OPENROUTER_MANAGEMENT_KEY = fromConfig;
-  },
-
   async check(_olds: GuardrailInputs, news: GuardrailInputs): Promise<pulumi.dynamic.CheckResult<GuardrailInputs>> {
     // The provider host runs from the project folder (it resolves @pulumi/pulumi from there), and
     // its script lives in the project's node_modules: either place finds the project's zod.

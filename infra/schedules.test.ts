@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { workshopTimetable } from "../functions/domain/timetable.js";
 import { loadWorkshops } from "../workshops/load.js";
-import { plannedSchedules } from "./schedules.js";
+import { DEPLOY_MARGIN_MS, plannedSchedules } from "./schedules.js";
 
 // The origin post's workshop: claims 2026-04-13T16:00Z..2026-04-14T13:00Z, keys expire 13:15Z,
 // sync runs until 14:15Z.
@@ -35,8 +37,32 @@ describe("plannedSchedules", () => {
     expect(jobs(at("2026-11-27T00:00:00Z"))).toEqual([]);
   });
 
-  it("keeps a start date only while it is comfortably ahead", () => {
-    expect(plannedSchedules(pycon, at("2026-04-13T15:54:00Z")).find((p) => p.job === "sync")?.startDate).toBe("2026-04-13T16:00:00Z");
-    expect(plannedSchedules(pycon, at("2026-04-13T15:56:00Z")).find((p) => p.job === "sync")?.startDate).toBeUndefined();
+  it("keeps a start date only while it is more than 10 minutes ahead", () => {
+    expect(plannedSchedules(pycon, at("2026-04-13T15:49:00Z")).find((p) => p.job === "sync")?.startDate).toBe("2026-04-13T16:00:00Z");
+    expect(plannedSchedules(pycon, at("2026-04-13T15:51:00Z")).find((p) => p.job === "sync")?.startDate).toBeUndefined();
+  });
+
+  it("treats a job due within 10 minutes of the deploy as past, and keeps the sync that covers it", () => {
+    // Expiry at 13:15Z; a deploy at 13:08Z would otherwise ask for at(13:15) minutes before it passes.
+    const planned = plannedSchedules(pycon, at("2026-04-14T13:08:00Z"));
+    expect(planned.map((p) => p.job)).toEqual(["sync"]);
+    // The sync runs on past the expiry and retires the keys itself (functions/jobs/run.ts).
+    expect(Date.parse(planned[0].endDate!)).toBeGreaterThan(at("2026-04-14T13:15:00Z"));
+    // Ten minutes and one second ahead is still declared as itself.
+    expect(jobs(at("2026-04-14T13:04:59Z"))).toEqual(["expire", "sync"]);
+  });
+
+  it("never declares a time that is less than 10 minutes ahead of the deploy's clock", () => {
+    const t = workshopTimetable(pycon);
+    const first = at(t.oneOff[0].at) - 3 * 3600_000;
+    const last = at(t.sync.until) + 3600_000;
+    fc.assert(
+      fc.property(fc.integer({ min: first, max: last }), (now) => {
+        for (const p of plannedSchedules(pycon, now)) {
+          const times = [p.startDate, p.endDate, /^at\((.*)\)$/.exec(p.expression)?.[1]?.concat("Z")].filter((x): x is string => Boolean(x));
+          for (const time of times) expect(at(time), `${p.name} at ${new Date(now).toISOString()}`).toBeGreaterThan(now + DEPLOY_MARGIN_MS);
+        }
+      }),
+    );
   });
 });

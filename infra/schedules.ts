@@ -24,19 +24,30 @@ export interface PlannedSchedule {
   retry: { maximumRetryAttempts: number; maximumEventAgeInSeconds: number };
 }
 
-// EventBridge Scheduler refuses a start date more than 5 minutes in the past.
-const START_DATE_SLACK_MS = 5 * 60_000;
+/**
+ * How far ahead of the deploy's clock a time must be to be declared as one. `now` is read when the
+ * program starts; the schedule is created minutes later (site build, bundles, every resource
+ * before it), and EventBridge Scheduler refuses a start date more than 5 minutes back. A time
+ * inside this margin is treated as already past: never an `at()` that has gone by when AWS sees it.
+ */
+export const DEPLOY_MARGIN_MS = 10 * 60_000;
 
 /**
  * The schedules of a workshop's timetable that still matter at `now`: each one-off job whose time
- * is ahead, and the recurring sync until its last run has passed. A deploy after a workshop drops
- * its spent schedules instead of asking AWS for schedules in the past (which it refuses).
+ * is comfortably ahead (see DEPLOY_MARGIN_MS), and the recurring sync until its last run. A deploy
+ * after a workshop drops its spent schedules instead of asking AWS for schedules in the past.
+ *
+ * A one-off job dropped for being past or too close is not lost: `close` is a sync, and the
+ * recurring sync (which starts at once when its start is that close) retires keys itself once the
+ * expiry has passed; `open` only prepares what the deploy and the first claim also create (the
+ * guardrail, the ledger).
  */
 export function plannedSchedules(w: Workshop, now: number): PlannedSchedule[] {
   const t = workshopTimetable(w);
   const planned: PlannedSchedule[] = [];
+  const ahead = (iso: string) => Date.parse(iso) > now + DEPLOY_MARGIN_MS;
   for (const job of t.oneOff) {
-    if (Date.parse(job.at) <= now) continue;
+    if (!ahead(job.at)) continue;
     planned.push({
       name: `${w.slug}-${job.job}`,
       job: job.job,
@@ -47,13 +58,13 @@ export function plannedSchedules(w: Workshop, now: number): PlannedSchedule[] {
       retry: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 6 * 3600 },
     });
   }
-  if (Date.parse(t.sync.until) > now) {
+  if (ahead(t.sync.until)) {
     planned.push({
       name: `${w.slug}-sync`,
       job: "sync",
       slug: w.slug,
       expression: `rate(${t.sync.everyMinutes} minutes)`,
-      startDate: Date.parse(t.sync.from) > now + START_DATE_SLACK_MS ? t.sync.from : undefined,
+      startDate: ahead(t.sync.from) ? t.sync.from : undefined,
       endDate: t.sync.until,
       // A missed sync is superseded by the next one a few minutes later.
       retry: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: t.sync.everyMinutes * 60 },

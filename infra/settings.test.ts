@@ -1,49 +1,193 @@
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it } from "vitest";
-import { readStackSettings, StackSettingsError } from "./settings.js";
-import { installMocks } from "./pulumi-mocks.js";
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { testWorkshop } from "../functions/api/testing.js";
+import type { Workshop } from "../workshops/schema.js";
+import {
+  AUTH_DOMAIN_PREFIX_PATTERN,
+  authDomainPrefixProblems,
+  defaultAuthDomainPrefix,
+  readStackSettings,
+  StackSettingsError,
+  type SettingsContext,
+} from "./settings.js";
+import { ACCOUNT, installMocks } from "./pulumi-mocks.js";
 
-function settingsWith(config: Record<string, string>) {
+const NOW = Date.parse("2027-03-01T09:00:00Z");
+const NO_WORKSHOPS: SettingsContext = { accountId: ACCOUNT, workshops: [], now: NOW };
+
+function settingsWith(config: Record<string, string>, context: SettingsContext = NO_WORKSHOPS) {
   installMocks(config);
-  return readStackSettings();
+  return readStackSettings(context);
 }
+
+function problemsWith(config: Record<string, string>, context: SettingsContext = NO_WORKSHOPS): string[] {
+  try {
+    settingsWith(config, context);
+  } catch (e) {
+    expect(e).toBeInstanceOf(StackSettingsError);
+    return (e as StackSettingsError).problems;
+  }
+  return [];
+}
+
+const savedBaseUrl = process.env.OPENROUTER_BASE_URL;
+afterEach(() => {
+  if (savedBaseUrl === undefined) delete process.env.OPENROUTER_BASE_URL;
+  else process.env.OPENROUTER_BASE_URL = savedBaseUrl;
+});
 
 describe("readStackSettings", () => {
   it("has working defaults for a first stack", () => {
+    delete process.env.OPENROUTER_BASE_URL;
     const s = settingsWith({});
     expect(s).toMatchObject({
       region: "eu-central-1",
       adminEmails: [],
-      authDomainPrefix: `workshop-keys-${pulumi.getStack()}`,
+      authDomainPrefix: defaultAuthDomainPrefix(pulumi.getStack(), ACCOUNT),
+      sessionHours: 24,
       openrouterBaseUrl: "https://openrouter.ai/api/v1",
       logRetentionDays: 30,
       apiThrottle: { ratePerSecond: 50, burst: 100 },
     });
     expect(s.domain).toBeUndefined();
     expect(s.google).toBeUndefined();
+    expect(s.wafApiRateLimit).toBeUndefined();
   });
 
   it("reports every problem at once, each with the command that fixes it", () => {
-    let error: unknown;
-    try {
-      settingsWith({
-        "workshop-key-minter:domain": "keys.example.org",
-        "workshop-key-minter:googleClientId": "only-the-id",
-        "workshop-key-minter:adminEmails": JSON.stringify(["not-an-email"]),
-        "workshop-key-minter:logRetentionDays": "10",
-        "workshop-key-minter:authDomainPrefix": "my-cognito-login",
-      });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(StackSettingsError);
-    const problems = (error as StackSettingsError).problems;
+    const problems = problemsWith({
+      "workshop-key-minter:domain": "keys.example.org",
+      "workshop-key-minter:googleClientId": "only-the-id",
+      "workshop-key-minter:adminEmails": JSON.stringify(["not-an-email"]),
+      "workshop-key-minter:logRetentionDays": "10",
+      "workshop-key-minter:authDomainPrefix": "my-cognito-login",
+    });
     expect(problems).toHaveLength(5);
     expect(problems.join("\n")).toMatch(/pulumi config set certificateArn/);
     expect(problems.join("\n")).toMatch(/googleClientSecret/);
     expect(problems.join("\n")).toMatch(/adminEmails/);
     expect(problems.join("\n")).toMatch(/logRetentionDays/);
     expect(problems.join("\n")).toMatch(/authDomainPrefix/);
+  });
+
+  it("takes the session length and the WAF rate limit only in their valid ranges", () => {
+    expect(settingsWith({ "workshop-key-minter:sessionHours": "72", "workshop-key-minter:wafApiRateLimit": "300" })).toMatchObject({
+      sessionHours: 72,
+      wafApiRateLimit: 300,
+    });
+    const problems = problemsWith({ "workshop-key-minter:sessionHours": "0", "workshop-key-minter:wafApiRateLimit": "5" });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/sessionHours must be a whole number of hours from 1/);
+    expect(problems[1]).toMatch(/wafApiRateLimit .* at least 10/);
+  });
+});
+
+describe("the OpenRouter management key and API root", () => {
+  it("refuses a management key kept in the stack config, saying how to remove it", () => {
+    const problems = problemsWith({ "workshop-key-minter:openrouterManagementKey": "kept-in-config" }, NO_WORKSHOPS);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/pulumi config rm openrouterManagementKey/);
+    expect(problems[0]).toMatch(/OPENROUTER_MANAGEMENT_KEY environment variable/);
+    expect(problems[0]).not.toContain("kept-in-config");
+  });
+
+  it("never takes the Management API root from the committed config", () => {
+    delete process.env.OPENROUTER_BASE_URL;
+    const problems = problemsWith({ "workshop-key-minter:openrouterBaseUrl": "https://collector.example.net/api/v1" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/pulumi config rm openrouterBaseUrl/);
+    expect(problems[0]).toMatch(/OPENROUTER_BASE_URL in the deploy environment/);
+  });
+
+  it("defaults to OpenRouter's API root and takes an override from the deploy's environment", () => {
+    delete process.env.OPENROUTER_BASE_URL;
+    expect(settingsWith({}).openrouterBaseUrl).toBe("https://openrouter.ai/api/v1");
+    process.env.OPENROUTER_BASE_URL = "https://openrouter-staging.example.org/api/v1/";
+    expect(settingsWith({}).openrouterBaseUrl).toBe("https://openrouter-staging.example.org/api/v1");
+    process.env.OPENROUTER_BASE_URL = "http://plain.example.org/api/v1";
+    expect(problemsWith({})).toEqual([expect.stringMatching(/^OPENROUTER_BASE_URL must be an https:\/\/ URL/)]);
+  });
+});
+
+describe("the Cognito login domain prefix", () => {
+  it("defaults to a prefix unique to the account and the stack, the same on every deploy", () => {
+    const prod = defaultAuthDomainPrefix("prod", "111111111111");
+    expect(prod).toMatch(/^workshop-keys-prod-[0-9a-f]{10}$/);
+    expect(defaultAuthDomainPrefix("prod", "111111111111")).toBe(prod);
+    expect(defaultAuthDomainPrefix("prod", "222222222222")).not.toBe(prod);
+    expect(defaultAuthDomainPrefix("staging", "111111111111")).not.toBe(prod);
+  });
+
+  it("is always a prefix Cognito accepts, whatever the stack is called", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 120 }), fc.stringMatching(/^\d{12}$/), (stack, account) => {
+        const prefix = defaultAuthDomainPrefix(stack, account);
+        expect(prefix).toMatch(AUTH_DOMAIN_PREFIX_PATTERN);
+        expect(authDomainPrefixProblems(prefix)).toEqual([]);
+      }),
+    );
+    expect(defaultAuthDomainPrefix("AWS-Cognito-Demo", ACCOUNT)).toMatch(/^workshop-keys-x-x-demo-[0-9a-f]{10}$/);
+    expect(defaultAuthDomainPrefix("Amazon", ACCOUNT)).toMatch(/^workshop-keys-x-[0-9a-f]{10}$/);
+  });
+
+  it("refuses a configured prefix outside AWS's pattern or with a reserved word", () => {
+    for (const bad of ["Keys", "-keys", "keys-", "keys_example", "a".repeat(64), "keys.example"]) {
+      expect(authDomainPrefixProblems(bad), bad).toEqual([expect.stringMatching(/lowercase letters, digits and dashes/)]);
+    }
+    for (const reserved of ["my-aws-keys", "amazon-workshop", "cognito", "keysaws"]) {
+      expect(authDomainPrefixProblems(reserved), reserved).toEqual([expect.stringMatching(/which Cognito refuses/)]);
+    }
+    expect(authDomainPrefixProblems("a")).toEqual([]);
+    expect(authDomainPrefixProblems("keys-example-2027")).toEqual([]);
+    expect(settingsWith({ "workshop-key-minter:authDomainPrefix": "keys-example" }).authDomainPrefix).toBe("keys-example");
+  });
+});
+
+describe("email delivery for a room", () => {
+  // Capacity = min(max_keys, floor(cap / budget)).
+  const workshop = (slug: string, keys: number, overrides: Partial<Workshop> = {}): Workshop => ({
+    ...testWorkshop(slug, NOW + 7 * 24 * 3600_000, { openrouter: { budget_usd: 1, guardrail: { cap_usd: 1000, reset_interval: "monthly", max_keys: keys } } }),
+    ...overrides,
+  });
+  const context = (workshops: Workshop[]): SettingsContext => ({ accountId: ACCOUNT, workshops, now: NOW });
+  const SES = {
+    "workshop-key-minter:sesFromEmail": "keys@example.org",
+    "workshop-key-minter:sesIdentityArn": `arn:aws:ses:eu-central-1:${ACCOUNT}:identity/example.org`,
+  };
+  const GOOGLE = { "workshop-key-minter:googleClientId": "1234.apps.googleusercontent.com", "workshop-key-minter:googleClientSecret": "s" };
+
+  it("refuses a stack whose open workshops can hand out more than 50 keys with only Cognito's own sender, spelling out the fix", () => {
+    const problems = problemsWith({}, context([workshop("morning", 30), workshop("afternoon", 30)]));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/can hand out 60 keys \(morning \(30\), afternoon \(30\)\)/);
+    expect(problems[0]).toMatch(/about 50 sign-up codes a day/);
+    expect(problems[0]).toMatch(/pulumi config set sesFromEmail/);
+    expect(problems[0]).toMatch(/pulumi config set sesIdentityArn/);
+    expect(problems[0]).toMatch(/production access/);
+    expect(problems[0]).toMatch(/googleClientId/);
+  });
+
+  it("accepts the same stack with SES or with Google sign-in", () => {
+    const big = context([workshop("big", 300)]);
+    expect(settingsWith(SES, big).sesEmail).toEqual({ from: "keys@example.org", identityArn: `arn:aws:ses:eu-central-1:${ACCOUNT}:identity/example.org` });
+    expect(settingsWith(GOOGLE, big).google?.clientId).toBe("1234.apps.googleusercontent.com");
+  });
+
+  it("counts only workshops that can still hand out keys, by their effective capacity", () => {
+    expect(problemsWith({}, context([workshop("small", 50)]))).toEqual([]);
+    // max_keys 300 but the cap pays for 40 keys of $5.
+    const capped = testWorkshop("capped", NOW + 24 * 3600_000, { openrouter: { budget_usd: 5, guardrail: { cap_usd: 200, reset_interval: "monthly", max_keys: 300 } } });
+    expect(problemsWith({}, context([capped]))).toEqual([]);
+    expect(problemsWith({}, context([workshop("retired", 300, { is_active: false })]))).toEqual([]);
+    const closed = testWorkshop("closed", NOW - 30 * 24 * 3600_000, { openrouter: { guardrail: { cap_usd: 1000, reset_interval: "monthly", max_keys: 300 } } });
+    expect(problemsWith({}, context([closed]))).toEqual([]);
+    expect(problemsWith({}, context([workshop("small", 50), workshop("one-more", 1)]))).toHaveLength(1);
+  });
+
+  it("checks the SES identity's ARN", () => {
+    const problems = problemsWith({ ...SES, "workshop-key-minter:sesIdentityArn": "example.org" });
+    expect(problems).toEqual([expect.stringMatching(/sesIdentityArn must be a verified SES identity's ARN/)]);
   });
 });
 
@@ -57,6 +201,8 @@ describe("Pulumi.example.yaml", () => {
     const mentioned = new Set([...text.matchAll(/workshop-key-minter:(\w+)/g)].map((m) => m[1]));
     for (const key of mentioned) expect(read, `Pulumi.example.yaml mentions ${key}`).toContain(`"${key}"`);
     expect(mentioned.size).toBeGreaterThanOrEqual(10);
+    // Neither the key nor where it is sent is stack config.
+    expect(text).not.toMatch(/openrouterManagementKey|openrouterBaseUrl/);
 
     const config = (parse(text) as { config: Record<string, unknown> }).config;
     const asStrings = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));

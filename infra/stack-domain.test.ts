@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadWorkshops } from "../workshops/load.js";
-import { fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./pulumi-mocks.js";
+import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./pulumi-mocks.js";
 
 /**
  * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it) and
@@ -23,11 +23,13 @@ beforeAll(async () => {
   );
   const { workshopKeyMinter } = await import("./stack.js");
   const { readStackSettings } = await import("./settings.js");
+  const workshops = loadWorkshops();
+  const now = Date.parse("2026-01-01T00:00:00Z");
   workshopKeyMinter({
-    workshops: loadWorkshops(),
-    settings: readStackSettings(),
+    workshops,
+    settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),
     siteDir: fakeSiteDir(),
-    now: Date.parse("2026-01-01T00:00:00Z"),
+    now,
     bundle: fakeBundler(),
   });
   await settle();

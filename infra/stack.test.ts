@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { TABLES } from "../functions/data/tables.js";
 import { workshopTimetable } from "../functions/domain/timetable.js";
-import { guardrailSpec } from "../workshops/derive.js";
+import { effectiveCapacity, guardrailSpec } from "../workshops/derive.js";
 import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import {
@@ -16,6 +16,7 @@ import {
   type MockedProgram,
   type RecordedResource,
 } from "./pulumi-mocks.js";
+import { defaultAuthDomainPrefix } from "./settings.js";
 
 /**
  * The program as `pulumi preview` would declare it, under Pulumi's mocks, with the real workshop
@@ -56,6 +57,8 @@ const T = {
 
 // Before every workshop in the repository: all of their schedules lie ahead.
 const BEFORE_EVERYTHING = Date.parse("2026-01-01T00:00:00Z");
+// The stack is "test" under the mocks; its login domain is unique to the account and the stack.
+const LOGIN_PREFIX = defaultAuthDomainPrefix("test", ACCOUNT);
 // Never printed, never stored: if it shows up in any recorded input, the program leaked it.
 const SENTINEL_KEY = "sk-or-v1-infra-test-sentinel-management-key";
 
@@ -67,13 +70,16 @@ beforeAll(async () => {
   process.env.OPENROUTER_MANAGEMENT_KEY = SENTINEL_KEY;
   program = installMocks({
     "workshop-key-minter:adminEmails": JSON.stringify(["Admin@Example.org"]),
+    // The repository's workshop hands out more keys than Cognito's own sender has emails a day.
+    "workshop-key-minter:sesFromEmail": "keys@example.org",
+    "workshop-key-minter:sesIdentityArn": `arn:aws:ses:eu-central-1:${ACCOUNT}:identity/example.org`,
   });
   const { workshopKeyMinter } = await import("./stack.js");
   const { readStackSettings } = await import("./settings.js");
   workshops = loadWorkshops();
   const declared = workshopKeyMinter({
     workshops,
-    settings: readStackSettings(),
+    settings: readStackSettings({ accountId: ACCOUNT, workshops, now: BEFORE_EVERYTHING }),
     siteDir: fakeSiteDir(),
     now: BEFORE_EVERYTHING,
     bundle: fakeBundler(),
@@ -375,7 +381,7 @@ describe("the site", () => {
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("https://cognito-idp.eu-central-1.amazonaws.com");
-    expect(csp).toContain("https://workshop-keys-test.auth.eu-central-1.amazoncognito.com");
+    expect(csp).toContain(`https://${LOGIN_PREFIX}.auth.eu-central-1.amazoncognito.com`);
     expect(headers.strictTransportSecurity.accessControlMaxAgeSec).toBeGreaterThanOrEqual(31_536_000);
     expect(headers.contentTypeOptions.override).toBe(true);
     expect(headers.frameOptions.frameOption).toBe("DENY");
@@ -422,7 +428,7 @@ describe("the site", () => {
         clientId: client.id,
         redirectUri: `${origin}/callback`,
         scope: "openid email profile",
-        logoutUri: `https://workshop-keys-test.auth.eu-central-1.amazoncognito.com/logout?client_id=${client.id}&logout_uri=${encodeURIComponent(`${origin}/`)}`,
+        logoutUri: `https://${LOGIN_PREFIX}.auth.eu-central-1.amazoncognito.com/logout?client_id=${client.id}&logout_uri=${encodeURIComponent(`${origin}/`)}`,
       },
     });
     expect(outputs.siteUrl).toBe(origin);
@@ -450,9 +456,53 @@ describe("sign-in", () => {
     expect(pool.usernameAttributes).toEqual(["email"]);
     expect(pool.autoVerifiedAttributes).toEqual(["email"]);
     expect(program.one(T.group).inputs.name).toBe("admins");
-    expect(program.one(T.user).inputs.username).toBe("admin@example.org");
+    expect(program.ofType(T.user).map((u) => u.inputs.username)).toContain("admin@example.org");
     expect(program.one("aws:cognito/userInGroup:UserInGroup").inputs).toMatchObject({ groupName: "admins", username: "admin@example.org" });
-    expect(program.one("aws:cognito/userPoolDomain:UserPoolDomain").inputs).toMatchObject({ domain: "workshop-keys-test", managedLoginVersion: 2 });
+    expect(program.one("aws:cognito/userPoolDomain:UserPoolDomain").inputs).toMatchObject({ domain: LOGIN_PREFIX, managedLoginVersion: 2 });
+  });
+
+  it("invites every organizer of every workshop file once, outside the admins group, so nobody can take their address first", () => {
+    const organizers = [...new Set(workshops.flatMap((w) => w.organizers.map((e) => e.toLowerCase())))];
+    expect(organizers.length).toBeGreaterThan(0);
+    const users = program.ofType(T.user);
+    expect(users.map((u) => u.inputs.username).sort()).toEqual(["admin@example.org", ...organizers].sort());
+    for (const u of users) {
+      expect(u.inputs.attributes).toEqual({ email: u.inputs.username, email_verified: "true" });
+      expect(u.inputs.desiredDeliveryMediums).toEqual(["EMAIL"]);
+    }
+    expect(program.ofType("aws:cognito/userInGroup:UserInGroup").map((g) => g.inputs.username)).toEqual(["admin@example.org"]);
+  });
+
+  it("offers email and password on managed login: the flows managed login needs, password as the only factor", () => {
+    const client = program.one(T.client).inputs;
+    expect([...client.explicitAuthFlows].sort()).toEqual(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH"]);
+    // No flow that sends the password itself to the API.
+    expect(client.explicitAuthFlows).not.toContain("ALLOW_USER_PASSWORD_AUTH");
+    const pool = program.one(T.userPool).inputs;
+    expect(pool.signInPolicy).toEqual({ allowedFirstAuthFactors: ["PASSWORD"] });
+    expect(pool.userPoolTier).toBe("ESSENTIALS");
+    expect(pool.verificationMessageTemplate.defaultEmailOption).toBe("CONFIRM_WITH_CODE");
+    expect(pool.adminCreateUserConfig.allowAdminCreateUserOnly).toBe(false);
+  });
+
+  it("sends sign-up codes through SES when it is configured", () => {
+    expect(program.one(T.userPool).inputs.emailConfiguration).toEqual({
+      emailSendingAccount: "DEVELOPER",
+      fromEmailAddress: "keys@example.org",
+      sourceArn: `arn:aws:ses:eu-central-1:${ACCOUNT}:identity/example.org`,
+    });
+  });
+
+  it("keeps an attendee signed in for a workshop day: hour-long tokens, a revocable refresh token valid 24 hours", () => {
+    const client = program.one(T.client).inputs;
+    expect(client).toMatchObject({
+      idTokenValidity: 60,
+      accessTokenValidity: 60,
+      refreshTokenValidity: 24,
+      tokenValidityUnits: { idToken: "minutes", accessToken: "minutes", refreshToken: "hours" },
+      enableTokenRevocation: true,
+    });
+    expect(client.explicitAuthFlows).toContain("ALLOW_REFRESH_TOKEN_AUTH");
   });
 });
 

@@ -63,6 +63,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
     siteOrigin: site.origin,
     domainPrefix: settings.authDomainPrefix,
     adminEmails: settings.adminEmails,
+    organizerEmails: workshops.flatMap((w) => w.organizers),
+    sessionHours: settings.sessionHours,
     google: settings.google,
     sesEmail: settings.sesEmail,
     tags,
