@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AuthConfig } from "./auth/verify.js";
-import type { TableNames } from "./data/tables.js";
+import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./data/tables.js";
 
 /**
  * The Lambdas' environment, read once at cold start. A missing variable fails the container loudly
@@ -20,6 +20,8 @@ export interface FunctionsConfig {
   attendeeBaseUrl: string;
   /** Browser origins allowed to call the API cross-origin (CORS_ALLOWED_ORIGINS, comma-separated). */
   allowedOrigins: string[];
+  /** ATTENDEE_RETENTION_DAYS: how long attendee profiles and consents are kept after they were last written. */
+  retention: RetentionPolicy;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +57,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
   for (const [name, v] of urls) {
     if (v && !URL.canParse(v)) problems.push(`${name} must be a URL, got ${JSON.stringify(v)}`);
   }
+  const retentionDays = optional("ATTENDEE_RETENTION_DAYS");
+  const attendeeDays = retentionDays === undefined ? DEFAULT_RETENTION.attendeeDays : Number(retentionDays);
+  if (!Number.isInteger(attendeeDays) || attendeeDays < 1) problems.push(`ATTENDEE_RETENTION_DAYS must be a whole number of days (1 or more), got ${JSON.stringify(retentionDays)}`);
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -66,6 +71,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
     auth: { issuer, clientId, jwksUri: optional("AUTH_JWKS_URI"), adminGroup: optional("ADMIN_GROUP") ?? "admins" },
     attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
     allowedOrigins: (optional("CORS_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
+    retention: { ...DEFAULT_RETENTION, attendeeDays },
   };
 }
 

@@ -283,7 +283,7 @@ describe("secrets in error answers and Lambda logs", () => {
     await ensureTables(stack.dynamo.client, names);
     const store = createStore({ client: stack.dynamo.client, tableNames: names });
     await store.putWorkshop("lambda-sec", { config: testWorkshop("lambda-sec", Date.now()) }, Date.now());
-    for (const u of ["lam-a", "lam-b", "lam-c", "lam-d"]) await store.confirmProfile(u, { displayName: u, marketingOptedIn: false }, Date.now());
+    for (const u of ["lam-a", "lam-b", "lam-c", "lam-d"]) await store.confirmProfile(u, { displayName: u }, Date.now());
     Object.assign(process.env, {
       ATTENDEES_TABLE: names.attendees,
       WORKSHOPS_TABLE: names.workshops,

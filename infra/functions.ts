@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ADMIN_GROUP } from "./auth.js";
 import { bundleFunction, LAMBDA_HANDLER, type BundledFunction } from "./bundle.js";
+import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 
 export const LAMBDA_RUNTIME = "nodejs22.x";
 
@@ -171,6 +172,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }
         : {}),
       ...(spec.needsAuth && args.corsOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: args.corsOrigins.join(",") } : {}),
+      ...(spec.needsAuth ? { ATTENDEE_RETENTION_DAYS: String(new pulumi.Config().getNumber("attendeeRetentionDays") ?? DEFAULT_RETENTION.attendeeDays) } : {}),
     };
   }
 

@@ -69,7 +69,8 @@ describe("a newcomer in Chromium", () => {
     expect(claims).toHaveLength(1);
     expect(claims[0]!.status).toBe("ACTIVE");
     const attendee = await stack.store.getAttendee(claims[0]!.user_id);
-    expect(attendee).toMatchObject({ email: "newcomer@example.com", display_name: "Nia Newcomer", marketing_opted_in: false });
+    expect(attendee).toMatchObject({ email: "newcomer@example.com", display_name: "Nia Newcomer" });
+    expect(await stack.store.getConsent(DEMO_SLUG, claims[0]!.user_id)).toMatchObject({ marketing_opted_in: false });
     const key = claims[0]!.key!;
 
     // The page offers the key itself for copying (revealed on demand).

@@ -172,7 +172,7 @@ describe("a restart keeps every claim, key and profile", () => {
   it("shows the same key after a restart, and upstream minted only one", async () => {
     first = await startLocalStack({ port: 0, dataDir, quiet: true });
     const token = await signIn(first.url, "grace@example.com", { name: "Grace" });
-    expect((await api(first, token, "PUT", "/api/me", { display_name: "Grace H.", marketing_opted_in: true })).status).toBe(200);
+    expect((await api(first, token, "PUT", "/api/me", { display_name: "Grace H.", marketing_opted_in: true, workshop: DEMO_SLUG })).status).toBe(200);
     const claim = await api(first, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
     expect(claim.status).toBe(201);
     expect(claim.body.key.status).toBe("ACTIVE");
@@ -198,8 +198,8 @@ describe("a restart keeps every claim, key and profile", () => {
     second = await startLocalStack({ port: 0, dataDir, quiet: true });
     // The port may differ, so the issuer does; the subject is the same for the same email.
     const again = await signIn(second.url, "grace@example.com");
-    const me = await api(second, again, "GET", "/api/me");
-    expect(me.body).toMatchObject({ display_name: "Grace H.", confirmed: true, marketing_opted_in: true });
+    const me = await api(second, again, "GET", `/api/me?workshop=${DEMO_SLUG}`);
+    expect(me.body).toMatchObject({ display_name: "Grace H.", confirmed: true, consent: { workshop: DEMO_SLUG, decided: true, marketing_opted_in: true } });
     const read = await api(second, again, "GET", `/api/workshops/${DEMO_SLUG}/key`);
     expect(read.status).toBe(200);
     expect(read.body.key).toBe(key);

@@ -380,7 +380,7 @@ describe("organizer pages", () => {
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Download consenting attendees/ }).click()]);
     const csv = readFileSync((await download.path())!, "utf8");
-    expect(csv.split(/\r?\n/)[0]).toBe("email,display_name,opted_in_at");
+    expect(csv.split(/\r?\n/)[0]).toBe('"email","display_name","opted_in_at"');
     expect(csv).toContain("consenting@example.org");
     expect(csv).toContain("ada@example.org"); // ticked the box in the attendee flow
     for (const other of ["quiet@example.org", "unbound@example.org", "mallory@example.org", "keys@example.org"]) expect(csv).not.toContain(other);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./testing.js";
 
@@ -86,7 +87,7 @@ describe("public status", () => {
 });
 
 describe("attendee", () => {
-  it("must confirm the profile before claiming; consent is stored with time and workshop", async () => {
+  it("must confirm the profile before claiming; consent is stored for the workshop, with its time", async () => {
     const token = stack.issuer.tokenFor({ sub: "newcomer", email: "newcomer@example.com", name: "New Comer" });
     const refused = await stack.call("POST", "/api/workshops/open/claim", token);
     expect(refused.status).toBe(409);
@@ -94,10 +95,11 @@ describe("attendee", () => {
 
     const put = await stack.call("PUT", "/api/me", token, { display_name: "  Newcomer  ", marketing_opted_in: true, workshop: "open" });
     expect(put.status).toBe(200);
-    expect(await json(put)).toMatchObject({ user_id: "newcomer", display_name: "Newcomer", confirmed: true, marketing_opted_in: true });
-    const stored = await stack.store.getAttendee("newcomer");
-    expect(stored).toMatchObject({ marketing_opted_in: true, marketing_opted_in_workshop: "open", email: "newcomer@example.com" });
-    expect(Date.parse(stored!.marketing_opted_in_at!)).toBeGreaterThan(0);
+    expect(await json(put)).toMatchObject({ user_id: "newcomer", display_name: "Newcomer", confirmed: true, consent: { workshop: "open", decided: true, marketing_opted_in: true } });
+    expect(await stack.store.getAttendee("newcomer")).toMatchObject({ email: "newcomer@example.com", display_name: "Newcomer" });
+    const consent = await stack.store.getConsent("open", "newcomer");
+    expect(consent).toMatchObject({ user_id: "newcomer", marketing_opted_in: true });
+    expect(Date.parse(consent!.opted_in_at!)).toBeGreaterThan(0);
 
     const claimed = await stack.call("POST", "/api/workshops/open/claim", token, {});
     expect(claimed.status).toBe(201);
@@ -192,6 +194,8 @@ describe("attendee", () => {
       { display_name: "x", marketing_opted_in: "yes" },
       { display_name: "x" },
       { display_name: "x", marketing_opted_in: false, workshop: "../etc" },
+      // Consent belongs to one workshop's organizers: a yes must say which.
+      { display_name: "x", marketing_opted_in: true },
       "{not json",
       { display_name: "x".repeat(5000), marketing_opted_in: true },
     ];
@@ -201,6 +205,93 @@ describe("attendee", () => {
       expect((await json<{ error: { code: string; message: string } }>(res)).error.message).toBeTruthy();
     }
     expect((await stack.call("POST", "/api/workshops/open/claim", token, { anything: true })).status).toBe(400);
+  });
+});
+
+describe("consent per workshop, and the CSV export", () => {
+  // Workshops of their own organizer, so the other tests' lists of workshops stay as they are.
+  const organizers = ["privacy-organizer@example.com"];
+  const org = () => stack.issuer.tokenFor({ sub: "privacy-organizer", email: organizers[0] });
+  const csvLines = async (slug: string) => {
+    const res = await stack.call("GET", `/api/admin/workshops/${slug}/marketing.csv`, org());
+    expect(res.status).toBe(200);
+    return (await res.text()).trim().split("\r\n");
+  };
+  const put = (token: string, body: Record<string, unknown>) => stack.call("PUT", "/api/me", token, body);
+
+  it("asks each workshop for itself, and exports only that workshop's consenting attendees", async () => {
+    await stack.addWorkshop(testWorkshop("consent-a", stack.now(), { organizers }));
+    await stack.addWorkshop(testWorkshop("consent-b", stack.now(), { organizers }));
+    const kim = { sub: "consent-kim", token: stack.issuer.tokenFor({ sub: "consent-kim", email: "kim@example.com" }) };
+    const lou = { sub: "consent-lou", token: stack.issuer.tokenFor({ sub: "consent-lou", email: "lou@example.com" }) };
+
+    // Kim says yes to A's organizers; A's confirm step is answered, B's is not.
+    expect((await put(kim.token, { display_name: "Kim", marketing_opted_in: true, workshop: "consent-a" })).status).toBe(200);
+    expect(await json(await stack.call("GET", "/api/me?workshop=consent-a", kim.token))).toMatchObject({ confirmed: true, consent: { workshop: "consent-a", decided: true, marketing_opted_in: true } });
+    expect(await json(await stack.call("GET", "/api/me?workshop=consent-b", kim.token))).toMatchObject({ confirmed: true, consent: { workshop: "consent-b", decided: false, marketing_opted_in: false } });
+    expect(await json(await stack.call("GET", "/api/me", kim.token))).toMatchObject({ consent: null });
+    expect((await stack.call("GET", "/api/me?workshop=no-such-workshop", kim.token)).status).toBe(404);
+
+    // On B's confirm step Kim says no; Lou says yes to B only. Both claim keys in both workshops.
+    expect((await put(kim.token, { display_name: "Kim", marketing_opted_in: false, workshop: "consent-b" })).status).toBe(200);
+    expect((await put(lou.token, { display_name: "Lou", marketing_opted_in: true, workshop: "consent-b" })).status).toBe(200);
+    for (const who of [kim, lou]) for (const slug of ["consent-a", "consent-b"]) expect((await stack.call("POST", `/api/workshops/${slug}/claim`, who.token)).status).toBe(201);
+
+    expect((await csvLines("consent-a")).slice(1)).toEqual([expect.stringMatching(/^"kim@example\.com","Kim","\d{4}-/)]);
+    expect((await csvLines("consent-b")).slice(1)).toEqual([expect.stringMatching(/^"lou@example\.com","Lou","\d{4}-/)]);
+
+    // Withdrawing on A's confirm step takes Kim out of A's export.
+    expect((await put(kim.token, { display_name: "Kim", marketing_opted_in: false, workshop: "consent-a" })).status).toBe(200);
+    expect(await csvLines("consent-a")).toEqual(['"email","display_name","opted_in_at"']);
+  });
+
+  it("reads a profile's old global consent as consent for the workshop it was given for, and no other", async () => {
+    await stack.addWorkshop(testWorkshop("legacy-a", stack.now(), { organizers }));
+    await stack.addWorkshop(testWorkshop("legacy-b", stack.now(), { organizers }));
+    const legacy = await stack.attendee("legacy@example.com", { sub: "legacy-sub", name: "Old Timer" });
+    // What the confirm step wrote before consent was kept per workshop.
+    await DynamoDBDocumentClient.from(stack.dynamo.client).send(
+      new UpdateCommand({
+        TableName: stack.store.tableNames.attendees,
+        Key: { user_id: "legacy-sub" },
+        UpdateExpression: "SET marketing_opted_in = :yes, marketing_opted_in_at = :at, marketing_opted_in_workshop = :w",
+        ExpressionAttributeValues: { ":yes": true, ":at": "2026-01-02T03:04:05.000Z", ":w": "legacy-a" },
+      }),
+    );
+    for (const slug of ["legacy-a", "legacy-b"]) expect((await stack.call("POST", `/api/workshops/${slug}/claim`, legacy.token)).status).toBe(201);
+    expect((await csvLines("legacy-a")).slice(1)).toEqual(['"legacy@example.com","Old Timer","2026-01-02T03:04:05.000Z"']);
+    expect((await csvLines("legacy-b")).slice(1)).toEqual([]);
+    expect(await json(await stack.call("GET", "/api/me?workshop=legacy-b", legacy.token))).toMatchObject({ consent: { decided: false } });
+    // An answer given on the workshop's confirm step since then replaces the old one.
+    expect((await put(legacy.token, { display_name: "Old Timer", marketing_opted_in: false, workshop: "legacy-a" })).status).toBe(200);
+    expect((await csvLines("legacy-a")).slice(1)).toEqual([]);
+  });
+
+  it("cleans display names when they are saved and keeps every CSV cell from running as a formula", async () => {
+    await stack.addWorkshop(testWorkshop("csv", stack.now(), { organizers }));
+    const names: [string, string, string][] = [
+      // sent, stored, as the CSV cell carries it
+      ["=HYPERLINK(\"http://x.example\")", "=HYPERLINK(\"http://x.example\")", '"\'=HYPERLINK(""http://x.example"")"'],
+      ["Eve;=cmd|' /C calc'!A0", "Eve;=cmd|' /C calc'!A0", `"Eve;'=cmd|' /C calc'!A0"`],
+      ["Tab\t=1+1", "Tab =1+1", '"Tab =1+1"'],
+      ["\u202Egnp.exe\u2066 Mallory\u2069\u202C", "gnp.exe Mallory", '"gnp.exe Mallory"'],
+      ["+49 Ada\r\n@Lovelace", "+49 Ada @Lovelace", `"'+49 Ada @Lovelace"`],
+      ["-Bob\u0000", "-Bob", `"'-Bob"`],
+    ];
+    for (const [i, [sent, stored]] of names.entries()) {
+      const token = stack.issuer.tokenFor({ sub: `csv-${i}`, email: `csv${i}@example.com` });
+      const res = await put(token, { display_name: sent, marketing_opted_in: true, workshop: "csv" });
+      expect(res.status).toBe(200);
+      expect((await json<{ display_name: string }>(res)).display_name).toBe(stored);
+      expect((await stack.store.getAttendee(`csv-${i}`))!.display_name).toBe(stored);
+    }
+    // Nothing but controls and overrides is no name at all.
+    expect((await put(stack.issuer.tokenFor({ sub: "csv-empty", email: "e@example.com" }), { display_name: "\u202E\t\u2066", marketing_opted_in: false })).status).toBe(400);
+
+    const lines = await csvLines("csv");
+    expect(lines[0]).toBe('"email","display_name","opted_in_at"');
+    const cells = new Map(lines.slice(1).map((l) => [l.split(",")[0], l.slice(l.indexOf(",") + 1, l.lastIndexOf(","))]));
+    for (const [i, [, , cell]] of names.entries()) expect(cells.get(`"csv${i}@example.com"`)).toBe(cell);
   });
 });
 
@@ -264,10 +355,10 @@ describe("organizer", () => {
     expect(csv.status).toBe(200);
     expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
     const lines = (await csv.text()).trim().split("\r\n");
-    expect(lines[0]).toBe("email,display_name,opted_in_at");
-    // Only "newcomer" opted in (in the attendee test above).
+    expect(lines[0]).toBe('"email","display_name","opted_in_at"');
+    // Only "newcomer" opted in for this workshop (in the attendee test above).
     expect(lines.slice(1)).toHaveLength(1);
-    expect(lines[1]).toMatch(/^newcomer@example\.com,Newcomer,\d{4}-/);
+    expect(lines[1]).toMatch(/^"newcomer@example\.com","Newcomer","\d{4}-/);
 
     // Attendance: every claim, whatever its state, consent or not, and never a key.
     const victim = await stack.attendee("to-revoke@example.com", { name: "=HYPERLINK(evil)" });
@@ -280,11 +371,11 @@ describe("organizer", () => {
     const text = await attendance.text();
     expect(text).not.toMatch(/sk-or-/);
     const rows = text.trim().split("\r\n");
-    expect(rows[0]).toBe("email,display_name,status,claimed_at,spent_usd,budget_usd");
+    expect(rows[0]).toBe('"email","display_name","status","claimed_at","spent_usd","budget_usd"');
     const stored = (await stack.store.listClaims("open")).length;
     expect(rows.slice(1)).toHaveLength(stored);
-    expect(rows.find((r) => r.startsWith("to-revoke@example.com"))).toMatch(/^to-revoke@example\.com,'=HYPERLINK\(evil\),REVOKED,\d{4}-[^,]+,0,2$/);
-    expect(rows.some((r) => r.startsWith("newcomer@example.com,Newcomer,ACTIVE,"))).toBe(true);
+    expect(rows.find((r) => r.startsWith('"to-revoke@example.com"'))).toMatch(/^"to-revoke@example\.com","'=HYPERLINK\(evil\)","REVOKED","\d{4}-[^,]+","0","2"$/);
+    expect(rows.some((r) => r.startsWith('"newcomer@example.com","Newcomer","ACTIVE",'))).toBe(true);
 
     // The totals show revoked keys apart; the revoked key's slot is back in the pool.
     const after = await json<{ totals: { claimed: number; committed_usd: number; revoked: { keys: number; usage_usd: number } } }>(

@@ -8,6 +8,8 @@ import { roundUsd } from "../../workshops/derive.js";
 import { AuthError, bearerToken, isOrganizer, type Principal, type VerifyToken } from "../auth/index.js";
 import type { Store, WorkshopRecord } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
+import { consentForWorkshop } from "../domain/consent.js";
+import { cleanDisplayName } from "../domain/display-name.js";
 import { normalizeEmail } from "../domain/email.js";
 import { DomainError, EmailNotVerifiedError, ProfileNotConfirmedError } from "../domain/errors.js";
 import type { WorkshopCatalog } from "../domain/workshops.js";
@@ -66,7 +68,10 @@ const slugParam = z.string().max(48).regex(SLUG_PATTERN);
 const userIdParam = z.string().min(1).max(256);
 
 const ProfileBody = z.strictObject({
-  display_name: z.string().trim().min(1, { error: "display_name must not be empty" }).max(80, { error: "display_name must be at most 80 characters" }),
+  display_name: z
+    .string()
+    .transform(cleanDisplayName)
+    .pipe(z.string().min(1, { error: "display_name must not be empty" }).max(80, { error: "display_name must be at most 80 characters" })),
   marketing_opted_in: z.boolean({ error: "marketing_opted_in must be true or false" }),
   workshop: slugParam.optional(),
 });
@@ -117,9 +122,9 @@ export function createApp(deps: AppDeps) {
     return parsed.data;
   }
 
-  const param = (c: Context<Env>, name: string, schema: z.ZodType<string>) => {
-    const parsed = schema.safeParse(c.req.param(name));
-    if (!parsed.success) throw new ApiError(404, name === "slug" ? "workshop_not_found" : "not_found", `Nothing is known under that ${name}.`);
+  const param = (c: Context<Env>, name: string, schema: z.ZodType<string>, value: string | undefined = c.req.param(name)) => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new ApiError(404, name === "slug" || name === "workshop" ? "workshop_not_found" : "not_found", `Nothing is known under that ${name}.`);
     return parsed.data;
   };
 
@@ -159,23 +164,33 @@ export function createApp(deps: AppDeps) {
 
   const recordSeen = (p: Principal) =>
     store.recordSeen(
-      { userId: p.sub, email: p.email, emailNormalized: p.email ? normalizeEmail(p.email) : undefined, emailVerified: p.emailVerified, displayName: p.name },
+      { userId: p.sub, email: p.email, emailNormalized: p.email ? normalizeEmail(p.email) : undefined, emailVerified: p.emailVerified, displayName: p.name === undefined ? undefined : cleanDisplayName(p.name) || undefined },
       now(),
     );
 
+  // `?workshop=<slug>`: the page also wants the attendee's consent answer for that workshop.
   app.get("/api/me", async (c) => {
     const p = c.get("principal");
-    const [attendee, orgs] = await Promise.all([recordSeen(p), organizerOf(p)]);
-    return c.json(profileView(p, attendee, orgs));
+    const asked = c.req.query("workshop");
+    const slug = asked === undefined ? undefined : (await workshops.get(param(c, "workshop", slugParam, asked))).config.slug;
+    const [attendee, orgs, answer] = await Promise.all([recordSeen(p), organizerOf(p), slug ? store.getConsent(slug, p.sub) : undefined]);
+    return c.json(profileView(p, attendee, orgs, slug ? { workshop: slug, answer: consentForWorkshop(slug, answer, attendee) } : undefined));
   });
 
   app.put("/api/me", async (c) => {
     const p = c.get("principal");
     const body = await readBody(c, ProfileBody, { optional: false });
+    if (body.marketing_opted_in && !body.workshop) {
+      throw new ApiError(400, "bad_request", "Marketing consent is given to one workshop's organizers: send the workshop it is for.");
+    }
     if (body.workshop) await workshops.get(body.workshop);
     await recordSeen(p);
-    const attendee = await store.confirmProfile(p.sub, { displayName: body.display_name, marketingOptedIn: body.marketing_opted_in, workshop: body.workshop }, now());
-    return c.json(profileView(p, attendee, await organizerOf(p)));
+    const [attendee, answer] = await Promise.all([
+      store.confirmProfile(p.sub, { displayName: body.display_name }, now()),
+      body.workshop ? store.recordConsent(body.workshop, p.sub, body.marketing_opted_in, now()) : undefined,
+    ]);
+    const consent = body.workshop ? { workshop: body.workshop, answer: consentForWorkshop(body.workshop, answer, attendee) } : undefined;
+    return c.json(profileView(p, attendee, await organizerOf(p), consent));
   });
 
   app.post("/api/workshops/:slug/claim", async (c) => {
@@ -273,15 +288,25 @@ export function createApp(deps: AppDeps) {
     });
   }
 
+  // Only the attendees who said yes on this workshop's confirm step (or, before consent was kept per
+  // workshop, gave it here first): consent given to another workshop's organizers is not theirs.
   app.get("/api/admin/workshops/:slug/marketing.csv", async (c) => {
     const slug = c.get("workshop").config.slug;
-    const claims = (await store.listClaims(slug)).filter((x) => x.status !== "RELEASED");
-    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
-    const rows = claims
-      .map((x) => ({ claim: x, attendee: attendees.get(x.user_id) }))
-      .filter(({ attendee }) => attendee?.marketing_opted_in === true)
-      .sort((a, b) => (a.attendee!.marketing_opted_in_at ?? "").localeCompare(b.attendee!.marketing_opted_in_at ?? ""))
-      .map(({ claim, attendee }) => [attendee!.email ?? claim.email, attendee!.display_name ?? claim.display_name ?? "", attendee!.marketing_opted_in_at ?? ""]);
+    const [answers, claims] = await Promise.all([store.listConsents(slug), store.listClaims(slug)]);
+    const answerOf = new Map(answers.map((a) => [a.user_id, a]));
+    const claimOf = new Map(claims.map((x) => [x.user_id, x]));
+    const attendees = await store.getAttendees([...answerOf.keys(), ...claimOf.keys()]);
+    const rows = [...new Set([...answerOf.keys(), ...claimOf.keys()])]
+      .map((userId) => ({ userId, consent: consentForWorkshop(slug, answerOf.get(userId), attendees.get(userId)) }))
+      .filter(({ consent }) => consent.marketing_opted_in)
+      .sort((a, b) => (a.consent.opted_in_at ?? "").localeCompare(b.consent.opted_in_at ?? ""))
+      .map(({ userId, consent }) => {
+        const attendee = attendees.get(userId);
+        const claim = claimOf.get(userId);
+        return [attendee?.email ?? claim?.email ?? "", attendee?.display_name ?? claim?.display_name ?? "", consent.opted_in_at ?? ""];
+      })
+      // Without an address (an unverified sign-in) there is nobody to write to.
+      .filter(([email]) => email !== "");
     c.header("Content-Type", "text/csv; charset=utf-8");
     c.header("Content-Disposition", `attachment; filename="${slug}-marketing.csv"`);
     return c.body(toCsv(["email", "display_name", "opted_in_at"], rows));

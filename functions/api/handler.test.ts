@@ -22,7 +22,7 @@ beforeAll(async () => {
   const store = createStore({ client: dynamo.client, tableNames: tables });
   const w = testWorkshop("lambda", Date.now());
   await store.putWorkshop(w.slug, { config: w }, Date.now());
-  await store.confirmProfile("lambda-user", { displayName: "Lambda User", marketingOptedIn: false }, Date.now());
+  await store.confirmProfile("lambda-user", { displayName: "Lambda User" }, Date.now());
   Object.assign(process.env, {
     ATTENDEES_TABLE: tables.attendees,
     WORKSHOPS_TABLE: tables.workshops,
@@ -67,22 +67,25 @@ describe("the API Lambda", () => {
   it("fails loudly at cold start, naming every missing variable", () => {
     expect(() => readConfig({})).toThrow(ConfigError);
     try {
-      readConfig({ AUTH_ISSUER: "not a url" });
+      readConfig({ AUTH_ISSUER: "not a url", ATTENDEE_RETENTION_DAYS: "forever" });
     } catch (err) {
       const message = (err as Error).message;
-      for (const name of ["ATTENDEES_TABLE", "WORKSHOPS_TABLE", "OPENROUTER_SECRET_ARN", "AUTH_CLIENT_ID", "AUTH_ISSUER must be a URL"]) expect(message).toContain(name);
+      for (const name of ["ATTENDEES_TABLE", "WORKSHOPS_TABLE", "OPENROUTER_SECRET_ARN", "AUTH_CLIENT_ID", "AUTH_ISSUER must be a URL", "ATTENDEE_RETENTION_DAYS must be a whole number"]) expect(message).toContain(name);
     }
-    const config = readConfig({
+    const validEnv = () => ({
       ATTENDEES_TABLE: "a",
       WORKSHOPS_TABLE: "w",
       OPENROUTER_SECRET_ARN: "arn:aws:secretsmanager:eu-central-1:1:secret:x",
       AUTH_ISSUER: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc",
       AUTH_CLIENT_ID: "client",
     });
+    const config = readConfig(validEnv());
     expect(config).toMatchObject({
       openrouter: { baseUrl: "https://openrouter.ai/api/v1", secretArn: "arn:aws:secretsmanager:eu-central-1:1:secret:x" },
       auth: { adminGroup: "admins" },
       attendeeBaseUrl: "https://openrouter.ai/api/v1",
+      retention: { attendeeDays: 180, afterKeyExpiryDays: 30 },
     });
+    expect(readConfig({ ...validEnv(), ATTENDEE_RETENTION_DAYS: "90" }).retention.attendeeDays).toBe(90);
   });
 });

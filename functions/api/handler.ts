@@ -16,7 +16,7 @@ import { deferredOpenRouterClient } from "./deferred-openrouter.js";
 const config = readConfig();
 const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
 
-const store = createStore({ client: new DynamoDBClient({ credentials: lambdaCredentials }), tableNames: config.tables });
+const store = createStore({ client: new DynamoDBClient({ credentials: lambdaCredentials }), tableNames: config.tables, retention: config.retention });
 const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
 const openrouter = deferredOpenRouterClient(() =>

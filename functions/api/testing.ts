@@ -171,7 +171,7 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     },
     async attendee(email, o = {}) {
       const sub = o.sub ?? randomUUID();
-      await store.confirmProfile(sub, { displayName: o.name ?? email.split("@")[0], marketingOptedIn: false }, now());
+      await store.confirmProfile(sub, { displayName: o.name ?? email.split("@")[0] }, now());
       return { sub, token: issuer.tokenFor({ sub, email }) };
     },
     call(method, path, token, body) {

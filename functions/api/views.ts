@@ -2,6 +2,7 @@ import { claimWindow, effectiveCapacity, publicWorkshopFacts, roundUsd, type Pub
 import type { Workshop } from "../../workshops/schema.js";
 import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
 import type { Principal } from "../auth/verify.js";
+import type { ConsentAnswer } from "../domain/consent.js";
 
 /** The JSON shapes of the API contract, built from stored items. Pure. */
 
@@ -83,25 +84,34 @@ export function adminClaimView(claim: ClaimItem, attendee?: AttendeeItem) {
   };
 }
 
-export function profileView(principal: Principal, attendee: AttendeeItem | undefined, organizerOf: string[]) {
+/** `consent`: the attendee's answer for the workshop the page asked about (`?workshop=`), if it asked. */
+export function profileView(principal: Principal, attendee: AttendeeItem | undefined, organizerOf: string[], consent?: { workshop: string; answer: ConsentAnswer }) {
   return {
     user_id: principal.sub,
     email: principal.email ?? null,
     email_verified: principal.emailVerified,
     display_name: attendee?.display_name ?? principal.name ?? null,
     confirmed: Boolean(attendee?.confirmed_at),
-    marketing_opted_in: attendee?.marketing_opted_in === true,
+    consent: consent ? { workshop: consent.workshop, decided: consent.answer.decided, marketing_opted_in: consent.answer.marketing_opted_in } : null,
     is_admin: principal.isAdmin,
     organizer_of: organizerOf,
   };
 }
 
-/** RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote. */
+/**
+ * RFC 4180 CSV that a spreadsheet opens as text, never as formulas. Every cell is quoted. A formula
+ * can start a cell (`=`, `+`, `-`, `@`, and a tab or CR before them) and, since spreadsheets also
+ * split cells on `;` and tab when they guess the separator, right after a `;` or tab inside one:
+ * each such start gets a leading `'`, which spreadsheets treat as "this is text".
+ */
 export function toCsv(header: string[], rows: (string | null | undefined)[][]): string {
-  const cell = (v: string | null | undefined) => {
-    let s = v ?? "";
-    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
+  const cell = (v: string | null | undefined) => `"${neutralizeFormulas(v ?? "").replaceAll('"', '""')}"`;
   return [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+}
+
+// Every position at a cell's start or after a `;` or tab, followed by a formula's first character.
+const FORMULA_START = /(?<=^|[;\t])(?=[=+\-@\t\r])/g;
+
+export function neutralizeFormulas(s: string): string {
+  return s.replace(FORMULA_START, "'");
 }

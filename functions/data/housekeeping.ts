@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SpendSample } from "./store.js";
-import type { TableNames } from "./tables.js";
+import { DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
  * The writes only the scheduled jobs make (layout in tables.ts). Each is conditional so that two
@@ -69,7 +69,7 @@ async function writeIf(send: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export function createHousekeeping({ client, tableNames }: { client: DynamoDBClient; tableNames: TableNames }) {
+export function createHousekeeping({ client, tableNames, retention = DEFAULT_RETENTION }: { client: DynamoDBClient; tableNames: TableNames; retention?: RetentionPolicy }) {
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const W = tableNames.workshops;
 
@@ -85,18 +85,19 @@ export function createHousekeeping({ client, tableNames }: { client: DynamoDBCli
     /**
      * Records the spend sample of one sync period. Samples are keyed by the period, not the run, so
      * overlapping or repeated syncs of a period leave one sample: the one with the most spend seen.
+     * `keyExpiresAt`: the workshop's key expiry; the chart is kept a grace period after it (`ttl`).
      */
-    putSpendSample(slug: string, sample: SpendSample): Promise<boolean> {
+    putSpendSample(slug: string, sample: SpendSample, keyExpiresAt: string): Promise<boolean> {
       return writeIf(() =>
         doc.send(
           new UpdateCommand({
             TableName: W,
             Key: { pk: slug, sk: `SPEND#${sample.at}` },
-            UpdateExpression: "SET #at = :at, #usage_usd = :usage, #keys = :keys",
+            UpdateExpression: "SET #at = :at, #usage_usd = :usage, #keys = :keys, #ttl = :ttl",
             ConditionExpression:
               "attribute_not_exists(#pk) OR #usage_usd < :usage OR (#usage_usd = :usage AND #keys < :keys)",
-            ExpressionAttributeNames: { "#pk": "pk", "#at": "at", "#usage_usd": "usage_usd", "#keys": "keys" },
-            ExpressionAttributeValues: { ":at": sample.at, ":usage": sample.usage_usd, ":keys": sample.keys },
+            ExpressionAttributeNames: { "#pk": "pk", "#at": "at", "#usage_usd": "usage_usd", "#keys": "keys", "#ttl": "ttl" },
+            ExpressionAttributeValues: { ":at": sample.at, ":usage": sample.usage_usd, ":keys": sample.keys, ":ttl": ttlAfterKeyExpiry(keyExpiresAt, retention) },
           }),
         ),
       );

@@ -16,7 +16,7 @@ import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
 import { usageUpdate, type UsageObservation } from "./housekeeping.js";
-import type { TableNames } from "./tables.js";
+import { attendeeTtl, DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
  * DynamoDB access for the product. Every invariant lives in a single-item conditional write (the
@@ -106,12 +106,26 @@ export interface AttendeeItem {
   email_verified: boolean;
   display_name?: string;
   auth_provider?: string;
-  marketing_opted_in: boolean;
+  /**
+   * Legacy, read only: items written before consent was kept per workshop hold one global consent
+   * and the workshop it was first given for. It counts for that workshop alone (domain/consent.ts).
+   */
+  marketing_opted_in?: boolean;
   marketing_opted_in_at?: string;
   marketing_opted_in_workshop?: string;
   first_seen_at: string;
   last_seen_at: string;
   confirmed_at?: string;
+}
+
+/** An attendee's answer to one workshop's marketing question (its confirm step). */
+export interface WorkshopConsent {
+  user_id: string;
+  marketing_opted_in: boolean;
+  /** When the attendee last answered. */
+  decided_at: string;
+  /** When they first said yes (kept while they keep saying yes). */
+  opted_in_at?: string;
 }
 
 export interface SpendSample {
@@ -124,9 +138,9 @@ const CONFIG_SK = "CONFIG";
 const LEDGER_SK = "LEDGER";
 const claimSk = (userId: string) => `CLAIM#${userId}`;
 const emailSk = (normalized: string) => `EMAIL#${normalized}`;
-const spendSk = (at: string) => `SPEND#${at}`;
 /** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
 const returnedAttr = (claimId: string) => `returned#${claimId}`;
+const consentSk = (userId: string) => `CONSENT#${userId}`;
 
 /** Attributes that belong to the key schema, never to the domain objects handed out. */
 const stripKeys = <T>(item: Record<string, unknown> | undefined): T | undefined => {
@@ -173,6 +187,8 @@ function isConditionalFailure(err: unknown): err is Error & { Item?: Record<stri
 export interface StoreOptions {
   client: DynamoDBClient;
   tableNames: TableNames;
+  /** How long items live before DynamoDB's TTL deletes them (default DEFAULT_RETENTION). */
+  retention?: RetentionPolicy;
 }
 
 export interface ClaimTransition {
@@ -187,7 +203,7 @@ export interface ClaimTransition {
 
 export type Store = ReturnType<typeof createStore>;
 
-export function createStore({ client, tableNames }: StoreOptions) {
+export function createStore({ client, tableNames, retention = DEFAULT_RETENTION }: StoreOptions) {
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -246,6 +262,13 @@ export function createStore({ client, tableNames }: StoreOptions) {
       ...(typeof item.updated_at === "string" ? { updated_at: item.updated_at } : {}),
     };
   }
+
+  const consentOf = (item: Record<string, unknown>): WorkshopConsent => ({
+    user_id: String(item.user_id),
+    marketing_opted_in: item.marketing_opted_in === true,
+    decided_at: String(item.decided_at),
+    ...(typeof item.opted_in_at === "string" ? { opted_in_at: item.opted_in_at } : {}),
+  });
 
   const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
     claimed: Number(item?.claimed ?? 0),
@@ -471,7 +494,7 @@ export function createStore({ client, tableNames }: StoreOptions) {
         doc.send(
           new PutCommand({
             TableName: W,
-            Item: { ...key, ...attrs },
+            Item: { ...key, ...attrs, ttl: ttlAfterKeyExpiry(claim.expires_at, retention) },
             ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("status")} = ${e.value("RELEASED")}`,
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ...e.params(),
@@ -573,15 +596,18 @@ export function createStore({ client, tableNames }: StoreOptions) {
     // ── normalized-email locks: one claim per person per workshop ────────────────────────────────
     // The lock is written only after its claim's slot was reserved, and records that claim's
     // attempt: a lock naming a claim's current attempt is the proof that the claim holds its slot.
-    /** Refused (with the holder `{user_id, attempt}`) when another user holds this normalized email here. */
-    async lockEmail(slug: string, emailNormalized: string, userId: string, attempt?: string): Promise<void> {
+    /**
+     * Refused (with the holder `{user_id, attempt}`) when another user holds this normalized email here.
+     * `keyExpiresAt`: the claim's key expiry; the lock is needed until then (its `ttl`).
+     */
+    async lockEmail(slug: string, emailNormalized: string, userId: string, attempt: string | undefined, keyExpiresAt: string): Promise<void> {
       const e = new Expression();
       const key = { pk: slug, sk: emailSk(emailNormalized) };
       await conditional<EmailLock>("lockEmail", W, key, () =>
         doc.send(
           new PutCommand({
             TableName: W,
-            Item: { ...key, user_id: userId, ...(attempt === undefined ? {} : { attempt }) },
+            Item: { ...key, user_id: userId, ...(attempt === undefined ? {} : { attempt }), ttl: ttlAfterKeyExpiry(keyExpiresAt, retention) },
             ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("user_id")} = ${e.value(userId)}`,
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ...e.params(),
@@ -662,7 +688,7 @@ export function createStore({ client, tableNames }: StoreOptions) {
       return out;
     },
 
-    /** Records a sign-in: identity fields from the token, first/last seen; keeps consent and confirmation. */
+    /** Records a sign-in: identity fields from the token, first/last seen; keeps the confirmation. Restarts the retention period. */
     async recordSeen(
       who: { userId: string; email?: string; emailNormalized?: string; emailVerified: boolean; displayName?: string; authProvider?: string },
       nowMs: number,
@@ -673,7 +699,7 @@ export function createStore({ client, tableNames }: StoreOptions) {
         `${e.name("email_verified")} = ${e.value(who.emailVerified)}`,
         `${e.name("last_seen_at")} = ${at}`,
         `${e.name("first_seen_at")} = if_not_exists(${e.name("first_seen_at")}, ${at})`,
-        `${e.name("marketing_opted_in")} = if_not_exists(${e.name("marketing_opted_in")}, ${e.value(false)})`,
+        `${e.name("ttl")} = ${e.value(attendeeTtl(nowMs, retention))}`,
       ];
       if (who.email !== undefined) sets.push(`${e.name("email")} = ${e.value(who.email)}`);
       if (who.emailNormalized !== undefined) sets.push(`${e.name("email_normalized")} = ${e.value(who.emailNormalized)}`);
@@ -691,39 +717,23 @@ export function createStore({ client, tableNames }: StoreOptions) {
       return res.Attributes as AttendeeItem;
     },
 
-    /**
-     * The confirm step: display name and marketing consent. Consent keeps the time and workshop it was
-     * first given; withdrawing it removes both.
-     */
-    async confirmProfile(
-      userId: string,
-      profile: { displayName: string; marketingOptedIn: boolean; workshop?: string },
-      nowMs: number,
-    ): Promise<AttendeeItem> {
+    /** The confirm step's profile part: the display name (already cleaned by the caller). */
+    async confirmProfile(userId: string, profile: { displayName: string }, nowMs: number): Promise<AttendeeItem> {
       const e = new Expression();
       const at = e.value(new Date(nowMs).toISOString());
       const sets = [
         `${e.name("display_name")} = ${e.value(profile.displayName)}`,
-        `${e.name("marketing_opted_in")} = ${e.value(profile.marketingOptedIn)}`,
         `${e.name("confirmed_at")} = if_not_exists(${e.name("confirmed_at")}, ${at})`,
         `${e.name("first_seen_at")} = if_not_exists(${e.name("first_seen_at")}, ${at})`,
         `${e.name("last_seen_at")} = ${at}`,
         `${e.name("email_verified")} = if_not_exists(${e.name("email_verified")}, ${e.value(false)})`,
+        `${e.name("ttl")} = ${e.value(attendeeTtl(nowMs, retention))}`,
       ];
-      const removes: string[] = [];
-      if (profile.marketingOptedIn) {
-        sets.push(`${e.name("marketing_opted_in_at")} = if_not_exists(${e.name("marketing_opted_in_at")}, ${at})`);
-        if (profile.workshop) {
-          sets.push(`${e.name("marketing_opted_in_workshop")} = if_not_exists(${e.name("marketing_opted_in_workshop")}, ${e.value(profile.workshop)})`);
-        }
-      } else {
-        removes.push(e.name("marketing_opted_in_at"), e.name("marketing_opted_in_workshop"));
-      }
       const res = await doc.send(
         new UpdateCommand({
           TableName: A,
           Key: { user_id: userId },
-          UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+          UpdateExpression: `SET ${sets.join(", ")}`,
           ReturnValues: "ALL_NEW",
           ...e.params(),
         }),
@@ -731,11 +741,41 @@ export function createStore({ client, tableNames }: StoreOptions) {
       return res.Attributes as AttendeeItem;
     },
 
-    // ── spend samples for the dashboard chart ───────────────────────────────────────────────────
-    async appendSpendSample(slug: string, sample: SpendSample): Promise<void> {
-      await doc.send(new PutCommand({ TableName: W, Item: { pk: slug, sk: spendSk(sample.at), ...sample } }));
+    // ── marketing consent, per (workshop, attendee) ─────────────────────────────────────────────
+    /** Records the attendee's answer for one workshop. A yes keeps the time it was first given; a no removes it. */
+    async recordConsent(slug: string, userId: string, optedIn: boolean, nowMs: number): Promise<WorkshopConsent> {
+      const e = new Expression();
+      const at = e.value(new Date(nowMs).toISOString());
+      const sets = [
+        `${e.name("user_id")} = ${e.value(userId)}`,
+        `${e.name("marketing_opted_in")} = ${e.value(optedIn)}`,
+        `${e.name("decided_at")} = ${at}`,
+        `${e.name("ttl")} = ${e.value(attendeeTtl(nowMs, retention))}`,
+      ];
+      if (optedIn) sets.push(`${e.name("opted_in_at")} = if_not_exists(${e.name("opted_in_at")}, ${at})`);
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: { pk: slug, sk: consentSk(userId) },
+          UpdateExpression: `SET ${sets.join(", ")}${optedIn ? "" : ` REMOVE ${e.name("opted_in_at")}`}`,
+          ReturnValues: "ALL_NEW",
+          ...e.params(),
+        }),
+      );
+      return consentOf(res.Attributes!);
     },
 
+    async getConsent(slug: string, userId: string): Promise<WorkshopConsent | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: consentSk(userId) }, ConsistentRead: true }));
+      return got.Item ? consentOf(got.Item) : undefined;
+    },
+
+    /** Every answer given for a workshop, following pages. */
+    async listConsents(slug: string): Promise<WorkshopConsent[]> {
+      return (await queryWorkshopItems(slug, "CONSENT#", { consistent: true })).map(consentOf);
+    },
+
+    // ── spend samples for the dashboard chart ───────────────────────────────────────────────────
     async listSpendSamples(slug: string): Promise<SpendSample[]> {
       return (await queryWorkshopItems(slug, "SPEND#", { consistent: false })).map((item) => ({
         at: String(item.at),

@@ -4,8 +4,9 @@
  *
  * attendees  — one item per signed-in person, keyed by the token's `sub`:
  *   { user_id, email, email_normalized, email_verified, display_name, auth_provider,
- *     marketing_opted_in, marketing_opted_in_at, marketing_opted_in_workshop,
- *     first_seen_at, last_seen_at, confirmed_at }
+ *     first_seen_at, last_seen_at, confirmed_at, ttl }
+ *   Items written before consent was kept per workshop may also hold marketing_opted_in,
+ *   marketing_opted_in_at and marketing_opted_in_workshop: read as consent for that one workshop only.
  *
  * workshops  — everything scoped to one workshop, under pk = <slug>:
  *   sk = "CONFIG"             the workshop item the deploy writes: { config (Workshop), guardrail_id, updated_at }
@@ -15,10 +16,37 @@
  *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,
  *         usage_usd, limit_remaining?, usage_synced_at?, reserved_at, lease_until (epoch ms), attempt, claimed_at,
  *         updated_at, last_error? }
- *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id }
- *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys }
- * The attribute `ttl` (epoch seconds) is a backstop expiry for items nobody needs after a workshop.
+ *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id, attempt, ttl }
+ *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
+ *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
+ *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
+ *
+ * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
+ * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
+ * workshop's keys expire; attendee profiles and consents a retention period after they were last
+ * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
  */
+
+export interface RetentionPolicy {
+  /** Attendee profiles and consents are deleted this many days after they were last written. */
+  attendeeDays: number;
+  /** Claims, email locks and spend samples are deleted this many days after the workshop's keys expire. */
+  afterKeyExpiryDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = { attendeeDays: 180, afterKeyExpiryDays: 30 };
+
+const DAY_S = 24 * 60 * 60;
+
+/** `ttl` of an item that is needed until a key expires (UTC with seconds) and a grace period after. */
+export function ttlAfterKeyExpiry(expiresAt: string, policy: RetentionPolicy): number {
+  return Math.floor(Date.parse(expiresAt) / 1000) + policy.afterKeyExpiryDays * DAY_S;
+}
+
+/** `ttl` of an attendee item written at `nowMs`. */
+export function attendeeTtl(nowMs: number, policy: RetentionPolicy): number {
+  return Math.floor(nowMs / 1000) + policy.attendeeDays * DAY_S;
+}
 
 export interface TableDefinition {
   /** Logical name; the physical name comes from the environment (cloud) or `tableNames()` (local). */

@@ -280,7 +280,7 @@ describe("when OpenRouter fails", () => {
     await stack.store.createClaim(stuck);
     await stack.store.reserveSlot("stuck", { maxKeys: 300, capUsd: 800, budgetUsd: 2 });
     // The lock comes after the slot and names the attempt: the proof the take-over relies on.
-    await stack.store.lockEmail("stuck", "stuck@example.com", u.sub, "dead-container");
+    await stack.store.lockEmail("stuck", "stuck@example.com", u.sub, "dead-container", stuck.expires_at);
     const orphan = await stack.openrouter.createKey({ name: keyName, limit: 2, expires_at: stuck.expires_at });
 
     const res = await stack.call("POST", "/api/workshops/stuck/claim", u.token);

@@ -218,7 +218,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     }
 
     try {
-      await store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
+      await store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt, reserved.expires_at);
     } catch (err) {
       if (err instanceof ConditionRefusedError) {
         // Another account holds the email: nothing of ours was locked, so the slot goes back.

@@ -39,6 +39,14 @@ describe("normalizeEmail", () => {
     );
   });
 
+  it("maps a domain with trailing dots to the same address as without", () => {
+    fc.assert(
+      fc.property(localPart, anyDomain, fc.integer({ min: 1, max: 3 }), (local, domain, dots) => {
+        expect(normalizeEmail(`${local}@${domain}${".".repeat(dots)}`)).toBe(normalizeEmail(`${local}@${domain}`));
+      }),
+    );
+  });
+
   it("keeps dots and plus signs on other domains (only lowercases them)", () => {
     fc.assert(
       fc.property(localPart, fc.domain(), (local, domain) => {
@@ -65,6 +73,11 @@ describe("normalizeEmail", () => {
     ["first.last@uni-heidelberg.de", "first.last@uni-heidelberg.de"],
     ["  Mixed.Case@Example.ORG ", "mixed.case@example.org"],
     ["+only@gmail.com", "+only@gmail.com"],
+    // A trailing dot (the fully qualified domain) delivers to the same inbox.
+    ["kate@gmail.com.", "kate@gmail.com"],
+    ["K.ate+2@GMail.com..", "kate@gmail.com"],
+    ["kate+1@outlook.com.", "kate@outlook.com"],
+    ["kate@example.com.", "kate@example.com"],
   ])("%s → %s", (input, expected) => {
     expect(normalizeEmail(input)).toBe(expected);
   });

@@ -31,7 +31,9 @@ export function normalizeEmail(email: string): string {
   const at = lowered.lastIndexOf("@");
   if (at <= 0 || at === lowered.length - 1) return lowered;
   const local = lowered.slice(0, at);
-  let domain = lowered.slice(at + 1);
+  // `gmail.com.` is the fully qualified form of `gmail.com`: mail to either lands in one inbox.
+  let domain = lowered.slice(at + 1).replace(/\.+$/, "");
+  if (domain === "") return lowered;
   let base = local;
 
   if (GMAIL_DOMAINS.has(domain)) {

@@ -189,7 +189,7 @@ async function crashAfterMint(bed: Testbed, userId: string, leaseMs: number): Pr
   // The engine's order: claim, slot, then the email lock naming the attempt (the proof of the slot).
   await store.createClaim(reserved);
   await store.reserveSlot(w.slug, { maxKeys: 300, capUsd: 1000, budgetUsd: 2 });
-  await store.lockEmail(w.slug, reserved.email_normalized, userId, reserved.attempt);
+  await store.lockEmail(w.slug, reserved.email_normalized, userId, reserved.attempt, reserved.expires_at);
   await bed.openrouter.createKey({ name: reserved.key_name, limit: reserved.limit_usd, expires_at: reserved.expires_at });
   return reserved;
 }

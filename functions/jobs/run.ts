@@ -270,7 +270,7 @@ class JobRun {
   private async writeSpendSample(plan: SyncPlan, at: number): Promise<void> {
     const sample = { at: spendSampleAt(at), ...plan.spend };
     try {
-      await this.deps.housekeeping.putSpendSample(this.w.slug, sample);
+      await this.deps.housekeeping.putSpendSample(this.w.slug, sample, keyExpiresAt(this.w));
       this.summary.spend = sample;
     } catch (err) {
       this.fail("spend sample", err);

@@ -11,12 +11,12 @@ export function useSession(): Session | null {
   return session;
 }
 
-// One profile per token, shared by every page, so moving from the workshop page to the key page
-// does not ask the API again.
-let profileCache: { token: string; profile: Profile } | undefined;
+// One profile per token and workshop, shared by every page, so moving from the workshop page to the
+// key page does not ask the API again. (Consent is per workshop, so the workshop is part of the key.)
+let profileCache: { token: string; workshop: string | null; profile: Profile } | undefined;
 
 export function rememberProfile(session: Session, profile: Profile): void {
-  profileCache = { token: session.idToken, profile };
+  profileCache = { token: session.idToken, workshop: profile.consent?.workshop ?? null, profile };
 }
 
 export interface Loaded<T> {
@@ -55,17 +55,18 @@ function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?
   return { value, error, loading, reload, set: setValue };
 }
 
-export function useProfile(session: Session | null): Loaded<Profile> {
-  const cached = session && profileCache?.token === session.idToken ? profileCache.profile : undefined;
+/** The visitor's profile; with `workshop`, also their consent answer for that workshop. */
+export function useProfile(session: Session | null, workshop?: string): Loaded<Profile> {
+  const cached = session && profileCache?.token === session.idToken && profileCache.workshop === (workshop ?? null) ? profileCache.profile : undefined;
   const loaded = useLoaded<Profile>(
     session
       ? async () => {
-          const profile = await api<Profile>("/me", { auth: true });
+          const profile = await api<Profile>(workshop ? `/me?workshop=${encodeURIComponent(workshop)}` : "/me", { auth: true });
           rememberProfile(session, profile);
           return profile;
         }
       : null,
-    [session?.idToken],
+    [session?.idToken, workshop],
     cached,
   );
   return loaded;

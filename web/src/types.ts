@@ -56,7 +56,8 @@ export interface Profile {
   email_verified: boolean;
   display_name: string;
   confirmed: boolean;
-  marketing_opted_in: boolean;
+  /** The answer to the workshop's marketing question, when the profile was read for a workshop. */
+  consent: { workshop: string; decided: boolean; marketing_opted_in: boolean } | null;
   is_admin: boolean;
   organizer_of: string[];
 }

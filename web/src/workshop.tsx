@@ -201,7 +201,7 @@ function StateMessage({ w, state, now }: { w: CatalogWorkshop; state: WorkshopSt
 
 function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: WorkshopStatus | undefined; state: WorkshopState; now: number }) {
   const session = useSession();
-  const profile = useProfile(session);
+  const profile = useProfile(session, w.slug);
   const myKey = useMyKey(session, w.slug);
   const [justConfirmed, setJustConfirmed] = useState(false);
   const returnTo = `/w/${w.slug}`;
@@ -243,7 +243,8 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
         </a>
       </>
     );
-  } else if (profile.value && !profile.value.confirmed) {
+  } else if (profile.value && (!profile.value.confirmed || profile.value.consent?.decided === false)) {
+    // Consent is asked per workshop: someone confirmed for another workshop answers again here.
     action = (
       <ConfirmForm
         session={session}
