@@ -81,6 +81,8 @@ export function adminClaimView(claim: ClaimItem, attendee?: AttendeeItem) {
     /** Revoked claims: the unspent budget given back to the pool (null until it is). */
     returned_usd: claim.returned_usd ?? null,
     last_error: claim.last_error ?? null,
+    /** Only for UNBOUND: why, in plain words (the key works on every model until it is bound). */
+    unbound_reason: claim.status === "UNBOUND" ? (claim.unbound_reason ?? "The key could not be attached to the workshop's model allowlist yet.") : null,
   };
 }
 

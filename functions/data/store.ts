@@ -90,6 +90,8 @@ export interface ClaimItem {
   usage_checked_at?: number;
   expired_at?: string;
   last_error?: string;
+  /** Why the key is UNBOUND, in plain words for organizers (domain/unbound.ts). */
+  unbound_reason?: string;
 }
 
 /** Who holds a normalized email in a workshop, and for which attempt of their claim. */

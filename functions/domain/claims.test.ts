@@ -139,6 +139,25 @@ describe("one person, one key", () => {
     expect(((await again.json()) as { key: { key: string } }).key.key).toBe(answers[0].body.key.key);
   });
 
+  it("a repeated claim while the first is still binding its key answers the settled state, not MINTED", async () => {
+    const w = testWorkshop("repeat-binding", stack.now());
+    await stack.addWorkshop(w);
+    const [u] = await confirmedUsers("repeat-binding", 1, () => "twice@example.com");
+    // The assignment takes a while: the first claim sits in MINTED meanwhile.
+    stack.upstream.emulator.setFaults({ "guardrails.assign": { latencyMs: 1_000 } });
+    try {
+      const first = stack.call("POST", "/api/workshops/repeat-binding/claim", u.token);
+      await expect.poll(async () => (await stack.store.getClaim("repeat-binding", u.sub))?.status, { timeout: 5_000, interval: 20 }).toBe("MINTED");
+      const repeated = await stack.call("POST", "/api/workshops/repeat-binding/claim", u.token);
+      expect(repeated.status).toBe(200);
+      expect(((await repeated.json()) as { key: { status: string } }).key.status).toBe("ACTIVE");
+      expect((await first).status).toBe(201);
+    } finally {
+      stack.upstream.emulator.setFaults({});
+    }
+    expect(upstreamKeys(keyNamePrefix(w))).toHaveLength(1);
+  });
+
   it("20 accounts whose emails normalize to one gmail address: one key", async () => {
     const w = testWorkshop("gmail", stack.now());
     await stack.addWorkshop(w);
@@ -175,6 +194,11 @@ describe("when OpenRouter fails", () => {
       expect(key.status).toBe("UNBOUND");
       expect((await chat(key.key, "openai/gpt-5-nano")).status).toBe(200);
 
+      // Organizers read why, in plain words (the exception's name stays in last_error and the logs).
+      const view = (await (await stack.call("GET", "/api/admin/workshops/unbound/claims", organizer)).json()) as { claims: { user_id: string; unbound_reason: string | null }[] };
+      const reason = view.claims.find((c) => c.user_id === u.sub)!.unbound_reason;
+      expect(reason).toBe("OpenRouter did not answer in time while attaching the key to the workshop's model allowlist.");
+
       // While assignment keeps failing, the organizer's retry says so and the claim stays UNBOUND.
       const failed = await stack.call("POST", `/api/admin/workshops/unbound/claims/${u.sub}/retry-binding`, organizer);
       expect(failed.status).toBe(503);
@@ -186,7 +210,7 @@ describe("when OpenRouter fails", () => {
     const retried = await stack.call("POST", `/api/admin/workshops/unbound/claims/${u.sub}/retry-binding`, organizer);
     expect(retried.status).toBe(200);
     const body = (await retried.json()) as { claim: Record<string, unknown> };
-    expect(body.claim).toMatchObject({ user_id: u.sub, status: "ACTIVE", last_error: null });
+    expect(body.claim).toMatchObject({ user_id: u.sub, status: "ACTIVE", last_error: null, unbound_reason: null });
     expect(JSON.stringify(body)).not.toMatch(/sk-or-/);
     const claim = (await stack.store.getClaim("unbound", u.sub))!;
     expect(stack.upstream.emulator.state.assignments.some((a) => a.key_hash === claim.key_hash && a.guardrail_id === guardrail.id)).toBe(true);

@@ -6,6 +6,7 @@ import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../d
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
+import { unboundReason } from "./unbound.js";
 import {
   ClaimStateError,
   ClaimsClosedError,
@@ -237,14 +238,17 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
   }
 
   /**
-   * A claim found in place of a new one. While it is RESERVED by another attempt, wait briefly for
-   * it to move on; past its lease, take it over.
+   * A claim found in place of a new one. While another attempt is minting or binding it (RESERVED,
+   * MINTED), wait briefly for it to settle; past its lease, take it over (RESERVED) or bind it here
+   * (MINTED), so a repeated claim answers the settled state (ACTIVE or UNBOUND), not a midway one.
    */
   async function settle(record: WorkshopRecord, found: ClaimItem, who: Claimant | undefined, retries: number): Promise<ClaimItem> {
     const slug = record.config.slug;
     const deadline = Date.now() + waitMs;
     let current: ClaimItem | undefined = found;
-    while (current && current.status === "RESERVED") {
+    while (current && (current.status === "RESERVED" || current.status === "MINTED")) {
+      const waitedEnough = current.lease_until <= now() || Date.now() >= deadline;
+      if (current.status === "MINTED" && waitedEnough) return bind(record, current, guardrailIdFor(record), false);
       if (current.lease_until <= now()) return takeOverStuck(slug, current);
       if (Date.now() >= deadline) return current;
       await sleep(pollMs);
@@ -296,13 +300,15 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
   async function bind(record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean): Promise<ClaimItem> {
     const slug = record.config.slug;
+    let step: "guardrail" | "assign" = "guardrail";
     try {
       const guardrailId = await guardrail;
+      step = "assign";
       await openrouter.assignKeys(guardrailId, [claimed.key_hash!]);
       return await store.transitionClaim(slug, claimed.user_id, {
         from: ["MINTED", "UNBOUND"],
         set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso(), updated_at: iso() },
-        remove: ["last_error"],
+        remove: ["last_error", "unbound_reason"],
       });
     } catch (err) {
       if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
@@ -311,7 +317,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       try {
         unbound = await store.transitionClaim(slug, claimed.user_id, {
           from: ["MINTED", "UNBOUND"],
-          set: { status: "UNBOUND", last_error: describe(err), updated_at: iso() },
+          set: { status: "UNBOUND", last_error: describe(err), unbound_reason: unboundReason(err, step), updated_at: iso() },
         });
       } catch (e) {
         if (e instanceof ConditionRefusedError) return (e.existing as ClaimItem | undefined) ?? claimed;

@@ -241,6 +241,35 @@ describe("sync", () => {
     // with other test runs it can pass the default minute.
   }, 120_000);
 
+  it("tries to bind an UNBOUND key on every run until it is bound; the key works meanwhile", async () => {
+    const bed = await testbed("jobs-unbound-retry");
+    bed.emu.emulator.setFaults({ "guardrails.assign": { errorRate: 1, errorStatus: 503 } });
+    await claimAll(bed, ["una"]);
+    const unbound = (await bed.store.getClaim(bed.w.slug, "una"))!;
+    expect(unbound).toMatchObject({ status: "UNBOUND", unbound_reason: expect.stringContaining("did not answer in time") });
+    const res = await chat(bed, unbound.key!);
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+
+    for (let run = 1; run <= 2; run++) {
+      bed.emu.emulator.resetStats();
+      const failed = await sync(bed);
+      // Each run tried again (the client's own retries included) and says it could not bind.
+      expect(bed.emu.emulator.stats().calls["guardrails.assign"], `run ${run}`).toBeGreaterThanOrEqual(1);
+      expect(failed.ok).toBe(false);
+      expect(failed.errors.join("; ")).toMatch(/bind keys/);
+      expect((await bed.store.getClaim(bed.w.slug, "una"))!.status).toBe("UNBOUND");
+    }
+
+    bed.emu.emulator.setFaults({});
+    const bound = await sync(bed);
+    expect(bound).toMatchObject({ ok: true, bound: 1 });
+    const after = (await bed.store.getClaim(bed.w.slug, "una"))!;
+    expect(after.status).toBe("ACTIVE");
+    expect(after.unbound_reason).toBeUndefined();
+    expect(bed.emu.emulator.state.assignments.some((a) => a.key_hash === after.key_hash)).toBe(true);
+  });
+
   it("deletes orphans, leaves a claim that is still minting alone, takes over a stuck claim and binds UNBOUND keys in one call", async () => {
     const bed = await testbed("jobs-reconcile");
     await claimAll(bed, ["ann", "bob", "cid"]);

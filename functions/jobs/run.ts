@@ -307,7 +307,7 @@ class JobRun {
         await store.transitionClaim(slug, b.userId, {
           from: [b.from],
           set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso, updated_at: iso },
-          remove: ["last_error"],
+          remove: ["last_error", "unbound_reason"],
         });
         this.summary.bound!++;
       } catch (err) {

@@ -94,6 +94,8 @@ export interface AdminClaim {
   claimed_at: string;
   usage_synced_at: string | null;
   last_error: string | null;
+  /** UNBOUND only: why, in plain words. */
+  unbound_reason: string | null;
 }
 
 export interface AdminClaims {
