@@ -1,5 +1,5 @@
 import { createApp } from "../functions/api/app.js";
-import { createTokenVerifier, type AuthConfig } from "../functions/auth/verify.js";
+import { createTokenVerifier, type AuthConfig, type VerifyToken } from "../functions/auth/verify.js";
 import { createHousekeeping } from "../functions/data/housekeeping.js";
 import type { Store } from "../functions/data/store.js";
 import type { TableNames } from "../functions/data/tables.js";
@@ -22,7 +22,8 @@ export interface LocalApiOptions {
   store: Store;
   openrouter: OpenRouterClient;
   clock: StackClock;
-  auth: AuthConfig;
+  /** One issuer per origin the stack answers as (see oidc.ts); a token must name one of them. */
+  auth: Omit<AuthConfig, "issuer"> & { issuers: string[] };
   attendeeBaseUrl: string;
   /** Structured events of the app and the engine (never a key). */
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
@@ -45,7 +46,7 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     store: opts.store,
     engine,
     workshops,
-    verifyToken: createTokenVerifier(opts.auth),
+    verifyToken: verifierForIssuers(opts.auth),
     now,
     attendeeBaseUrl: opts.attendeeBaseUrl,
     log,
@@ -57,5 +58,60 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     openrouter: opts.openrouter,
     now,
   });
-  return { fetch: (req) => app.fetch(req), runJob, engine, workshops };
+  const fetch = async (req: Request) => {
+    const delivered = await asApiGatewayDelivers(req);
+    return delivered instanceof Response ? delivered : app.fetch(delivered);
+  };
+  return { fetch, runJob, engine, workshops };
+}
+
+/**
+ * A verifier per issuer, each as strict as the Lambda's (signature, issuer, audience, token_use,
+ * expiry); the token's own `iss` only picks which one checks it.
+ */
+function verifierForIssuers({ issuers, ...rest }: LocalApiOptions["auth"]): VerifyToken {
+  const verifiers = new Map(issuers.map((issuer) => [issuer, createTokenVerifier({ ...rest, issuer })]));
+  const fallback = verifiers.get(issuers[0]!)!;
+  return (token) => {
+    let iss: unknown;
+    try {
+      iss = JSON.parse(Buffer.from(token?.split(".")[1] ?? "", "base64url").toString("utf8")).iss;
+    } catch {
+      // Not a JWT: any verifier refuses it with the usual answer.
+    }
+    return ((typeof iss === "string" && verifiers.get(iss)) || fallback)(token);
+  };
+}
+
+/** API Gateway's largest request payload (HTTP APIs); it answers 413 above it, before the Lambda runs. */
+export const API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The request as the API Lambda receives it. API Gateway reads the whole body before it invokes the
+ * function, and hono's Lambda adapter hands the app a body only when there is one, with its
+ * `content-length`; a chunked upload or a bodiless preflight never reaches the app as a stream. So
+ * the app sees the same request here as in the cloud, and answers the same (its body limit included).
+ * A Response is API Gateway's own answer (a body above its payload limit), the function never runs.
+ */
+export async function asApiGatewayDelivers(req: Request): Promise<Request | Response> {
+  const headers = new Headers(req.headers);
+  headers.delete("transfer-encoding");
+  headers.delete("content-length");
+  const init: RequestInit = { method: req.method, headers };
+  if (req.body) {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > API_GATEWAY_MAX_PAYLOAD_BYTES) {
+        return new Response(JSON.stringify({ message: "Request Entity Too Large" }), { status: 413, headers: { "content-type": "application/json" } });
+      }
+      chunks.push(chunk);
+    }
+    if (size > 0) {
+      init.body = Buffer.concat(chunks);
+      headers.set("content-length", String(size));
+    }
+  }
+  return new Request(req.url, init);
 }

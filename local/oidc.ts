@@ -2,6 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes, type JsonWebKey } from "n
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
+import type { Jwks } from "aws-jwt-verify/jwk";
 import Provider, { errors as oidcErrors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
 
 /**
@@ -28,9 +29,12 @@ export class LocalOidcError extends Error {
 }
 
 export interface LocalOidcOptions {
-  /** The stack's canonical origin, e.g. http://127.0.0.1:8787; the issuer is origin + /oidc. */
+  /** The stack's canonical origin, e.g. http://127.0.0.1:8787; its issuer is origin + /oidc. */
   origin: string;
-  /** Other origins the same server answers on (e.g. http://localhost:8787): their /callback is allowed too. */
+  /**
+   * Other origins the same server answers on (http://localhost:8787, a room-network address): each is
+   * an issuer of its own (origin + /oidc), so a page signs in on the host it was opened on.
+   */
   extraOrigins?: string[];
   /** Holds the signing key, cookie keys and the accounts (email, name) seen so far. */
   dataDir: string;
@@ -41,9 +45,16 @@ export interface LocalOidcOptions {
 }
 
 export interface LocalOidc {
+  /** The canonical origin's issuer. */
   issuer: string;
+  /** Every issuer, one per origin; each token names the one it was signed in at. */
+  issuers: string[];
+  /** The issuer for a page opened on `origin` (the canonical one for an origin not served). */
+  issuerFor(origin: string): string;
   clientId: string;
   jwksUri: string;
+  /** The public signing keys, for a verifier in the same process (no fetch over the network). */
+  jwks: Jwks;
   /** Where the SPA sends the browser back to, for each origin the stack answers on. */
   redirectUris: string[];
   /** Serves one request whose path starts with /oidc. */
@@ -83,7 +94,7 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** The RS256 signing key, generated on first start and kept, so tokens survive a restart. */
+/** The RS256 signing key (private), generated on first start and kept, so tokens survive a restart. */
 function loadOrCreateSigningKey(dir: string): JsonWebKey {
   const file = join(dir, "signing-key.json");
   const existing = readJson<JsonWebKey>(file);
@@ -112,7 +123,8 @@ interface StoredArtifact {
 /**
  * Sessions, interactions, codes and grants of one provider, in memory: a restart signs people out
  * of the provider, but not of the site (their ID tokens stay valid: the signing key is kept).
- * One store per provider, so two stacks in one test process do not share sessions.
+ * One store per stack, shared by its providers (one per origin; the cookies that name sessions are
+ * per host anyway), so two stacks in one test process do not share sessions.
  */
 function memoryAdapterFactory() {
   const artifacts = new Map<string, StoredArtifact>();
@@ -254,6 +266,7 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
   const redirectUris = origins.map((o) => `${o}/callback`);
   const accounts = new AccountStore(dir);
   const admins = () => new Set([...opts.admins].map(normalizeEmail));
+  const signingKey = loadOrCreateSigningKey(dir);
 
   const configuration: Configuration = {
     clients: [
@@ -269,7 +282,7 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
       },
     ],
     adapter: memoryAdapterFactory(),
-    jwks: { keys: [loadOrCreateSigningKey(dir) as never] },
+    jwks: { keys: [signingKey as never] },
     cookies: { keys: loadOrCreateCookieKeys(dir) },
     // Public SPA client: PKCE S256 is required for it (oidc-provider's default for public clients).
     pkce: { required: () => true },
@@ -356,15 +369,23 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
     },
   };
 
-  let provider: Provider;
-  try {
-    provider = new Provider(issuer, configuration);
-  } catch (cause) {
-    throw new LocalOidcError(`could not start the local OpenID provider at ${issuer}`, { cause });
+  // One provider per origin, all with the same keys, client, accounts and session store: oidc-provider
+  // builds every URL from its issuer, and a token must name one issuer the page can reach.
+  const providers = new Map<string, { provider: Provider; listener: ReturnType<Provider["callback"]> }>();
+  for (const origin of origins) {
+    const originIssuer = `${origin}${OIDC_MOUNT_PATH}`;
+    try {
+      const provider = new Provider(originIssuer, configuration);
+      providers.set(origin, { provider, listener: provider.callback() });
+    } catch (cause) {
+      throw new LocalOidcError(`could not start the local OpenID provider at ${originIssuer}`, { cause });
+    }
   }
-  const providerListener = provider.callback();
+  const originByHost = new Map(origins.map((o) => [new URL(o).host, o]));
+  const providerFor = (req: IncomingMessage) => providers.get(originByHost.get((req.headers.host ?? "").toLowerCase()) ?? opts.origin)!;
 
   async function interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    const { provider } = providerFor(req);
     const action = `${OIDC_MOUNT_PATH}/interaction/${uid}`;
     let details;
     try {
@@ -423,8 +444,18 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
     // The connect convention oidc-provider understands: url without the mount, originalUrl with it.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
     req.url = rest + url.search;
-    providerListener(req, res);
+    providerFor(req).listener(req, res);
   }
 
-  return { issuer, clientId: LOCAL_CLIENT_ID, jwksUri: `${issuer}/jwks`, redirectUris, handle };
+  const { kty, n, e, kid, alg, use } = signingKey as Record<string, unknown>;
+  return {
+    issuer,
+    issuers: [...providers.keys()].map((o) => `${o}${OIDC_MOUNT_PATH}`),
+    issuerFor: (origin) => (providers.has(origin) ? `${origin}${OIDC_MOUNT_PATH}` : issuer),
+    clientId: LOCAL_CLIENT_ID,
+    jwksUri: `${issuer}/jwks`,
+    jwks: { keys: [{ kty, n, e, kid, alg, use } as Jwks["keys"][number]] },
+    redirectUris,
+    handle,
+  };
 }

@@ -1,5 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WorkshopConfigError } from "../workshops/load.js";
@@ -7,7 +6,7 @@ import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
 import { subjectForEmail } from "./oidc.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { signIn, signInWithTokens } from "./testing.js";
+import { signIn, signInWithTokens, tempDirs } from "./testing.js";
 
 /**
  * The local stack as a newcomer uses it: one port, sign in through the local OpenID provider, claim
@@ -15,15 +14,7 @@ import { signIn, signInWithTokens } from "./testing.js";
  * and upstream (the emulator) minted exactly one.
  */
 
-const tempDirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 /** A workshops folder holding only the origin post's workshop, whatever else `workshops/` gains. */
 function copyOfRealWorkshop(): string {
@@ -84,14 +75,19 @@ describe("the local stack", () => {
     expect(discovery.code_challenge_methods_supported).toContain("S256");
   });
 
-  it("answers on localhost too, with a redirect URI for the name the page was opened on", async () => {
+  it("answers on localhost too: issuer, redirect URI and emulator URL follow the name the page was opened on", async () => {
     const port = new URL(stack.url).port;
     const res = await fetch(`http://localhost:${port}/config.json`).catch(() => undefined);
     // Some machines resolve localhost to ::1 only; the stack listens on 127.0.0.1 by default.
     if (!res) return;
     const config = (await res.json()) as Record<string, any>;
     expect(config.auth.redirectUri).toBe(`http://localhost:${port}/callback`);
-    expect(config.auth.issuer).toBe(`${stack.url}/oidc`);
+    expect(config.auth.issuer).toBe(`http://localhost:${port}/oidc`);
+    expect(config.openrouterBaseUrl).toBe(`http://localhost:${port}/openrouter/api/v1`);
+    // A sign-in there gives a token naming that issuer, which the API accepts on either name.
+    const signedIn = await signInWithTokens(`http://localhost:${port}`, "local-host@example.com");
+    expect(signedIn.claims.iss).toBe(`http://localhost:${port}/oidc`);
+    expect((await api(stack, signedIn.idToken, "GET", "/api/me")).status).toBe(200);
   });
 
   it("puts the security headers on every kind of response", async () => {

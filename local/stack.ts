@@ -21,7 +21,8 @@ import { ensureTables, startLocalDynamo, type LocalDynamo } from "./dynamo.js";
 import { createEmulator } from "./emulator/index.js";
 import { ADMIN_GROUP, createLocalOidc, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
 import { startScheduler, type LocalScheduler } from "./scheduler.js";
-import { CONTENT_SECURITY_POLICY, SECURITY_HEADERS, setSecurityHeaders } from "./security-headers.js";
+import { SECURITY_HEADERS, setSecurityHeaders } from "./security-headers.js";
+import { HostCheck, serverOrigins } from "./hosts.js";
 import { ensureSiteBuilt, serveSiteFile } from "./site.js";
 import { createLocalApi } from "./api.js";
 
@@ -56,8 +57,13 @@ export type StackMode = "local-emulator" | "local-openrouter";
 export interface LocalStackOptions {
   /** Default 8787; 0 picks a free port (tests). */
   port?: number;
-  /** Default 127.0.0.1. */
+  /** Default 127.0.0.1; 0.0.0.0 (or ::) also answers on this machine's network addresses. */
   host?: string;
+  /**
+   * The URL people on the room network open, e.g. http://192.168.1.20:8787 (or a name a reverse
+   * proxy answers to): printed, handed out as the API's base URLs, and accepted as a Host.
+   */
+  publicUrl?: string;
   /** Default `.data` at the repository root (git-ignored). */
   dataDir?: string;
   /** Adds the local-only demo workshop (default true). */
@@ -74,6 +80,8 @@ export interface LocalStackOptions {
   workshopsDir?: string;
   /** Silences the stack's own log lines (tests). */
   quiet?: boolean;
+  /** Where the stack's log lines go (default: the console); ignored when quiet. */
+  log?: (line: string) => void;
   /** Real milliseconds between scheduler ticks (default 3000). */
   schedulerIntervalMs?: number;
   /** For "real" mode; defaults to OPENROUTER_MANAGEMENT_KEY. Never logged. */
@@ -85,6 +93,10 @@ export interface LocalStackOptions {
 export interface LocalStack {
   /** The origin, e.g. http://127.0.0.1:8787. */
   url: string;
+  /** Every origin the stack answers as (url first): loopback names, network addresses, --public-url. */
+  origins: string[];
+  /** The origins a device on the room network can open (empty when the stack listens on loopback only). */
+  networkUrls: string[];
   mode: StackMode;
   dataDir: string;
   clock: StackClock;
@@ -101,7 +113,7 @@ export interface LocalStack {
   store: Store;
   tableNames: TableNames;
   dynamo: { endpoint: string; client: LocalDynamo["client"] };
-  oidc: { issuer: string; clientId: string; jwksUri: string };
+  oidc: { issuer: string; issuers: string[]; clientId: string; jwksUri: string };
   scheduler: LocalScheduler;
   /** A line for the start banner: where the workshop is on the stack's clock. */
   workshopState(w: Workshop): string;
@@ -133,15 +145,54 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-function urlHost(host: string): string {
-  if (host === "0.0.0.0" || host === "::" || host === "") return "localhost";
-  return host.includes(":") ? `[${host}]` : host;
+/**
+ * A log line with its fields as JSON values: a field that came from a request (a path with %0A, a
+ * name) cannot break the line or forge another one.
+ */
+export function logLine(prefix: string, event: string, fields: Record<string, unknown>): string {
+  const parts = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return [`${prefix}:`, JSON.stringify(event).slice(1, -1), ...parts].join(" ");
+}
+
+const STARTING_MESSAGE = "The local stack is still starting; try again in a second.";
+const STARTING_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="1">
+<title>Starting… — Workshop Key Minter (local)</title>
+</head>
+<body>
+<h1>Starting…</h1>
+<p>The local stack is still starting. This page reloads by itself in a second.</p>
+</body>
+</html>
+`;
+
+/** What a request gets before every part is up: 503 with Retry-After, a page for a browser, else JSON. */
+function answerStarting(req: IncomingMessage, res: ServerResponse): void {
+  setSecurityHeaders(res);
+  res.statusCode = 503;
+  res.setHeader("retry-after", "1");
+  res.setHeader("cache-control", "no-store");
+  const path = (req.url ?? "/").split("?")[0]!;
+  const wantsPage = (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/api") && /text\/html/.test(req.headers.accept ?? "");
+  if (wantsPage) {
+    res.setHeader("content-type", "text/html; charset=utf-8");
+    res.end(req.method === "HEAD" ? undefined : STARTING_PAGE);
+    return;
+  }
+  res.setHeader("content-type", "application/json");
+  const body = path === "/healthz" ? { ok: false, starting: true } : { error: { code: "starting", message: STARTING_MESSAGE } };
+  res.end(JSON.stringify(body));
 }
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
-  const log = opts.quiet ? () => {} : (line: string) => console.log(line);
-  const logEvent = (event: string, fields: Record<string, unknown>) =>
-    log(`api: ${event} ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}`);
+  const log = opts.quiet ? () => {} : (opts.log ?? ((line: string) => console.log(line)));
+  const logEvent = (event: string, fields: Record<string, unknown>) => log(logLine("api", event, fields));
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const clock = createStackClock({ at: opts.at, speed: opts.speed });
@@ -154,30 +205,35 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       "--openrouter real needs an OpenRouter management key: export OPENROUTER_MANAGEMENT_KEY=... (create one under openrouter.ai → Settings → Management keys)",
     );
   }
+  const host = opts.host ?? "127.0.0.1";
+  // Checked before anything listens.
+  serverOrigins({ host, port: 0, publicUrl: opts.publicUrl, addresses: () => [] });
 
   // A bad workshop file stops the start before anything listens, with every problem listed.
   const fileWorkshops = loadWorkshops(opts.workshopsDir);
   const wantDemo = (opts.demo ?? true) && !fileWorkshops.some((w) => w.slug === DEMO_SLUG);
   const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
 
-  // The server listens first: the origin (and so the issuer) depends on the port it got. Until every
-  // part is up, requests other than /healthz get a 503.
+  // The server listens first: the origins (and so the issuers) depend on the port it got. Until every
+  // part is up, every request gets a 503 "starting"; a Host that is not one of ours gets a 421.
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
-  const starting = { ready: false };
+  let hostCheck: HostCheck | undefined;
+  let ready = false;
   const server = createServer((req, res) => {
-    if (handler) return handler(req, res);
-    setSecurityHeaders(res);
-    res.statusCode = 503;
-    res.setHeader("content-type", "application/json");
-    res.setHeader("retry-after", "1");
-    res.end(JSON.stringify({ error: { code: "starting", message: "The local stack is still starting; try again in a second." } }));
+    if (!hostCheck) return answerStarting(req, res);
+    if (!hostCheck.admit(req, res)) return;
+    // The emulator answers as soon as it exists: the stack's own start-up calls it (guardrails).
+    if (handler && (ready || req.url?.startsWith("/openrouter/"))) return handler(req, res);
+    answerStarting(req, res);
   });
   // Keep-alive sockets from browsers and SDKs must not hold `close()` up.
   server.keepAliveTimeout = 5_000;
-  const address = await listen(server, opts.port ?? DEFAULT_PORT, opts.host ?? "127.0.0.1");
-  const origin = `http://${urlHost(opts.host ?? "127.0.0.1")}:${address.port}`;
-  // The same server answers on these names too; the page may be opened on either.
-  const origins = [...new Set([origin, `http://127.0.0.1:${address.port}`, `http://localhost:${address.port}`])];
+  const address = await listen(server, opts.port ?? DEFAULT_PORT, host);
+  const served = serverOrigins({ host, port: address.port, publicUrl: opts.publicUrl });
+  const origin = served.canonical;
+  // The same server answers on these names too; the page may be opened on any of them.
+  const origins = served.all;
+  hostCheck = new HostCheck(origins);
 
   const cleanups: (() => Promise<void> | void)[] = [];
   const closeAll = async () => {
@@ -208,7 +264,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await ensureTables(dynamo.client, tableNames);
     const store = createStore({ client: dynamo.client, tableNames });
 
-    const emulatorBaseUrl = `${origin}/openrouter/api/v1`;
+    const emulatorBaseUrlOf = (o: string) => `${o}/openrouter/api/v1`;
+    const emulatorBaseUrl = emulatorBaseUrlOf(origin);
     const emulator =
       openrouterMode === "emulator"
         ? createEmulator({
@@ -242,11 +299,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       extraOrigins: origins,
       dataDir,
       admins,
-      setHeaders: (res) => {
-        setSecurityHeaders(res);
-        // The sign-in form's redirect chain may end on another name of this server (localhost vs 127.0.0.1).
-        res.setHeader("content-security-policy", CONTENT_SECURITY_POLICY.replace("form-action 'self'", `form-action 'self' ${origins.join(" ")}`));
-      },
+      // Each origin signs in at its own issuer, so the sign-in form's redirect chain stays on the
+      // page's own origin and form-action 'self' holds.
+      setHeaders: setSecurityHeaders,
     });
 
     const api = createLocalApi({
@@ -255,23 +310,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       store,
       openrouter,
       clock,
-      auth: { issuer: oidc.issuer, clientId: oidc.clientId, jwksUri: oidc.jwksUri, adminGroup: ADMIN_GROUP },
+      auth: { issuers: oidc.issuers, clientId: oidc.clientId, jwks: oidc.jwks, jwksUri: oidc.jwksUri, adminGroup: ADMIN_GROUP },
       attendeeBaseUrl: openrouterBaseUrl,
       onEvent: opts.quiet ? undefined : logEvent,
     });
 
-    const configFor = (reqOrigin: string): SiteConfig => ({
-      apiUrl: `${reqOrigin}/api`,
-      mode,
-      openrouterBaseUrl,
-      auth: {
-        issuer: oidc.issuer,
-        clientId: oidc.clientId,
-        redirectUri: `${reqOrigin}/callback`,
-        scope: OIDC_SCOPE,
-        logoutUri: `${oidc.issuer}/session/end?${new URLSearchParams({ client_id: oidc.clientId, post_logout_redirect_uri: `${reqOrigin}/` })}`,
-      },
-    });
+    // Everything the page is told follows the name it was opened on (127.0.0.1, localhost, the room
+    // network's address): its own issuer, redirect URI and emulator URL, all reachable from that device.
+    const configFor = (reqOrigin: string): SiteConfig => {
+      const issuer = oidc.issuerFor(reqOrigin);
+      return {
+        apiUrl: `${reqOrigin}/api`,
+        mode,
+        openrouterBaseUrl: emulator ? emulatorBaseUrlOf(reqOrigin) : openrouterBaseUrl,
+        auth: {
+          issuer,
+          clientId: oidc.clientId,
+          redirectUri: `${reqOrigin}/callback`,
+          scope: OIDC_SCOPE,
+          logoutUri: `${issuer}/session/end?${new URLSearchParams({ client_id: oidc.clientId, post_logout_redirect_uri: `${reqOrigin}/` })}`,
+        },
+      };
+    };
 
     const app = new Hono();
     app.use(async (c, next) => {
@@ -280,7 +340,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     app.get("/healthz", async (c) => {
       c.header("cache-control", "no-store");
-      if (!starting.ready) return c.json({ ok: false, starting: true }, 503);
       // The database is the part that can go away under a running stack (its files, its port).
       const database = await dynamo.client
         .send(new DescribeTableCommand({ TableName: tableNames.workshops }), { abortSignal: AbortSignal.timeout(2_000) })
@@ -289,8 +348,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       return c.json({ ok: database, mode, parts, workshops: workshops.map((w) => w.slug) }, database ? 200 : 503);
     });
     app.get("/config.json", (c) => {
-      const host = c.req.header("host");
-      const reqOrigin = origins.find((o) => host && o === `http://${host}`) ?? origin;
+      const host = c.req.header("host")?.toLowerCase();
+      const reqOrigin = origins.find((o) => new URL(o).host === host) ?? origin;
       c.header("cache-control", "no-store");
       return c.json(configFor(reqOrigin));
     });
@@ -337,11 +396,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       log,
     });
     cleanups.push(() => scheduler.stop());
-    starting.ready = true;
+    ready = true;
 
     let closed: Promise<void> | undefined;
     return {
       url: origin,
+      origins,
+      networkUrls: served.network,
       mode,
       dataDir,
       clock,
@@ -354,7 +415,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       store,
       tableNames,
       dynamo: { endpoint: dynamo.endpoint, client: dynamo.client },
-      oidc: { issuer: oidc.issuer, clientId: oidc.clientId, jwksUri: oidc.jwksUri },
+      oidc: { issuer: oidc.issuer, issuers: oidc.issuers, clientId: oidc.clientId, jwksUri: oidc.jwksUri },
       scheduler,
       workshopState: (w) => {
         const window = claimWindow(w, clock.now());

@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { WorkshopConfigError } from "../workshops/load.js";
 import { ClockOptionError } from "./clock.js";
+import { HostOptionError } from "./hosts.js";
 import { DEFAULT_PORT, LocalStackError, startLocalStack, type LocalStackOptions } from "./stack.js";
 
 /**
@@ -15,7 +16,10 @@ the OpenRouter emulator (or real OpenRouter) and the scheduled jobs, on one port
 
 Options:
   --port <n>            port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
-  --host <addr>         address to listen on (default 127.0.0.1)
+  --host <addr>         address to listen on (default 127.0.0.1); 0.0.0.0 lets phones and laptops
+                        on the room network in (a rehearsal: anyone there can sign in as anyone)
+  --public-url <url>    the URL the room opens, e.g. http://192.168.1.20:8787, when this machine
+                        has several addresses or sits behind a proxy (default: its first address)
   --data <dir>          data folder: database, emulator, sign-in keys (default .data)
   --no-demo             do not add the local demo workshop
   --demo                add it with --openrouter real too (off there by default: its keys would cost money)
@@ -32,6 +36,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
     options: {
       port: { type: "string" },
       host: { type: "string" },
+      "public-url": { type: "string" },
       data: { type: "string" },
       "no-demo": { type: "boolean", default: false },
       demo: { type: "boolean" },
@@ -57,6 +62,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
   return {
     port,
     host: values.host,
+    publicUrl: values["public-url"],
     dataDir: values.data,
     // Against real OpenRouter the demo would create a real guardrail and real keys on start-up and
     // claim, so there it is opt-in.
@@ -66,10 +72,6 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
     admins: [...fromEnv, ...(values.admin ?? [])],
     openrouter,
   };
-}
-
-function isLoopback(host: string | undefined): boolean {
-  return host === undefined || host === "127.0.0.1" || host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 async function main(): Promise<void> {
@@ -88,12 +90,11 @@ async function main(): Promise<void> {
 
   // The SDK's notice about Node 22 is for maintainers, not for someone starting the stack on Node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const startedAt = performance.now();
   let stack: Awaited<ReturnType<typeof startLocalStack>>;
   try {
     stack = await startLocalStack(opts);
   } catch (err) {
-    if (err instanceof WorkshopConfigError || err instanceof LocalStackError || err instanceof ClockOptionError) {
+    if (err instanceof WorkshopConfigError || err instanceof LocalStackError || err instanceof ClockOptionError || err instanceof HostOptionError) {
       console.error(`\nThe local stack did not start.\n${err.message}`);
     } else {
       console.error("\nThe local stack did not start:", err);
@@ -112,16 +113,22 @@ async function main(): Promise<void> {
   console.log(
     [
       "",
-      `Workshop Key Minter is running at ${stack.url}  (ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s)`,
+      // performance.now() counts from the process's start: what the person waited, imports included.
+      `Workshop Key Minter is running at ${stack.url}  (ready in ${(performance.now() / 1000).toFixed(1)} s)`,
       `  mode:      ${modeLine}`,
       `  ${clockLine}`,
       `  data:      ${stack.dataDir}`,
       `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,
       `  workshops: ${stack.workshops.length}`,
       ...stack.workshops.map((w) => `    - ${w.slug}${w.slug === stack.demoSlug ? " (local demo)" : ""}: ${stack.workshopState(w)}`),
-      ...(isLoopback(opts.host)
+      ...(stack.networkUrls.length === 0
         ? []
-        : ["", `WARNING: listening on ${opts.host}: anyone who can reach it can sign in as any email, admins included.`]),
+        : [
+            "",
+            `On the room network: ${stack.networkUrls.join("  ")}`,
+            "  (phones and laptops there open it, sign in and claim; the projector's QR code points to the address it was opened on)",
+            `WARNING: listening on ${opts.host ?? stack.url}: anyone who can reach it can sign in as any email, admins included.`,
+          ]),
       "",
       "Open the URL, sign in with any email, claim a key. Ctrl-C stops; a restart keeps every claim.",
       "",

@@ -1,4 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
 
 /**
  * Test helpers for anything that needs a signed-in attendee of a running local stack: the OIDC
@@ -165,4 +169,17 @@ export async function signInWithTokens(stackUrl: string, email: string, opts: Si
 /** Signs `email` in to the stack at `stackUrl` and returns the ID token (what the API takes as Bearer). */
 export async function signIn(stackUrl: string, email: string, opts: SignInOptions = {}): Promise<string> {
   return (await signInWithTokens(stackUrl, email, opts)).idToken;
+}
+
+/** For one test file: makes temporary directories (`tempDir("wkm-x-")`), all removed after the file. */
+export function tempDirs(): (prefix: string) => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return (prefix) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    made.push(dir);
+    return dir;
+  };
 }

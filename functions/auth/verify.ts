@@ -1,6 +1,6 @@
 import { CognitoJwtVerifier } from "aws-jwt-verify";
 import { JwtVerifier } from "aws-jwt-verify/jwt-verifier";
-import { SimpleJwksCache } from "aws-jwt-verify/jwk";
+import { SimpleJwksCache, type Jwks } from "aws-jwt-verify/jwk";
 import { TokenInvalidError, TokenMissingError } from "./errors.js";
 import { LoopbackAwareFetcher } from "./fetcher.js";
 
@@ -18,6 +18,11 @@ export interface AuthConfig {
   jwksUri?: string;
   /** The group whose members are global admins (`cognito:groups`). */
   adminGroup?: string;
+  /**
+   * The issuer's public keys, when the verifier runs beside the issuer (the local stack): trusted as
+   * given, so no JWKS is fetched over the network.
+   */
+  jwks?: Jwks;
 }
 
 /** Who is calling. `email` is present only when the provider says it is verified. */
@@ -55,6 +60,7 @@ export function createTokenVerifier(config: AuthConfig): VerifyToken {
       },
       { jwksCache: new SimpleJwksCache({ fetcher: new LoopbackAwareFetcher() }) },
     );
+    if (config.jwks) verifier.cacheJwks(config.jwks);
     verify = (t) => verifier.verify(t) as Promise<Record<string, unknown>>;
   }
 

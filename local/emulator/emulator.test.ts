@@ -185,11 +185,30 @@ describe("fault injection", () => {
 
     const stats = await (await fetch(`${origin}/_emulator/stats`)).json();
     expect(stats).toEqual({ calls: { "keys.create": 1, credits: 1 }, injected: { "keys.create": { errors: 0, rateLimited: 1, hangs: 0 }, credits: { errors: 0, rateLimited: 0, hangs: 0 } } });
-    await fetch(`${origin}/_emulator/stats/reset`, { method: "POST" });
+    await fetch(`${origin}/_emulator/stats/reset`, { method: "POST", headers: { "content-type": "application/json" } });
     expect(running.emulator.stats()).toEqual({ calls: {}, injected: {} });
 
-    const bad = await fetch(`${origin}/_emulator/faults`, { method: "PUT", body: JSON.stringify({ "keys.nope": {} }) });
+    const bad = await fetch(`${origin}/_emulator/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ "keys.nope": {} }) });
     expect(bad.status).toBe(400);
+  });
+
+  it("takes control writes only as JSON, so a web page cannot send them cross-site without asking", async () => {
+    const origin = running.origin;
+    // What a page on any site can send to a loopback port without a preflight: text/plain and forms.
+    for (const [method, path, type] of [
+      ["PUT", "/_emulator/faults", "text/plain;charset=UTF-8"],
+      ["POST", "/_emulator/stats/reset", "application/x-www-form-urlencoded"],
+      ["POST", "/_emulator/models", undefined],
+    ] as const) {
+      const res = await fetch(`${origin}${path}`, { method, headers: type ? { "content-type": type } : {}, body: JSON.stringify({ "*": { errorRate: 1 } }) });
+      expect(res.status, `${method} ${path} as ${type}`).toBe(415);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/application\/json/);
+    }
+    expect(running.emulator.stats().calls).toEqual({});
+    expect((await (await fetch(`${origin}/_emulator/faults`)).json()).faults).toEqual({});
+    // No CORS answer for the control routes: a browser's preflight for a JSON write fails.
+    const preflight = await fetch(`${origin}/_emulator/faults`, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "PUT" } });
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("fails the same calls for the same seed", async () => {

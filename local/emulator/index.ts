@@ -8,6 +8,7 @@ import { errorResponse, json, type EmulatorContext } from "./context.js";
 import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
 import { registerInferenceRoutes } from "./inference.js";
 import { registerManagementRoutes } from "./management.js";
+import { HostCheck, isWildcardHost, serverOrigins } from "../hosts.js";
 import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
 
 /**
@@ -86,6 +87,16 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   registerManagementRoutes(app, ctx);
   registerInferenceRoutes(app, ctx);
 
+  // Control writes need a JSON content type: a web page can send a cross-site "simple" POST
+  // (text/plain, form) to a loopback port without asking, but not an application/json one, and the
+  // control routes answer no CORS preflight.
+  app.on(["POST", "PUT", "PATCH", "DELETE"], "/_emulator/*", async (c, next) => {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      return errorResponse(415, "The emulator's control endpoints take Content-Type: application/json");
+    }
+    await next();
+  });
   app.get("/_emulator/faults", () => json({ faults: ctx.faults.get() }));
   app.put("/_emulator/faults", async (c) => {
     let body: unknown;
@@ -161,17 +172,24 @@ export interface RunningEmulator {
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
   const emulator = createEmulator(opts);
   const host = opts.host ?? "127.0.0.1";
+  // Only its own names as Host (DNS rebinding: see local/hosts.ts); known once the port is.
+  let hostCheck: HostCheck | undefined;
+  const fetch = (req: Request) => {
+    const name = req.headers.get("host") ?? undefined;
+    if (hostCheck?.allows(name)) return emulator.app.fetch(req);
+    const { status, contentType, body } = (hostCheck ?? new HostCheck([])).refusal(name);
+    return new Response(body, { status, headers: { "content-type": contentType } });
+  };
   const server = await new Promise<ServerType>((resolve, reject) => {
     // overrideGlobalObjects: false keeps the global Response undici's own; node-server would otherwise
     // swap it, and clients in the same process (the SDK checks `instanceof Response`) would break.
-    const s = serve(
-      { fetch: emulator.app.fetch, port: opts.port ?? 0, hostname: host, overrideGlobalObjects: false },
-      () => resolve(s),
-    );
+    const s = serve({ fetch, port: opts.port ?? 0, hostname: host, overrideGlobalObjects: false }, () => resolve(s));
     s.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
-  const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const served = serverOrigins({ host, port });
+  hostCheck = new HostCheck(served.all);
+  const origin = isWildcardHost(host) ? `http://127.0.0.1:${port}` : served.canonical;
   return {
     url: `${origin}/api/v1`,
     origin,
