@@ -22,6 +22,8 @@ export interface FunctionsConfig {
   allowedOrigins: string[];
   /** ATTENDEE_RETENTION_DAYS: how long attendee profiles and consents are kept after they were last written. */
   retention: RetentionPolicy;
+  /** The header value CloudFront adds (ORIGIN_VERIFY_SECRET); none locally: no check (api/origin-verify.ts). */
+  originVerifySecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
     attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
     allowedOrigins: (optional("CORS_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     retention: { ...DEFAULT_RETENTION, attendeeDays },
+    originVerifySecret: optional("ORIGIN_VERIFY_SECRET"),
   };
 }
 

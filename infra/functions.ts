@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { ORIGIN_VERIFY_ENV } from "../functions/api/origin-verify.js";
 import { ADMIN_GROUP } from "./auth.js";
 import { bundleFunction, LAMBDA_HANDLER, type BundledFunction } from "./bundle.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
@@ -19,6 +20,8 @@ interface FunctionSpec {
   readsManagementKey: boolean;
   /** Verifies attendee tokens. */
   needsAuth: boolean;
+  /** Serves requests CloudFront forwards, and only those (ORIGIN_VERIFY_SECRET). */
+  behindCloudFront: boolean;
 }
 
 /**
@@ -47,6 +50,7 @@ export const FUNCTION_SPECS: Record<"api" | "jobs", FunctionSpec> = {
     },
     readsManagementKey: true,
     needsAuth: true,
+    behindCloudFront: true,
   },
   jobs: {
     entry: "functions/jobs/handler.ts",
@@ -68,6 +72,7 @@ export const FUNCTION_SPECS: Record<"api" | "jobs", FunctionSpec> = {
     },
     readsManagementKey: true,
     needsAuth: false,
+    behindCloudFront: false,
   },
 };
 
@@ -85,6 +90,8 @@ export interface MinterFunctionsArgs {
   logRetentionDays: number;
   /** Browser origins the API answers CORS for (CORS_ALLOWED_ORIGINS); same-origin needs none. */
   corsOrigins: string[];
+  /** The value CloudFront sends in its origin-verify header (a Pulumi secret). */
+  originVerifySecret: pulumi.Input<string>;
   /** Builds a deployment package; the default runs esbuild. Tests pass their own. */
   bundle?: (entry: string, name: string) => Promise<BundledFunction>;
   tags?: Record<string, string>;
@@ -173,6 +180,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
         : {}),
       ...(spec.needsAuth && args.corsOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: args.corsOrigins.join(",") } : {}),
       ...(spec.needsAuth ? { ATTENDEE_RETENTION_DAYS: String(new pulumi.Config().getNumber("attendeeRetentionDays") ?? DEFAULT_RETENTION.attendeeDays) } : {}),
+      ...(spec.behindCloudFront ? { [ORIGIN_VERIFY_ENV]: args.originVerifySecret } : {}),
     };
   }
 

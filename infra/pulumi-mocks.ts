@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -58,9 +59,30 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       return { name: inputs.name };
     case "pulumi-nodejs:dynamic/openrouter:Guardrail":
       return { guardrailId: `gr-${name}` };
+    case "aws:wafv2/webAcl:WebAcl":
+      return { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/${name}/0f1e2d3c`, id: `${name}-acl-id` };
+    case "random:index/randomPassword:RandomPassword":
+      // What the random provider would generate: a fresh value per declaration.
+      return { result: randomBytes(36).toString("base64url").slice(0, inputs.length ?? 16) };
     default:
       return {};
   }
+}
+
+/** How a secret input reaches the mocks: `{[SECRET_SIGNATURE]: SECRET_MARKER, value}`. */
+export const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
+const SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretInput(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIGNATURE] === SECRET_MARKER;
+}
+
+/** A recorded input with every secret wrapper taken off, for assertions about its content. */
+export function revealed(value: any): any {
+  if (isSecretInput(value)) return revealed(value.value);
+  if (Array.isArray(value)) return value.map(revealed);
+  if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealed(v)]));
+  return value;
 }
 
 export interface MockedProgram {

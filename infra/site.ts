@@ -2,23 +2,34 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { readdirSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
+import { ORIGIN_VERIFY_HEADER } from "../functions/api/origin-verify.js";
 import type { CustomDomain } from "./settings.js";
 
 /** CloudFront's managed policies (ids are fixed by AWS). */
 export const MANAGED_CACHE_POLICY = {
   cachingOptimized: "658327ea-f89d-4fab-a63d-7e88639e58f6",
-  cachingDisabled: "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
 };
 export const MANAGED_ORIGIN_REQUEST_POLICY = {
-  // Forwards every viewer header (Authorization included) except Host, which must be the API's.
+  // Forwards every viewer header, cookie and query string except Host, which must be the API's.
   allViewerExceptHostHeader: "b689b0a8-53d0-40ab-baf2-68738e2966ac",
 };
+
+/**
+ * The longest CloudFront keeps an API answer. The API says per answer what may be cached
+ * (`Cache-Control: public, max-age=5, s-maxage=5` on the public workshop status, `no-store` on
+ * everything else); this only caps a mistaken long max-age.
+ */
+export const API_MAX_CACHE_SECONDS = 30;
 
 export interface StaticSiteArgs {
   /** The built site (web/dist): every file in it is uploaded. */
   siteDir: string;
   /** Host name of the HTTP API, served under /api/* on the site's own origin. */
   apiDomain: pulumi.Input<string>;
+  /** Sent to the API origin as ORIGIN_VERIFY_HEADER: the API answers nothing without it. */
+  originVerifySecret: pulumi.Input<string>;
+  /** An AWS WAF web ACL (us-east-1, CLOUDFRONT scope) in front of the distribution, if any. */
+  webAclArn?: pulumi.Input<string>;
   contentSecurityPolicy: string;
   domain?: CustomDomain;
   tags?: Record<string, string>;
@@ -133,6 +144,7 @@ export class StaticSite extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
   readonly distribution: aws.cloudfront.Distribution;
   readonly headersPolicy: aws.cloudfront.ResponseHeadersPolicy;
+  readonly apiCachePolicy: aws.cloudfront.CachePolicy;
   readonly routingFunction: aws.cloudfront.Function;
   /** e.g. https://keys.example.org or https://d1234.cloudfront.net */
   readonly origin: pulumi.Output<string>;
@@ -157,6 +169,7 @@ export class StaticSite extends pulumi.ComponentResource {
       { parent: this },
     );
     this.headersPolicy = this.createHeadersPolicy(name, args.contentSecurityPolicy);
+    this.apiCachePolicy = this.createApiCachePolicy(name);
     this.distribution = this.createDistribution(name, args, accessControl);
     this.allowOnlyThisDistribution(name);
     this.uploadFiles(name);
@@ -201,6 +214,33 @@ export class StaticSite extends pulumi.ComponentResource {
     );
   }
 
+  /**
+   * What CloudFront may keep of the API's answers: what the origin's Cache-Control allows and
+   * nothing by default (no header, no caching). The Authorization header is part of the key (and so
+   * forwarded): a signed-in answer is never served to anyone else; anonymous GETs of the public
+   * workshop status share one cached copy per query string for a few seconds.
+   */
+  private createApiCachePolicy(name: string): aws.cloudfront.CachePolicy {
+    return new aws.cloudfront.CachePolicy(
+      `${name}-api-cache`,
+      {
+        comment: "Workshop Key Minter API: honours the origin's Cache-Control, keyed by Authorization",
+        minTtl: 0,
+        defaultTtl: 0,
+        maxTtl: API_MAX_CACHE_SECONDS,
+        parametersInCacheKeyAndForwardedToOrigin: {
+          // Origin too: an answer carrying one caller's CORS headers must not reach another origin.
+          headersConfig: { headerBehavior: "whitelist", headers: { items: ["Authorization", "Origin"] } },
+          queryStringsConfig: { queryStringBehavior: "all" },
+          cookiesConfig: { cookieBehavior: "none" },
+          enableAcceptEncodingGzip: true,
+          enableAcceptEncodingBrotli: true,
+        },
+      },
+      { parent: this },
+    );
+  }
+
   private createDistribution(name: string, args: StaticSiteArgs, accessControl: aws.cloudfront.OriginAccessControl): aws.cloudfront.Distribution {
     const siteOrigin = "site-bucket";
     const apiOrigin = "http-api";
@@ -220,6 +260,8 @@ export class StaticSite extends pulumi.ComponentResource {
             originId: apiOrigin,
             domainName: args.apiDomain,
             customOriginConfig: { originProtocolPolicy: "https-only", httpPort: 80, httpsPort: 443, originSslProtocols: ["TLSv1.2"] },
+            // Proof for the API that the request came through this distribution (functions/api/origin-verify.ts).
+            customHeaders: [{ name: ORIGIN_VERIFY_HEADER, value: args.originVerifySecret }],
           },
         ],
         defaultCacheBehavior: {
@@ -240,12 +282,13 @@ export class StaticSite extends pulumi.ComponentResource {
             allowedMethods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
             cachedMethods: ["GET", "HEAD"],
             compress: true,
-            cachePolicyId: MANAGED_CACHE_POLICY.cachingDisabled,
+            cachePolicyId: this.apiCachePolicy.id,
             originRequestPolicyId: MANAGED_ORIGIN_REQUEST_POLICY.allViewerExceptHostHeader,
             responseHeadersPolicyId: this.headersPolicy.id,
           },
         ],
         restrictions: { geoRestriction: { restrictionType: "none" } },
+        webAclId: args.webAclArn,
         viewerCertificate: args.domain
           ? { acmCertificateArn: args.domain.certificateArn, sslSupportMethod: "sni-only", minimumProtocolVersion: "TLSv1.2_2021" }
           : { cloudfrontDefaultCertificate: true },

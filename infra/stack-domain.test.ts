@@ -1,10 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadWorkshops } from "../workshops/load.js";
-import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "./pulumi-mocks.js";
+import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, revealed, settle, type MockedProgram } from "./pulumi-mocks.js";
 
 /**
- * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it) and
- * Google sign-in. A separate file because Pulumi's mocks and config are process-wide.
+ * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it), Google
+ * sign-in, a session length and the WAF rate limit. A separate file because Pulumi's mocks and
+ * config are process-wide.
  */
 
 let program: MockedProgram;
@@ -18,6 +19,8 @@ beforeAll(async () => {
       "workshop-key-minter:googleClientSecret": "google-client-secret-for-tests",
       "workshop-key-minter:authDomainPrefix": "keys-example",
       "workshop-key-minter:logRetentionDays": "14",
+      "workshop-key-minter:sessionHours": "36",
+      "workshop-key-minter:wafApiRateLimit": "3000",
     },
     ["workshop-key-minter:googleClientSecret"],
   );
@@ -35,7 +38,7 @@ beforeAll(async () => {
   await settle();
 });
 
-describe("with a custom domain and Google sign-in", () => {
+describe("with a custom domain, Google sign-in, a longer session and a WAF rate limit", () => {
   it("serves the site on the domain with its us-east-1 certificate", () => {
     const distribution = program.one("aws:cloudfront/distribution:Distribution").inputs;
     expect(distribution.aliases).toEqual(["keys.example.org"]);
@@ -48,7 +51,7 @@ describe("with a custom domain and Google sign-in", () => {
   it("limits CORS to the site's origin and signs in back to it", () => {
     expect(program.one("aws:apigatewayv2/api:Api").inputs.corsConfiguration.allowOrigins).toEqual(["https://keys.example.org"]);
     const apiFn = program.ofType("aws:lambda/function:Function").find((f) => f.name === "functions-api")!;
-    expect(apiFn.inputs.environment.variables.CORS_ALLOWED_ORIGINS).toBe("https://keys.example.org");
+    expect(revealed(apiFn.inputs.environment).variables.CORS_ALLOWED_ORIGINS).toBe("https://keys.example.org");
     const client = program.one("aws:cognito/userPoolClient:UserPoolClient").inputs;
     expect(client.callbackUrls).toEqual(["https://keys.example.org/callback"]);
     expect(client.logoutUrls).toEqual(["https://keys.example.org/"]);
@@ -70,5 +73,28 @@ describe("with a custom domain and Google sign-in", () => {
 
   it("uses the configured log retention", () => {
     for (const lg of program.ofType("aws:cloudwatch/logGroup:LogGroup")) expect(lg.inputs.retentionInDays).toBe(14);
+  });
+
+  it("keeps a sign-in for the configured number of hours", () => {
+    const client = program.one("aws:cognito/userPoolClient:UserPoolClient").inputs;
+    expect(client).toMatchObject({ refreshTokenValidity: 36, tokenValidityUnits: { refreshToken: "hours" } });
+  });
+
+  it("puts a per-IP rate limit on the API in a WAF web ACL in us-east-1, attached to the distribution", () => {
+    const acl = program.one("aws:wafv2/webAcl:WebAcl");
+    expect(acl.inputs.scope).toBe("CLOUDFRONT");
+    expect(acl.inputs.defaultAction).toEqual({ allow: {} });
+    expect(acl.inputs.rules).toHaveLength(1);
+    const rule = acl.inputs.rules[0];
+    expect(rule.action).toEqual({ block: { customResponse: { responseCode: 429 } } });
+    expect(rule.statement.rateBasedStatement).toMatchObject({ limit: 3000, aggregateKeyType: "IP", evaluationWindowSec: 300 });
+    expect(rule.statement.rateBasedStatement.scopeDownStatement.byteMatchStatement).toMatchObject({ positionalConstraint: "STARTS_WITH", searchString: "/api/" });
+    // No sampled requests: they would keep viewers' bearer tokens.
+    expect(acl.inputs.visibilityConfig.sampledRequestsEnabled).toBe(false);
+    expect(rule.visibilityConfig.sampledRequestsEnabled).toBe(false);
+    // CloudFront reads WAF only from us-east-1, whatever the stack's region.
+    const provider = program.one("pulumi:providers:aws", "firewall-us-east-1");
+    expect(provider.inputs.region).toBe("us-east-1");
+    expect(program.one("aws:cloudfront/distribution:Distribution").inputs.webAclId).toBe(acl.state.arn);
   });
 });

@@ -10,6 +10,8 @@ import {
   fakeBundler,
   fakeSiteDir,
   installMocks,
+  isSecretInput,
+  revealed,
   settle,
   statementsOf,
   valueOf,
@@ -253,17 +255,17 @@ describe("functions and permissions", () => {
     for (const fn of [api, jobs]) {
       expect(fn.inputs.runtime).toBe("nodejs22.x");
       expect(fn.inputs.handler).toBe("index.handler");
-      expect(fn.inputs.environment.variables).toMatchObject({
+      expect(revealed(fn.inputs.environment).variables).toMatchObject({
         ATTENDEES_TABLE: attendees.state.name,
         WORKSHOPS_TABLE: workshopsTable.state.name,
         OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
         OPENROUTER_SECRET_ARN: secret.state.arn,
         ATTENDEE_BASE_URL: "https://openrouter.ai/api/v1",
       });
-      expect(fn.inputs.environment.variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
+      expect(revealed(fn.inputs.environment).variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
       expect(fn.inputs.loggingConfig.logGroup).toMatch(/^\/wkm\//);
     }
-    expect(api.inputs.environment.variables).toMatchObject({
+    expect(revealed(api.inputs.environment).variables).toMatchObject({
       AUTH_ISSUER: `https://cognito-idp.eu-central-1.amazonaws.com/${pool.id}`,
       AUTH_CLIENT_ID: client.id,
       ADMIN_GROUP: "admins",
@@ -273,8 +275,8 @@ describe("functions and permissions", () => {
   it("gives each function an environment its own config reader accepts", async () => {
     const { readConfig } = await import("../functions/config.js");
     const { readJobsConfig } = await import("../functions/jobs/config.js");
-    const apiEnv = program.one(T.fn, "functions-api").inputs.environment.variables;
-    const jobsEnv = program.one(T.fn, "functions-jobs").inputs.environment.variables;
+    const apiEnv = revealed(program.one(T.fn, "functions-api").inputs.environment).variables;
+    const jobsEnv = revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables;
     const api = readConfig(apiEnv);
     expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: program.one(T.secret).state.arn });
     expect(api.auth.adminGroup).toBe("admins");
@@ -359,7 +361,7 @@ describe("the site", () => {
     const distribution = program.one(T.distribution);
     const oac = program.one(T.oac);
     expect(oac.inputs).toMatchObject({ originAccessControlOriginType: "s3", signingBehavior: "always", signingProtocol: "sigv4" });
-    const s3Origin = distribution.inputs.origins.find((o: { domainName: string }) => o.domainName === bucket.state.bucketRegionalDomainName);
+    const s3Origin = revealed(distribution.inputs.origins).find((o: { domainName: string }) => o.domainName === bucket.state.bucketRegionalDomainName);
     expect(s3Origin.originAccessControlId).toBe(oac.id);
     expect(s3Origin.s3OriginConfig).toBeUndefined();
 
@@ -391,7 +393,7 @@ describe("the site", () => {
     for (const b of distribution.orderedCacheBehaviors) expect(b.responseHeadersPolicyId).toBe(headersId);
   });
 
-  it("routes the app with a viewer-request function, never by rewriting error pages, and proxies /api/* uncached", () => {
+  it("routes the app with a viewer-request function, never by rewriting error pages, and proxies /api/* to the API", () => {
     const distribution = program.one(T.distribution).inputs;
     const api = program.one(T.api);
     expect(distribution.customErrorResponses ?? []).toEqual([]);
@@ -400,11 +402,57 @@ describe("the site", () => {
     ]);
     const apiBehavior = distribution.orderedCacheBehaviors.find((b: { pathPattern: string }) => b.pathPattern === "/api/*");
     expect(apiBehavior.functionAssociations ?? []).toEqual([]);
-    expect(apiBehavior.cachePolicyId).toBe("4135ea2d-6df8-44a3-9df3-4b5a84be39ad");
     expect(apiBehavior.allowedMethods).toEqual(expect.arrayContaining(["POST", "PUT"]));
-    const apiOrigin = distribution.origins.find((o: { originId: string }) => o.originId === apiBehavior.targetOriginId);
+    const apiOrigin = revealed(distribution.origins).find((o: { originId: string }) => o.originId === apiBehavior.targetOriginId);
     expect(apiOrigin.domainName).toBe(new URL(api.state.apiEndpoint).host);
     expect(apiOrigin.customOriginConfig.originProtocolPolicy).toBe("https-only");
+  });
+
+  it("caches /api/* only as long as the API's Cache-Control allows, never across users", () => {
+    const apiBehavior = program.one(T.distribution).inputs.orderedCacheBehaviors.find((b: { pathPattern: string }) => b.pathPattern === "/api/*");
+    const policy = program.one("aws:cloudfront/cachePolicy:CachePolicy");
+    expect(apiBehavior.cachePolicyId).toBe(policy.id);
+    // Nothing is cached unless the answer says so (no-store, or no header: not cached), and never long.
+    expect(policy.inputs).toMatchObject({ minTtl: 0, defaultTtl: 0 });
+    expect(policy.inputs.maxTtl).toBeGreaterThanOrEqual(5);
+    expect(policy.inputs.maxTtl).toBeLessThanOrEqual(60);
+    const key = policy.inputs.parametersInCacheKeyAndForwardedToOrigin;
+    // The bearer token is part of the key (and so reaches the API): one user's answer is never another's.
+    expect(key.headersConfig.headerBehavior).toBe("whitelist");
+    expect(key.headersConfig.headers.items).toContain("Authorization");
+    expect(key.queryStringsConfig.queryStringBehavior).toBe("all");
+    expect(key.cookiesConfig.cookieBehavior).toBe("none");
+    // Everything else the API reads (body, content type, methods) is forwarded, Host excepted.
+    expect(apiBehavior.originRequestPolicyId).toBe("b689b0a8-53d0-40ab-baf2-68738e2966ac");
+    expect(apiBehavior.cachedMethods.sort()).toEqual(["GET", "HEAD"]);
+  });
+
+  it("proves every request to the API origin with a secret header, and gives the API function the same secret", () => {
+    const distribution = program.one(T.distribution).inputs;
+    // The whole origins list is a Pulumi secret: the state and the preview's diff never show it.
+    expect(isSecretInput(distribution.origins)).toBe(true);
+    const origins = revealed(distribution.origins);
+    const apiOrigin = origins.find((o: { originId: string }) => o.originId === "http-api");
+    expect(apiOrigin.customHeaders).toHaveLength(1);
+    const { name, value } = apiOrigin.customHeaders[0];
+    expect(name).toBe("x-origin-verify");
+    expect(value).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    const siteOrigin = origins.find((o: { originId: string }) => o.originId === "site-bucket");
+    expect(siteOrigin.customHeaders ?? []).toEqual([]);
+
+    const apiEnv = program.one(T.fn, "functions-api").inputs.environment;
+    expect(isSecretInput(apiEnv)).toBe(true);
+    expect(revealed(apiEnv).variables.ORIGIN_VERIFY_SECRET).toBe(value);
+    expect(revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables.ORIGIN_VERIFY_SECRET).toBeUndefined();
+    // Random once, kept in the state: a RandomPassword, not a value in the repository.
+    expect(program.one("random:index/randomPassword:RandomPassword").state.result).toBe(value);
+    expect(JSON.stringify(outputs)).not.toContain(value);
+    for (const o of program.ofType(T.object)) expect(JSON.stringify(o.inputs)).not.toContain(value);
+  });
+
+  it("has no WAF unless wafApiRateLimit is set", () => {
+    expect(program.ofType("aws:wafv2/webAcl:WebAcl")).toHaveLength(0);
+    expect(program.one(T.distribution).inputs.webAclId).toBeUndefined();
   });
 
   it("uploads every built file with its content type, and a /config.json pointing at this stack", () => {

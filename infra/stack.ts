@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { TABLES } from "../functions/data/tables.js";
 import type { Workshop } from "../workshops/schema.js";
 import { HttpApi } from "./api.js";
 import { AttendeeAuth, AUTH_SCOPE } from "./auth.js";
 import type { BundledFunction } from "./bundle.js";
 import { DataTables } from "./data.js";
+import { ApiFirewall } from "./firewall.js";
 import { MinterFunctions } from "./functions.js";
 import { JobSchedules } from "./schedules.js";
 import { ManagementKeySecret } from "./secrets.js";
@@ -45,11 +47,20 @@ export function workshopKeyMinter(inputs: StackInputs) {
     tags,
   });
 
+  // CloudFront proves to the API that a request came through it with this value: random once, then
+  // kept in the state, so it holds from deploy to deploy; a Pulumi secret wherever it is used, so
+  // the state and the preview's diff never show it in the clear.
+  const originVerifySecret = pulumi.secret(new random.RandomPassword("api-origin-verify", { length: 48, special: false }).result);
+  const firewall =
+    settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, tags }) : undefined;
+
   const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
   const loginOrigin = `https://${settings.authDomainPrefix}.auth.${settings.region}.amazoncognito.com`;
   const site = new StaticSite("site", {
     siteDir: inputs.siteDir,
     apiDomain,
+    originVerifySecret,
+    webAclArn: firewall?.webAcl.arn,
     domain: settings.domain,
     contentSecurityPolicy: siteContentSecurityPolicy({
       connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin],
@@ -81,6 +92,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     attendeeBaseUrl: settings.attendeeBaseUrl,
     logRetentionDays: settings.logRetentionDays,
     corsOrigins,
+    originVerifySecret,
     bundle: inputs.bundle,
     tags,
   });

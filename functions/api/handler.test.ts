@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
 import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { ConfigError, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
+import { ORIGIN_VERIFY_HEADER } from "./origin-verify.js";
 import { apiGatewayEvent, startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "./testing.js";
 
 /**
@@ -87,5 +89,43 @@ describe("the API Lambda", () => {
       retention: { attendeeDays: 180, afterKeyExpiryDays: 30 },
     });
     expect(readConfig({ ...validEnv(), ATTENDEE_RETENTION_DAYS: "90" }).retention.attendeeDays).toBe(90);
+  });
+
+  it("answers only requests that carry CloudFront's origin secret when ORIGIN_VERIFY_SECRET is set", async () => {
+    const secret = randomBytes(24).toString("base64url");
+    process.env.ORIGIN_VERIFY_SECRET = secret;
+    try {
+      // A container that starts with the secret in its environment (the cloud's API Lambda).
+      vi.resetModules();
+      const { handler } = await import("./handler.js");
+      const invoke = (headers?: Record<string, string>) =>
+        (handler as unknown as (e: unknown, c: unknown) => Promise<{ statusCode: number; body: string; headers: Record<string, string> }>)(
+          apiGatewayEvent("GET", "/api/workshops", { headers }),
+          {},
+        );
+
+      for (const headers of [undefined, { [ORIGIN_VERIFY_HEADER]: "not-the-secret" }, { [ORIGIN_VERIFY_HEADER]: `${secret}x` }, { [ORIGIN_VERIFY_HEADER]: "" }]) {
+        const refused = await invoke(headers);
+        expect(refused.statusCode).toBe(403);
+        expect(refused.headers["content-type"]).toBe("application/json");
+        expect(refused.headers["cache-control"]).toBe("no-store");
+        expect(JSON.parse(refused.body)).toEqual({ error: { code: "forbidden", message: expect.stringMatching(/through the site/) } });
+        expect(refused.body).not.toContain(secret);
+      }
+
+      const answered = await invoke({ [ORIGIN_VERIFY_HEADER]: secret });
+      expect(answered.statusCode).toBe(200);
+      expect(JSON.parse(answered.body).workshops.map((w: { slug: string }) => w.slug)).toEqual(["lambda"]);
+    } finally {
+      delete process.env.ORIGIN_VERIFY_SECRET;
+      vi.resetModules();
+    }
+  });
+
+  it("has no origin check without ORIGIN_VERIFY_SECRET (the local stack)", async () => {
+    vi.resetModules();
+    const { handler } = await import("./handler.js");
+    const res = await (handler as unknown as (e: unknown, c: unknown) => Promise<{ statusCode: number }>)(apiGatewayEvent("GET", "/api/workshops"), {});
+    expect(res.statusCode).toBe(200);
   });
 });

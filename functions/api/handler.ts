@@ -10,6 +10,7 @@ import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import { createApp } from "./app.js";
 import { deferredOpenRouterClient } from "./deferred-openrouter.js";
+import { requireOriginSecret } from "./origin-verify.js";
 
 // Everything expensive lives at module scope, once per container: the environment, the DynamoDB
 // client, the token verifier with its JWKS cache, the management key, the workshop cache.
@@ -38,4 +39,5 @@ export const app = createApp({
   log,
 });
 
-export const handler = handle(app);
+// In the cloud only requests CloudFront forwarded (with its secret header) reach the app.
+export const handler = requireOriginSecret(config.originVerifySecret, handle(app));

@@ -189,13 +189,18 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
 }
 
 /** An API Gateway HTTP API (payload v2) event, as the API Lambda receives it. */
-export function apiGatewayEvent(method: string, path: string, opts: { token?: string; body?: string } = {}) {
+export function apiGatewayEvent(method: string, path: string, opts: { token?: string; body?: string; headers?: Record<string, string> } = {}) {
   return {
     version: "2.0",
     routeKey: "$default",
     rawPath: path,
     rawQueryString: "",
-    headers: { host: "api.example.com", "content-type": "application/json", ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    headers: {
+      host: "api.example.com",
+      "content-type": "application/json",
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    } as Record<string, string>,
     requestContext: {
       accountId: "123456789012",
       apiId: "api",
