@@ -424,9 +424,13 @@ describe("the local stack", () => {
       expect(h("x-frame-options").toUpperCase(), path).toBe("DENY");
       expect(h("referrer-policy"), path).toMatch(/^(no-referrer|strict-origin|strict-origin-when-cross-origin|same-origin)$/);
     }
-    const api = await fetch(`${local.url}/api/workshops`);
-    await api.arrayBuffer();
-    expect(api.headers.get("cache-control")).toBe("no-store");
+    // Only the public status may be kept by a cache (5 s, for CloudFront); everything else is no-store.
+    const status = await fetch(`${local.url}/api/workshops`);
+    await status.arrayBuffer();
+    expect(status.headers.get("cache-control")).toBe("public, max-age=5, s-maxage=5");
+    const me = await fetch(`${local.url}/api/me`);
+    await me.arrayBuffer();
+    expect(me.headers.get("cache-control")).toBe("no-store");
     // The page itself has no inline script for the policy to have to allow.
     const html = await (await fetch(`${local.url}/`)).text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);

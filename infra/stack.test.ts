@@ -158,6 +158,20 @@ describe("workshops", () => {
         expect(record?.guardrail_id).toBe(`gr-workshop-${w.slug}-guardrail`);
         expect(record?.key_namespace).toBe("test");
       }
+      // The workshop index the API lists workshops from, instead of scanning the table.
+      const catalog = await store.getCatalog();
+      expect(catalog.invalid).toEqual([]);
+      expect(catalog.entries.map((e) => e.slug).sort()).toEqual(workshops.map((w) => w.slug).sort());
+      for (const w of workshops) {
+        expect(catalog.entries.find((e) => e.slug === w.slug)).toEqual({
+          slug: w.slug,
+          starts_at: w.starts_at,
+          claims_open_at: w.claims_open_at,
+          claims_close_at: w.claims_close_at,
+          is_active: w.is_active,
+          organizers: w.organizers,
+        });
+      }
     } finally {
       await dynamo.close();
     }

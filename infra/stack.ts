@@ -13,7 +13,7 @@ import { ManagementKeySecret } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
 import { siteContentSecurityPolicy, StaticSite } from "./site.js";
-import { WorkshopDeployment } from "./workshop.js";
+import { WorkshopDeployment, workshopIndexItem } from "./workshop.js";
 
 export interface StackInputs {
   workshops: Workshop[];
@@ -115,15 +115,17 @@ export function workshopKeyMinter(inputs: StackInputs) {
   });
 
   const workshopsTable = TABLES.find((t) => t.logicalName === "workshops")!;
+  const workshopsTableRef = { name: data.workshops.name, hashKey: workshopsTable.hashKey, rangeKey: workshopsTable.rangeKey! };
   const deployments = workshops.map(
     (w) =>
       new WorkshopDeployment(`workshop-${w.slug}`, {
         workshop: w,
-        workshopsTable: { name: data.workshops.name, hashKey: workshopsTable.hashKey, rangeKey: workshopsTable.rangeKey! },
+        workshopsTable: workshopsTableRef,
         openrouterBaseUrl: settings.openrouterBaseUrl,
         keyNamespace: keyNamespaceFor(stack),
       }),
   );
+  workshopIndexItem("workshop-index", { workshops, workshopsTable: workshopsTableRef });
 
   const apiUrl = pulumi.interpolate`${site.origin}/api`;
   new SiteConfigFile("site-config", {

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CATALOG_KEY, catalogEntries } from "../functions/data/tables.js";
 import { guardrailSpec } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { OpenRouterGuardrail } from "./guardrail.js";
@@ -89,4 +90,30 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
     );
     this.registerOutputs({ guardrailId: this.guardrail.guardrailId });
   }
+}
+
+/**
+ * The deployment's workshop index (functions/data/tables.ts): one item listing every workshop's
+ * slug, claim window and organizers, so the API never scans the table to list workshops.
+ */
+export function workshopIndexItem(
+  name: string,
+  args: { workshops: readonly Workshop[]; workshopsTable: WorkshopDeploymentArgs["workshopsTable"] },
+  opts?: pulumi.CustomResourceOptions,
+): aws.dynamodb.TableItem {
+  const { hashKey, rangeKey } = args.workshopsTable;
+  return new aws.dynamodb.TableItem(
+    name,
+    {
+      tableName: args.workshopsTable.name,
+      hashKey,
+      rangeKey,
+      item: JSON.stringify({
+        [hashKey]: { S: CATALOG_KEY.pk },
+        [rangeKey]: { S: CATALOG_KEY.sk },
+        workshops: toAttributeValue(catalogEntries(args.workshops)),
+      }),
+    },
+    opts,
+  );
 }

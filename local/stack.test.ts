@@ -254,8 +254,10 @@ describe("starting", () => {
     await withDemo.close();
     const stack = await startLocalStack({ port: 0, dataDir, quiet: true, demo: false, workshopsDir });
     try {
-      const list = (await (await fetch(`${stack.url}/api/workshops`)).json()) as { workshops: { slug: string }[] };
-      expect(list.workshops.map((w) => w.slug)).toEqual(["pyconde-2026-darmstadt-sql-agents"]);
+      // The workshop index lists the files' workshops only, and the demo's item is gone.
+      expect((await stack.store.getCatalog()).entries.map((e) => e.slug)).toEqual(["pyconde-2026-darmstadt-sql-agents"]);
+      expect((await fetch(`${stack.url}/api/workshops/pyconde-2026-darmstadt-sql-agents`)).status).toBe(200);
+      expect((await fetch(`${stack.url}/api/workshops/${withDemo.demoSlug}`)).status).toBe(404);
     } finally {
       await stack.close();
     }

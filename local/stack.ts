@@ -378,11 +378,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // This data folder's own namespace for guardrail and key names: a rehearsal with real OpenRouter
     // never rewrites the deployed guardrail nor takes the deployed stack's keys for orphans.
     const keyNamespace = localKeyNamespace(dataDir);
+    const servedBefore = (await store.getCatalog()).entries.map((e) => e.slug);
     for (const w of workshops) {
       const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w, keyNamespace));
       await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id, key_namespace: keyNamespace }, clock.now());
     }
-    await forgetRemovedWorkshops(dynamo, tableNames, store, workshops, log);
+    await store.putCatalog(workshops, clock.now());
+    await forgetRemovedWorkshops(dynamo, tableNames, servedBefore, workshops, log);
 
     const built = await siteBuild;
     log(`local stack: web site ${built.outcome === "built" ? `built in ${built.ms} ms` : "up to date"}`);
@@ -444,14 +446,13 @@ function loadOrCreateEmulatorKey(dataDir: string): string {
  * Removes the CONFIG item of a workshop that is no longer served (its file was deleted, or the demo
  * is off), as a deploy removes it in the cloud; its claims stay in the table, unlisted.
  */
-async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, store: Store, served: Workshop[], log: (l: string) => void) {
+async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, servedBefore: string[], served: Workshop[], log: (l: string) => void) {
   const keep = new Set(served.map((w) => w.slug));
-  const { workshops } = await store.listWorkshops();
   const doc = DynamoDBDocumentClient.from(dynamo.client);
-  for (const record of workshops) {
-    if (keep.has(record.config.slug)) continue;
-    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: record.config.slug, sk: "CONFIG" } }));
-    log(`local stack: ${record.config.slug} is no longer served (no file, or --no-demo); its claims are kept`);
+  for (const slug of servedBefore) {
+    if (keep.has(slug)) continue;
+    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: slug, sk: "CONFIG" } }));
+    log(`local stack: ${slug} is no longer served (no file, or --no-demo); its claims are kept`);
   }
 }
 

@@ -118,7 +118,7 @@ export function publicWorkshopFacts(w: Workshop): PublicWorkshopFacts {
 export type ClaimWindow = "upcoming" | "open" | "closed";
 
 /** Where `now` falls in the claim window. Inactive workshops are closed. */
-export function claimWindow(w: Workshop, now: number): ClaimWindow {
+export function claimWindow(w: Pick<Workshop, "is_active" | "claims_open_at" | "claims_close_at">, now: number): ClaimWindow {
   if (!w.is_active) return "closed";
   if (now < Date.parse(w.claims_open_at)) return "upcoming";
   if (now >= Date.parse(w.claims_close_at)) return "closed";

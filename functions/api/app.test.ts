@@ -72,17 +72,59 @@ describe("sign-in verification", () => {
 });
 
 describe("public status", () => {
-  it("lists workshops with their window and keys left", async () => {
+  it("lists the open and upcoming workshops with their window and keys left; a closed one is asked for by name", async () => {
     const res = await stack.call("GET", "/api/workshops");
     expect(res.status).toBe(200);
-    expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     const body = await json<{ workshops: { slug: string; state: string; window: string }[]; now: string }>(res);
     const bySlug = Object.fromEntries(body.workshops.map((w) => [w.slug, w]));
     expect(bySlug.open).toMatchObject({ window: "open", state: "open", capacity: 300, keys_left: 300 });
     expect(bySlug.later).toMatchObject({ window: "upcoming", state: "upcoming" });
-    expect(bySlug.over).toMatchObject({ window: "closed", state: "closed" });
+    // Past workshops are not read by the poll: the page shows them closed from its own catalog.
+    expect(Object.keys(bySlug).sort()).toEqual(["later", "open"]);
+    expect(await json(await stack.call("GET", "/api/workshops/over"))).toMatchObject({ slug: "over", window: "closed", state: "closed" });
     expect((await stack.call("GET", "/api/workshops/nope")).status).toBe(404);
+  });
+
+  it("lets caches keep the public status for 5 seconds; errors and every other answer are never stored", async () => {
+    for (const path of ["/api/workshops", "/api/workshops/open", "/api/workshops/over"]) {
+      const res = await stack.call("GET", path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("cache-control"), path).toBe("public, max-age=5, s-maxage=5");
+    }
+    const missing = await stack.call("GET", "/api/workshops/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("cache-control")).toBe("no-store");
+    const signedIn = await stack.attendee("cache@example.com", { sub: "cache-check" });
+    for (const [method, path] of [["GET", "/api/me"], ["GET", "/api/workshops/open/key"], ["POST", "/api/workshops/open/claim"], ["GET", "/api/nothing-here"]] as const) {
+      const res = await stack.call(method, path, signedIn.token);
+      expect(res.headers.get("cache-control"), `${method} ${path}`).toBe("no-store");
+    }
+  });
+
+  it("reads the workshop index and the live workshops' own items, never the past ones'", async () => {
+    const reads: string[] = [];
+    stack.dynamo.client.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { Key?: { pk?: unknown; sk?: unknown }; RequestItems?: Record<string, { Keys: { pk?: unknown }[] }>; TableName?: string };
+        const target = String((args.request as { headers?: Record<string, string> }).headers?.["x-amz-target"] ?? "").split(".").pop();
+        const pk = (v: unknown) => String((v as { S?: string } | undefined)?.S ?? v);
+        if (input.Key) reads.push(`${target} ${pk(input.Key.pk)}`);
+        for (const r of Object.values(input.RequestItems ?? {})) for (const k of r.Keys) reads.push(`${target} ${pk(k.pk)}`);
+        if (!input.Key && !input.RequestItems) reads.push(`${target}`);
+        return next(args);
+      },
+      { step: "build", name: "statusReadWatch" },
+    );
+    try {
+      stack.workshops.invalidate();
+      await stack.call("GET", "/api/workshops");
+    } finally {
+      stack.dynamo.client.middlewareStack.remove("statusReadWatch");
+    }
+    expect(reads.some((r) => r.startsWith("Scan"))).toBe(false);
+    expect(reads.filter((r) => r.endsWith(" over"))).toEqual([]);
+    expect(reads).toContain("GetItem #catalog");
   });
 });
 

@@ -37,6 +37,12 @@ export interface AppDeps {
 
 export const MAX_BODY_BYTES = 4096;
 
+/**
+ * The public status (keys left) may be served from a cache for a few seconds: CloudFront answers a
+ * room of polling tabs from one Lambda call per edge every 5 s. Every other answer is `no-store`.
+ */
+export const PUBLIC_STATUS_CACHE_CONTROL = "public, max-age=5, s-maxage=5";
+
 /** A request the API refuses before reaching the domain (bad body, not an organizer). */
 export class ApiError extends Error {
   constructor(
@@ -87,8 +93,9 @@ export function createApp(deps: AppDeps) {
   app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site", referrerPolicy: "no-referrer" }));
   app.use("*", async (c, next) => {
     await next();
-    // Answers carry keys and personal data: never cached anywhere.
-    c.header("Cache-Control", "no-store");
+    // Answers carry keys and personal data: never cached anywhere, unless a public route said so
+    // for its successful answer (errors always replace the route's answer, so they are never cached).
+    if (c.res.headers.get("Cache-Control") !== PUBLIC_STATUS_CACHE_CONTROL || !c.res.ok) c.header("Cache-Control", "no-store");
   });
   if (deps.allowedOrigins?.length) {
     app.use("/api/*", cors({ origin: deps.allowedOrigins, allowHeaders: ["Authorization", "Content-Type"], allowMethods: ["GET", "POST", "PUT", "OPTIONS"], maxAge: 600 }));
@@ -143,16 +150,21 @@ export function createApp(deps: AppDeps) {
   };
 
   // ── public ──────────────────────────────────────────────────────────────────────────────────
+  // Open and upcoming workshops only: the page knows the others from its build-time catalog and
+  // shows them closed, so a poll never reads a past workshop (nor scans the table for them).
   app.get("/api/workshops", async (c) => {
-    const all = await workshops.list();
-    const ledgers = await store.getLedgers(all.map((r) => r.config.slug));
     const at = now();
-    return c.json({ workshops: all.map((r) => workshopStatus(r.config, ledgers.get(r.config.slug)!, at)), now: new Date(at).toISOString() });
+    const live = await workshops.live(at);
+    const ledgers = await store.getLedgers(live.map((r) => r.config.slug));
+    c.header("Cache-Control", PUBLIC_STATUS_CACHE_CONTROL);
+    return c.json({ workshops: live.map((r) => workshopStatus(r.config, ledgers.get(r.config.slug)!, at)), now: new Date(at).toISOString() });
   });
 
   app.get("/api/workshops/:slug", async (c) => {
     const record = await workshops.get(param(c, "slug", slugParam));
-    return c.json(workshopStatus(record.config, await store.getLedger(record.config.slug), now()));
+    const status = workshopStatus(record.config, await store.getLedger(record.config.slug), now());
+    c.header("Cache-Control", PUBLIC_STATUS_CACHE_CONTROL);
+    return c.json(status);
   });
 
   // ── attendee ────────────────────────────────────────────────────────────────────────────────
@@ -160,7 +172,7 @@ export function createApp(deps: AppDeps) {
   app.use("/api/workshops/:slug/claim", authenticate);
   app.use("/api/workshops/:slug/key", authenticate);
 
-  const organizerOf = async (p: Principal) => (await workshops.list()).filter((r) => isOrganizer(p, r.config)).map((r) => r.config.slug);
+  const organizerOf = async (p: Principal) => (await workshops.index()).filter((e) => isOrganizer(p, e)).map((e) => e.slug);
 
   const recordSeen = (p: Principal) =>
     store.recordSeen(
@@ -221,19 +233,20 @@ export function createApp(deps: AppDeps) {
 
   app.get("/api/admin/workshops", async (c) => {
     const p = c.get("principal");
-    const mine = (await workshops.list()).filter((r) => isOrganizer(p, r.config));
-    if (mine.length === 0 && !p.isAdmin) throw new ApiError(403, "forbidden", "You are not an organizer of any workshop.");
-    const ledgers = await store.getLedgers(mine.map((r) => r.config.slug));
+    const slugs = await organizerOf(p);
+    if (slugs.length === 0 && !p.isAdmin) throw new ApiError(403, "forbidden", "You are not an organizer of any workshop.");
+    const [mine, ledgers] = await Promise.all([Promise.all(slugs.map((s) => workshops.get(s))), store.getLedgers(slugs)]);
     const at = now();
     const rows = await Promise.all(
       mine.map(async (r) => {
-        const claims = await store.listClaims(r.config.slug);
+        // The last sync's total: the list never reads every claim of every workshop.
+        const spend = await store.latestSpendSample(r.config.slug);
         const ledger = ledgers.get(r.config.slug)!;
         return {
           ...workshopStatus(r.config, ledger, at),
           committed_usd: ledger.committed_usd,
           cap_usd: r.config.openrouter.guardrail.cap_usd,
-          usage_usd: roundUsd(claims.reduce((s, x) => s + (x.usage_usd ?? 0), 0)),
+          usage_usd: spend?.usage_usd ?? 0,
         };
       }),
     );
@@ -243,7 +256,7 @@ export function createApp(deps: AppDeps) {
   app.get("/api/admin/workshops/:slug/claims", async (c) => {
     const record = c.get("workshop");
     const slug = record.config.slug;
-    const [claims, ledger, spend] = await Promise.all([store.listClaims(slug), store.getLedger(slug), store.listSpendSamples(slug)]);
+    const [claims, ledger, spend] = await Promise.all([store.listClaims(slug, { consistent: false }), store.getLedger(slug), store.listSpendSamples(slug)]);
     const attendees = await store.getAttendees(claims.map((x) => x.user_id));
     claims.sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
     const status = workshopStatus(record.config, ledger, now());
@@ -292,7 +305,7 @@ export function createApp(deps: AppDeps) {
   // workshop, gave it here first): consent given to another workshop's organizers is not theirs.
   app.get("/api/admin/workshops/:slug/marketing.csv", async (c) => {
     const slug = c.get("workshop").config.slug;
-    const [answers, claims] = await Promise.all([store.listConsents(slug), store.listClaims(slug)]);
+    const [answers, claims] = await Promise.all([store.listConsents(slug), store.listClaims(slug, { consistent: false })]);
     const answerOf = new Map(answers.map((a) => [a.user_id, a]));
     const claimOf = new Map(claims.map((x) => [x.user_id, x]));
     const attendees = await store.getAttendees([...answerOf.keys(), ...claimOf.keys()]);
@@ -315,7 +328,7 @@ export function createApp(deps: AppDeps) {
   // Who came: every claim, whatever became of it, for the attendance list. Never a key.
   app.get("/api/admin/workshops/:slug/attendance.csv", async (c) => {
     const slug = c.get("workshop").config.slug;
-    const claims = (await store.listClaims(slug)).sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
+    const claims = (await store.listClaims(slug, { consistent: false })).sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
     const attendees = await store.getAttendees(claims.map((x) => x.user_id));
     const rows = claims.map((x) => {
       const attendee = attendees.get(x.user_id);

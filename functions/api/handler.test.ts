@@ -24,6 +24,7 @@ beforeAll(async () => {
   const store = createStore({ client: dynamo.client, tableNames: tables });
   const w = testWorkshop("lambda", Date.now());
   await store.putWorkshop(w.slug, { config: w }, Date.now());
+  await store.putCatalog([w], Date.now());
   await store.confirmProfile("lambda-user", { displayName: "Lambda User" }, Date.now());
   Object.assign(process.env, {
     ATTENDEES_TABLE: tables.attendees,

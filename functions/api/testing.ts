@@ -116,7 +116,7 @@ export interface TestStack {
   now: () => number;
   /** Structured events the app and the engine logged (never a key). */
   events: { event: string; fields: Record<string, unknown> }[];
-  /** Writes the workshop item, as the deploy does (no guardrail id unless given). */
+  /** Writes the workshop item and the workshop index, as the deploy does (no guardrail id unless given). */
   addWorkshop(w: Workshop, guardrailId?: string): Promise<void>;
   /** A signed-in, confirmed attendee (the confirm step written directly). */
   attendee(email: string, opts?: { sub?: string; name?: string }): Promise<{ sub: string; token: string }>;
@@ -142,6 +142,7 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     retryMaxDelayMs: 100,
   });
   const events: TestStack["events"] = [];
+  const added = new Map<string, Workshop>();
   const log = (event: string, fields: Record<string, unknown>) => void events.push({ event, fields });
   const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs, log });
   const app = createApp({
@@ -167,6 +168,8 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     events,
     async addWorkshop(w, guardrailId) {
       await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrailId }, now());
+      added.set(w.slug, w);
+      await store.putCatalog([...added.values()], now());
       workshops.invalidate();
     },
     async attendee(email, o = {}) {

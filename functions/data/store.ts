@@ -7,16 +7,16 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
+import { chunks, forEachLimited } from "../concurrency.js";
 import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
 import { usageUpdate, type UsageObservation } from "./housekeeping.js";
-import { attendeeTtl, DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
+import { attendeeTtl, CATALOG_KEY, catalogEntries, DEFAULT_RETENTION, ttlAfterKeyExpiry, type CatalogEntry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
  * DynamoDB access for the product. Every invariant lives in a single-item conditional write (the
@@ -143,6 +143,20 @@ const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 /** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
 const returnedAttr = (claimId: string) => `returned#${claimId}`;
 const consentSk = (userId: string) => `CONSENT#${userId}`;
+/** Just above every claim's sort key ("$" follows "#"); no other item kind sorts between. */
+const CLAIMS_END = "CLAIM$";
+/**
+ * Where a workshop's claims are split for parallel reads. User ids are Cognito subs (UUIDs), whose
+ * first hex digit spreads them evenly over these ranges; any other id still falls in one of them.
+ */
+const CLAIM_RANGE_BOUNDS = ["4", "8", "c"];
+const BATCH_GETS_IN_FLIGHT = 8;
+
+const spendSampleOf = (item: Record<string, unknown>): SpendSample => ({
+  at: String(item.at),
+  usage_usd: Number(item.usage_usd),
+  keys: Number(item.keys),
+});
 
 /** Attributes that belong to the key schema, never to the domain objects handed out. */
 const stripKeys = <T>(item: Record<string, unknown> | undefined): T | undefined => {
@@ -212,24 +226,37 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
   const W = tableNames.workshops;
   const A = tableNames.attendees;
 
-  /** Every item of a workshop whose sort key starts with `prefix`, following pages. */
-  async function queryWorkshopItems(slug: string, prefix: string, opts: { consistent: boolean }): Promise<Record<string, unknown>[]> {
+  /**
+   * Every item of a workshop whose sort key starts with `prefix`, or lies between `between[0]` and
+   * `between[1]` (both included), following pages. `newestFirst` with `limit` reads the last items only.
+   */
+  async function queryWorkshopItems(
+    slug: string,
+    range: { prefix: string } | { between: readonly [string, string] },
+    opts: { consistent: boolean; newestFirst?: boolean; limit?: number },
+  ): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
+    const condition =
+      "prefix" in range
+        ? { KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)", values: { ":prefix": range.prefix } }
+        : { KeyConditionExpression: "#pk = :pk AND #sk BETWEEN :from AND :to", values: { ":from": range.between[0], ":to": range.between[1] } };
     let start: Record<string, unknown> | undefined;
     do {
       const page = await doc.send(
         new QueryCommand({
           TableName: W,
-          KeyConditionExpression: "#pk = :pk AND begins_with(#sk, :prefix)",
+          KeyConditionExpression: condition.KeyConditionExpression,
           ExpressionAttributeNames: { "#pk": "pk", "#sk": "sk" },
-          ExpressionAttributeValues: { ":pk": slug, ":prefix": prefix },
+          ExpressionAttributeValues: { ":pk": slug, ...condition.values },
           ConsistentRead: opts.consistent,
           ExclusiveStartKey: start,
+          ...(opts.newestFirst ? { ScanIndexForward: false } : {}),
+          ...(opts.limit ? { Limit: opts.limit - out.length } : {}),
         }),
       );
       out.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
-    } while (start);
+    } while (start && (!opts.limit || out.length < opts.limit));
     return out;
   }
 
@@ -319,33 +346,35 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
       );
     },
 
-    /** Every workshop item (a scan: callers cache it). Items that fail validation are reported, not hidden. */
-    async listWorkshops(): Promise<{ workshops: WorkshopRecord[]; invalid: InvalidWorkshopItemError[] }> {
-      const workshops: WorkshopRecord[] = [];
-      const invalid: InvalidWorkshopItemError[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await doc.send(
-          new ScanCommand({
-            TableName: W,
-            FilterExpression: "#sk = :config",
-            ExpressionAttributeNames: { "#sk": "sk" },
-            ExpressionAttributeValues: { ":config": CONFIG_SK },
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          try {
-            workshops.push(parseWorkshopItem(String(item.pk), item));
-          } catch (err) {
-            if (err instanceof InvalidWorkshopItemError) invalid.push(err);
-            else throw err;
-          }
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
-      workshops.sort((a, b) => Date.parse(a.config.starts_at) - Date.parse(b.config.starts_at) || a.config.slug.localeCompare(b.config.slug));
-      return { workshops, invalid };
+    /**
+     * The deployment's workshop index: one GetItem, never a scan. Entries that do not have the
+     * index's shape are reported through `invalid` (by slug), not hidden.
+     */
+    async getCatalog(): Promise<{ entries: CatalogEntry[]; invalid: string[] }> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { ...CATALOG_KEY } }));
+      const raw = (got.Item?.workshops ?? {}) as Record<string, unknown>;
+      const entries: CatalogEntry[] = [];
+      const invalid: string[] = [];
+      for (const [slug, value] of Object.entries(raw)) {
+        const e = value as Partial<CatalogEntry> | undefined;
+        const ok =
+          e?.slug === slug &&
+          [e.starts_at, e.claims_open_at, e.claims_close_at].every((t) => typeof t === "string" && !Number.isNaN(Date.parse(t))) &&
+          typeof e.is_active === "boolean" &&
+          Array.isArray(e.organizers) &&
+          e.organizers.every((o) => typeof o === "string");
+        if (ok) entries.push(e as CatalogEntry);
+        else invalid.push(slug);
+      }
+      entries.sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at) || a.slug.localeCompare(b.slug));
+      return { entries, invalid };
+    },
+
+    /** Writes the whole index, as the deploy does (the local stack and tests, after their CONFIG items). */
+    async putCatalog(workshops: readonly Workshop[], nowMs: number): Promise<void> {
+      await doc.send(
+        new PutCommand({ TableName: W, Item: { ...CATALOG_KEY, workshops: catalogEntries(workshops), updated_at: new Date(nowMs).toISOString() } }),
+      );
     },
 
     // ── the pooled-cap ledger ─────────────────────────────────────────────────────────────────
@@ -479,9 +508,19 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
       return stripKeys<ClaimItem>(got.Item);
     },
 
-    /** Every claim of a workshop, following pages. */
-    async listClaims(slug: string): Promise<ClaimItem[]> {
-      return (await queryWorkshopItems(slug, "CLAIM#", { consistent: true })).map((item) => stripKeys<ClaimItem>(item)!);
+    /**
+     * Every claim of a workshop. The claims are read as a few key ranges in parallel, each following
+     * its own pages: 3,000 claims are several 1 MB pages, and one chain of pages would read them one
+     * after another. `consistent: false` (organizer views) reads at half the cost; the jobs need
+     * consistent reads (see jobs/plan.ts).
+     */
+    async listClaims(slug: string, opts: { consistent?: boolean } = {}): Promise<ClaimItem[]> {
+      const bounds = [claimSk(""), ...CLAIM_RANGE_BOUNDS.map(claimSk), CLAIMS_END];
+      const ranges = bounds.slice(0, -1).map((from, i) => [from, bounds[i + 1]!] as const);
+      const parts = await Promise.all(ranges.map((between) => queryWorkshopItems(slug, { between }, { consistent: opts.consistent ?? true })));
+      // BETWEEN includes both ends: a claim whose sort key is exactly a bound is read twice.
+      const bySk = new Map(parts.flat().map((item) => [String(item.sk), item]));
+      return [...bySk.values()].map((item) => stripKeys<ClaimItem>(item)!);
     },
 
     /**
@@ -676,17 +715,17 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
       return got.Item as AttendeeItem | undefined;
     },
 
+    /** Attendees by id, in BatchGets of 100 (DynamoDB's limit), several in flight at once. */
     async getAttendees(userIds: readonly string[]): Promise<Map<string, AttendeeItem>> {
       const out = new Map<string, AttendeeItem>();
-      const unique = [...new Set(userIds)];
-      for (let i = 0; i < unique.length; i += 100) {
-        let keys: Record<string, unknown>[] | undefined = unique.slice(i, i + 100).map((u) => ({ user_id: u }));
+      await forEachLimited(chunks([...new Set(userIds)], 100), BATCH_GETS_IN_FLIGHT, async (batch) => {
+        let keys: Record<string, unknown>[] | undefined = batch.map((u) => ({ user_id: u }));
         while (keys && keys.length) {
           const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [A]: { Keys: keys } } }));
           for (const item of got.Responses?.[A] ?? []) out.set(String(item.user_id), item as AttendeeItem);
           keys = got.UnprocessedKeys?.[A]?.Keys;
         }
-      }
+      });
       return out;
     },
 
@@ -774,16 +813,18 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
 
     /** Every answer given for a workshop, following pages. */
     async listConsents(slug: string): Promise<WorkshopConsent[]> {
-      return (await queryWorkshopItems(slug, "CONSENT#", { consistent: true })).map(consentOf);
+      return (await queryWorkshopItems(slug, { prefix: "CONSENT#" }, { consistent: true })).map(consentOf);
     },
 
     // ── spend samples for the dashboard chart ───────────────────────────────────────────────────
     async listSpendSamples(slug: string): Promise<SpendSample[]> {
-      return (await queryWorkshopItems(slug, "SPEND#", { consistent: false })).map((item) => ({
-        at: String(item.at),
-        usage_usd: Number(item.usage_usd),
-        keys: Number(item.keys),
-      }));
+      return (await queryWorkshopItems(slug, { prefix: "SPEND#" }, { consistent: false })).map(spendSampleOf);
+    },
+
+    /** The newest spend sample (the last sync's total), without reading the others. */
+    async latestSpendSample(slug: string): Promise<SpendSample | undefined> {
+      const [item] = await queryWorkshopItems(slug, { prefix: "SPEND#" }, { consistent: false, newestFirst: true, limit: 1 });
+      return item ? spendSampleOf(item) : undefined;
     },
   };
 }

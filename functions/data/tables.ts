@@ -1,3 +1,5 @@
+import type { Workshop } from "../../workshops/schema.js";
+
 /**
  * The DynamoDB tables, defined once. The local stack and the tests create them from these
  * definitions (`createTableInput`); the Pulumi program declares the same keys (`infra/`).
@@ -20,6 +22,10 @@
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
  *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
+ * and one item that is no workshop's (slugs never start with "#"):
+ *   pk = "#catalog", sk = "INDEX"  the deployment's workshop index, written whole by the deploy with the
+ *       CONFIG items: { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of
+ *       scanning the table: which workshops exist, their claim windows and organizers.
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
@@ -88,4 +94,33 @@ export function createTableInput(def: TableDefinition, tableName: string) {
     AttributeDefinitions: attrs,
     BillingMode: "PAY_PER_REQUEST" as const,
   };
+}
+
+/** The key of the workshop index item (see above). */
+export const CATALOG_KEY = { pk: "#catalog", sk: "INDEX" } as const;
+
+/** What the index holds per workshop: enough to pick live workshops and an organizer's, nothing more. */
+export interface CatalogEntry {
+  slug: string;
+  starts_at: string;
+  claims_open_at: string;
+  claims_close_at: string;
+  is_active: boolean;
+  organizers: string[];
+}
+
+export function catalogEntry(w: Workshop): CatalogEntry {
+  return {
+    slug: w.slug,
+    starts_at: w.starts_at,
+    claims_open_at: w.claims_open_at,
+    claims_close_at: w.claims_close_at,
+    is_active: w.is_active,
+    organizers: [...w.organizers],
+  };
+}
+
+/** The index item's `workshops` attribute: entries by slug. */
+export function catalogEntries(workshops: readonly Workshop[]): Record<string, CatalogEntry> {
+  return Object.fromEntries(workshops.map((w) => [w.slug, catalogEntry(w)]));
 }

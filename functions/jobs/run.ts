@@ -9,7 +9,10 @@ import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError, WorkshopNotF
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
+import { forEachLimited } from "../concurrency.js";
 import { planExpire, planSync, spendSampleAt, type SyncPlan } from "./plan.js";
+
+export { forEachLimited };
 
 /**
  * The scheduled jobs of one workshop: open, close, sync and expire. The jobs Lambda and the local
@@ -409,13 +412,4 @@ class JobRun {
       ...second,
     ]);
   }
-}
-
-/** Calls `fn` for every item with at most `limit` calls in flight. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

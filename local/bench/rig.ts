@@ -62,7 +62,7 @@ export interface BenchRig {
   totalWrites(): number;
   totalUpstream(): number;
   setFaults(faults: FaultMap): void;
-  /** Writes the workshop item as the deploy does, then runs its open job (guardrail + ledger). */
+  /** Writes the workshop item and the index as the deploy does, then runs its open job (guardrail + ledger). */
   openWorkshop(w: Workshop): Promise<void>;
   /** Confirmed attendees with signed ID tokens (the confirm step written directly). */
   attendees(prefix: string, n: number): Promise<{ sub: string; email: string; token: string }[]>;
@@ -134,6 +134,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
   const apiOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const opened = new Map<string, Workshop>();
 
   const rig: BenchRig = {
     dynamo,
@@ -159,8 +160,10 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     setFaults: (faults) => upstream.emulator.setFaults(faults),
     async openWorkshop(w) {
       await store.putWorkshop(w.slug, { config: w }, now());
-      const opened = await rig.job("open", w.slug);
-      if (!opened.ok) throw new Error(`open job for ${w.slug} failed: ${opened.errors.join("; ")}`);
+      opened.set(w.slug, w);
+      await store.putCatalog([...opened.values()], now());
+      const summary = await rig.job("open", w.slug);
+      if (!summary.ok) throw new Error(`open job for ${w.slug} failed: ${summary.errors.join("; ")}`);
       workshops.invalidate();
       // The guardrail is the one the open job ensured; a claim never creates it.
       if (!(await store.getWorkshop(w.slug))?.guardrail_id) throw new Error(`no guardrail recorded for ${guardrailSpec(w).name}`);

@@ -38,6 +38,9 @@ async function send(path: string, req: ApiRequest): Promise<Response> {
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
       credentials: "omit",
+      // The public status may come from CloudFront's cache (its age is in the Age header), never
+      // from the browser's own, whose age the page could not know.
+      cache: "no-cache",
     });
   } catch (cause) {
     throw new ApiError("Could not reach the server. Check your connection; we will keep trying.", 0, "network", {}, { cause });
@@ -59,9 +62,15 @@ async function failure(res: Response, req: ApiRequest): Promise<ApiError> {
 }
 
 export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
+  return (await apiWithAge<T>(path, req)).body;
+}
+
+/** Like `api`, with how long a cache had kept the answer (the `Age` header, in milliseconds). */
+export async function apiWithAge<T>(path: string, req: ApiRequest = {}): Promise<{ body: T; ageMs: number }> {
   const res = await send(path, req);
   if (!res.ok) throw await failure(res, req);
-  return (await res.json()) as T;
+  const age = Number(res.headers.get("age"));
+  return { body: (await res.json()) as T, ageMs: Number.isFinite(age) && age > 0 ? age * 1000 : 0 };
 }
 
 /** Like `api`, for answers that are files (the CSV export). */

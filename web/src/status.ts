@@ -1,11 +1,11 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError } from "./api.js";
+import { apiWithAge, ApiError } from "./api.js";
 import { syncServerClock } from "./time.js";
 import type { WorkshopStatus } from "./types.js";
 
 /**
- * Live claim status of every workshop ("N of M keys left"), polled while a page shows it and the
- * tab is visible. One poller serves every component, so the home page and a workshop page never
+ * Live claim status of the open and upcoming workshops ("N of M keys left"; the others are closed
+ * and shown from the catalog), polled while a page shows it and the tab is visible. One poller serves every component, so the home page and a workshop page never
  * double the traffic a room of phones sends.
  */
 
@@ -28,9 +28,9 @@ function publish(next: StatusSnapshot): void {
 }
 
 export function refreshStatus(): Promise<void> {
-  inFlight ??= api<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops")
-    .then((body) => {
-      syncServerClock(body.now);
+  inFlight ??= apiWithAge<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops")
+    .then(({ body, ageMs }) => {
+      syncServerClock(body.now, ageMs);
       publish({ bySlug: new Map(body.workshops.map((w) => [w.slug, w])), loaded: true, error: null });
     })
     .catch((err: unknown) => {

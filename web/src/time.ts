@@ -11,10 +11,13 @@ export function serverNow(): number {
   return Date.now() + serverOffsetMs;
 }
 
-/** Adopts the server's idea of now (an ISO string or epoch milliseconds from the API). */
-export function syncServerClock(now: string | number | undefined): void {
+/**
+ * Adopts the server's idea of now (an ISO string or epoch milliseconds from the API). `ageMs`: how
+ * long a cache had kept the answer, so a status served 4 s after it was made does not set the clock 4 s back.
+ */
+export function syncServerClock(now: string | number | undefined, ageMs = 0): void {
   const ms = typeof now === "number" ? now : typeof now === "string" ? Date.parse(now) : Number.NaN;
-  if (Number.isFinite(ms)) serverOffsetMs = ms - Date.now();
+  if (Number.isFinite(ms)) serverOffsetMs = ms + ageMs - Date.now();
 }
 
 const dayAndTime = new Intl.DateTimeFormat(undefined, {
