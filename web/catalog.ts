@@ -41,6 +41,8 @@ export function catalogWorkshop(w: Workshop): CatalogWorkshop {
   return {
     ...publicWorkshopFacts(w),
     is_active: w.is_active,
+    // Whether a claim needs the room code (never the code itself: that is the server's secret).
+    room_code: w.claim_code !== undefined,
     welcome_html: renderWelcomeHtml(w.welcome_message),
     budget_usd: w.openrouter.budget_usd,
     capacity: effectiveCapacity(w),

@@ -12,8 +12,14 @@ export function summaryLine(w: Workshop): string {
   return (
     `${w.slug}: claims ${w.claims_open_at} → ${w.claims_close_at}, keys expire ${keyExpiresAt(w)}; ` +
     `${effectiveCapacity(w)} keys × $${w.openrouter.budget_usd} (worst case $${worstCaseSpendUsd(w)} of cap $${w.openrouter.guardrail.cap_usd}); ` +
-    `models: ${models}${w.is_active ? "" : " [inactive]"}`
+    `${roomCodeSummary(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
   );
+}
+
+function roomCodeSummary(w: Workshop): string {
+  const c = w.claim_code;
+  if (!c) return "no room code (anyone signed in can claim)";
+  return `room code from the projector, new every ${c.rotate_minutes} min (the previous one accepted ${c.grace_minutes} min longer)`;
 }
 
 export function checkWorkshops(dir: string): { ok: boolean; lines: string[] } {

@@ -61,7 +61,28 @@ describe("bad input is rejected with the file and the field", () => {
     ["bad organizer email", (w) => (w.organizers = ["not-an-email"]), /: organizers\[0\]: must be an email address/],
     ["bad reset interval", (w) => (w.openrouter.guardrail.reset_interval = "hourly"), /: openrouter\.guardrail\.reset_interval: must be one of daily, weekly, monthly/],
     ["fractional max_keys", (w) => (w.openrouter.guardrail.max_keys = 2.5), /: openrouter\.guardrail\.max_keys: must be a whole number/],
+    ["room code not a switch", (w) => (w.claim_code = "yes"), /: claim_code: must be true \(a room code that changes every 5 minutes\), false, or \{rotate_minutes, grace_minutes\}/],
+    ["room code misspelled", (w) => (w.claim_code = { rotate_minutes: 5, grace: 2 }), /: claim_code\.grace: is not a known field/],
+    ["room code never changing", (w) => (w.claim_code = { rotate_minutes: 0 }), /: claim_code\.rotate_minutes: must be at least 1 \(how often the room code changes\)/],
+    ["room code grace past the next change", (w) => (w.claim_code = { rotate_minutes: 2, grace_minutes: 3 }), /: claim_code\.grace_minutes: must be at most rotate_minutes/],
   ];
+  it("claim_code: true is a room code with the defaults, an object tunes it, false or absent is none", () => {
+    const codeOf = (value: unknown) => {
+      const w = good();
+      if (value === undefined) delete w.claim_code;
+      else w.claim_code = value;
+      const parsed = parseWorkshop(FILE, stringify(w));
+      expect(parsed.problems).toEqual([]);
+      return parsed.workshop!.claim_code;
+    };
+    expect(codeOf(true)).toEqual({ rotate_minutes: 5, grace_minutes: 5 });
+    expect(codeOf({ rotate_minutes: 10 })).toEqual({ rotate_minutes: 10, grace_minutes: 5 });
+    expect(codeOf({ rotate_minutes: 2 })).toEqual({ rotate_minutes: 2, grace_minutes: 2 });
+    expect(codeOf({ rotate_minutes: 10, grace_minutes: 0 })).toEqual({ rotate_minutes: 10, grace_minutes: 0 });
+    expect(codeOf(false)).toBeUndefined();
+    expect(codeOf(undefined)).toBeUndefined();
+  });
+
   it.each(cases)("%s", (_name, mutate, expected) => {
     const problems = problemsOf(mutate);
     expect(problems.some((p) => expected.test(p)), problems.join("\n")).toBe(true);
@@ -147,7 +168,11 @@ describe("the CLIs", () => {
     writeFileSync(join(dir, `${SLUG}.yaml`), goodText);
     const ok = await exec(["workshops/check.ts", "--dir", dir]);
     expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/ok +pyconde-2026-darmstadt-sql-agents: .*300 keys × \$2 \(worst case \$600 of cap \$800\)/);
+    expect(ok.out).toMatch(/ok +pyconde-2026-darmstadt-sql-agents: .*300 keys × \$2 \(worst case \$600 of cap \$800\); no room code/);
+    writeFileSync(join(dir, `${SLUG}.yaml`), `${goodText}\nclaim_code: { rotate_minutes: 3 }\n`);
+    const coded = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(coded.code).toBe(0);
+    expect(coded.out).toMatch(/room code from the projector, new every 3 min \(the previous one accepted 3 min longer\)/);
 
     writeFileSync(join(dir, `${SLUG}.yaml`), goodText.replace("budget_usd: 2.0", "budget_usd: lots"));
     const bad = await exec(["workshops/check.ts", "--dir", dir]);

@@ -28,6 +28,10 @@ welcome_message: |
   Sign in, claim your personal key, and copy a snippet to get started.
 organizers:                        # these signed-in emails see the organizer dashboard
   - you@example.com
+claim_code: true                   # keys only for people in the room: they scan the QR code on the projector
+                                   # page (/w/<slug>/projector, an organizer signs in there) or type its code.
+                                   # It changes every 5 minutes; tune with {rotate_minutes: 5, grace_minutes: 5};
+                                   # false lets anyone signed in claim.
 openrouter:
   budget_usd: 2.0                  # hard limit of each attendee key, in USD
   key_label_prefix: ${prefix}

@@ -84,6 +84,40 @@ export const OpenRouterSchema = z.strictObject({
   guardrail: GuardrailSchema,
 });
 
+/**
+ * The room code (`claim_code`): attendees claim only with the short code the projector page shows in
+ * the room (its QR code carries it). `true` takes the defaults; an object tunes them. The code
+ * changes every `rotate_minutes`; the previous one is still accepted for `grace_minutes` after the
+ * change, so someone who scanned just before it changed can finish signing in.
+ */
+export const CLAIM_CODE_DEFAULTS = { rotate_minutes: 5, grace_minutes: 5 } as const;
+
+const minutes = (what: string, min: number, max: number) =>
+  z
+    .number({ error: `must be a whole number of minutes (${what})` })
+    .int({ error: `must be a whole number of minutes (${what})` })
+    .min(min, { error: `must be at least ${min} (${what})` })
+    .max(max, { error: `must be at most ${max} (${what})` });
+
+export const ClaimCodeSchema = z.preprocess(
+  // `true` is the defaults, `false` the same as leaving the field out.
+  (v) => (v === true ? {} : v === false ? undefined : v),
+  z
+    .strictObject(
+      {
+        rotate_minutes: minutes("how often the room code changes", 1, 60).default(CLAIM_CODE_DEFAULTS.rotate_minutes),
+        grace_minutes: minutes("how long the previous code is still accepted after it changed", 0, 60).optional(),
+      },
+      { error: "must be true (a room code that changes every 5 minutes), false, or {rotate_minutes, grace_minutes}" },
+    )
+    .transform((c) => ({ rotate_minutes: c.rotate_minutes, grace_minutes: c.grace_minutes ?? Math.min(CLAIM_CODE_DEFAULTS.grace_minutes, c.rotate_minutes) }))
+    .refine((c) => c.grace_minutes <= c.rotate_minutes, {
+      path: ["grace_minutes"],
+      error: "must be at most rotate_minutes (only the previous code is accepted after a change)",
+    })
+    .optional(),
+);
+
 export const WorkshopSchema = z
   .strictObject({
     slug: z
@@ -102,6 +136,7 @@ export const WorkshopSchema = z
     organizers: z
       .array(z.email({ error: "must be an email address" }), { error: "must be a list of email addresses" })
       .default([]),
+    claim_code: ClaimCodeSchema,
     openrouter: OpenRouterSchema,
   })
   .superRefine((w, ctx) => {
@@ -134,3 +169,4 @@ export const WorkshopSchema = z
 export type Workshop = z.output<typeof WorkshopSchema>;
 export type WorkshopInput = z.input<typeof WorkshopSchema>;
 export type WorkshopModel = z.output<typeof ModelSchema>;
+export type ClaimCodePolicy = NonNullable<Workshop["claim_code"]>;

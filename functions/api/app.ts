@@ -56,7 +56,9 @@ export class ApiError extends Error {
   }
 }
 
-const DOMAIN_STATUS: Record<string, 404 | 409 | 423 | 503> = {
+const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
+  room_code_required: 403,
+  room_code_invalid: 403,
   workshop_not_found: 404,
   no_claim: 404,
   sold_out: 409,
@@ -82,6 +84,10 @@ const ProfileBody = z.strictObject({
   workshop: slugParam.optional(),
 });
 const EmptyBody = z.strictObject({});
+const ClaimBody = z.strictObject({
+  /** The room code, for workshops with `claim_code`. */
+  code: z.string({ error: "code must be the room code as text" }).max(32, { error: "code must be at most 32 characters" }).optional(),
+});
 
 type Env = { Variables: { principal: Principal; workshop: WorkshopRecord } };
 
@@ -208,12 +214,12 @@ export function createApp(deps: AppDeps) {
   app.post("/api/workshops/:slug/claim", async (c) => {
     const p = c.get("principal");
     const slug = param(c, "slug", slugParam);
-    await readBody(c, EmptyBody, { optional: true });
+    const body = await readBody(c, ClaimBody, { optional: true });
     await workshops.get(slug);
     if (!p.email) throw new EmailNotVerifiedError();
     const attendee = await store.getAttendee(p.sub);
     if (!attendee?.confirmed_at) throw new ProfileNotConfirmedError();
-    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name });
+    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name, roomCode: body.code });
     return c.json({ key: myKeyView(outcome.claim, outcome.workshop, deps.attendeeBaseUrl) }, outcome.created ? 201 : 200);
   });
 
@@ -275,6 +281,24 @@ export function createApp(deps: AppDeps) {
         revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },
       },
       spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
+    });
+  });
+
+  // The room code for the projector and the dashboard; the only route that ever answers with it.
+  app.get("/api/admin/workshops/:slug/room-code", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const room = await engine.roomCode(slug);
+    if (!room) return c.json({ enabled: false });
+    const { code, validFrom, rotatesAt } = room.current;
+    return c.json({
+      enabled: true,
+      code,
+      rotate_minutes: room.policy.rotate_minutes,
+      grace_minutes: room.policy.grace_minutes,
+      valid_from: new Date(validFrom).toISOString(),
+      rotates_at: new Date(rotatesAt).toISOString(),
+      now: new Date(now()).toISOString(),
+      claim_path: `/w/${slug}?code=${code}`,
     });
   });
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
@@ -14,7 +15,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { chunks, forEachLimited } from "../concurrency.js";
-import { ConditionRefusedError, InvalidWorkshopItemError } from "./errors.js";
+import { ConditionRefusedError, InvalidWorkshopItemError, StoreError } from "./errors.js";
 import { usageUpdate, type UsageObservation } from "./housekeeping.js";
 import { attendeeTtl, CATALOG_KEY, catalogEntries, DEFAULT_RETENTION, ttlAfterKeyExpiry, type CatalogEntry, type RetentionPolicy, type TableNames } from "./tables.js";
 
@@ -136,6 +137,9 @@ export interface SpendSample {
   keys: number;
 }
 
+/** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
+const DEPLOYMENT_PK = "#deployment";
+const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";
 const CONFIG_SK = "CONFIG";
 const LEDGER_SK = "LEDGER";
 const claimSk = (userId: string) => `CLAIM#${userId}`;
@@ -375,6 +379,36 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
       await doc.send(
         new PutCommand({ TableName: W, Item: { ...CATALOG_KEY, workshops: catalogEntries(workshops), updated_at: new Date(nowMs).toISOString() } }),
       );
+    },
+
+    // ── the deployment's room-code secret ───────────────────────────────────────────────────────
+    /**
+     * The secret room codes are derived from (domain/room-code.ts): made at random on first need and
+     * kept here, never in the repository or the browser. The first writer wins (attribute_not_exists),
+     * so containers starting at once agree on one secret.
+     */
+    async roomCodeSecret(nowMs: number): Promise<Buffer> {
+      const key = { pk: DEPLOYMENT_PK, sk: ROOM_CODE_SECRET_SK };
+      const read = async () => (await doc.send(new GetCommand({ TableName: W, Key: key, ConsistentRead: true }))).Item?.secret;
+      const kept = await read();
+      if (typeof kept === "string") return Buffer.from(kept, "base64url");
+      const made = randomBytes(32).toString("base64url");
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: W,
+            Item: { ...key, secret: made, created_at: new Date(nowMs).toISOString() },
+            ConditionExpression: "attribute_not_exists(#pk)",
+            ExpressionAttributeNames: { "#pk": "pk" },
+          }),
+        );
+        return Buffer.from(made, "base64url");
+      } catch (err) {
+        if (!isConditionalFailure(err)) throw err;
+        const theirs = await read();
+        if (typeof theirs !== "string") throw new StoreError("the room-code secret was written by another container but cannot be read back", { cause: err });
+        return Buffer.from(theirs, "base64url");
+      }
     },
 
     // ── the pooled-cap ledger ─────────────────────────────────────────────────────────────────

@@ -26,6 +26,8 @@ import type { Workshop } from "../../workshops/schema.js";
  *   pk = "#catalog", sk = "INDEX"  the deployment's workshop index, written whole by the deploy with the
  *       CONFIG items: { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of
  *       scanning the table: which workshops exist, their claim windows and organizers.
+ * and, under pk = "#deployment", items of the whole deployment:
+ *   sk = "ROOM_CODE_SECRET"   the secret room codes are derived from: { secret (base64url), created_at }
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks and spend samples a grace period after the

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName } from "../../workshops/derive.js";
-import type { Workshop } from "../../workshops/schema.js";
+import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../data/store.js";
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
@@ -16,8 +16,11 @@ import {
   EmailAlreadyClaimedError,
   NoClaimError,
   OpenRouterUnavailableError,
+  RoomCodeInvalidError,
+  RoomCodeRequiredError,
   SoldOutError,
 } from "./errors.js";
+import { currentRoomCode, isRoomCodeValid, normalizeRoomCode, type CurrentRoomCode } from "./room-code.js";
 import type { WorkshopCatalog } from "./workshops.js";
 
 /**
@@ -48,6 +51,8 @@ export interface Claimant {
   /** A verified email address. */
   email: string;
   displayName?: string;
+  /** The room code the attendee scanned or typed (workshops with `claim_code`). */
+  roomCode?: string;
 }
 
 export interface ClaimOutcome {
@@ -129,6 +134,24 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     return entry.id;
   }
 
+  // The room-code secret, read (or made) once per container; a failed read is tried again next time.
+  let roomCodeSecret: Promise<Buffer> | undefined;
+  function secret(): Promise<Buffer> {
+    if (!roomCodeSecret) {
+      const pending = store.roomCodeSecret(now());
+      roomCodeSecret = pending;
+      pending.catch(() => roomCodeSecret === pending && (roomCodeSecret = undefined));
+    }
+    return roomCodeSecret;
+  }
+
+  /** A workshop with `claim_code` hands out keys only for its current room code (or the previous one, within its grace). */
+  async function roomCodeRefusal(w: Workshop, given: string | undefined, at: number): Promise<DomainError | undefined> {
+    if (!w.claim_code) return undefined;
+    if (given === undefined || normalizeRoomCode(given) === "") return new RoomCodeRequiredError(w.slug);
+    return isRoomCodeValid(await secret(), w.slug, w.claim_code, given, at) ? undefined : new RoomCodeInvalidError(w.slug, w.claim_code.rotate_minutes);
+  }
+
   /** Why a new claim cannot be reserved right now, read before writing anything. */
   function refusalFor(w: Workshop, ledger: Ledger, at: number): DomainError | undefined {
     const window = claimWindow(w, at);
@@ -149,7 +172,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     const record = await workshops.get(slug);
     const w = record.config;
     const at = now();
-    const refusal = refusalFor(w, await store.getLedger(slug), at);
+    const refusal = refusalFor(w, await store.getLedger(slug), at) ?? (await roomCodeRefusal(w, who.roomCode, at));
     if (refusal) {
       // Someone who already holds a claim gets it back, whatever the window or ledger say now.
       const existing = await store.getClaim(slug, who.userId);
@@ -442,6 +465,13 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
   return {
     claim: (slug: string, who: Claimant) => claim(slug, who),
+
+    /** The workshop's current room code, for its organizers (undefined: the workshop has none). */
+    async roomCode(slug: string): Promise<{ policy: ClaimCodePolicy; current: CurrentRoomCode } | undefined> {
+      const w = (await workshops.get(slug)).config;
+      if (!w.claim_code) return undefined;
+      return { policy: w.claim_code, current: currentRoomCode(await secret(), slug, w.claim_code, now()) };
+    },
 
     /** The caller's own claim (any state), or NoClaimError. */
     async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {

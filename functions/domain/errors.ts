@@ -81,6 +81,26 @@ export class ClaimsClosedError extends DomainError {
   }
 }
 
+/** The workshop hands out keys only with its room code (`claim_code`), and the claim came without one. */
+export class RoomCodeRequiredError extends DomainError {
+  constructor(readonly slug: string) {
+    super("room_code_required", "Keys for this workshop are handed out in the room: scan the QR code on the screen, or enter the room code shown there.");
+    this.name = "RoomCodeRequiredError";
+  }
+}
+
+/** The room code given is neither the current one nor the previous one within its grace period. */
+export class RoomCodeInvalidError extends DomainError {
+  constructor(readonly slug: string, rotateMinutes: number) {
+    super(
+      "room_code_invalid",
+      `That room code is not valid now: the code on the screen changes every ${rotateMinutes} minute${rotateMinutes === 1 ? "" : "s"}. Enter the room code shown on the screen.`,
+      { details: { rotate_minutes: rotateMinutes } },
+    );
+    this.name = "RoomCodeInvalidError";
+  }
+}
+
 /** The claim is not in a state that allows the operation (e.g. revoking a released claim). */
 export class ClaimStateError extends DomainError {
   constructor(readonly slug: string, readonly status: string, message: string) {

@@ -17,6 +17,8 @@ export interface CatalogModel {
 /** The public part of a workshop file, rendered once at build time. Organizer emails stay out. */
 export interface CatalogWorkshop extends PublicWorkshopFacts {
   is_active: boolean;
+  /** A claim needs the room code shown on the projector in the room (`claim_code`). */
+  room_code: boolean;
   /** The welcome message as HTML: markdown rendered with raw HTML escaped and links checked. */
   welcome_html: string;
   budget_usd: number;
