@@ -105,6 +105,7 @@ describe("the routes under test", () => {
       "POST /api/admin/workshops/:slug/pause",
       "POST /api/admin/workshops/:slug/resume",
       "GET /api/admin/workshops/:slug/marketing.csv",
+      "GET /api/admin/workshops/:slug/room-code",
     ]) {
       expect(ids).toContain(expected);
     }
