@@ -70,6 +70,11 @@ describe("ttl on every item kind", () => {
     const attendee = (await rawItems(stack.store.tableNames.attendees)).find((i) => i.user_id === "ret-ada")!;
     expect(attendee.ttl).toBeGreaterThanOrEqual(before + DEFAULT_RETENTION.attendeeDays * DAY_S);
     expect(attendee.ttl).toBeLessThanOrEqual(after + DEFAULT_RETENTION.attendeeDays * DAY_S);
+    // The room-code secret must outlive every workshop: deleting it would change every code on screen.
+    await stack.store.roomCodeSecret(stack.now());
+    const secretItem = (await rawItems(stack.store.tableNames.workshops)).find((i) => i.sk === "ROOM_CODE_SECRET")!;
+    expect(secretItem.secret).toEqual(expect.any(String));
+    expect(secretItem.ttl).toBeUndefined();
     // `ttl` is storage bookkeeping: the domain objects handed out never carry it.
     expect(await stack.store.getClaim(w.slug, "ret-ada")).not.toHaveProperty("ttl");
   });
