@@ -1,5 +1,4 @@
 import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
-import { createServer } from "node:net";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { handle } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +6,7 @@ import { apiGatewayEvent, startTestStack, testWorkshop, type TestStack } from ".
 import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
 import { logLine, startLocalStack, type LocalStack } from "./stack.js";
-import { signIn, tempDirs } from "./testing.js";
+import { freePort, signIn, tempDirs } from "./testing.js";
 
 /**
  * The local stack over real HTTP, as browsers and SDKs reach it: chunked bodies and CORS preflights
@@ -251,14 +250,3 @@ describe("log lines", () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import { isLoopbackHost } from "./hosts.js";
 
 /**
  * The headers every response of the local stack carries: the same policy CloudFront adds in the
@@ -29,6 +30,17 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "permissions-policy": "camera=(), microphone=(), geolocation=()",
 };
 
+/**
+ * The headers for a response to a request that named `host`. Over plain HTTP off loopback (a
+ * room-network rehearsal) the browser ignores Cross-Origin-Opener-Policy and says so on the console,
+ * so it is left out there; everything else always applies.
+ */
+export function securityHeadersFor(host: string | undefined): Readonly<Record<string, string>> {
+  if (host === undefined || isLoopbackHost(host.replace(/:\d+$/, ""))) return SECURITY_HEADERS;
+  const { "cross-origin-opener-policy": _ignoredOffLoopback, ...rest } = SECURITY_HEADERS;
+  return rest;
+}
+
 export function setSecurityHeaders(res: ServerResponse): void {
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(securityHeadersFor(res.req?.headers.host))) res.setHeader(name, value);
 }

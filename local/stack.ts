@@ -21,7 +21,7 @@ import { ensureTables, startLocalDynamo, type LocalDynamo } from "./dynamo.js";
 import { createEmulator } from "./emulator/index.js";
 import { ADMIN_GROUP, createLocalOidc, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
 import { startScheduler, type LocalScheduler } from "./scheduler.js";
-import { SECURITY_HEADERS, setSecurityHeaders } from "./security-headers.js";
+import { securityHeadersFor, setSecurityHeaders } from "./security-headers.js";
 import { HostCheck, serverOrigins } from "./hosts.js";
 import { ensureSiteBuilt, serveSiteFile } from "./site.js";
 import { createLocalApi } from "./api.js";
@@ -336,7 +336,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const app = new Hono();
     app.use(async (c, next) => {
       await next();
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+      for (const [name, value] of Object.entries(securityHeadersFor(c.req.header("host")))) c.res.headers.set(name, value);
     });
     app.get("/healthz", async (c) => {
       c.header("cache-control", "no-store");

@@ -66,10 +66,25 @@ export function dropSession(): void {
 }
 
 function insecureAllowed(config: SiteConfig): Record<symbol, boolean> {
-  // The local provider speaks plain HTTP on loopback; everything else must be HTTPS.
+  // The local provider speaks plain HTTP: on loopback, and on a room network when the local stack
+  // rehearses there (its issuer is then the page's own origin). Everything else must be HTTPS.
   const local = new URL(config.auth.issuer);
   const loopback = local.hostname === "127.0.0.1" || local.hostname === "localhost" || local.hostname === "[::1]";
-  return loopback && local.protocol === "http:" ? { [oauth.allowInsecureRequests]: true } : {};
+  const sameLocalStack = config.mode !== "cloud" && local.origin === location.origin;
+  return (loopback || sameLocalStack) && local.protocol === "http:" ? { [oauth.allowInsecureRequests]: true } : {};
+}
+
+/**
+ * The PKCE S256 challenge. A page served over plain HTTP off loopback (the local stack on a room
+ * network) is not a secure context and has no `crypto.subtle`; it hashes with a small library,
+ * loaded only there.
+ */
+async function codeChallenge(verifier: string): Promise<string> {
+  if (globalThis.crypto?.subtle) return oauth.calculatePKCECodeChallenge(verifier);
+  const { sha256 } = await import("@noble/hashes/sha2.js");
+  let binary = "";
+  for (const byte of sha256(new TextEncoder().encode(verifier))) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 let discovery: Promise<oauth.AuthorizationServer> | undefined;
@@ -118,7 +133,7 @@ export async function signIn(returnTo: string): Promise<void> {
   url.searchParams.set("scope", config.auth.scope);
   url.searchParams.set("state", pending.state);
   url.searchParams.set("nonce", pending.nonce);
-  url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(pending.codeVerifier));
+  url.searchParams.set("code_challenge", await codeChallenge(pending.codeVerifier));
   url.searchParams.set("code_challenge_method", "S256");
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
   location.assign(url.href);
