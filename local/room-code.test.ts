@@ -9,7 +9,7 @@ import { tableNames } from "../functions/data/tables.js";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { ensureTables } from "./dynamo.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { signIn } from "./testing.js";
+import { signIn, workshopFileAround } from "./testing.js";
 
 /**
  * The room code through the real local stack: the organizers' route shows the code, claims are
@@ -23,31 +23,6 @@ const ROTATE_MIN = 10;
 const PERIOD = ROTATE_MIN * 60_000;
 // 20 s after a change: the current code holds for 9 minutes 40, the previous one for 3 minutes 40.
 const START = Math.floor(Date.now() / PERIOD) * PERIOD + 20_000;
-const iso = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString().replace(".000Z", "Z");
-
-function workshop(slug: string, claimCode: unknown) {
-  return {
-    slug,
-    name: `Room code ${slug}`,
-    event: "Room code test",
-    location: "Room 1",
-    starts_at: iso(START - 3_600_000),
-    ends_at: iso(START + 3 * 3_600_000),
-    claims_open_at: iso(START - 3_600_000),
-    claims_close_at: iso(START + 2 * 3_600_000),
-    is_active: true,
-    organizers: [ORGANIZER],
-    claim_code: claimCode,
-    openrouter: {
-      budget_usd: 1,
-      key_label_prefix: "room-test",
-      expires_buffer_minutes: 30,
-      models: [{ id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
-      guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 20 },
-    },
-  };
-}
-
 let stack: LocalStack;
 let dir: string;
 let secret: Buffer;
@@ -59,9 +34,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "wkm-room-code-"));
   const workshops = join(dir, "workshops");
   mkdirSync(workshops);
-  writeFileSync(join(workshops, "room.yaml"), stringify(workshop("room", POLICY)));
-  writeFileSync(join(workshops, "room-strict.yaml"), stringify(workshop("room-strict", STRICT)));
-  writeFileSync(join(workshops, "no-room.yaml"), stringify(workshop("no-room", false)));
+  for (const [slug, claimCode] of [["room", POLICY], ["room-strict", STRICT], ["no-room", false]] as const) {
+    writeFileSync(join(workshops, `${slug}.yaml`), stringify(workshopFileAround(slug, START, { organizers: [ORGANIZER], claim_code: claimCode })));
+  }
   stack = await startLocalStack({ port: 0, dataDir: join(dir, "data"), workshopsDir: workshops, demo: false, quiet: true, at: new Date(START).toISOString() });
   organizerToken = await signIn(stack.url, ORGANIZER);
   secret = await stack.store.roomCodeSecret(stack.clock.now());

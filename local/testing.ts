@@ -196,3 +196,32 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
     });
   });
 }
+
+const minuteIso = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString().replace(".000Z", "Z");
+
+/**
+ * A workshop file's fields (write them with `yaml`'s stringify) for a stack started on its own
+ * workshops folder: claims open from an hour before `atMs` to two hours after, budget $1, 20 keys.
+ */
+export function workshopFileAround(slug: string, atMs: number, extra: { organizers?: string[]; claim_code?: unknown } = {}): Record<string, unknown> {
+  return {
+    slug,
+    name: `Workshop ${slug}`,
+    event: "Test conference",
+    location: "Room 1",
+    starts_at: minuteIso(atMs - 3_600_000),
+    ends_at: minuteIso(atMs + 3 * 3_600_000),
+    claims_open_at: minuteIso(atMs - 3_600_000),
+    claims_close_at: minuteIso(atMs + 2 * 3_600_000),
+    is_active: true,
+    organizers: extra.organizers ?? [],
+    ...(extra.claim_code === undefined ? {} : { claim_code: extra.claim_code }),
+    openrouter: {
+      budget_usd: 1,
+      key_label_prefix: slug.slice(0, 40).replace(/-+$/, ""),
+      expires_buffer_minutes: 30,
+      models: [{ id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
+      guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 20 },
+    },
+  };
+}

@@ -5,6 +5,7 @@ import { api, apiBlob, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
 import type { SiteProps } from "./main.js";
 import { STATE_LABEL } from "./phase.js";
+import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { formatUsd, formatWhen } from "./time.js";
 import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus } from "./types.js";
@@ -325,6 +326,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
           Attendee page
         </a>
       </div>
+      <RoomCodePanel slug={slug} />
       {message && (
         <Notice tone={message.tone === "ok" ? "ok" : "error"}>
           <p>{message.text}</p>

@@ -1,4 +1,8 @@
 import { encode } from "uqr";
+import { useSession } from "./account.js";
+import type { ApiError } from "./api.js";
+import { signIn } from "./auth.js";
+import { ProjectorRoomCode, useRoomCode } from "./room-code-display.js";
 import type { SiteProps } from "./main.js";
 import { workshopState } from "./phase.js";
 import type { Route } from "./router.js";
@@ -30,11 +34,43 @@ function QrCode({ text, label }: { text: string; label: string }) {
   );
 }
 
+/**
+ * In place of the QR code while a workshop with a room code cannot show it yet: the screen is opened
+ * by an organizer, who signs in here (the code is theirs to show, never the public's).
+ */
+function RoomCodeGate({ slug, signedIn, error }: { slug: string; signedIn: boolean; error: ApiError | null }) {
+  let body;
+  if (!signedIn || error?.status === 401) {
+    body = (
+      <>
+        <p>This workshop's keys need the room code. Sign in as an organizer to show it here with its QR code.</p>
+        <button type="button" class="btn btn-primary" onClick={() => void signIn(`/w/${slug}/projector`)}>
+          Sign in to show the room code
+        </button>
+      </>
+    );
+  } else if (error?.status === 403) {
+    body = <p>Only this workshop's organizers can show its room code. Sign in with the email listed in the workshop file.</p>;
+  } else if (error) {
+    body = <p>The room code could not be loaded: {error.message} Trying again…</p>;
+  } else {
+    body = <p>Loading the room code…</p>;
+  }
+  return (
+    <div class="projector-gate" role="status">
+      {body}
+    </div>
+  );
+}
+
 export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) {
   const slug = route.page === "projector" ? route.slug : "";
   const w = findWorkshop(catalog, slug);
   const { bySlug } = useStatuses();
   const now = useNow(1000);
+  const session = useSession();
+  const needsCode = w?.room_code === true;
+  const room = useRoomCode(slug, needsCode && session !== null);
   if (!w) {
     return (
       <div class="projector">
@@ -45,6 +81,9 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
   const status = bySlug.get(slug);
   const state = workshopState(w, status, now);
   const url = `${location.origin}/w/${slug}`;
+  // With a room code, the QR code carries it: scanning is all an attendee does.
+  const code = needsCode ? room.view?.code : undefined;
+  const qrUrl = code ? `${url}?code=${code}` : url;
   const headline =
     state === "upcoming"
       ? `Keys available in ${formatDuration(Date.parse(w.claims_open_at) - now)}`
@@ -57,14 +96,19 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
             : "Scan to get your API key";
   return (
     <div class="projector">
-      <div class="projector-qr">
-        <QrCode text={url} label={`QR code for ${url}`} />
-      </div>
+      {needsCode && !code ? (
+        <RoomCodeGate slug={slug} signedIn={session !== null} error={room.error} />
+      ) : (
+        <div class="projector-qr">
+          <QrCode text={qrUrl} label={`QR code for ${qrUrl}`} />
+        </div>
+      )}
       <div class="projector-info">
         <p class="projector-event">{w.event}</p>
         <PageTitle title={w.name} />
         <p class="projector-headline">{headline}</p>
         <p class="projector-url">{url.replace(/^https?:\/\//, "")}</p>
+        {code && room.view && <ProjectorRoomCode view={room.view} />}
         <div class="projector-counts" aria-live="polite" data-live={status ? "yes" : "no"}>
           <p>
             <span class="projector-number" data-testid="keys-left">

@@ -6,6 +6,7 @@ import type { SiteProps } from "./main.js";
 import { STATE_LABEL, workshopState } from "./phase.js";
 import { navigate } from "./router.js";
 import { findWorkshop } from "./site-data.js";
+import { captureRoomCode, forgetRoomCode, rememberRoomCode, ROOM_CODE_REFUSALS, RoomCodeForm } from "./room-code.js";
 import { refreshStatus, useStatuses } from "./status.js";
 import { formatDuration, formatRange, formatUsd, formatWhen, useNow } from "./time.js";
 import type { CatalogModel, CatalogWorkshop, MyKey, Profile, WorkshopState, WorkshopStatus } from "./types.js";
@@ -130,29 +131,48 @@ function ConfirmForm({
   );
 }
 
-function ClaimButton({ slug, onClaimed, autoStart }: { slug: string; onClaimed: (k: MyKey) => void; autoStart?: boolean }) {
+function ClaimButton({ slug, onClaimed, autoStart, needsCode }: { slug: string; onClaimed: (k: MyKey) => void; autoStart?: boolean; needsCode: boolean }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const claim = async () => {
+  // Workshops with a room code: the one from the QR code (kept across the sign-in), else asked for.
+  const [code, setCode] = useState<string | null>(() => (needsCode ? captureRoomCode(slug) : null));
+  const claim = async (withCode = code) => {
     setBusy(true);
     setError(null);
     try {
-      const { key } = await api<{ key: MyKey }>(`/workshops/${slug}/claim`, { method: "POST", auth: true, body: {} });
+      const { key } = await api<{ key: MyKey }>(`/workshops/${slug}/claim`, { method: "POST", auth: true, body: needsCode && withCode ? { code: withCode } : {} });
       onClaimed(key);
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
+      const failure = err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown");
+      if (ROOM_CODE_REFUSALS.has(failure.code)) {
+        forgetRoomCode(slug);
+        setCode(null);
+      }
+      setError(failure);
       setBusy(false);
       void refreshStatus();
     }
   };
+  const askForCode = needsCode && !code;
   useEffect(() => {
-    if (autoStart) void claim();
+    if (autoStart && !askForCode) void claim();
   }, []);
   return (
     <>
-      <button type="button" class="btn btn-primary btn-block" disabled={busy} onClick={claim}>
-        {busy ? "Creating your key…" : "Get my API key"}
-      </button>
+      {askForCode ? (
+        <RoomCodeForm
+          busy={busy}
+          onCode={(typed) => {
+            rememberRoomCode(slug, typed);
+            setCode(typed);
+            void claim(typed);
+          }}
+        />
+      ) : (
+        <button type="button" class="btn btn-primary btn-block" disabled={busy} onClick={() => claim()}>
+          {busy ? "Creating your key…" : "Get my API key"}
+        </button>
+      )}
       {error && (
         <Notice tone="error" title={error.status === 503 ? "OpenRouter is not answering right now." : undefined}>
           {error.message}
@@ -259,7 +279,7 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
     );
   } else if (open) {
     // Right after the confirm step the claim starts by itself: the button said "Confirm and get my key".
-    action = <ClaimButton slug={w.slug} onClaimed={onClaimed} autoStart={justConfirmed} />;
+    action = <ClaimButton slug={w.slug} onClaimed={onClaimed} autoStart={justConfirmed} needsCode={w.room_code} />;
   } else if (state === "upcoming") {
     action = <p class="ready">You are signed in and ready. The button to get your key appears here when claims open.</p>;
   } else {
@@ -332,6 +352,8 @@ export function WorkshopPage({ catalog, slug }: SiteProps & { slug: string }) {
   const w = findWorkshop(catalog, slug);
   const { bySlug, error } = useStatuses();
   const now = useNow(1000);
+  // The QR code's `?code=` is kept for this tab at once: the sign-in that may come next drops the query.
+  useEffect(() => void captureRoomCode(slug), [slug]);
   if (!w) {
     return (
       <>

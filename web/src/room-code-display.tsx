@@ -1,0 +1,109 @@
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, errorMessage } from "./api.js";
+import { formatDuration, serverNow, syncServerClock, useNow } from "./time.js";
+import { Notice } from "./ui.js";
+
+/**
+ * The room code on the organizers' side: the projector shows it (and its QR code), the dashboard
+ * shows it too. Only the organizers' API route answers with it. It is read again just after each
+ * change, on the server's clock (a rehearsal may run the clock elsewhere).
+ */
+
+export interface RoomCodeView {
+  enabled: boolean;
+  code?: string;
+  rotate_minutes?: number;
+  grace_minutes?: number;
+  valid_from?: string;
+  rotates_at?: string;
+  now?: string;
+  /** `/w/<slug>?code=<code>`: what the QR code opens. */
+  claim_path?: string;
+}
+
+// Read again at least this often, so a clock that drifts or a changed workshop file shows up.
+const MAX_WAIT_MS = 30_000;
+
+export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeView | null; error: ApiError | null } {
+  const [view, setView] = useState<RoomCodeView | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  useEffect(() => {
+    if (!enabled) return;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      let wait = MAX_WAIT_MS;
+      try {
+        const next = await api<RoomCodeView>(`/admin/workshops/${slug}/room-code`, { auth: true });
+        if (stopped) return;
+        syncServerClock(next.now);
+        setView(next);
+        setError(null);
+        // Half a second past the change, so the answer is the new code.
+        if (next.enabled && next.rotates_at) wait = Date.parse(next.rotates_at) - serverNow() + 500;
+      } catch (err) {
+        if (stopped) return;
+        setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
+        wait = 10_000;
+      }
+      timer = setTimeout(() => void load(), Math.min(Math.max(wait, 500), MAX_WAIT_MS));
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [slug, enabled]);
+  return { view, error };
+}
+
+/** "K7P 4QX": two groups of three read more easily off a screen. */
+export function formatRoomCode(code: string): string {
+  return code.length === 6 ? `${code.slice(0, 3)} ${code.slice(3)}` : code;
+}
+
+function ChangesIn({ view }: { view: RoomCodeView }) {
+  const now = useNow(1000);
+  if (!view.rotates_at) return null;
+  return <>changes in {formatDuration(Date.parse(view.rotates_at) - now)}</>;
+}
+
+/** The organizer dashboard's room-code box; nothing for a workshop without `claim_code`. */
+export function RoomCodePanel({ slug }: { slug: string }) {
+  const { view, error } = useRoomCode(slug, true);
+  if (error && !view) return <Notice tone="error">The room code could not be loaded: {error.message}</Notice>;
+  if (!view?.enabled || !view.code) return null;
+  return (
+    <section class="room-code-panel" aria-labelledby="room-code-heading">
+      <h2 id="room-code-heading" class="h3">
+        Room code
+      </h2>
+      <p class="room-code" data-testid="room-code">
+        {formatRoomCode(view.code)}
+      </p>
+      <p class="small muted">
+        Attendees need it to claim a key. It <ChangesIn view={view} />; the previous code still works for {view.grace_minutes} min. The{" "}
+        <a href={`/w/${slug}/projector`} target="_blank" rel="noopener">
+          projector view
+        </a>{" "}
+        shows it with a QR code that carries it.
+      </p>
+    </section>
+  );
+}
+
+/** The projector's line under the QR code. */
+export function ProjectorRoomCode({ view }: { view: RoomCodeView }) {
+  if (!view.code) return null;
+  return (
+    <p class="projector-code">
+      <span class="projector-unit">Room code</span>
+      <span class="projector-code-value" data-testid="room-code">
+        {formatRoomCode(view.code)}
+      </span>
+      <span class="projector-unit">
+        <ChangesIn view={view} />
+      </span>
+    </p>
+  );
+}

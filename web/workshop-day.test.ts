@@ -1,0 +1,168 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { encode } from "uqr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
+import { launchChromium } from "../local/chromium.js";
+import { startLocalStack, type LocalStack } from "../local/stack.js";
+import { workshopFileAround } from "../local/testing.js";
+
+/**
+ * Workshop-day safety in a real Chromium against the real local stack: the room code from the
+ * projector to a claimed key, and what organizers see. The stack's clock starts just after a room
+ * code changed, so the test knows which codes are current, previous and expired without waiting.
+ */
+
+const ORGANIZER = "day-organizer@example.org";
+const SLUG = "room-day";
+const POLICY = { rotate_minutes: 10, grace_minutes: 4 };
+const PERIOD = POLICY.rotate_minutes * 60_000;
+const START = Math.floor(Date.now() / PERIOD) * PERIOD + 20_000;
+
+let stack: LocalStack;
+let browser: Browser;
+let workDir: string;
+const pageProblems: string[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  workDir = mkdtempSync(join(tmpdir(), "wkm-day-"));
+  const workshopsDir = join(workDir, "workshops");
+  mkdirSync(workshopsDir);
+  writeFileSync(join(workshopsDir, `${SLUG}.yaml`), stringify(workshopFileAround(SLUG, START, { organizers: [ORGANIZER], claim_code: POLICY })));
+  stack = await startLocalStack({
+    port: 0,
+    dataDir: join(workDir, "data"),
+    workshopsDir,
+    demo: false,
+    quiet: true,
+    at: new Date(START).toISOString(),
+    schedulerIntervalMs: 60 * 60_000,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("pageerror", (err) => pageProblems.push(`page error on ${page.url()}: ${err.message}`));
+  return page;
+}
+
+async function signInOnProvider(page: Page, email: string, name?: string): Promise<void> {
+  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
+  await page.fill("#email", email);
+  if (name) await page.fill("#name", name);
+  await page.click("button[type=submit]");
+}
+
+async function codes() {
+  const secret = await stack.store.roomCodeSecret(stack.clock.now());
+  const step = roomCodeStep(POLICY, stack.clock.now());
+  return { current: roomCodeAt(secret, SLUG, POLICY, step), expired: roomCodeAt(secret, SLUG, POLICY, step - 2) };
+}
+
+/** The modules of the projector's SVG QR code, as the set of dark cells its path draws. */
+async function qrCells(page: Page): Promise<string[]> {
+  const d = (await page.locator("svg.qr path").getAttribute("d")) ?? "";
+  return [...d.matchAll(/M(\d+) (\d+)h1v1h-1z/g)].map((m) => `${m[1]},${m[2]}`).sort();
+}
+
+function cellsOf(text: string): string[] {
+  const qr = encode(text, { ecc: "M", border: 2 });
+  const cells: string[] = [];
+  qr.data.forEach((row, y) => row.forEach((dark, x) => dark && cells.push(`${x},${y}`)));
+  return cells.sort();
+}
+
+describe("the room code, from the projector to a key", () => {
+  it("shows the code and its QR code only to a signed-in organizer; scanning it, signing in and confirming gets a key", async () => {
+    const { current } = await codes();
+
+    // The room's screen: an organizer opens the projector view and signs in there.
+    const projector = await newPage();
+    await projector.goto(`${stack.url}/w/${SLUG}/projector`);
+    await projector.getByRole("button", { name: "Sign in to show the room code" }).click();
+    expect(await projector.locator("svg.qr").count()).toBe(0);
+    await signInOnProvider(projector, ORGANIZER);
+    await projector.waitForURL(`${stack.url}/w/${SLUG}/projector`);
+    await expect.poll(() => projector.getByTestId("room-code").textContent(), { timeout: 15_000 }).toBe(`${current.slice(0, 3)} ${current.slice(3)}`);
+    const qrUrl = `${stack.url}/w/${SLUG}?code=${current}`;
+    expect(await projector.locator("svg.qr").getAttribute("aria-label")).toBe(`QR code for ${qrUrl}`);
+    // The drawn modules are exactly those of that URL's QR code.
+    expect(await qrCells(projector)).toEqual(cellsOf(qrUrl));
+    await shot(projector, "projector-room-code");
+
+    // An attendee scans it: the code rides along through the sign-in and the confirm step.
+    const phone = await newPage();
+    await phone.goto(qrUrl);
+    await phone.getByRole("button", { name: "Sign in to get your key" }).click();
+    await signInOnProvider(phone, "scanner@example.org", "Sam Scanner");
+    await phone.getByRole("button", { name: "Confirm and get my key" }).click({ timeout: 20_000 });
+    await phone.waitForURL(`${stack.url}/w/${SLUG}/key`, { timeout: 20_000 });
+    const claims = await stack.store.listClaims(SLUG);
+    expect(claims.map((c) => [c.email, c.status])).toEqual([["scanner@example.org", "ACTIVE"]]);
+
+    // The organizer dashboard shows the same code.
+    await projector.goto(`${stack.url}/organizer/${SLUG}`);
+    await expect.poll(() => projector.locator(".room-code-panel").getByTestId("room-code").textContent(), { timeout: 15_000 }).toBe(
+      `${current.slice(0, 3)} ${current.slice(3)}`,
+    );
+    await shot(projector, "organizer-room-code");
+
+    // Signed in as an attendee, the projector does not show the code.
+    await phone.goto(`${stack.url}/w/${SLUG}/projector`);
+    await phone.getByText("Only this workshop's organizers can show its room code").waitFor({ timeout: 15_000 });
+    expect(await phone.locator("svg.qr").count()).toBe(0);
+    expect(await phone.content()).not.toContain(current);
+    await projector.context().close();
+    await phone.context().close();
+  });
+
+  it("refuses a forged and an expired code with a message that asks for the code on the screen, then takes the right one", async () => {
+    const { current, expired } = await codes();
+    const forged = ["ZZZZZZ", "23456A"].find((c) => c !== current)!;
+    const page = await newPage({ width: 360, height: 780 });
+    await page.goto(`${stack.url}/w/${SLUG}?code=${forged}`);
+    // The code is kept for the tab and taken off the address bar.
+    await expect.poll(() => page.url()).toBe(`${stack.url}/w/${SLUG}`);
+    await page.getByRole("button", { name: "Sign in to get your key" }).click();
+    await signInOnProvider(page, "forger@example.org", "Fay Forger");
+    await page.getByRole("button", { name: "Confirm and get my key" }).click({ timeout: 20_000 });
+
+    const refusal = page.getByRole("alert");
+    await expect.poll(() => refusal.textContent(), { timeout: 15_000 }).toContain("That room code is not valid now");
+    expect(await refusal.textContent()).toContain("Enter the room code shown on the screen");
+    const field = page.getByLabel("Room code");
+    await field.fill(expired.toLowerCase());
+    await page.getByRole("button", { name: "Get my API key" }).click();
+    await expect.poll(async () => (await field.isVisible()) && (await refusal.textContent()), { timeout: 15_000 }).toContain("That room code is not valid now");
+    await shot(page, "room-code-refused-phone");
+    expect((await stack.store.listClaims(SLUG)).some((c) => c.email === "forger@example.org")).toBe(false);
+
+    await field.fill(`${current.slice(0, 3)}-${current.slice(3)}`);
+    await page.getByRole("button", { name: "Get my API key" }).click();
+    await page.waitForURL(`${stack.url}/w/${SLUG}/key`, { timeout: 20_000 });
+    expect((await stack.store.listClaims(SLUG)).find((c) => c.email === "forger@example.org")?.status).toBe("ACTIVE");
+    await page.context().close();
+  });
+
+  it("ran without page errors", () => {
+    expect(pageProblems).toEqual([]);
+  });
+});
