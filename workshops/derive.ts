@@ -84,8 +84,13 @@ export function keyName(w: Workshop, claimId: string, namespace?: string): strin
 
 /** Whether an upstream key's name is one of this workshop's in this namespace (claim ids hold no "/"). */
 export function isWorkshopKeyName(w: Workshop, name: string, namespace?: string): boolean {
+  return workshopKeyMatcher(w, namespace)(name);
+}
+
+/** `isWorkshopKeyName` for many keys: the prefix is worked out once, not per key. */
+export function workshopKeyMatcher(w: Workshop, namespace?: string): (name: string) => boolean {
   const prefix = keyNamePrefix(w, namespace);
-  return name.startsWith(prefix) && name.length > prefix.length && !name.slice(prefix.length).includes("/");
+  return (name) => name.startsWith(prefix) && name.length > prefix.length && name.indexOf("/", prefix.length) === -1;
 }
 
 /** The public facts about a workshop that both the page's catalog and the API's status show. */

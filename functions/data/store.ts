@@ -90,6 +90,8 @@ export interface ClaimItem {
   /** Epoch ms of the last live usage read the owner asked for (rate-limits them). */
   usage_checked_at?: number;
   expired_at?: string;
+  /** When the jobs deleted the key upstream, its usage being final (jobs/plan.ts `planRetire`). */
+  key_deleted_at?: string;
   last_error?: string;
   /** Why the key is UNBOUND, in plain words for organizers (domain/unbound.ts). */
   unbound_reason?: string;

@@ -412,7 +412,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       await acquire(record.config, claimItem);
     }
     try {
-      const leftovers = (await openrouter.listAllKeys({ includeDisabled: true })).filter((k) => k.name === claimItem.key_name);
+      // Enabled keys only: a leftover of an interrupted mint was never disabled, and the listing
+      // then follows the account's live keys, not every key it ever had.
+      const leftovers = (await openrouter.listAllKeys({ includeDisabled: false })).filter((k) => k.name === claimItem.key_name);
       for (const k of leftovers) await openrouter.deleteKey(k.hash);
     } catch (err) {
       // The claim stays RESERVED under the new lease; the next take-over tries again.

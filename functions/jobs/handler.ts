@@ -40,12 +40,18 @@ const workshops = createWorkshopCatalog({ store, ttlMs: 0 });
 const engine = createClaimEngine({ store, openrouter, workshops, now, log });
 const runJob = createJobRunner({ store, housekeeping, engine, openrouter, now });
 
-export async function handler(event: unknown): Promise<JobSummary> {
+/** The part of Lambda's invocation context a job uses: how long it may still run. */
+interface InvocationContext {
+  getRemainingTimeInMillis?: () => number;
+}
+
+export async function handler(event: unknown, context?: InvocationContext): Promise<JobSummary> {
   // runJob checks the input's shape itself (JobError when it is not {job, slug}).
   const input = event as JobInput;
   let summary: JobSummary;
   try {
-    summary = await runJob(input);
+    // Near the function's timeout a run stops starting per-key work; the next run carries on.
+    summary = await runJob(input, { timeLeftMs: context?.getRemainingTimeInMillis?.bind(context) });
   } catch (err) {
     const what = { job: String(input?.job), slug: String(input?.slug) };
     log("job_failed", { ...what, error: redactKeys(err instanceof Error ? `${err.name}: ${err.message}` : String(err)) });

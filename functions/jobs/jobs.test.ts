@@ -332,6 +332,110 @@ describe("sync", () => {
   });
 });
 
+describe("listing cost follows the live keys", () => {
+  it("pages over the enabled keys only: an account's disabled history adds no GET /keys pages", async () => {
+    const bed = await testbed("jobs-history");
+    await claimAll(bed, ["ann", "bob", "cid"]);
+    // 250 keys of workshops long over, disabled on the account (what expire used to leave behind).
+    await forEachLimited(
+      Array.from({ length: 250 }, (_, i) => i),
+      20,
+      async (i) => {
+        const old = await bed.openrouter.createKey({ name: `jobs-test/old-workshop/${i}`, limit: 1, expires_at: keyExpiresAt(bed.w) });
+        await bed.openrouter.updateKey(old.hash, { disabled: true });
+      },
+    );
+    bed.emu.emulator.resetStats();
+    const summary = await sync(bed);
+    expect(summary).toMatchObject({ ok: true, keys: 3, missing_upstream: 0 });
+    // Three live keys: one short page, whatever the account's history holds.
+    expect(bed.emu.emulator.stats().calls["keys.list"]).toBe(1);
+  });
+
+  it("looks up a claim's key the listing lacks: disabled by hand is reported with its usage, deleted by hand is missing", async () => {
+    const bed = await testbed("jobs-by-hand");
+    await claimAll(bed, ["ann", "bob", "cid"]);
+    await spend(bed, await bed.store.listClaims(bed.w.slug));
+    const [ann, bob] = [(await bed.store.getClaim(bed.w.slug, "ann"))!, (await bed.store.getClaim(bed.w.slug, "bob"))!];
+    await bed.openrouter.updateKey(ann.key_hash!, { disabled: true });
+    await bed.openrouter.deleteKey(bob.key_hash!);
+
+    bed.emu.emulator.resetStats();
+    const summary = await sync(bed);
+    expect(summary).toMatchObject({ ok: true, keys: 1, disabled_upstream: 1, missing_upstream: 1, orphans_deleted: 0 });
+    expect(summary.warnings.join(" ")).toMatch(/disabled on OpenRouter outside the minter/);
+    // One lookup per exception, not per key.
+    expect(bed.emu.emulator.stats().calls["keys.get"]).toBe(2);
+    const annUpstream = bed.emu.emulator.state.keys.find((k) => k.hash === ann.key_hash)!;
+    expect((await bed.store.getClaim(bed.w.slug, "ann"))!.usage_usd).toBeCloseTo(annUpstream.usage, 6);
+  });
+});
+
+describe("after expiry, once usage is final", () => {
+  it("records each key's final usage, deletes the workshop's keys upstream, and then stops listing", async () => {
+    const bed = await testbed("jobs-retire");
+    const users = Array.from({ length: 8 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    await spend(bed, await bed.store.listClaims(bed.w.slug));
+    await bed.engine.revoke(bed.w.slug, "user-7");
+    const otherWorkshop = await bed.openrouter.createKey({ name: "jobs-test/another-workshop/abc", limit: 2, expires_at: keyExpiresAt(bed.w) });
+    const expiry = Date.parse(keyExpiresAt(bed.w));
+    bed.clock.ms = expiry + 60_000;
+    expect((await runJob({ job: "expire", slug: bed.w.slug }, bed.deps)).ok).toBe(true);
+    const usage = new Map(upstreamKeys(bed).map((k) => [k.hash, k.usage]));
+    expect(usage.size).toBe(8);
+
+    // Within the window for late charges the disabled keys stay.
+    bed.clock.ms = expiry + 20 * 60_000;
+    expect(await sync(bed)).toMatchObject({ ok: true, keys_disabled: 0 });
+    expect(upstreamKeys(bed)).toHaveLength(8);
+
+    bed.clock.ms = expiry + 31 * 60_000;
+    const retired = await sync(bed);
+    expect(retired).toMatchObject({ ok: true, keys_deleted: 8 });
+    expect(upstreamKeys(bed)).toHaveLength(0);
+    expect(bed.emu.emulator.state.keys.some((k) => k.hash === otherWorkshop.hash)).toBe(true);
+    const claims = await bed.store.listClaims(bed.w.slug);
+    for (const c of claims) {
+      expect(c.key_deleted_at).toBe(new Date(bed.clock.ms).toISOString());
+      expect(c.usage_usd).toBeCloseTo(usage.get(c.key_hash!)!, 6);
+    }
+    expect(claims.filter((c) => c.status === "REVOKED").map((c) => c.user_id)).toEqual(["user-7"]);
+
+    // Nothing left: the next syncs list only the account's enabled keys (one page here) and
+    // change nothing.
+    bed.emu.emulator.resetStats();
+    bed.clock.ms += 1_000;
+    const before = await snapshot(bed);
+    expect(await sync(bed)).toMatchObject({ ok: true, keys_deleted: 0, keys_disabled: 0, usage_written: 0 });
+    expect(bed.emu.emulator.stats().calls).toEqual({ "keys.list": 1 });
+    expect(await snapshot(bed)).toEqual(before);
+  });
+});
+
+describe("a run that runs out of time", () => {
+  it("starts no more per-key work near the deadline, says so, and the next run finishes the job", async () => {
+    const bed = await testbed("jobs-deadline");
+    const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    bed.clock.ms = Date.parse(keyExpiresAt(bed.w)) + 60_000;
+    // The invocation's clock: plenty of time for the listing and the first few keys, then too little.
+    let checks = 0;
+    const cut = await runJob({ job: "expire", slug: bed.w.slug }, { ...bed.deps, upstreamConcurrency: 4 }, { timeLeftMs: () => (checks++ < 10 ? 120_000 : 10_000) });
+    expect(cut.ok).toBe(false);
+    expect(cut.deferred).toBeGreaterThan(0);
+    expect(cut.errors.join(" ")).toMatch(/ran out of time/);
+    expect(upstreamKeys(bed).filter((k) => k.disabled).length).toBeLessThan(40);
+
+    const rest = await runJob({ job: "expire", slug: bed.w.slug }, bed.deps);
+    expect(rest.ok, rest.errors.join("; ")).toBe(true);
+    expect(cut.keys_disabled! + rest.keys_disabled!).toBe(40);
+    expect(upstreamKeys(bed).every((k) => k.disabled)).toBe(true);
+    const claims = await bed.store.listClaims(bed.w.slug);
+    expect(claims.every((c) => c.status === "EXPIRED" && c.key === undefined)).toBe(true);
+  });
+});
+
 describe("a stuck claim that never got its slot", () => {
   it("is deleted when no slot is free, minting nothing, and the run counts it resolved", async () => {
     const bed = await testbed("jobs-no-slot");

@@ -3,7 +3,7 @@ import { keyName } from "../../workshops/derive.js";
 import { WorkshopSchema } from "../../workshops/schema.js";
 import type { ClaimItem, ClaimStatus } from "../data/store.js";
 import type { KeyInfo } from "../openrouter/types.js";
-import { planExpire, planSync, spendSampleAt } from "./plan.js";
+import { needsRetire, planExpire, planRetire, planSync, spendSampleAt } from "./plan.js";
 
 /** The housekeeping rules on their own (pure): which keys are orphans, what gets written or bound. */
 
@@ -87,8 +87,57 @@ describe("planSync", () => {
       { userId: "cid", keyHash: "h-cid", from: "MINTED" },
     ]);
     expect(plan.stuck.map((c) => c.user_id)).toEqual(["eve"]);
-    expect(plan.missingUpstream).toEqual(["fay"]);
+    // fay's key is not among the enabled keys: the run looks it up (disabled by hand, or gone).
+    expect(plan.unlisted.map((c) => c.user_id)).toEqual(["fay"]);
     expect(plan.spend).toEqual({ usage_usd: 0.75, keys: 4 });
+  });
+
+  it("counts a retired key's stored usage in the spend and looks up only live claims' missing keys", () => {
+    // Listings carry enabled keys only: revoked, expired and deleted keys are not in them.
+    const keys = [key(keyName(w, "ann"), "h-ann", 0.5)];
+    const claims = [
+      claim("ann", "ACTIVE", { key_hash: "h-ann", usage_usd: 0.5, limit_remaining: 1.5, usage_synced_at: "x" }),
+      claim("rev", "REVOKED", { key_hash: "h-rev", usage_usd: 0.25 }),
+      claim("exp", "EXPIRED", { key_hash: "h-exp", usage_usd: 1, key_deleted_at: "2026-04-14T13:00:00Z" }),
+      claim("gon", "UNBOUND", { key_hash: "h-gon", usage_usd: 0.125 }),
+      claim("rel", "RELEASED", { usage_usd: 0 }),
+    ];
+    const plan = planSync(w, keys, claims, NOW);
+    expect(plan.unlisted.map((c) => c.user_id)).toEqual(["gon"]);
+    expect(plan.orphans).toEqual([]);
+    expect(plan.usageWrites).toEqual([]);
+    expect(plan.spend).toEqual({ usage_usd: 1.875, keys: 1 });
+  });
+});
+
+describe("planRetire", () => {
+  it("deletes disabled keys of retired claims and every orphan; leaves live keys and keys being minted", () => {
+    const keys = [
+      key(keyName(w, "exp"), "h-exp", 1.5, true),
+      key(keyName(w, "rev"), "h-rev", 0.5, true),
+      key(keyName(w, "late"), "h-late", 0.2), // expire has not disabled it yet: a later run will
+      key(keyName(w, "done"), "h-done", 1, true), // deleted before, but the mark was not written
+      key(keyName(w, "orphan"), "h-orphan", 0, true),
+      key(keyName(w, "minting"), "h-minting"),
+      key("plan/other-workshop/x", "h-other", 0, true),
+    ];
+    const claims = [
+      claim("exp", "EXPIRED", { key_hash: "h-exp" }),
+      claim("rev", "REVOKED", { key_hash: "h-rev" }),
+      claim("late", "ACTIVE", { key_hash: "h-late" }),
+      claim("done", "EXPIRED", { key_hash: "h-done", key_deleted_at: "2026-04-14T13:00:00Z" }),
+      claim("gone", "EXPIRED", { key_hash: "h-gone" }),
+      claim("minting", "RESERVED"),
+    ];
+    const plan = planRetire(w, keys, claims);
+    expect(plan.toDelete.map((d) => [d.claim.user_id, d.key.hash, d.key.usage])).toEqual([
+      ["exp", "h-exp", 1.5],
+      ["rev", "h-rev", 0.5],
+    ]);
+    expect(plan.orphans.map((k) => k.hash)).toEqual(["h-orphan"]);
+    expect(plan.alreadyGone.map((c) => c.user_id)).toEqual(["gone"]);
+    expect(needsRetire(claims)).toBe(true);
+    expect(needsRetire([claim("done", "EXPIRED", { key_hash: "h-done", key_deleted_at: "x" }), claim("late", "ACTIVE", { key_hash: "h-late" })])).toBe(false);
   });
 });
 
@@ -102,7 +151,9 @@ describe("deployments sharing one OpenRouter account", () => {
     ];
     const claims = [claim("ann", "ACTIVE", { key_hash: "h-prod-ann" })];
     expect(planSync(w, keys, claims, NOW, "prod").orphans.map((k) => k.hash)).toEqual(["h-prod-crash"]);
-    expect(planExpire(w, keys, claims, "prod").toDisable.map((k) => k.hash).sort()).toEqual(["h-prod-ann", "h-prod-crash"]);
+    const atExpiry = planExpire(w, keys, claims, "prod");
+    expect(atExpiry.toDisable.map((k) => k.hash)).toEqual(["h-prod-ann"]);
+    expect(atExpiry.orphans.map((k) => k.hash)).toEqual(["h-prod-crash"]);
     // Without a namespace, names with one (an extra path segment) are someone else's too.
     expect(planSync(w, keys, [], NOW).orphans.map((k) => k.hash)).toEqual(["h-unnamespaced"]);
   });

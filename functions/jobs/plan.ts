@@ -1,5 +1,5 @@
 import type { Workshop } from "../../workshops/schema.js";
-import { isWorkshopKeyName, roundUsd, toUtcSeconds } from "../../workshops/derive.js";
+import { roundUsd, toUtcSeconds, workshopKeyMatcher } from "../../workshops/derive.js";
 import type { ClaimItem, ClaimStatus } from "../data/store.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
@@ -7,14 +7,34 @@ import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
 /**
  * What a housekeeping run has to do, decided from one listing of the upstream keys and one read of
  * the workshop's claims. Pure, so the rules are readable in one place; `run.ts` carries them out.
+ * Every rule is linear in keys + claims (maps, no nested scans): a 10,000-key workshop costs
+ * milliseconds of CPU here.
  *
  * Order matters and is the caller's duty: list the keys FIRST, then read the claims. A claim item is
  * written (RESERVED) before its key is minted, so every key in the listing has its claim in the
  * later read, and a claim minted in between is never mistaken for an orphan.
+ *
+ * Which keys a listing shows: sync and expire list the account's ENABLED keys only
+ * (`include_disabled=false`), so their cost follows the live keys, not the account's history. A
+ * disabled key cannot spend: its usage was recorded when it was disabled (revoke, expire), and it
+ * is deleted upstream once that usage is final (`planRetire`, the one listing with disabled keys).
+ * A claim that should hold a live key but is not in the listing is `unlisted`: run.ts asks
+ * OpenRouter about that key alone (disabled by hand, or really gone).
  */
 
 /** Claims whose key still works for the attendee (or is about to): expiry retires them. */
 export const LIVE_STATUSES: readonly ClaimStatus[] = ["RESERVED", "MINTED", "ACTIVE", "UNBOUND"];
+/** Claims that hold a key which should be enabled upstream. */
+const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND"];
+/** Claims whose key is disabled (or never was) for good: its usage can only be final. */
+const RETIRED: readonly ClaimStatus[] = ["EXPIRED", "REVOKED", "RELEASED"];
+
+/**
+ * How long after the keys expire their usage counts as final: requests still running at expiry are
+ * charged by then. Then the keys are deleted upstream (their final usage recorded first), so an
+ * account that runs many workshops does not pile up thousands of dead keys in every listing.
+ */
+export const FINAL_USAGE_AFTER_MS = 30 * 60_000;
 
 export interface UsageWrite {
   userId: string;
@@ -24,7 +44,7 @@ export interface UsageWrite {
 }
 
 export interface SyncPlan {
-  /** The workshop's keys upstream (name carries its prefix). */
+  /** The workshop's keys in the listing (name carries its prefix). */
   workshopKeys: KeyInfo[];
   /** Claims whose stored usage differs from upstream: only these are written. */
   usageWrites: UsageWrite[];
@@ -34,14 +54,16 @@ export interface SyncPlan {
   stuck: ClaimItem[];
   /** Keys with the workshop's prefix that belong to no claim. */
   orphans: KeyInfo[];
-  /** Claims holding a key hash that upstream no longer lists (deleted by hand?): reported only. */
-  missingUpstream: string[];
+  /** Claims holding a key that should be live but is not in the listing: run.ts looks each one up. */
+  unlisted: ClaimItem[];
+  /** Usage from the listing where it has the key, the claim's stored figure otherwise (a retired key). */
   spend: { usage_usd: number; keys: number };
 }
 
 /** `namespace`: the deployment's key namespace (the workshop item's `key_namespace`); see derive.ts. */
 export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], nowMs: number, namespace?: string): SyncPlan {
-  const workshopKeys = keys.filter((k) => isWorkshopKeyName(w, k.name, namespace));
+  const isWorkshopKey = workshopKeyMatcher(w, namespace);
+  const workshopKeys = keys.filter((k) => isWorkshopKey(k.name));
   const keyByHash = new Map(workshopKeys.map((k) => [k.hash, k]));
   const claimedHashes = new Set<string>();
   // A RESERVED claim may be minting right now (within its lease) or be taken over below (past it):
@@ -51,8 +73,9 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
   const usageWrites: UsageWrite[] = [];
   const toBind: SyncPlan["toBind"] = [];
   const stuck: ClaimItem[] = [];
-  const missingUpstream: string[] = [];
+  const unlisted: ClaimItem[] = [];
   let keysInUse = 0;
+  let spendUsd = 0;
 
   for (const c of claims) {
     if (c.status === "RESERVED") {
@@ -63,11 +86,13 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
     claimedHashes.add(c.key_hash);
     const k = keyByHash.get(c.key_hash);
     if (!k) {
-      if (c.status !== "RELEASED") missingUpstream.push(c.user_id);
+      if (c.status !== "RELEASED") spendUsd += c.usage_usd ?? 0;
+      if (KEY_HOLDING.includes(c.status) && !c.key_deleted_at) unlisted.push(c);
       continue;
     }
     keysInUse++;
     const usage = roundUsd(k.usage);
+    spendUsd += k.usage;
     const remaining = k.limit_remaining === null ? null : roundUsd(k.limit_remaining);
     if (roundUsd(c.usage_usd ?? 0) !== usage || (c.limit_remaining ?? null) !== remaining || !c.usage_synced_at) {
       usageWrites.push({ userId: c.user_id, keyHash: c.key_hash, usageUsd: usage, limitRemaining: remaining });
@@ -78,25 +103,73 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
   }
 
   const orphans = workshopKeys.filter((k) => !claimedHashes.has(k.hash) && !reservedNames.has(k.name));
-  const spendUsd = roundUsd(workshopKeys.reduce((sum, k) => sum + k.usage, 0));
-  return { workshopKeys, usageWrites, toBind, stuck, orphans, missingUpstream, spend: { usage_usd: spendUsd, keys: keysInUse } };
+  spendUsd += orphans.reduce((sum, k) => sum + k.usage, 0);
+  return { workshopKeys, usageWrites, toBind, stuck, orphans, unlisted, spend: { usage_usd: roundUsd(spendUsd), keys: keysInUse } };
 }
 
 export interface ExpirePlan {
-  /** Keys of the workshop still enabled upstream. */
+  /** Keys of the workshop still enabled upstream that a claim holds (or is minting): disabled. */
   toDisable: KeyInfo[];
+  /** Keys of the workshop that no claim holds: deleted (nobody ever saw their plaintext). */
+  orphans: KeyInfo[];
   /** Live claims to mark EXPIRED (their plaintext goes with it). */
   toExpire: ClaimItem[];
   /** Claims already out of play (REVOKED, RELEASED, EXPIRED) that still hold a plaintext key. */
   toScrub: ClaimItem[];
 }
 
+/** `keys`: the enabled keys (listed before `claims` were read). */
 export function planExpire(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], namespace?: string): ExpirePlan {
+  const isWorkshopKey = workshopKeyMatcher(w, namespace);
+  const claimedHashes = new Set(claims.flatMap((c) => (c.key_hash ? [c.key_hash] : [])));
+  const reservedNames = new Set(claims.filter((c) => c.status === "RESERVED").map((c) => c.key_name));
+  const enabled = keys.filter((k) => isWorkshopKey(k.name) && !k.disabled);
+  const isOrphan = (k: KeyInfo) => !claimedHashes.has(k.hash) && !reservedNames.has(k.name);
   return {
-    toDisable: keys.filter((k) => isWorkshopKeyName(w, k.name, namespace) && !k.disabled),
+    toDisable: enabled.filter((k) => !isOrphan(k)),
+    orphans: enabled.filter(isOrphan),
     toExpire: claims.filter((c) => LIVE_STATUSES.includes(c.status)),
     toScrub: claims.filter((c) => !LIVE_STATUSES.includes(c.status) && c.key !== undefined),
   };
+}
+
+export interface RetirePlan {
+  /** Disabled keys of retired claims: record this (final) usage, then delete the key upstream. */
+  toDelete: { claim: ClaimItem; key: KeyInfo }[];
+  /** Keys of the workshop that no claim holds (any state): deleted. */
+  orphans: KeyInfo[];
+  /** Retired claims whose key upstream no longer lists: the deletion is only written down. */
+  alreadyGone: ClaimItem[];
+}
+
+/** Whether a retire pass has anything to do: some retired claim still holds a key not yet deleted. */
+export function needsRetire(claims: readonly ClaimItem[]): boolean {
+  return claims.some((c) => c.key_hash !== undefined && !c.key_deleted_at && RETIRED.includes(c.status));
+}
+
+/**
+ * After expiry + FINAL_USAGE_AFTER_MS. `keys`: every key upstream, disabled ones included, listed
+ * before `claims` were read. A key whose claim is still live (expire has not got to it) is left
+ * for a later run: only disabled keys of retired claims are deleted.
+ */
+export function planRetire(w: Workshop, keys: readonly KeyInfo[], claims: readonly ClaimItem[], namespace?: string): RetirePlan {
+  const isWorkshopKey = workshopKeyMatcher(w, namespace);
+  const workshopKeys = keys.filter((k) => isWorkshopKey(k.name));
+  const listed = new Set(workshopKeys.map((k) => k.hash));
+  const claimByHash = new Map(claims.flatMap((c) => (c.key_hash ? [[c.key_hash, c] as const] : [])));
+  const reservedNames = new Set(claims.filter((c) => c.status === "RESERVED").map((c) => c.key_name));
+  const toDelete: RetirePlan["toDelete"] = [];
+  const orphans: KeyInfo[] = [];
+  for (const k of workshopKeys) {
+    const c = claimByHash.get(k.hash);
+    if (!c) {
+      if (!reservedNames.has(k.name)) orphans.push(k);
+    } else if (RETIRED.includes(c.status) && k.disabled && !c.key_deleted_at) {
+      toDelete.push({ claim: c, key: k });
+    }
+  }
+  const alreadyGone = claims.filter((c) => c.key_hash !== undefined && !c.key_deleted_at && RETIRED.includes(c.status) && !listed.has(c.key_hash));
+  return { toDelete, orphans, alreadyGone };
 }
 
 /**

@@ -10,7 +10,7 @@ import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
-import { planExpire, planSync, spendSampleAt, type SyncPlan } from "./plan.js";
+import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
 
 export { forEachLimited };
 
@@ -32,8 +32,19 @@ export interface JobDeps {
   openrouter: OpenRouterClient;
   /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
   now: () => number;
-  /** Upstream calls in flight at once when a job touches keys one by one (disable, delete). Default 8. */
+  /** Upstream calls in flight at once when a job touches keys one by one (disable, delete). Default 16. */
   upstreamConcurrency?: number;
+}
+
+export interface RunLimits {
+  /**
+   * Milliseconds this invocation has left (Lambda's `getRemainingTimeInMillis`). Once less than
+   * `reserveMs` is left, the run starts no new per-key work: it finishes what is in flight, reports
+   * the rest as deferred, and the next run (a retry, or the next sync) carries on from there.
+   */
+  timeLeftMs?: () => number;
+  /** Default 50 s: more than one upstream call's whole retry budget in the jobs Lambda (45 s). */
+  reserveMs?: number;
 }
 
 /** What a run did: counts only, never a key. Logged as one JSON line by the handler. */
@@ -54,9 +65,15 @@ export interface JobSummary {
   /** Stuck claims that never held a slot and found none free now: deleted, nothing minted. */
   stuck_refused?: number;
   orphans_deleted?: number;
-  /** Claims whose key upstream no longer lists (deleted by hand?). */
+  /** Claims that should hold a live key which OpenRouter does not have (404: deleted by hand?). */
   missing_upstream?: number;
+  /** Claims whose key someone disabled upstream outside the minter: usage recorded, reported. */
+  disabled_upstream?: number;
   keys_disabled?: number;
+  /** Keys deleted upstream after their final usage was recorded (see plan.ts FINAL_USAGE_AFTER_MS). */
+  keys_deleted?: number;
+  /** Per-key steps left for the next run because this one ran out of time. */
+  deferred?: number;
   claims_expired?: number;
   keys_scrubbed?: number;
   guardrail_id?: string;
@@ -104,18 +121,18 @@ export function isJobInput(input: unknown): input is JobInput {
   );
 }
 
-export function createJobRunner(deps: JobDeps): (input: JobInput) => Promise<JobSummary> {
-  return (input) => runJob(input, deps);
+export function createJobRunner(deps: JobDeps): (input: JobInput, limits?: RunLimits) => Promise<JobSummary> {
+  return (input, limits) => runJob(input, deps, limits);
 }
 
-export async function runJob(input: JobInput, deps: JobDeps): Promise<JobSummary> {
+export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits = {}): Promise<JobSummary> {
   if (!isJobInput(input)) {
     throw new JobError(`not a job input: expected {job: ${JOBS.join("|")}, slug}`, { job: String((input as { job?: unknown })?.job), slug: String((input as { slug?: unknown })?.slug) });
   }
   const started = performance.now();
   const record = await deps.store.getWorkshop(input.slug);
   if (!record) throw new WorkshopNotFoundError(input.slug);
-  const run = new JobRun(input, record, deps);
+  const run = new JobRun(input, record, deps, limits);
   try {
     switch (input.job) {
       case "open":
@@ -124,12 +141,18 @@ export async function runJob(input: JobInput, deps: JobDeps): Promise<JobSummary
       case "close":
         await run.sync();
         break;
-      case "sync":
-        // Past expiry a sync also retires whatever expire left behind (a failed or late run):
-        // every step is a no-op when there is nothing left to do.
-        if (deps.now() >= Date.parse(keyExpiresAt(record.config))) await run.expire();
-        else await run.sync();
+      case "sync": {
+        // Past expiry a sync also finishes whatever expire left behind (a failed, late or
+        // out-of-time run), and once the usage is final deletes the keys upstream: every step is a
+        // no-op when there is nothing left to do.
+        const expiry = Date.parse(keyExpiresAt(record.config));
+        if (deps.now() < expiry) await run.sync();
+        else {
+          await run.expire();
+          if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await run.retire();
+        }
         break;
+      }
       case "expire":
         await run.expire();
         break;
@@ -150,9 +173,10 @@ class JobRun {
     input: JobInput,
     private record: WorkshopRecord,
     private readonly deps: JobDeps,
+    private readonly limits: RunLimits,
   ) {
     this.w = record.config;
-    this.concurrency = deps.upstreamConcurrency ?? 8;
+    this.concurrency = deps.upstreamConcurrency ?? 16;
     this.summary = { job: input.job, slug: input.slug, at: new Date(deps.now()).toISOString(), ms: 0, ok: true, warnings: [], errors: [] };
   }
 
@@ -204,40 +228,66 @@ class JobRun {
   }
 
   // ── sync (and close) ──────────────────────────────────────────────────────────────────────────
-  /**
-   * Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. `final` (inside
-   * expire) records usage only: binding or re-minting keys that are about to be disabled is waste.
-   */
-  async sync(opts: { final?: boolean } = {}): Promise<SyncPlan> {
+  /** Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. */
+  async sync(): Promise<SyncPlan> {
     const { store, now } = this.deps;
     const slug = this.w.slug;
     // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
-    const keys = await this.listKeys();
+    const keys = await this.listKeys({ includeDisabled: false });
     const claims = await store.listClaims(slug);
     const at = now();
     const plan = planSync(this.w, keys, claims, at, this.record.key_namespace);
     this.summary.keys = plan.workshopKeys.length;
-    this.summary.missing_upstream = plan.missingUpstream.length;
 
-    await this.writeUsage(plan, at);
-    await this.writeSpendSample(plan, at);
+    const unlisted = await this.lookUpUnlisted(plan.unlisted);
+    await this.writeUsage([...plan.usageWrites, ...unlisted], at);
+    await this.writeSpendSample(plan.spend, at);
     await this.deleteOrphans(plan.orphans);
-    if (!opts.final) {
-      await this.bindUnbound(plan);
-      await this.takeOverStuck(plan.stuck);
-    }
+    await this.bindUnbound(plan);
+    await this.takeOverStuck(plan.stuck);
     return plan;
   }
 
-  /** Every key upstream (disabled ones too: they still carry usage, and orphans may be disabled). */
-  private async listKeys(): Promise<KeyInfo[]> {
+  /** Every page of GET /keys: the enabled keys, or (retire) every key the account has. */
+  private async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
     const all: KeyInfo[] = [];
     for (let offset = 0; ; ) {
-      const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, { includeDisabled: true }));
+      const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, opts));
       all.push(...page);
       offset += page.length;
       if (page.length < KEYS_PAGE_SIZE) return all;
     }
+  }
+
+  /**
+   * Claims that should hold a live key the listing of enabled keys did not show. Each key is looked
+   * up alone (these are exceptions, not the day's work): gone upstream (404) is `missing_upstream`;
+   * disabled outside the minter is reported and its usage recorded; found live (minted after the
+   * listing, or paged past while other keys were deleted) is simply its usage.
+   */
+  private async lookUpUnlisted(claims: readonly ClaimItem[]): Promise<UsageWrite[]> {
+    const writes: UsageWrite[] = [];
+    let missing = 0;
+    let disabled = 0;
+    const { failed } = await this.upstreamEach(claims, async (c) => {
+      let k: KeyInfo;
+      try {
+        k = await this.deps.openrouter.getKey(c.key_hash!);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        missing++;
+        return;
+      }
+      if (k.disabled) disabled++;
+      writes.push({ userId: c.user_id, keyHash: c.key_hash!, usageUsd: roundUsd(k.usage), limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) });
+    });
+    this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
+    if (disabled > 0) {
+      this.summary.disabled_upstream = (this.summary.disabled_upstream ?? 0) + disabled;
+      this.summary.warnings.push(`${disabled} attendee key(s) were disabled on OpenRouter outside the minter; their claims still show them as live`);
+    }
+    for (const f of failed.slice(0, 3)) this.fail("look up key", f.error);
+    return writes;
   }
 
   /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
@@ -251,10 +301,10 @@ class JobRun {
     }
   }
 
-  private async writeUsage(plan: SyncPlan, at: number): Promise<void> {
+  private async writeUsage(usageWrites: readonly UsageWrite[], at: number): Promise<void> {
     const syncedAt = new Date(at).toISOString();
     let written = 0;
-    await forEachLimited(plan.usageWrites, STORE_CONCURRENCY, async (u) => {
+    await this.eachInTime(usageWrites, STORE_CONCURRENCY, async (u) => {
       try {
         const ok = await this.deps.housekeeping.recordUsage(this.w.slug, u.userId, {
           keyHash: u.keyHash,
@@ -270,8 +320,8 @@ class JobRun {
     this.summary.usage_written = (this.summary.usage_written ?? 0) + written;
   }
 
-  private async writeSpendSample(plan: SyncPlan, at: number): Promise<void> {
-    const sample = { at: spendSampleAt(at), ...plan.spend };
+  private async writeSpendSample(spend: SyncPlan["spend"], at: number): Promise<void> {
+    const sample = { at: spendSampleAt(at), ...spend };
     try {
       await this.deps.housekeeping.putSpendSample(this.w.slug, sample, keyExpiresAt(this.w));
       this.summary.spend = sample;
@@ -283,7 +333,7 @@ class JobRun {
   private async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
     let deleted = 0;
     // deleteKey answers false when the key was already gone (an overlapping run got it first).
-    const failed = await this.upstreamEach(orphans, async (k) => {
+    const { failed } = await this.upstreamEach(orphans, async (k) => {
       if (await this.deps.openrouter.deleteKey(k.hash)) deleted++;
     });
     this.summary.orphans_deleted = (this.summary.orphans_deleted ?? 0) + deleted;
@@ -348,40 +398,56 @@ class JobRun {
   }
 
   // ── expire ────────────────────────────────────────────────────────────────────────────────────
-  /** Disable every key upstream, record the final usage, then scrub the plaintext and mark EXPIRED. */
+  /**
+   * Disables every key of the workshop upstream and records its usage from that same answer (a
+   * disabled key cannot spend any more), deletes orphans, then marks the live claims EXPIRED and
+   * scrubs every plaintext key. Per key: one PATCH and one claim write.
+   */
   async expire(): Promise<void> {
     const { store, now } = this.deps;
     const slug = this.w.slug;
+    // Keys first, claims second (plan.ts): an orphan is a key whose claim the later read lacks.
+    const keys = await this.listKeys({ includeDisabled: false });
+    const claims = await store.listClaims(slug);
+    const plan = planExpire(this.w, keys, claims, this.record.key_namespace);
 
-    const before = planExpire(this.w, await this.listKeys(), [], this.record.key_namespace);
-    const failed = await this.upstreamEach(before.toDisable, async (k) => {
+    const seen = new Map<string, KeyInfo>();
+    const { failed, notStarted } = await this.upstreamEach(plan.toDisable, async (k) => {
       try {
-        await this.deps.openrouter.updateKey(k.hash, { disabled: true });
+        seen.set(k.hash, await this.deps.openrouter.updateKey(k.hash, { disabled: true }));
       } catch (err) {
-        // Deleted since the listing (an orphan removed by an overlapping sync): nothing left to disable.
+        // Deleted since the listing (by an overlapping run): nothing left to disable.
         if (!(err instanceof NotFoundError)) throw err;
       }
     });
-    this.summary.keys_disabled = before.toDisable.length - failed.length;
+    this.summary.keys = plan.toDisable.length + plan.orphans.length;
+    this.summary.keys_disabled = plan.toDisable.length - failed.length - notStarted;
     for (const f of failed.slice(0, 3)) this.fail("disable key", f.error);
+    await this.deleteOrphans(plan.orphans);
 
-    // Usage after disabling is final: no request can add to it any more.
-    await this.sync({ final: true });
-
-    const { toExpire, toScrub } = planExpire(this.w, [], await store.listClaims(slug), this.record.key_namespace);
     const iso = new Date(now()).toISOString();
+    const isLive = new Set(plan.toExpire);
     let expired = 0;
     let scrubbed = 0;
-    await forEachLimited([...toExpire, ...toScrub], STORE_CONCURRENCY, async (c) => {
-      const live = toExpire.includes(c);
+    let usageWritten = 0;
+    await this.eachInTime([...plan.toExpire, ...plan.toScrub], STORE_CONCURRENCY, async (c) => {
+      const live = isLive.has(c);
+      // The key's usage from the PATCH that disabled it, never lower than what the claim holds.
+      const k = c.key_hash ? seen.get(c.key_hash) : undefined;
+      const usage = k && roundUsd(k.usage) >= roundUsd(c.usage_usd ?? 0) ? k : undefined;
       try {
         await store.transitionClaim(slug, c.user_id, {
           from: [c.status],
-          set: live ? { status: "EXPIRED", expired_at: iso, updated_at: iso } : { updated_at: iso },
+          set: {
+            ...(live ? { status: "EXPIRED", expired_at: iso } : {}),
+            ...(usage ? { usage_usd: roundUsd(usage.usage), usage_synced_at: iso, ...(usage.limit_remaining === null ? {} : { limit_remaining: roundUsd(usage.limit_remaining) }) } : {}),
+            updated_at: iso,
+          },
           remove: ["key"],
         });
         if (live) expired++;
         if (c.key !== undefined) scrubbed++;
+        if (usage) usageWritten++;
       } catch (err) {
         // It moved on since the read (another expire got there, or a revoke): the next run sees it.
         if (!(err instanceof ConditionRefusedError)) this.fail("expire claim", err);
@@ -390,26 +456,105 @@ class JobRun {
     });
     this.summary.claims_expired = expired;
     this.summary.keys_scrubbed = scrubbed;
+    this.summary.usage_written = (this.summary.usage_written ?? 0) + usageWritten;
+
+    // The chart's last point: stored usage, with what the disabling just reported.
+    const spendUsd = claims.reduce((sum, c) => {
+      if (!c.key_hash || c.status === "RELEASED") return sum;
+      const k = seen.get(c.key_hash);
+      return sum + Math.max(roundUsd(c.usage_usd ?? 0), k ? roundUsd(k.usage) : 0);
+    }, 0);
+    await this.writeSpendSample({ usage_usd: roundUsd(spendUsd), keys: 0 }, now());
   }
 
-  /** Runs one upstream call per item, a few at a time, then retries the failures once more. */
-  private async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ item: T; error: unknown }[]> {
+  // ── retire (syncs after expiry + FINAL_USAGE_AFTER_MS) ───────────────────────────────────────
+  /**
+   * Records each disabled key's final usage, then deletes the key upstream and notes that on its
+   * claim, so the account's key list does not grow with every workshop ever run. The one listing
+   * that includes disabled keys; skipped once every claim's key is gone.
+   */
+  async retire(): Promise<void> {
+    const { store, housekeeping, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    if (!needsRetire(await store.listClaims(slug))) {
+      this.summary.keys_deleted = 0;
+      return;
+    }
+    const keys = await this.listKeys({ includeDisabled: true });
+    const plan = planRetire(this.w, keys, await store.listClaims(slug), this.record.key_namespace);
+    const at = now();
+    const iso = new Date(at).toISOString();
+    let deleted = 0;
+    const markDeleted = async (c: ClaimItem): Promise<void> => {
+      try {
+        await store.transitionClaim(slug, c.user_id, { from: [c.status], set: { key_deleted_at: iso, updated_at: iso } });
+      } catch (err) {
+        // Moved on meanwhile (an overlapping run marked it): the next run sees it.
+        if (!(err instanceof ConditionRefusedError)) throw err;
+      }
+    };
+    const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
+      // Usage first: once the key is deleted, nobody can read it again.
+      await housekeeping.recordUsage(slug, claim.user_id, {
+        keyHash: key.hash,
+        usageUsd: roundUsd(key.usage),
+        limitRemaining: key.limit_remaining === null ? null : roundUsd(key.limit_remaining),
+        syncedAt: iso,
+      });
+      if (await openrouter.deleteKey(key.hash)) deleted++;
+      await markDeleted(claim);
+    });
+    for (const f of failed.slice(0, 3)) this.fail("delete key", f.error);
+    await this.eachInTime(plan.alreadyGone, STORE_CONCURRENCY, markDeleted);
+    this.summary.keys_deleted = deleted;
+    await this.deleteOrphans(plan.orphans);
+  }
+
+  /**
+   * Runs one upstream call per item, a few at a time, then retries the failures once more. Answers
+   * the items that failed, and how many were not started for want of time (see `eachInTime`).
+   */
+  private async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ failed: { item: T; error: unknown }[]; notStarted: number }> {
+    let notStarted = 0;
     const attempt = async (batch: readonly T[]) => {
       const failed: { item: T; error: unknown }[] = [];
-      await forEachLimited(batch, this.concurrency, async (item) => {
-        try {
-          await call(item);
-        } catch (error) {
-          failed.push({ item, error });
-        }
-      });
+      notStarted += (
+        await this.eachInTime(batch, this.concurrency, async (item) => {
+          try {
+            await call(item);
+          } catch (error) {
+            failed.push({ item, error });
+          }
+        })
+      ).length;
       return failed;
     };
     const first = await attempt(items);
-    if (first.length === 0) return first;
-    return attempt(first.filter((f) => isRetryable(f.error)).map((f) => f.item)).then((second) => [
-      ...first.filter((f) => !isRetryable(f.error)),
-      ...second,
-    ]);
+    if (first.length === 0) return { failed: first, notStarted };
+    const second = await attempt(first.filter((f) => isRetryable(f.error)).map((f) => f.item));
+    return { failed: [...first.filter((f) => !isRetryable(f.error)), ...second], notStarted };
+  }
+
+  /**
+   * `forEachLimited` that starts no new item once the invocation is nearly out of time; answers the
+   * items it did not start (counted in the summary's `deferred`, for the next run).
+   */
+  private async eachInTime<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<T[]> {
+    const notStarted: T[] = [];
+    await forEachLimited(items, limit, async (item) => {
+      if (this.outOfTime()) notStarted.push(item);
+      else await fn(item);
+    });
+    if (notStarted.length > 0) {
+      const first = (this.summary.deferred ?? 0) === 0;
+      this.summary.deferred = (this.summary.deferred ?? 0) + notStarted.length;
+      if (first) this.fail("time", new Error("the invocation ran out of time; the next run carries on where this one stopped"));
+    }
+    return notStarted;
+  }
+
+  private outOfTime(): boolean {
+    const left = this.limits.timeLeftMs?.();
+    return left !== undefined && left < (this.limits.reserveMs ?? 50_000);
   }
 }
