@@ -27,11 +27,18 @@ export interface FunctionsConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`The function's environment is incomplete:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  constructor(
+    readonly problems: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`The function's environment is incomplete:\n${problems.map((p) => `  - ${p}`).join("\n")}`, options);
     this.name = "ConfigError";
   }
 }
+
+const MISSING_KEY = (arn: string) =>
+  `secret ${arn} holds no OpenRouter management key yet: put it there once with ` +
+  `\`aws secretsmanager put-secret-value --secret-id ${arn} --secret-string "$OPENROUTER_MANAGEMENT_KEY"\` (README, Deploy)`;
 
 export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
 
@@ -87,9 +94,17 @@ export async function loadManagementKey(config: Pick<FunctionsConfig, "openroute
   if (config.openrouter.managementKey) return config.openrouter.managementKey;
   const arn = config.openrouter.secretArn!;
   const client = secrets ?? new SecretsManagerClient({});
-  const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  let res: { SecretString?: string };
+  try {
+    res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  } catch (err) {
+    // The deploy creates the secret empty; its value is put by hand once (README, Deploy). Until
+    // then every call that needs OpenRouter says so, instead of an opaque AWS error.
+    if ((err as Error).name === "ResourceNotFoundException") throw new ConfigError([MISSING_KEY(arn)], { cause: err });
+    throw err;
+  }
   const raw = res.SecretString?.trim();
-  if (!raw) throw new ConfigError([`secret ${arn} has no string value`]);
+  if (!raw) throw new ConfigError([MISSING_KEY(arn)]);
   if (raw.startsWith("{")) {
     let parsed: Record<string, unknown>;
     try {

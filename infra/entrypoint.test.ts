@@ -13,12 +13,28 @@ import type { GuardrailInputs, GuardrailProvider } from "./guardrail.js";
 /**
  * The real entry point (infra/index.ts) in a separate Node process with `--import tsx`, the loader
  * Pulumi.yaml gives the Pulumi runtime: native ES modules, top-level await, the real web build and
- * esbuild bundles, under Pulumi's mocks. Then the guardrail provider text that run serialized is
- * loaded as the provider host loads it and driven against the emulator.
+ * esbuild bundles, under Pulumi's mocks (`npm run infra:mock-preview`). It runs from the
+ * repository root and from infra/ (where `pulumi` runs the program), and both must declare the same
+ * files. Then the guardrail provider text that run serialized is loaded as the provider host loads
+ * it and driven against the emulator.
  */
 
 const run = promisify(execFile);
-let summary: { resources: number; byType: Record<string, number>; guardrailProviderMethods: string[] };
+
+interface DeclaredResource {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+}
+interface Summary {
+  resources: number;
+  byType: Record<string, number>;
+  guardrailProviderMethods: string[];
+}
+
+let fromRoot: DeclaredResource[];
+let fromInfra: DeclaredResource[];
+let summary: Summary;
 let providerText: string;
 let emu: RunningEmulator;
 
@@ -26,20 +42,29 @@ beforeAll(async () => {
   const providerFile = join(mkdtempSync(join(tmpdir(), "wkm-entry-")), "provider.js");
   const env = { ...process.env };
   delete env.OPENROUTER_MANAGEMENT_KEY;
-  const { stdout } = await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts", "--provider-out", providerFile], {
-    cwd: REPO_ROOT,
-    env,
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  summary = JSON.parse(stdout);
+  const options = { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 };
+  // Exactly what the README gives, parsed as JSON: stdout must hold nothing else.
+  const root = await run("npm", ["run", "-s", "infra:mock-preview", "--", "--json", "--provider-out", providerFile], { ...options, cwd: REPO_ROOT });
+  fromRoot = JSON.parse(root.stdout);
   providerText = readFileSync(providerFile, "utf8");
+  // As Pulumi runs it: from the program's folder (Pulumi.yaml `main: infra/`).
+  const infra = await run(process.execPath, ["--import", "tsx", "mock-preview.ts", "--json"], { ...options, cwd: join(REPO_ROOT, "infra") });
+  fromInfra = JSON.parse(infra.stdout);
+  summary = JSON.parse((await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts"], { ...options, cwd: REPO_ROOT })).stdout);
   emu = await startEmulator({ port: 0 });
-}, 150_000);
+}, 300_000);
 
 afterAll(async () => {
   await emu?.close();
 });
+
+/** Every file a deploy uploads (site files and Lambda packages), as name -> content hashes. */
+function uploadedFiles(resources: DeclaredResource[]): [string, string][] {
+  return resources
+    .filter((r) => r.inputs.source?.files || r.inputs.code?.files)
+    .map((r): [string, string] => [r.name, JSON.stringify((r.inputs.source ?? r.inputs.code).files)])
+    .sort(([a], [b]) => a.localeCompare(b));
+}
 
 describe("infra/index.ts under Node ESM + tsx", () => {
   it("declares the whole stack from the real workshop files and web build", () => {
@@ -48,9 +73,36 @@ describe("infra/index.ts under Node ESM + tsx", () => {
     expect(summary.byType["aws:dynamodb/tableItem:TableItem"]).toBe(workshops.length);
     expect(summary.byType["aws:lambda/function:Function"]).toBe(2);
     expect(summary.byType["aws:cloudfront/distribution:Distribution"]).toBe(1);
+    // The API's own cache policy and the origin-verify secret.
+    expect(summary.byType["aws:cloudfront/cachePolicy:CachePolicy"]).toBe(1);
+    expect(summary.byType["random:index/randomPassword:RandomPassword"]).toBe(1);
     // index.html, catalog.json, favicon, the JS and CSS bundles, and config.json.
     expect(summary.byType["aws:s3/bucketObjectv2:BucketObjectv2"]).toBeGreaterThanOrEqual(5);
     expect(summary.guardrailProviderMethods).toEqual(["check", "create", "delete", "diff", "read", "update"]);
+    expect(summary.resources).toBe(fromRoot.length);
+  });
+
+  it("builds the same site and Lambda packages whether it runs from the repository root or from infra/", () => {
+    const root = uploadedFiles(fromRoot);
+    expect(root.map(([name]) => name)).toEqual(expect.arrayContaining(["site-file-index.html", "site-file-catalog.json", "functions-api", "functions-jobs"]));
+    expect(root.filter(([name]) => name.startsWith("site-file-assets/")).length).toBeGreaterThanOrEqual(2);
+    expect(uploadedFiles(fromInfra)).toEqual(root);
+  });
+
+  it("ships a production CSP without any loopback allowance, in the page and in CloudFront's header", () => {
+    const index = fromRoot.find((r) => r.name === "site-file-index.html")!;
+    const html = readFileSync(join(REPO_ROOT, index.inputs.source.path), "utf8");
+    const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)?.[1];
+    expect(meta).toBeDefined();
+    const header = fromRoot.find((r) => r.type === "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")!.inputs.securityHeadersConfig.contentSecurityPolicy
+      .contentSecurityPolicy as string;
+    for (const csp of [meta!, header]) {
+      expect(csp).not.toMatch(/127\.0\.0\.1|localhost|http:/);
+      // The page may talk only to itself and this stack's Cognito.
+      const connect = /connect-src ([^;]+)/.exec(csp)![1].split(" ");
+      expect(connect[0]).toBe("'self'");
+      for (const source of connect.slice(1)) expect(source).toMatch(/^https:\/\/[a-z0-9.-]+\.(amazonaws|amazoncognito)\.com$/);
+    }
   });
 
   it("serializes a guardrail provider that works when loaded the way Pulumi's provider host loads it", async () => {

@@ -92,6 +92,10 @@ export interface MinterFunctionsArgs {
   corsOrigins: string[];
   /** The value CloudFront sends in its origin-verify header (a Pulumi secret). */
   originVerifySecret: pulumi.Input<string>;
+  /** Roles are named `<rolePrefix><function>-…`: the only names the deploy role may create (infra/iam). */
+  rolePrefix: string;
+  /** The permissions boundary every role must carry (infra/iam/role-boundary.json). */
+  roleBoundaryArn: string;
   /** Builds a deployment package; the default runs esbuild. Tests pass their own. */
   bundle?: (entry: string, name: string) => Promise<BundledFunction>;
   tags?: Record<string, string>;
@@ -135,6 +139,8 @@ export class MinterFunctions extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${name}-role`,
       {
+        namePrefix: `${args.rolePrefix}${shortName}-`,
+        permissionsBoundary: args.roleBoundaryArn,
         description: `Runs the ${shortName} function of the Workshop Key Minter`,
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
         tags: args.tags,

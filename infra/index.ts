@@ -1,10 +1,11 @@
 import * as aws from "@pulumi/aws";
+import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { buildSite } from "../web/build.js";
 import { loadWorkshops } from "../workshops/load.js";
 import { REPO_ROOT } from "./bundle.js";
 import { readStackSettings } from "./settings.js";
-import { workshopKeyMinter } from "./stack.js";
+import { siteCspSources, workshopKeyMinter } from "./stack.js";
 
 // The Pulumi entry point: read the workshop files and the stack's settings (every problem of every
 // file is reported before anything is created), build the site, declare the stack.
@@ -12,10 +13,16 @@ const now = Date.now();
 const workshops = loadWorkshops();
 const { accountId } = await aws.getCallerIdentity();
 const settings = readStackSettings({ accountId, workshops, now });
-// Its own folder (not web/dist, which the local stack serves), so a deploy never races `npm start`.
-const site = await buildSite({ workshops, outDir: resolve(REPO_ROOT, "dist", "site") });
+// Its own folder (not web/dist, which the local stack serves), so a deploy never races `npm start`;
+// the page's own CSP allows exactly this stack's sign-in origins, nothing on loopback.
+const site = await buildSite({
+  workshops,
+  outDir: resolve(REPO_ROOT, "dist", "site"),
+  connectSources: siteCspSources(settings).connect,
+  generatedAt: sourceDate(),
+});
 
-const outputs = workshopKeyMinter({ workshops, settings, siteDir: site.outDir, now });
+const outputs = workshopKeyMinter({ workshops, settings, siteDir: site.outDir, now, accountId });
 
 export const {
   siteUrl,
@@ -38,3 +45,20 @@ export const {
   deadLetterQueueUrl,
   guardrailIds,
 } = outputs;
+
+/**
+ * When the source was written, so the same commit builds the same bytes (a preview and the deploy
+ * of one commit upload identical files): SOURCE_DATE_EPOCH (the reproducible-builds convention) if
+ * set, else the last commit's time, else now (no git).
+ */
+function sourceDate(): Date {
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  if (Number.isInteger(epoch) && epoch > 0) return new Date(epoch * 1000);
+  try {
+    const committed = Number(execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: REPO_ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+    if (Number.isInteger(committed) && committed > 0) return new Date(committed * 1000);
+  } catch {
+    // Not a git checkout (an unpacked archive): the build's own time.
+  }
+  return new Date(now);
+}

@@ -4,14 +4,22 @@
  * what it would declare: a preview that needs no AWS account and no Pulumi CLI.
  *
  *   node --import tsx infra/mock-preview.ts            # summary
- *   node --import tsx infra/mock-preview.ts --json     # every resource and its inputs
+ *   node --import tsx infra/mock-preview.ts --json     # every resource and its inputs (files as path + sha256)
  *   ... --provider-out FILE                            # also writes the serialized guardrail provider
  *
- * The management key is never needed: a mocked preview calls no provider.
+ * stdout carries only the JSON: anything the program prints while it runs goes to stderr. The
+ * management key is never needed: a mocked preview calls no provider.
  */
-import { writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join, relative } from "node:path";
+import { REPO_ROOT } from "./bundle.js";
 import { installMocks, settle } from "./pulumi-mocks.js";
+
+// Pulumi's own log (info and debug, without an engine) and the web build print with console.log.
+const stdoutLog = console.log;
+console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
 
 const program = installMocks({});
 const started = performance.now();
@@ -31,20 +39,33 @@ if (guardrail) {
   if (out > 0) writeFileSync(process.argv[out + 1], guardrail.inputs.__provider as string);
 }
 
-if (process.argv.includes("--json")) {
-  console.log(JSON.stringify(program.resources.map((r) => ({ type: r.type, name: r.name, inputs: { ...r.inputs, __provider: undefined } })), null, 2));
-} else {
-  console.log(
-    JSON.stringify(
-      {
-        resources: program.resources.length,
-        byType: Object.fromEntries([...byType].sort()),
-        guardrailProviderMethods: providerMethods,
-        guardrailProviderBytes: guardrail ? String(guardrail.inputs.__provider).length : 0,
-        ms: Math.round(performance.now() - started),
-      },
-      null,
-      2,
-    ),
-  );
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir)
+    .sort()
+    .flatMap((entry) => (statSync(join(dir, entry)).isDirectory() ? filesUnder(join(dir, entry)) : [join(dir, entry)]));
+
+/** Inputs as JSON: a file asset becomes its path (from the repository root) and content hash. */
+async function describe(value: unknown): Promise<unknown> {
+  if (typeof value !== "object" || value === null) return value;
+  const v = value as Record<string, unknown>;
+  if (v.__pulumiAsset || v.__pulumiArchive) {
+    const path = await (v.path as Promise<string> | string | undefined);
+    if (typeof path !== "string") return { kind: v.__pulumiAsset ? "asset" : "archive" };
+    const files = statSync(path).isDirectory() ? filesUnder(path) : [path];
+    return { path: relative(REPO_ROOT, path), files: Object.fromEntries(files.map((f) => [relative(path, f) || ".", sha256(f)])) };
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(describe));
+  return Object.fromEntries(await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await describe(x)] as const)));
 }
+
+const json = process.argv.includes("--json")
+  ? await Promise.all(program.resources.map(async (r) => ({ type: r.type, name: r.name, inputs: await describe({ ...r.inputs, __provider: undefined }) })))
+  : {
+      resources: program.resources.length,
+      byType: Object.fromEntries([...byType].sort()),
+      guardrailProviderMethods: providerMethods,
+      guardrailProviderBytes: guardrail ? String(guardrail.inputs.__provider).length : 0,
+      ms: Math.round(performance.now() - started),
+    };
+stdoutLog(JSON.stringify(json, null, 2));

@@ -15,6 +15,7 @@ import type { BundledFunction } from "./bundle.js";
 export const ACCOUNT = "123456789012";
 export const REGION = "eu-central-1";
 export const PROJECT = "workshop-key-minter";
+const UNIQUE_SUFFIX = "20261201023000000000000001";
 
 export interface RecordedResource {
   type: string;
@@ -33,8 +34,11 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
     case "aws:cloudwatch/logGroup:LogGroup":
       return { name: `/wkm/${name}`, arn: arn("logs", `log-group:/wkm/${name}:*`) };
-    case "aws:iam/role:Role":
-      return { name: `${name}-role`, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` };
+    case "aws:iam/role:Role": {
+      // As the provider names a role from its namePrefix: the prefix and a 26-character unique suffix.
+      const roleName = inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-role`;
+      return { name: roleName, arn: `arn:aws:iam::${ACCOUNT}:role/${roleName}` };
+    }
     case "aws:lambda/function:Function":
       return {
         name: `${name}-fn`,
@@ -43,8 +47,10 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       };
     case "aws:apigatewayv2/api:Api":
       return { apiEndpoint: `https://${name}id.execute-api.${REGION}.amazonaws.com`, executionArn: arn("execute-api", `${name}id`) };
-    case "aws:s3/bucket:Bucket":
-      return { bucket: `${name}-bkt`, arn: `arn:aws:s3:::${name}-bkt`, bucketRegionalDomainName: `${name}-bkt.s3.${REGION}.amazonaws.com` };
+    case "aws:s3/bucket:Bucket": {
+      const bucket = inputs.bucketPrefix ? `${inputs.bucketPrefix}${UNIQUE_SUFFIX}` : `${name}-bkt`;
+      return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.${REGION}.amazonaws.com` };
+    }
     case "aws:cloudfront/distribution:Distribution":
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E${name.toUpperCase()}`, domainName: `d${name}.cloudfront.net` };
     case "aws:cloudfront/function:Function":

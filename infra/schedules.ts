@@ -10,6 +10,10 @@ export interface JobSchedulesArgs {
   jobsRole: aws.iam.Role;
   /** The deploy's clock (ms). Schedules wholly in the past are not declared; see `plannedSchedules`. */
   now: number;
+  /** The scheduler's role is named `<rolePrefix>scheduler-…` (infra/iam). */
+  rolePrefix: string;
+  /** The permissions boundary the role must carry (infra/iam/role-boundary.json). */
+  roleBoundaryArn: string;
   tags?: Record<string, string>;
 }
 
@@ -105,6 +109,8 @@ export class JobSchedules extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${name}-invoker`,
       {
+        namePrefix: `${args.rolePrefix}scheduler-`,
+        permissionsBoundary: args.roleBoundaryArn,
         description: "Lets EventBridge Scheduler invoke the Workshop Key Minter jobs function",
         assumeRolePolicy: account.accountId.apply((accountId) =>
           JSON.stringify({

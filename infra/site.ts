@@ -30,6 +30,8 @@ export interface StaticSiteArgs {
   originVerifySecret: pulumi.Input<string>;
   /** An AWS WAF web ACL (us-east-1, CLOUDFRONT scope) in front of the distribution, if any. */
   webAclArn?: pulumi.Input<string>;
+  /** The bucket is named `<bucketPrefix>…`: the only buckets the deploy role may manage (infra/iam). */
+  bucketPrefix: string;
   contentSecurityPolicy: string;
   domain?: CustomDomain;
   tags?: Record<string, string>;
@@ -157,7 +159,7 @@ export class StaticSite extends pulumi.ComponentResource {
     if (!this.files.some((f) => f.key === "index.html")) {
       throw new Error(`the site folder ${args.siteDir} has no index.html; build the site first (npx tsx web/build.ts)`);
     }
-    this.bucket = this.createPrivateBucket(name, args.tags);
+    this.bucket = this.createPrivateBucket(name, args.bucketPrefix, args.tags);
     const accessControl = new aws.cloudfront.OriginAccessControl(
       `${name}-oac`,
       { originAccessControlOriginType: "s3", signingBehavior: "always", signingProtocol: "sigv4", description: "Site bucket, read by CloudFront only" },
@@ -177,8 +179,8 @@ export class StaticSite extends pulumi.ComponentResource {
     this.registerOutputs({ origin: this.origin, bucket: this.bucket.bucket });
   }
 
-  private createPrivateBucket(name: string, tags: Record<string, string> | undefined): aws.s3.Bucket {
-    const bucket = new aws.s3.Bucket(`${name}-bucket`, { forceDestroy: true, tags }, { parent: this });
+  private createPrivateBucket(name: string, bucketPrefix: string, tags: Record<string, string> | undefined): aws.s3.Bucket {
+    const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucketPrefix, forceDestroy: true, tags }, { parent: this });
     new aws.s3.BucketPublicAccessBlock(
       `${name}-public-access`,
       { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },

@@ -33,6 +33,7 @@ beforeAll(async () => {
     settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),
     siteDir: fakeSiteDir(),
     now,
+    accountId: ACCOUNT,
     bundle: fakeBundler(),
   });
   await settle();

@@ -84,6 +84,7 @@ beforeAll(async () => {
     settings: readStackSettings({ accountId: ACCOUNT, workshops, now: BEFORE_EVERYTHING }),
     siteDir: fakeSiteDir(),
     now: BEFORE_EVERYTHING,
+    accountId: ACCOUNT,
     bundle: fakeBundler(),
   });
   outputs = Object.fromEntries(await Promise.all(Object.entries(declared).map(async ([k, v]) => [k, await valueOf(v as never)])));

@@ -7,12 +7,13 @@ import { AttendeeAuth, AUTH_SCOPE } from "./auth.js";
 import type { BundledFunction } from "./bundle.js";
 import { DataTables } from "./data.js";
 import { ApiFirewall } from "./firewall.js";
+import { resourcePrefix, roleBoundaryArn } from "./iam/documents.js";
 import { MinterFunctions } from "./functions.js";
 import { JobSchedules } from "./schedules.js";
 import { ManagementKeySecret } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
-import { siteContentSecurityPolicy, StaticSite } from "./site.js";
+import { siteContentSecurityPolicy, StaticSite, type CspSources } from "./site.js";
 import { WorkshopDeployment, workshopIndexItem } from "./workshop.js";
 
 export interface StackInputs {
@@ -22,6 +23,8 @@ export interface StackInputs {
   siteDir: string;
   /** The deploy's clock (ms), for the schedules. */
   now: number;
+  /** The AWS account deployed into (the roles' permissions boundary lives there). */
+  accountId: string;
   /** Lambda packaging; defaults to esbuild (infra/bundle.ts). */
   bundle?: (entry: string, name: string) => Promise<BundledFunction>;
 }
@@ -40,6 +43,9 @@ export function workshopKeyMinter(inputs: StackInputs) {
   const corsOrigins = settings.domain ? [`https://${settings.domain.name}`] : [];
   const stack = pulumi.getStack();
   const tags = { app: "workshop-key-minter", stack };
+  // The names and the boundary the deploy role's policy allows (infra/iam/deploy-policy.json).
+  const prefix = resourcePrefix(stack);
+  const boundary = roleBoundaryArn(inputs.accountId, stack);
 
   const data = new DataTables("data", { tags });
   const managementKey = new ManagementKeySecret("openrouter-key", {
@@ -55,17 +61,15 @@ export function workshopKeyMinter(inputs: StackInputs) {
     settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, tags }) : undefined;
 
   const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
-  const loginOrigin = `https://${settings.authDomainPrefix}.auth.${settings.region}.amazoncognito.com`;
+  const loginOrigin = loginOriginFor(settings);
   const site = new StaticSite("site", {
     siteDir: inputs.siteDir,
     apiDomain,
     originVerifySecret,
     webAclArn: firewall?.webAcl.arn,
+    bucketPrefix: `${prefix}site-`,
     domain: settings.domain,
-    contentSecurityPolicy: siteContentSecurityPolicy({
-      connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin],
-      formAction: [loginOrigin],
-    }),
+    contentSecurityPolicy: siteContentSecurityPolicy(siteCspSources(settings)),
     tags,
   });
 
@@ -93,6 +97,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
     logRetentionDays: settings.logRetentionDays,
     corsOrigins,
     originVerifySecret,
+    rolePrefix: prefix,
+    roleBoundaryArn: boundary,
     bundle: inputs.bundle,
     tags,
   });
@@ -111,6 +117,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
     jobsFunction: functions.jobs.fn,
     jobsRole: functions.jobs.role,
     now: inputs.now,
+    rolePrefix: prefix,
+    roleBoundaryArn: boundary,
     tags,
   });
 
@@ -167,4 +175,18 @@ export function workshopKeyMinter(inputs: StackInputs) {
 export function keyNamespaceFor(stack: string): string {
   const ns = stack.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40);
   return ns || "stack";
+}
+
+/** Cognito's managed login for this stack, e.g. https://workshop-keys-prod-….auth.eu-central-1.amazoncognito.com */
+export function loginOriginFor(settings: Pick<StackSettings, "authDomainPrefix" | "region">): string {
+  return `https://${settings.authDomainPrefix}.auth.${settings.region}.amazoncognito.com`;
+}
+
+/**
+ * What the deployed pages may talk to besides their own origin: Cognito's token endpoints. The
+ * CloudFront header and the page's own CSP meta (web/build.ts) both use exactly this.
+ */
+export function siteCspSources(settings: Pick<StackSettings, "authDomainPrefix" | "region">): CspSources {
+  const loginOrigin = loginOriginFor(settings);
+  return { connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin], formAction: [loginOrigin] };
 }

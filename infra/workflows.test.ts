@@ -131,6 +131,16 @@ describe("house rules", () => {
     expect(source("pr.yml")).not.toContain("OPENROUTER_MANAGEMENT_KEY");
   });
 
+  it("pins the Pulumi CLI to the version of the Pulumi SDK the program is tested with", () => {
+    const sdk = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/pulumi"];
+    expect(sdk).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const f of files) {
+      const steps = allSteps(workflow(f)).filter((s) => s.uses?.startsWith("pulumi/actions@"));
+      expect(steps.length, f).toBeGreaterThan(0);
+      for (const step of steps) expect(String(step.with?.["pulumi-version"]), f).toBe(sdk);
+    }
+  });
+
   it("deploys on push to main with `pulumi up`, one deploy at a time, never cancelling a running one", () => {
     const w = workflow("deploy.yml");
     expect(w.on.push).toEqual({ branches: ["main"] });

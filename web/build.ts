@@ -14,6 +14,10 @@ import { buildCatalog } from "./catalog.js";
  */
 
 const WEB_DIR = dirname(fileURLToPath(import.meta.url));
+// esbuild names chunks by a hash that includes paths relative to its working directory: building
+// from the repository root, wherever the command runs (Pulumi runs the program from infra/), gives
+// the same file names and contents every time.
+const REPO_ROOT = dirname(WEB_DIR);
 const ENTRY = join(WEB_DIR, "src", "main.tsx");
 const ORGANIZER_ENTRY = join(WEB_DIR, "src", "organizer.tsx");
 const PROJECTOR_ENTRY = join(WEB_DIR, "src", "projector.tsx");
@@ -25,7 +29,18 @@ export interface BuildSiteOptions {
   outDir: string;
   /** Defaults to true; the local stack may turn it off to read stack traces. */
   minify?: boolean;
+  /**
+   * Origins the page may fetch from besides its own (the shell's CSP `connect-src`). Defaults to
+   * LOCAL_CONNECT_SOURCES; a deploy passes exactly its sign-in origins, so no loopback allowance
+   * reaches production.
+   */
+  connectSources?: string[];
+  /** The catalog's `generated_at`; defaults to now. A deploy passes its source's date, so one commit builds one set of bytes. */
+  generatedAt?: Date;
 }
+
+/** The local stack's allowance: any https origin (real OpenRouter) and loopback (emulators, the dev sign-in). */
+export const LOCAL_CONNECT_SOURCES = ["https:", "http://127.0.0.1:*", "http://localhost:*"];
 
 export interface BuildSiteResult {
   outDir: string;
@@ -44,26 +59,28 @@ export class SiteBuildError extends Error {
 
 // The shell carries its own policy so that even a server that forgets the header cannot run an
 // injected script: scripts only from this origin, no inline script or style blocks.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: https:",
-  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join("; ");
+function contentSecurityPolicy(connectSources: string[]): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: https:",
+    ["connect-src 'self'", ...connectSources].join(" "),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join("; ");
+}
 
 const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3d3acb"/><circle cx="12" cy="16" r="6" fill="none" stroke="#fff" stroke-width="3"/><path d="M18 16h10v5M24 16v4" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round"/></svg>`;
 
-function shellHtml(scriptSrc: string, preloads: string[], cssHref: string): string {
+function shellHtml(scriptSrc: string, preloads: string[], cssHref: string, csp: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="color-scheme" content="light dark">
 <meta name="referrer" content="strict-origin-when-cross-origin">
 <title>Workshop keys</title>
@@ -106,7 +123,7 @@ function staticClosure(outputs: Outputs, start: string, into = new Set<string>()
 export async function buildSite(opts: BuildSiteOptions): Promise<BuildSiteResult> {
   const outDir = resolve(opts.outDir);
   const minify = opts.minify ?? true;
-  const root = process.cwd();
+  const root = REPO_ROOT;
   await rm(outDir, { recursive: true, force: true });
   await mkdir(join(outDir, "assets"), { recursive: true });
 
@@ -156,8 +173,8 @@ export async function buildSite(opts: BuildSiteOptions): Promise<BuildSiteResult
   };
 
   const preloads = [...attendee].filter((o) => o !== appOut).map(toUrl);
-  await writeFile(join(outDir, "index.html"), shellHtml(toUrl(appOut), preloads, toUrl(cssOut)));
-  await writeFile(join(outDir, "catalog.json"), JSON.stringify(buildCatalog(opts.workshops)));
+  await writeFile(join(outDir, "index.html"), shellHtml(toUrl(appOut), preloads, toUrl(cssOut), contentSecurityPolicy(opts.connectSources ?? LOCAL_CONNECT_SOURCES)));
+  await writeFile(join(outDir, "catalog.json"), JSON.stringify(buildCatalog(opts.workshops, opts.generatedAt)));
   await writeFile(join(outDir, "favicon.svg"), FAVICON_SVG);
 
   const files = ["index.html", "catalog.json", "favicon.svg", ...Object.keys(outputs).map((o) => toUrl(o).slice(1))].sort();

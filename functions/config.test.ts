@@ -1,0 +1,37 @@
+import { ResourceNotFoundException, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadManagementKey } from "./config.js";
+
+const ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:workshop-key-minter/prod/openrouter-management-key-AbCdEf";
+const config = { openrouter: { baseUrl: "https://openrouter.ai/api/v1", secretArn: ARN } };
+
+/**
+ * Secrets Manager has no local stand-in here, so these clients answer as the real service does for
+ * a secret the first deploy created and nobody has filled yet (a fault no local part produces).
+ */
+const answering = (send: () => Promise<unknown>) => ({ send }) as unknown as SecretsManagerClient;
+
+describe("loadManagementKey before the key is put into its secret", () => {
+  it("says which secret is empty and the command that fills it, when the secret has no value at all", async () => {
+    const empty = answering(async () => {
+      throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT", $metadata: {} });
+    });
+    const error = await loadManagementKey(config, empty).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(ARN);
+    expect((error as Error).message).toContain(`aws secretsmanager put-secret-value --secret-id ${ARN}`);
+    expect((error as Error).cause).toBeInstanceOf(ResourceNotFoundException);
+  });
+
+  it("says the same for a value that is only whitespace", async () => {
+    const blank = answering(async () => ({ SecretString: "  \n" }));
+    await expect(loadManagementKey(config, blank)).rejects.toThrow(/holds no OpenRouter management key yet/);
+  });
+
+  it("passes any other Secrets Manager failure on as it is", async () => {
+    const throttled = answering(async () => {
+      throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    });
+    await expect(loadManagementKey(config, throttled)).rejects.toThrow(/^Rate exceeded$/);
+  });
+});
