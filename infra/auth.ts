@@ -37,8 +37,9 @@ export interface AttendeeAuthArgs {
 
 /**
  * Sign-in for attendees and organizers: a Cognito user pool with managed login, email as the
- * username and verified by code, an SPA client (authorization code + PKCE, no secret), the
- * `admins` group with the configured admins in it, and Google as an optional identity provider.
+ * username and verified by code, an SPA client (authorization code + PKCE, no secret, refresh
+ * tokens for the session), invited accounts for the admins (in the `admins` group) and the
+ * workshops' organizers, and Google as an optional identity provider.
  */
 export class AttendeeAuth extends pulumi.ComponentResource {
   readonly userPool: aws.cognito.UserPool;
