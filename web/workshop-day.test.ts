@@ -6,6 +6,7 @@ import { encode } from "uqr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
+import { checkAccountCredits } from "../functions/jobs/credits.js";
 import { launchChromium } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { workshopFileAround } from "../local/testing.js";
@@ -159,6 +160,35 @@ describe("the room code, from the projector to a key", () => {
     await page.getByRole("button", { name: "Get my API key" }).click();
     await page.waitForURL(`${stack.url}/w/${SLUG}/key`, { timeout: 20_000 });
     expect((await stack.store.listClaims(SLUG)).find((c) => c.email === "forger@example.org")?.status).toBe("ACTIVE");
+    await page.context().close();
+  });
+
+  it("warns organizers when the OpenRouter account's credit is below what the workshops can still spend", async () => {
+    const setCredit = (total: number) =>
+      fetch(`${stack.url}/openrouter/_emulator/credits`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ total_credits: total }) });
+    expect((await setCredit(3)).status).toBe(200);
+    // What the sync job runs after each sync, here at once rather than at the next 5-minute tick.
+    const record = (await stack.store.getWorkshop(SLUG))!;
+    const check = await checkAccountCredits({ store: stack.store, openrouter: stack.openrouter, now: () => stack.clock.now() }, { record });
+    // 20 keys × $1: two claimed in the tests above, none spent yet.
+    expect(check).toMatchObject({ available_usd: 3, worst_case_usd: 20, shortfall_usd: 17 });
+
+    const page = await newPage();
+    await page.goto(`${stack.url}/organizer`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await signInOnProvider(page, ORGANIZER);
+    const warning = page.getByTestId("credit-shortfall");
+    await warning.waitFor({ timeout: 15_000 });
+    expect(await page.getByText("OpenRouter credit is $17.00 short").isVisible()).toBe(true);
+    expect(await warning.textContent()).toContain("The account has $3.00 left, but the keys of open and upcoming workshops can still spend up to $20.00");
+    await shot(page, "organizer-credit-warning");
+
+    // Credit added: the warning goes with the next check.
+    expect((await setCredit(1000)).status).toBe(200);
+    await checkAccountCredits({ store: stack.store, openrouter: stack.openrouter, now: () => stack.clock.now() }, { record });
+    await page.reload();
+    await page.getByText(`Workshop ${SLUG}`).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("credit-shortfall").count()).toBe(0);
     await page.context().close();
   });
 

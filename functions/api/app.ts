@@ -241,7 +241,7 @@ export function createApp(deps: AppDeps) {
     const p = c.get("principal");
     const slugs = await organizerOf(p);
     if (slugs.length === 0 && !p.isAdmin) throw new ApiError(403, "forbidden", "You are not an organizer of any workshop.");
-    const [mine, ledgers] = await Promise.all([Promise.all(slugs.map((s) => workshops.get(s))), store.getLedgers(slugs)]);
+    const [mine, ledgers, credits] = await Promise.all([Promise.all(slugs.map((s) => workshops.get(s))), store.getLedgers(slugs), store.getCreditCheck()]);
     const at = now();
     const rows = await Promise.all(
       mine.map(async (r) => {
@@ -256,7 +256,8 @@ export function createApp(deps: AppDeps) {
         };
       }),
     );
-    return c.json({ workshops: rows });
+    // The account's credit as the jobs last checked it: one account pays for every workshop's keys.
+    return c.json({ workshops: rows, credits: credits ?? null });
   });
 
   app.get("/api/admin/workshops/:slug/claims", async (c) => {

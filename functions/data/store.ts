@@ -133,6 +133,19 @@ export interface WorkshopConsent {
   opted_in_at?: string;
 }
 
+/** What the OpenRouter account holds against what the deployment's workshops can still spend (jobs/credits.ts). */
+export interface CreditCheck {
+  checked_at: string;
+  /** total_credits − total_usage, USD. */
+  available_usd: number;
+  /** Everything open and upcoming workshops can still spend: unclaimed keys' budgets and live keys' unspent limits. */
+  worst_case_usd: number;
+  /** How much credit is missing (0 when enough). */
+  shortfall_usd: number;
+  /** Per workshop with something left to spend. */
+  workshops: { slug: string; worst_case_usd: number }[];
+}
+
 export interface SpendSample {
   at: string;
   usage_usd: number;
@@ -142,6 +155,7 @@ export interface SpendSample {
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 const DEPLOYMENT_PK = "#deployment";
 const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";
+const CREDITS_SK = "CREDITS";
 const CONFIG_SK = "CONFIG";
 const LEDGER_SK = "LEDGER";
 const claimSk = (userId: string) => `CLAIM#${userId}`;
@@ -411,6 +425,31 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
         if (typeof theirs !== "string") throw new StoreError("the room-code secret was written by another container but cannot be read back", { cause: err });
         return Buffer.from(theirs, "base64url");
       }
+    },
+
+    // ── the account's credit, as the jobs last checked it ──────────────────────────────────────
+    /** Keeps the check unless a newer one is already stored (overlapping jobs of several workshops). */
+    async putCreditCheck(check: CreditCheck): Promise<void> {
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: W,
+            Item: { pk: DEPLOYMENT_PK, sk: CREDITS_SK, ...check },
+            ConditionExpression: "attribute_not_exists(#pk) OR #checked_at <= :at",
+            ExpressionAttributeNames: { "#pk": "pk", "#checked_at": "checked_at" },
+            ExpressionAttributeValues: { ":at": check.checked_at },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionalFailure(err)) throw err;
+      }
+    },
+
+    async getCreditCheck(): Promise<CreditCheck | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: DEPLOYMENT_PK, sk: CREDITS_SK } }));
+      if (!got.Item) return undefined;
+      const { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops } = got.Item;
+      return { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops } as CreditCheck;
     },
 
     // ── the pooled-cap ledger ─────────────────────────────────────────────────────────────────

@@ -1,4 +1,5 @@
 import type { Workshop } from "../../workshops/schema.js";
+import { keyExpiresAt } from "../../workshops/derive.js";
 
 /**
  * The DynamoDB tables, defined once. The local stack and the tests create them from these
@@ -28,6 +29,8 @@ import type { Workshop } from "../../workshops/schema.js";
  *       scanning the table: which workshops exist, their claim windows and organizers.
  * and, under pk = "#deployment", items of the whole deployment:
  *   sk = "ROOM_CODE_SECRET"   the secret room codes are derived from: { secret (base64url), created_at }
+ *   sk = "CREDITS"            the jobs' last check of the OpenRouter account's credit against what open and
+ *       upcoming workshops can still spend: { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops }
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
@@ -109,6 +112,8 @@ export interface CatalogEntry {
   claims_close_at: string;
   is_active: boolean;
   organizers: string[];
+  /** When the workshop's keys expire: until then they can spend (the jobs' credit check). Absent in older indexes. */
+  key_expires_at?: string;
 }
 
 export function catalogEntry(w: Workshop): CatalogEntry {
@@ -119,6 +124,7 @@ export function catalogEntry(w: Workshop): CatalogEntry {
     claims_close_at: w.claims_close_at,
     is_active: w.is_active,
     organizers: [...w.organizers],
+    key_expires_at: keyExpiresAt(w),
   };
 }
 

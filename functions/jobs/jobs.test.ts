@@ -213,8 +213,10 @@ describe("sync", () => {
     // 300 keys = three full pages, and (GET /keys has no total) one empty page that proves the end.
     expect(calls["keys.list"]).toBe(4);
     expect(calls["guardrails.assign"] ?? 0).toBeLessThanOrEqual(1);
+    // The account's credit, once per run, for the dashboard's warning.
+    expect(calls.credits).toBe(1);
     // No call per key: nothing but the listing (and at most the one bulk assignment) went upstream.
-    expect(Object.keys(calls).filter((op) => op !== "keys.list" && op !== "guardrails.assign")).toEqual([]);
+    expect(Object.keys(calls).filter((op) => op !== "keys.list" && op !== "guardrails.assign" && op !== "credits")).toEqual([]);
     console.log(JSON.stringify({ bench: "sync", keys: 300, list_calls: calls["keys.list"], ms: Math.round(ms), usage_written: summary.usage_written }));
 
     const after = await bed.store.listClaims(bed.w.slug);
@@ -515,8 +517,8 @@ describe("open and close", () => {
     emulators.push(poor);
     const poorClient = createOpenRouterClient({ apiKey: poor.managementKey, serverURL: poor.url });
     const warned = await runJob({ job: "open", slug: bed.w.slug }, { ...bed.deps, openrouter: poorClient });
-    expect(warned.credit_available_usd).toBe(100);
-    expect(warned.warnings.join(" ")).toMatch(/below this workshop's worst-case spend \(\$600\)/);
+    expect(warned).toMatchObject({ credit_available_usd: 100, worst_case_spend_usd: 600, credit_shortfall_usd: 500 });
+    expect(warned.warnings.join(" ")).toMatch(/below what open and upcoming workshops can still spend \(\$600\): add at least \$500/);
     // A different account's guardrail: the workshop item now names it.
     expect((await bed.store.getWorkshop(bed.w.slug))!.guardrail_id).toBe(poor.emulator.state.guardrails[0]!.id);
   });

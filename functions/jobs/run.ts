@@ -1,4 +1,4 @@
-import { guardrailSpec, keyExpiresAt, roundUsd, worstCaseSpendUsd } from "../../workshops/derive.js";
+import { guardrailSpec, keyExpiresAt, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { Housekeeping } from "../data/housekeeping.js";
@@ -10,6 +10,7 @@ import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
+import { checkAccountCredits } from "./credits.js";
 import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
 
 export { forEachLimited };
@@ -79,8 +80,10 @@ export interface JobSummary {
   guardrail_id?: string;
   guardrail_recorded?: boolean;
   ledger_created?: boolean;
+  /** The account's credit, what every live workshop can still spend, and the difference when short. */
   credit_available_usd?: number;
   worst_case_spend_usd?: number;
+  credit_shortfall_usd?: number;
   warnings: string[];
   errors: string[];
 }
@@ -137,17 +140,21 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
     switch (input.job) {
       case "open":
         await run.open();
+        await run.checkCredits();
         break;
       case "close":
         await run.sync();
+        await run.checkCredits();
         break;
       case "sync": {
         // Past expiry a sync also finishes whatever expire left behind (a failed, late or
         // out-of-time run), and once the usage is final deletes the keys upstream: every step is a
         // no-op when there is nothing left to do.
         const expiry = Date.parse(keyExpiresAt(record.config));
-        if (deps.now() < expiry) await run.sync();
-        else {
+        if (deps.now() < expiry) {
+          await run.sync();
+          await run.checkCredits();
+        } else {
           await run.expire();
           if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await run.retire();
         }
@@ -168,6 +175,8 @@ class JobRun {
   private readonly w: Workshop;
   private readonly summary: JobSummary;
   private readonly concurrency: number;
+  /** The claims the last sync step read (the credit check reuses them). */
+  private claimsRead: ClaimItem[] | undefined;
 
   constructor(
     input: JobInput,
@@ -211,15 +220,21 @@ class JobRun {
     } catch (err) {
       this.fail("ledger", err);
     }
+  }
+
+  /**
+   * The account's credit against what every workshop can still spend (jobs/credits.ts), stored for
+   * the organizer dashboard. After a sync it reuses the claims the sync read.
+   */
+  async checkCredits(): Promise<void> {
     try {
-      const credits = await openrouter.getCredits();
-      const available = roundUsd(credits.total_credits - credits.total_usage);
-      const worst = worstCaseSpendUsd(this.w);
-      this.summary.credit_available_usd = available;
-      this.summary.worst_case_spend_usd = worst;
-      if (available < worst) {
+      const check = await checkAccountCredits(this.deps, { record: this.record, claims: this.claimsRead });
+      this.summary.credit_available_usd = check.available_usd;
+      this.summary.worst_case_spend_usd = check.worst_case_usd;
+      this.summary.credit_shortfall_usd = check.shortfall_usd;
+      if (check.shortfall_usd > 0) {
         this.summary.warnings.push(
-          `OpenRouter credit ($${available}) is below this workshop's worst-case spend ($${worst}): keys will stop with 402 before their budgets are used up unless credit is added`,
+          `OpenRouter credit ($${check.available_usd}) is below what open and upcoming workshops can still spend ($${check.worst_case_usd}): add at least $${check.shortfall_usd}, or keys will stop with 402 before their budgets are used up`,
         );
       }
     } catch (err) {
@@ -235,6 +250,7 @@ class JobRun {
     // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
     const keys = await this.listKeys({ includeDisabled: false });
     const claims = await store.listClaims(slug);
+    this.claimsRead = claims;
     const at = now();
     const plan = planSync(this.w, keys, claims, at, this.record.key_namespace);
     this.summary.keys = plan.workshopKeys.length;

@@ -192,6 +192,25 @@ describe("fault injection", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("sets the account's credit through the control endpoint; inference is refused with 402 once it is spent", async () => {
+    const origin = running.origin;
+    const before = (await call("GET", "/credits")).body.data as { total_credits: number; total_usage: number };
+    const set = async (body: unknown) => fetch(`${origin}/_emulator/credits`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    try {
+      expect((await set({ total_credits: -1 })).status).toBe(400);
+      expect((await set({ total_credits: "lots" })).status).toBe(400);
+      const res = await set({ total_credits: before.total_usage });
+      expect(res.status).toBe(200);
+      expect((await call("GET", "/credits")).body.data).toEqual({ total_credits: before.total_usage, total_usage: before.total_usage });
+      const created = await call("POST", "/keys", { name: "dry-account", limit: 5, expires_at: future() });
+      const chat = await call("POST", "/chat/completions", { model: "openai/gpt-5-nano", messages: [{ role: "user", content: "hi" }] }, created.body.key);
+      expect(chat.status).toBe(402);
+      expect(chat.body.error.metadata).toEqual({ limit_source: "openrouter_credits" });
+    } finally {
+      await set({ total_credits: before.total_credits });
+    }
+  });
+
   it("takes control writes only as JSON, so a web page cannot send them cross-site without asking", async () => {
     const origin = running.origin;
     // What a page on any site can send to a loopback port without a preflight: text/plain and forms.
@@ -199,6 +218,7 @@ describe("fault injection", () => {
       ["PUT", "/_emulator/faults", "text/plain;charset=UTF-8"],
       ["POST", "/_emulator/stats/reset", "application/x-www-form-urlencoded"],
       ["POST", "/_emulator/models", undefined],
+      ["PUT", "/_emulator/credits", "text/plain;charset=UTF-8"],
     ] as const) {
       const res = await fetch(`${origin}${path}`, { method, headers: type ? { "content-type": type } : {}, body: JSON.stringify({ "*": { errorRate: 1 } }) });
       expect(res.status, `${method} ${path} as ${type}`).toBe(415);

@@ -118,6 +118,20 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     ctx.faults.resetStats();
     return json(ctx.faults.stats());
   });
+  // The account's credit, to rehearse an account running dry (GET /api/v1/credits, 402 openrouter_credits).
+  app.get("/_emulator/credits", () => json({ total_credits: ctx.store.data.total_credits, total_usage: ctx.store.data.total_usage }));
+  app.put("/_emulator/credits", async (c) => {
+    let total: unknown;
+    try {
+      total = ((await c.req.json()) as { total_credits?: unknown }).total_credits;
+    } catch {
+      return errorResponse(400, "Request body must be JSON: {\"total_credits\": <USD>}");
+    }
+    if (typeof total !== "number" || !Number.isFinite(total) || total < 0) return errorResponse(400, "total_credits must be a number of USD, 0 or more");
+    ctx.store.data.total_credits = total;
+    ctx.store.changed();
+    return json({ total_credits: ctx.store.data.total_credits, total_usage: ctx.store.data.total_usage });
+  });
   app.post("/_emulator/models", async (c) => {
     try {
       const body = (await c.req.json()) as { models?: EmulatorModel[] } | EmulatorModel[];

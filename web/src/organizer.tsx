@@ -8,7 +8,7 @@ import { STATE_LABEL } from "./phase.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { formatUsd, formatWhen } from "./time.js";
-import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus } from "./types.js";
+import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus, CreditCheck } from "./types.js";
 import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /**
@@ -21,11 +21,13 @@ const REFRESH_MS = 15_000;
 
 function useAdminWorkshops(enabled: boolean) {
   const [workshops, setWorkshops] = useState<AdminWorkshop[] | null>(null);
+  const [credits, setCredits] = useState<CreditCheck | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const load = async () => {
     try {
-      const body = await api<{ workshops: AdminWorkshop[] }>("/admin/workshops", { auth: true });
+      const body = await api<{ workshops: AdminWorkshop[]; credits: CreditCheck | null }>("/admin/workshops", { auth: true });
       setWorkshops(body.workshops);
+      setCredits(body.credits ?? null);
       setError(null);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
@@ -37,7 +39,25 @@ function useAdminWorkshops(enabled: boolean) {
     const id = setInterval(() => document.visibilityState === "visible" && void load(), REFRESH_MS);
     return () => clearInterval(id);
   }, [enabled]);
-  return { workshops, error, reload: load, setWorkshops };
+  return { workshops, credits, error, reload: load, setWorkshops };
+}
+
+/**
+ * One OpenRouter account pays for every workshop's keys: when its credit is below what open and
+ * upcoming workshops can still spend (checked by the jobs), every key would stop with 402 at once.
+ */
+function CreditWarning({ credits }: { credits: CreditCheck | null }) {
+  if (!credits || credits.shortfall_usd <= 0) return null;
+  return (
+    <Notice tone="warn" title={`OpenRouter credit is ${formatUsd(credits.shortfall_usd)} short`}>
+      <p data-testid="credit-shortfall">
+        The account has {formatUsd(credits.available_usd)} left, but the keys of open and upcoming workshops can still spend up to{" "}
+        {formatUsd(credits.worst_case_usd)}. Add at least {formatUsd(credits.shortfall_usd)} at openrouter.ai/credits, or attendees' keys will stop
+        working (402) before their budgets are used up.
+      </p>
+      <p class="small muted">Checked {formatWhen(credits.checked_at)} by the scheduled jobs.</p>
+    </Notice>
+  );
 }
 
 function SignInFirst({ returnTo }: { returnTo: string }) {
@@ -397,7 +417,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
 export function OrganizerPage({ route }: SiteProps & { route: Route }) {
   const slug = route.page === "organizer" ? route.slug : null;
   const session = useSession();
-  const { workshops, error, reload } = useAdminWorkshops(session !== null);
+  const { workshops, credits, error, reload } = useAdminWorkshops(session !== null);
   if (!session) return <SignInFirst returnTo={slug ? `/organizer/${slug}` : "/organizer"} />;
   if (error && !workshops) {
     return (
@@ -424,11 +444,17 @@ export function OrganizerPage({ route }: SiteProps & { route: Route }) {
         </>
       );
     }
-    return <WorkshopDashboard slug={slug} workshop={workshop} onStatus={reload} />;
+    return (
+      <>
+        <CreditWarning credits={credits} />
+        <WorkshopDashboard slug={slug} workshop={workshop} onStatus={reload} />
+      </>
+    );
   }
   return (
     <>
       <PageTitle title="Organizer dashboard" />
+      <CreditWarning credits={credits} />
       <WorkshopList workshops={workshops} />
     </>
   );

@@ -46,7 +46,7 @@ export interface SiteConfig {
 
 // The API's own answer types, shared rather than restated (type-only: nothing reaches a bundle).
 export type { WorkshopStatus } from "../../functions/api/views.js";
-export type { ClaimStatus } from "../../functions/data/store.js";
+export type { ClaimStatus, CreditCheck } from "../../functions/data/store.js";
 import type { WorkshopStatus } from "../../functions/api/views.js";
 import type { ClaimStatus } from "../../functions/data/store.js";
 
