@@ -399,6 +399,8 @@ describe("the site", () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("https://cognito-idp.eu-central-1.amazonaws.com");
     expect(csp).toContain(`https://${LOGIN_PREFIX}.auth.eu-central-1.amazoncognito.com`);
+    // The key page tests the attendee's key against OpenRouter from the browser.
+    expect(csp).toMatch(/connect-src [^;]*https:\/\/openrouter\.ai/);
     expect(headers.strictTransportSecurity.accessControlMaxAgeSec).toBeGreaterThanOrEqual(31_536_000);
     expect(headers.contentTypeOptions.override).toBe(true);
     expect(headers.frameOptions.frameOption).toBe("DENY");

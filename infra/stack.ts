@@ -183,10 +183,12 @@ export function loginOriginFor(settings: Pick<StackSettings, "authDomainPrefix" 
 }
 
 /**
- * What the deployed pages may talk to besides their own origin: Cognito's token endpoints. The
- * CloudFront header and the page's own CSP meta (web/build.ts) both use exactly this.
+ * What the deployed pages may talk to besides their own origin: Cognito's token endpoints, and the
+ * attendee base URL (the key page's "Test my key" calls it from the browser). The CloudFront header
+ * and the page's own CSP meta (web/build.ts) both use exactly this.
  */
-export function siteCspSources(settings: Pick<StackSettings, "authDomainPrefix" | "region">): CspSources {
+export function siteCspSources(settings: Pick<StackSettings, "authDomainPrefix" | "region" | "attendeeBaseUrl">): CspSources {
   const loginOrigin = loginOriginFor(settings);
-  return { connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin], formAction: [loginOrigin] };
+  const attendeeOrigin = new URL(settings.attendeeBaseUrl).origin;
+  return { connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin, attendeeOrigin], formAction: [loginOrigin] };
 }

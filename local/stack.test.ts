@@ -69,6 +69,9 @@ describe("the local stack", () => {
       openrouterBaseUrl: `${stack.url}/openrouter/api/v1`,
       auth: { issuer: `${stack.url}/oidc`, clientId: stack.oidc.clientId, redirectUri: `${stack.url}/callback`, scope: "openid email profile" },
     });
+    // The stack's clock, so the page's countdowns follow a rehearsal's --at and --speed.
+    expect(config.clock.speed).toBe(1);
+    expect(Math.abs(config.clock.now - stack.clock.now())).toBeLessThan(5_000);
     // The issuer is a real OpenID provider whose discovery document names itself.
     const discovery = (await (await fetch(`${config.auth.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(discovery.issuer).toBe(config.auth.issuer);

@@ -125,6 +125,8 @@ export interface SiteConfig {
   apiUrl: string;
   mode: StackMode;
   openrouterBaseUrl: string;
+  /** The stack's clock (`--at`, `--speed`) when it answered, so the page's countdowns follow it. */
+  clock: { now: number; speed: number };
   auth: { issuer: string; clientId: string; redirectUri: string; scope: string; logoutUri?: string };
 }
 
@@ -323,6 +325,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         apiUrl: `${reqOrigin}/api`,
         mode,
         openrouterBaseUrl: emulator ? emulatorBaseUrlOf(reqOrigin) : openrouterBaseUrl,
+        clock: { now: clock.now(), speed: clock.speed },
         auth: {
           issuer,
           clientId: oidc.clientId,

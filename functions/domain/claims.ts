@@ -4,7 +4,7 @@ import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../data/store.js";
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
-import type { OpenRouterClient } from "../openrouter/types.js";
+import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
 import { unboundReason } from "./unbound.js";
 import {
@@ -428,13 +428,13 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
    * so the usage read now is final; a key gone upstream gives back its slot but none of its budget,
    * because what it spent is unknown.
    */
-  async function giveBack(revoked: ClaimItem): Promise<ClaimItem> {
+  async function giveBack(revoked: ClaimItem, disabled?: KeyInfo): Promise<ClaimItem> {
     if (revoked.returned_usd !== undefined) return revoked;
     const slug = revoked.slug;
     let spent: number | undefined;
     let limitRemaining: number | null = null;
     try {
-      const info = await openrouter.getKey(revoked.key_hash!);
+      const info = disabled ?? (await openrouter.getKey(revoked.key_hash!));
       spent = info.usage;
       limitRemaining = info.limit_remaining;
     } catch (err) {
@@ -511,8 +511,10 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
       }
+      // The PATCH answers with the disabled key, whose usage is final: no second call to read it.
+      let disabled: KeyInfo | undefined;
       try {
-        await openrouter.updateKey(c.key_hash, { disabled: true });
+        disabled = await openrouter.updateKey(c.key_hash, { disabled: true });
       } catch (err) {
         if (!(err instanceof UpstreamNotFoundError)) {
           throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
@@ -532,7 +534,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
         if (current.status !== "REVOKED") return current;
         revoked = current; // a concurrent revoke got there first; the give-back below is shared
       }
-      return giveBack(revoked);
+      return giveBack(revoked, disabled);
     },
 
     /**

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "./api.js";
+import { onReachableAgain } from "./connectivity.js";
 import { currentSession, onSessionChange, type Session } from "./auth.js";
 import type { MyKey, Profile } from "./types.js";
 
@@ -43,6 +44,10 @@ function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?
       setLoading(false);
     }
   }, deps);
+  // What failed because the server could not be reached loads again as soon as it can be.
+  const failed = useRef(false);
+  failed.current = error !== null;
+  useEffect(() => onReachableAgain(() => failed.current && void reload()), [reload]);
   useEffect(() => {
     if (load && initial !== undefined) setValue(initial);
     else if (load) void reload();

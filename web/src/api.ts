@@ -1,4 +1,5 @@
 import { currentSession, dropSession } from "./auth.js";
+import { reportReachable, reportUnreachable, setProbe } from "./connectivity.js";
 import { loadConfig } from "./site-data.js";
 
 /** Calls the HTTP API; every failure becomes an ApiError carrying the API's code and sentence. */
@@ -43,7 +44,8 @@ async function send(path: string, req: ApiRequest): Promise<Response> {
       cache: "no-cache",
     });
   } catch (cause) {
-    throw new ApiError("Could not reach the server. Check your connection; we will keep trying.", 0, "network", {}, { cause });
+    reportUnreachable();
+    throw new ApiError("Could not reach the server. Check your connection.", 0, "network", {}, { cause });
   }
 }
 
@@ -56,29 +58,41 @@ async function failure(res: Response, req: ApiRequest): Promise<ApiError> {
   }
   const { code = `http_${res.status}`, message = `The server answered ${res.status}. Try again in a moment.`, ...detail } =
     body.error ?? {};
+  // A gateway's or proxy's 502/503/504 (no answer of ours), or the local stack restarting: the API
+  // itself is not there. An API answer with its own code (e.g. OpenRouter unavailable) is.
+  const apiAbsent = [502, 503, 504].includes(res.status) && (body.error?.code === undefined || code === "starting");
+  if (apiAbsent) reportUnreachable();
+  else reportReachable();
   // A rejected token means the session is over; the page asks the visitor to sign in again.
   if (res.status === 401 && req.auth) dropSession();
   return new ApiError(message, res.status, code, detail);
 }
 
-export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
-  return (await apiWithAge<T>(path, req)).body;
+async function answer(path: string, req: ApiRequest): Promise<Response> {
+  const res = await send(path, req);
+  if (!res.ok) throw await failure(res, req);
+  reportReachable();
+  return res;
 }
 
 /** Like `api`, with how long a cache had kept the answer (the `Age` header, in milliseconds). */
 export async function apiWithAge<T>(path: string, req: ApiRequest = {}): Promise<{ body: T; ageMs: number }> {
-  const res = await send(path, req);
-  if (!res.ok) throw await failure(res, req);
+  const res = await answer(path, req);
   const age = Number(res.headers.get("age"));
   return { body: (await res.json()) as T, ageMs: Number.isFinite(age) && age > 0 ? age * 1000 : 0 };
 }
 
-/** Like `api`, for answers that are files (the CSV export). */
-export async function apiBlob(path: string, req: ApiRequest = {}): Promise<Blob> {
-  const res = await send(path, req);
-  if (!res.ok) throw await failure(res, req);
-  return res.blob();
+export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
+  return (await (await answer(path, req)).json()) as T;
 }
+
+/** Like `api`, for answers that are files (the CSV exports). */
+export async function apiBlob(path: string, req: ApiRequest = {}): Promise<Blob> {
+  return (await answer(path, req)).blob();
+}
+
+// While the API cannot be reached, this cheap public read is what asks again.
+setProbe(() => api("/workshops"));
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -1,11 +1,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { useMyKey, useSession } from "./account.js";
+import { api, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
+import { explainInferenceError, inferenceErrorHelp } from "./inference-errors.js";
 import type { SiteProps } from "./main.js";
+import { workshopState } from "./phase.js";
 import { findWorkshop } from "./site-data.js";
 import { codeSnippet, envSnippet, SNIPPET_LANGUAGES, type SnippetLanguage } from "./snippets.js";
+import { useStatuses } from "./status.js";
 import { formatAgo, formatDuration, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
-import type { ClaimStatus, MyKey } from "./types.js";
+import type { CatalogModel, CatalogWorkshop, ClaimStatus, MyKey, WorkshopState } from "./types.js";
 import { CodeBlock, CopyButton, Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /** /w/<slug>/key: the attendee's key, what is left of it, and code to use it right away. */
@@ -17,6 +21,7 @@ export function maskKey(key: string): string {
   return `${prefix}${"•".repeat(12)}${key.slice(-4)}`;
 }
 
+// Keys still being set up; revoked and expired keys have their own pages below.
 const STATUS_NOTICE: Partial<Record<ClaimStatus, { tone: "info" | "warn" | "error"; title: string; text: string }>> = {
   UNBOUND: {
     tone: "info",
@@ -25,8 +30,6 @@ const STATUS_NOTICE: Partial<Record<ClaimStatus, { tone: "info" | "warn" | "erro
   },
   MINTED: { tone: "info", title: "Almost ready.", text: "Your key is being set up. This page updates by itself." },
   RESERVED: { tone: "info", title: "Almost ready.", text: "Your key is being created. This page updates by itself." },
-  REVOKED: { tone: "error", title: "This key was turned off.", text: "The organizers revoked it. Please talk to them if you think this is a mistake." },
-  EXPIRED: { tone: "warn", title: "This key has expired.", text: "The workshop is over and the key no longer works." },
   RELEASED: { tone: "error", title: "No key was created.", text: "Creating your key failed. Go back to the workshop page and try again." },
 };
 
@@ -47,10 +50,29 @@ function KeyBox({ secret }: { secret: string }) {
   );
 }
 
-function Budget({ k }: { k: MyKey }) {
+/** The owner's key with its usage read live from OpenRouter (the API allows it every 30 s). */
+function fetchLiveKey(slug: string): Promise<MyKey> {
+  return api<MyKey>(`/workshops/${slug}/key?usage=live`, { auth: true });
+}
+
+function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey) => void }) {
   const left = k.limit_remaining ?? Math.max(0, k.budget_usd - k.usage_usd);
   const used = Math.max(0, k.budget_usd - left, k.usage_usd);
-  const now = useNow(30_000);
+  const now = useNow(15_000);
+  const [checking, setChecking] = useState(false);
+  const [failed, setFailed] = useState<string | null>(null);
+  const check = async () => {
+    setChecking(true);
+    setFailed(null);
+    try {
+      onChecked(await fetchLiveKey(k.slug));
+    } catch (err) {
+      // An unreachable server is said by the banner at the top of the page.
+      if (!(err instanceof ApiError && err.code === "network")) setFailed(errorMessage(err));
+    } finally {
+      setChecking(false);
+    }
+  };
   return (
     <section class="card" aria-labelledby="budget-heading">
       <h2 id="budget-heading" class="h3">
@@ -65,11 +87,15 @@ function Budget({ k }: { k: MyKey }) {
         </span>
       </p>
       <Meter value={used} max={k.budget_usd} label="Budget used" />
-      <p class="fineprint">
-        {k.usage_synced_at
-          ? `Usage is updated every few minutes; last update ${formatAgo(now - Date.parse(k.usage_synced_at))}.`
-          : "Usage is updated every few minutes."}
+      <p class="fineprint budget-checked">
+        <span data-testid="usage-checked">
+          {k.usage_synced_at ? `Usage checked ${formatAgo(now - Date.parse(k.usage_synced_at))}.` : "Usage not checked yet."}
+        </span>{" "}
+        <button type="button" class="btn-link" disabled={checking} onClick={check}>
+          {checking ? "Checking…" : "Check now"}
+        </button>
       </p>
+      {failed && <p class="small muted">{failed}</p>}
     </section>
   );
 }
@@ -163,44 +189,166 @@ export function ErrorHelp({ budget }: { budget: number }) {
         If a call fails
       </h2>
       <dl class="errors">
-        <div>
-          <dt>
-            <code>401</code> Unauthorized
-          </dt>
-          <dd>
-            The key has expired (after the workshop) or was turned off by the organizers. An expired key can also answer
-            “User not found.” Check the status on this page.
-          </dd>
-        </div>
-        <div>
-          <dt>
-            <code>402</code> Payment required
-          </dt>
-          <dd>Your key has spent its whole {formatUsd(budget)} budget. Ask the organizers if you need more.</dd>
-        </div>
-        <div>
-          <dt>
-            <code>403</code> Forbidden
-          </dt>
-          <dd>
-            The model is not on this workshop's list, or the workshop's guardrail blocked the request. Pick a model from the list
-            above. “Key limit exceeded” also means the budget is used up.
-          </dd>
-        </div>
-        <div>
-          <dt>
-            <code>404</code> No endpoints matching your guardrail
-          </dt>
-          <dd>The model id is not one this workshop allows. Copy it exactly from the model picker above.</dd>
-        </div>
-        <div>
-          <dt>
-            <code>429</code> Too many requests
-          </dt>
-          <dd>Slow down. Wait the seconds given in the Retry-After header, then try again; add a short pause in loops.</dd>
-        </div>
+        {inferenceErrorHelp(budget).map((h) => (
+          <div key={h.id} id={`error-${h.id}`}>
+            <dt>
+              <code>{h.status}</code> {h.title}
+            </dt>
+            <dd>{h.text}</dd>
+          </div>
+        ))}
       </dl>
     </section>
+  );
+}
+
+const TEST_PROMPT = "Say hello to the workshop in five words.";
+const TEST_MAX_TOKENS = 16;
+
+/** The model a test call costs least with, by the workshop's prices (the first one if none has prices). */
+export function cheapestModel(models: CatalogModel[]): CatalogModel | undefined {
+  // About what the test call uses: a dozen prompt tokens, TEST_MAX_TOKENS completion tokens.
+  const cost = (m: CatalogModel) =>
+    m.price_in_per_mtok === undefined || m.price_in_per_mtok === null || m.price_out_per_mtok === undefined || m.price_out_per_mtok === null
+      ? Number.POSITIVE_INFINITY
+      : m.price_in_per_mtok * 12 + m.price_out_per_mtok * TEST_MAX_TOKENS;
+  return [...models].sort((a, b) => cost(a) - cost(b))[0];
+}
+
+type TestResult =
+  | { kind: "answer"; model: string; text: string }
+  | { kind: "error"; status: number; message: string; help?: { title: string; text: string } }
+  | { kind: "unreachable"; host: string };
+
+/** One click: a tiny chat request from this browser to the attendee base URL, with this key. */
+function TryIt({ k }: { k: MyKey }) {
+  const model = cheapestModel(k.models);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<TestResult | null>(null);
+  if (!model || !k.key) return null;
+  const run = async () => {
+    setBusy(true);
+    setResult(null);
+    try {
+      const res = await fetch(`${k.base_url.replace(/\/+$/, "")}/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${k.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: model.id, max_tokens: TEST_MAX_TOKENS, messages: [{ role: "user", content: TEST_PROMPT }] }),
+        credentials: "omit",
+      });
+      const body = (await res.json().catch(() => ({}))) as {
+        choices?: { message?: { content?: string | null } }[];
+        error?: { message?: string; metadata?: Record<string, unknown> };
+      };
+      if (res.ok) {
+        setResult({ kind: "answer", model: model.label, text: body.choices?.[0]?.message?.content?.trim() || "(an empty answer)" });
+      } else {
+        const message = body.error?.message ?? `HTTP ${res.status}`;
+        setResult({ kind: "error", status: res.status, message, help: explainInferenceError(k.budget_usd, res.status, message, body.error?.metadata) });
+      }
+    } catch {
+      setResult({ kind: "unreachable", host: new URL(k.base_url, location.href).host });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card" aria-labelledby="try-heading">
+      <h2 id="try-heading" class="h3">
+        Test my key
+      </h2>
+      <p class="small muted">
+        Sends one tiny request (“{TEST_PROMPT}”, at most {TEST_MAX_TOKENS} tokens) to {model.label}, the cheapest model here. It
+        costs a fraction of a cent.
+      </p>
+      <button type="button" class="btn btn-secondary" disabled={busy} onClick={run}>
+        {busy ? "Testing…" : "Test my key"}
+      </button>
+      <div class="try-result" aria-live="polite" data-testid="try-result">
+        {result?.kind === "answer" && (
+          <Notice tone="ok" title={`It works. ${result.model} answered:`}>
+            <p class="try-answer">{result.text}</p>
+          </Notice>
+        )}
+        {result?.kind === "error" && (
+          <Notice tone="error" title={`The test failed: ${result.status}${result.help ? ` ${result.help.title}` : ""}`}>
+            <p>{result.help?.text ?? "See “If a call fails” below."}</p>
+            <p class="small try-said">OpenRouter said: {result.message}</p>
+          </Notice>
+        )}
+        {result?.kind === "unreachable" && (
+          <Notice tone="error" title="The test could not reach OpenRouter.">
+            <p>
+              {result.host} did not answer from this browser. Check your connection (a network that blocks it will block your code
+              too), then test again.
+            </p>
+          </Notice>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/** Signed in, no key: what fits the workshop's state, never "go get one" when none can be had. */
+function NoKey({ w, state, now }: { w: CatalogWorkshop; state: WorkshopState; now: number }) {
+  const page = <a href={`/w/${w.slug}`}>workshop page</a>;
+  switch (state) {
+    case "open":
+      return (
+        <Notice title="You have not claimed a key for this workshop yet.">
+          <p>Go to the {page} to get one.</p>
+        </Notice>
+      );
+    case "upcoming":
+      return (
+        <Notice title={`Claims open in ${formatDuration(Date.parse(w.claims_open_at) - now)}.`}>
+          <p>You have no key yet. Keys become available {formatWhen(w.claims_open_at)}: keep the {page} open, it updates by itself.</p>
+        </Notice>
+      );
+    case "paused":
+      return (
+        <Notice tone="warn" title="Claims are paused, and you have no key yet.">
+          <p>The organizers paused key claims for a moment. Keep the {page} open: it updates by itself when they resume.</p>
+        </Notice>
+      );
+    case "sold_out":
+      return (
+        <Notice tone="warn" title="All keys have been claimed, and this account has none.">
+          <p>Every key for this workshop is taken. Please talk to the organizers in the room.</p>
+        </Notice>
+      );
+    case "closed":
+      return (
+        <Notice title="Claims are closed, and this account has no key.">
+          <p>
+            This workshop no longer hands out keys. If you claimed one, you may have used another account: sign out and sign in with
+            that one.
+          </p>
+        </Notice>
+      );
+  }
+}
+
+/** A key that no longer works: what happened and what to do, and nothing that suggests it still works. */
+function EndedKey({ k }: { k: MyKey }) {
+  const spent = `It spent ${formatUsd(k.usage_usd)} of its ${formatUsd(k.budget_usd)} budget.`;
+  if (k.status === "REVOKED") {
+    return (
+      <Notice tone="error" title="An organizer turned this key off.">
+        <p>
+          It stopped working {k.revoked_at ? formatWhen(k.revoked_at) : "when it was revoked"} and cannot be used again. {spent}
+        </p>
+        <p>Ask an organizer if you think this is a mistake.</p>
+      </Notice>
+    );
+  }
+  return (
+    <Notice tone="warn" title="This key has expired.">
+      <p>
+        It expired {formatWhen(k.expires_at)} (the workshop is over) and no longer works. {spent}
+      </p>
+      <p>Thanks for coming. Keys from a future workshop are claimed on that workshop's page.</p>
+    </Notice>
   );
 }
 
@@ -208,10 +356,13 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
   const w = findWorkshop(catalog, slug);
   const session = useSession();
   const myKey = useMyKey(session, slug);
+  const { bySlug } = useStatuses();
+  const now = useNow(1000);
   const k = myKey.value;
   const settling = k?.status === "RESERVED" || k?.status === "MINTED";
+  const live = k?.status === "ACTIVE" || k?.status === "UNBOUND";
   useEffect(() => {
-    if (!session) return;
+    if (!session || !w) return;
     // Usage changes as the attendee works; a key being set up changes within seconds.
     const id = setInterval(
       () => {
@@ -221,11 +372,24 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
     );
     return () => clearInterval(id);
   }, [session?.idToken, settling]);
+  useEffect(() => {
+    // Opening the page reads what the key has spent right now, not at the last sync.
+    if (session && w && live) fetchLiveKey(slug).then(myKey.set, () => undefined);
+  }, [session?.idToken, slug, live]);
 
-  const title = w ? w.name : slug;
+  if (!w) {
+    return (
+      <>
+        <PageTitle title="Workshop not found" />
+        <p>
+          There is no workshop at this address, so there is no key here either. Check the link, or <a href="/">see all workshops</a>.
+        </p>
+      </>
+    );
+  }
   const back = (
     <p class="back">
-      <a href={`/w/${slug}`}>← {title}</a>
+      <a href={`/w/${slug}`}>← {w.name}</a>
     </p>
   );
   if (!session) {
@@ -242,14 +406,23 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
   }
   if (k === undefined && myKey.loading) return <Spinner label="Loading your key…" />;
   if (myKey.error && k === undefined) {
+    const unreachable = myKey.error.code === "network" || myKey.error.status === 0;
     return (
       <>
         {back}
         <PageTitle title="Your API key" />
-        <Notice tone="error">{myKey.error.message}</Notice>
-        <button type="button" class="btn btn-secondary" onClick={() => void myKey.reload()}>
-          Try again
-        </button>
+        {unreachable ? (
+          <Notice title="Your key shows here as soon as the server answers.">
+            <p>Nothing is lost: the key is stored on the server.</p>
+          </Notice>
+        ) : (
+          <>
+            <Notice tone="error">{myKey.error.message}</Notice>
+            <button type="button" class="btn btn-secondary" onClick={() => void myKey.reload()}>
+              Try again
+            </button>
+          </>
+        )}
       </>
     );
   }
@@ -258,16 +431,21 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
       <>
         {back}
         <PageTitle title="Your API key" />
-        <Notice title="You have not claimed a key for this workshop yet.">
-          <p>
-            <a href={`/w/${slug}`}>Go to the workshop page</a> to get one.
-          </p>
-        </Notice>
+        <NoKey w={w} state={workshopState(w, bySlug.get(slug), now)} now={now} />
+      </>
+    );
+  }
+  const expired = k.status === "EXPIRED" || (k.status !== "REVOKED" && Date.parse(k.expires_at) <= serverNow());
+  if (k.status === "REVOKED" || expired) {
+    return (
+      <>
+        {back}
+        <PageTitle title={k.status === "REVOKED" ? "Your key was turned off" : "Your key has expired"} />
+        <EndedKey k={k} />
       </>
     );
   }
   const notice = STATUS_NOTICE[k.status];
-  const expired = k.status === "EXPIRED" || Date.parse(k.expires_at) <= serverNow();
   return (
     <>
       {back}
@@ -277,13 +455,16 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
           <p>{notice.text}</p>
         </Notice>
       )}
-      <section class="card keycard" aria-label="Key">
-        {k.key ? <KeyBox secret={k.key} /> : <p class="muted">The key itself is no longer stored{expired ? " because it expired" : ""}.</p>}
-        <Expiry expiresAt={k.expires_at} />
-        <p class="fineprint">Keep it to yourself: anyone with the key spends your budget. This page shows the same key whenever you sign in.</p>
-      </section>
-      <Budget k={k} />
-      {k.key && !expired && k.status !== "REVOKED" && <UseIt k={k} />}
+      {k.key && (
+        <section class="card keycard" aria-label="Key">
+          <KeyBox secret={k.key} />
+          <Expiry expiresAt={k.expires_at} />
+          <p class="fineprint">Keep it to yourself: anyone with the key spends your budget. This page shows the same key whenever you sign in.</p>
+        </section>
+      )}
+      {k.status !== "RELEASED" && <Budget k={k} onChecked={myKey.set} />}
+      {k.key && <TryIt k={k} />}
+      {k.key && <UseIt k={k} />}
       <ErrorHelp budget={k.budget_usd} />
     </>
   );

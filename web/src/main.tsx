@@ -3,10 +3,12 @@ import { useEffect, useState } from "preact/hooks";
 import { useSession } from "./account.js";
 import { signOut } from "./auth.js";
 import { CallbackPage } from "./callback.js";
+import { tryNow, useReachability } from "./connectivity.js";
 import { HomePage } from "./home.js";
 import { KeyPage } from "./key.js";
 import { interceptLinks, matchRoute, navigate, usePath, type Route } from "./router.js";
 import { loadCatalog, loadConfig } from "./site-data.js";
+import { syncServerClock } from "./time.js";
 import type { Catalog, SiteConfig } from "./types.js";
 import { Notice, PageTitle, Spinner } from "./ui.js";
 import { WorkshopPage } from "./workshop.js";
@@ -66,6 +68,29 @@ function Header({ config }: { config: SiteConfig }) {
   );
 }
 
+/** On every page while the API cannot be reached; it goes away by itself when the server answers. */
+function UnreachableBanner() {
+  const { down, nextTryAt } = useReachability();
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (!down) return;
+    const id = setInterval(() => setTick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, [down]);
+  if (!down) return null;
+  const inS = nextTryAt === null ? 0 : Math.max(0, Math.ceil((nextTryAt - Date.now()) / 1000));
+  return (
+    <div class="unreachable" role="status" data-testid="unreachable">
+      <p>
+        <strong>The server cannot be reached.</strong> Trying again {inS > 0 ? `in ${inS} s` : "now"}; this page catches up by itself.
+      </p>
+      <button type="button" class="btn btn-small" onClick={() => void tryNow()}>
+        Try now
+      </button>
+    </div>
+  );
+}
+
 function NotFound() {
   return (
     <>
@@ -102,12 +127,20 @@ function App(props: SiteProps) {
       page = <NotFound />;
   }
   // The projector is a full-screen display: no header, no footer, nothing to click.
-  if (route.page === "projector") return <main class="projector-main">{page}</main>;
+  if (route.page === "projector") {
+    return (
+      <main class="projector-main">
+        <UnreachableBanner />
+        {page}
+      </main>
+    );
+  }
   // The organizer dashboard's tables need the width; header and footer line up with it.
   const wide = route.page === "organizer";
   return (
     <div class={wide ? "layout wide" : "layout"}>
       <Header config={props.config} />
+      <UnreachableBanner />
       <main id="main">{page}</main>
       <footer class="site-footer">
         {props.config.mode !== "cloud" && (
@@ -133,6 +166,7 @@ async function boot(): Promise<void> {
   interceptLinks(root);
   try {
     const [config, catalog] = await Promise.all([loadConfig(), loadCatalog()]);
+    if (config.clock) syncServerClock(config.clock.now, { speed: config.clock.speed });
     root.textContent = "";
     render(<App config={config} catalog={catalog} />, root);
   } catch (err) {

@@ -155,16 +155,40 @@ const STATUS_WORDS: Record<ClaimStatus, string> = {
   RELEASED: "Released",
 };
 
+/** The line under a claim's status: why it is UNBOUND and what to do, or what a revoked key gave back. */
+function ClaimNote({ c }: { c: AdminClaim }) {
+  if (c.status === "UNBOUND") {
+    return (
+      <span class="claim-error">
+        {c.unbound_reason ?? "The key could not be attached to the workshop's model allowlist yet."} The key works meanwhile. Press Retry, or
+        leave it to the sync every 5 minutes.
+      </span>
+    );
+  }
+  if (c.status === "REVOKED") {
+    return (
+      <span class="claim-note">
+        {c.returned_usd === null
+          ? "Turned off; its budget is not back in the pool yet (OpenRouter did not say what it spent). Press Finish revoking."
+          : `Turned off; ${formatUsd(c.returned_usd)} of its budget went back to the pool.`}
+      </span>
+    );
+  }
+  return null;
+}
+
 function ClaimsTable({
   claims,
   busy,
   onRetry,
   onRevoke,
+  onFinishRevoke,
 }: {
   claims: AdminClaim[];
   busy: string | null;
   onRetry: (c: AdminClaim) => void;
   onRevoke: (c: AdminClaim) => void;
+  onFinishRevoke: (c: AdminClaim) => void;
 }) {
   const [filter, setFilter] = useState("");
   const q = filter.trim().toLowerCase();
@@ -207,7 +231,7 @@ function ClaimsTable({
                 </th>
                 <td>
                   <span class={`status status-${c.status.toLowerCase()}`}>{STATUS_WORDS[c.status] ?? c.status}</span>
-                  {c.last_error && <span class="claim-error">{c.last_error}</span>}
+                  <ClaimNote c={c} />
                 </td>
                 <td class="num">
                   {formatUsd(c.usage_usd)}
@@ -223,6 +247,11 @@ function ClaimsTable({
                   {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
                     <button type="button" class="btn btn-small btn-danger" disabled={busy === c.user_id} onClick={() => onRevoke(c)} aria-label={`Revoke the key of ${c.email}`}>
                       Revoke
+                    </button>
+                  )}
+                  {c.status === "REVOKED" && c.returned_usd === null && (
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onFinishRevoke(c)} aria-label={`Finish revoking the key of ${c.email}`}>
+                      Finish revoking
                     </button>
                   )}
                 </td>
@@ -246,8 +275,8 @@ function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCa
         Revoke this key?
       </h2>
       <p>
-        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. This
-        cannot be undone.
+        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. What it
+        has not spent, and its place, go back to the pool for someone else. This cannot be undone.
       </p>
       <div class="dialog-actions">
         <button type="button" class="btn btn-secondary" onClick={onCancel}>
@@ -261,12 +290,12 @@ function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCa
   );
 }
 
-async function downloadCsv(slug: string): Promise<void> {
-  const blob = await apiBlob(`/admin/workshops/${slug}/marketing.csv`, { auth: true });
+async function downloadCsv(slug: string, file: "marketing" | "attendance"): Promise<void> {
+  const blob = await apiBlob(`/admin/workshops/${slug}/${file}.csv`, { auth: true });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = `${slug}-marketing-consent.csv`;
+  a.download = file === "marketing" ? `${slug}-marketing-consent.csv` : `${slug}-attendance.csv`;
   document.body.append(a);
   a.click();
   a.remove();
@@ -322,22 +351,33 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
         </p>
       )}
       <div class="toolbar">
+        {/* Pausing a closed workshop would change nothing: no claim can be made there anyway. */}
+        {workshop?.window !== "closed" && (
+          <button
+            type="button"
+            class={paused ? "btn btn-primary" : "btn btn-secondary"}
+            disabled={busy === "pause"}
+            onClick={() =>
+              act(
+                "pause",
+                () => api(`/admin/workshops/${slug}/${paused ? "resume" : "pause"}`, { method: "POST", auth: true, body: {} }),
+                paused ? "Claims resumed." : "Claims paused. Attendees see a message until you resume.",
+              )
+            }
+          >
+            {paused ? "Resume claims" : "Pause claims"}
+          </button>
+        )}
+        <button type="button" class="btn btn-secondary" disabled={busy === "csv"} onClick={() => act("csv", () => downloadCsv(slug, "marketing"), "CSV downloaded.")}>
+          Download consenting attendees (CSV)
+        </button>
         <button
           type="button"
-          class={paused ? "btn btn-primary" : "btn btn-secondary"}
-          disabled={busy === "pause"}
-          onClick={() =>
-            act(
-              "pause",
-              () => api(`/admin/workshops/${slug}/${paused ? "resume" : "pause"}`, { method: "POST", auth: true, body: {} }),
-              paused ? "Claims resumed." : "Claims paused. Attendees see a message until you resume.",
-            )
-          }
+          class="btn btn-secondary"
+          disabled={busy === "attendance"}
+          onClick={() => act("attendance", () => downloadCsv(slug, "attendance"), "Attendance CSV downloaded.")}
         >
-          {paused ? "Resume claims" : "Pause claims"}
-        </button>
-        <button type="button" class="btn btn-secondary" disabled={busy === "csv"} onClick={() => act("csv", () => downloadCsv(slug), "CSV downloaded.")}>
-          Download consenting attendees (CSV)
+          Download attendance (CSV)
         </button>
         <a class="btn btn-secondary" href={`/w/${slug}/projector`} target="_blank" rel="noopener">
           Projector view
@@ -363,6 +403,12 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
                 {totals.claimed} <span class="muted">/ {totals.capacity}</span>
               </p>
               <Meter value={totals.claimed} max={totals.capacity} label="Keys claimed" />
+              {totals.revoked.keys > 0 && (
+                <p class="total-note" data-testid="revoked-total">
+                  Not counted: {totals.revoked.keys} revoked {totals.revoked.keys === 1 ? "key" : "keys"}, which spent{" "}
+                  {formatUsd(totals.revoked.usage_usd)}.
+                </p>
+              )}
             </div>
             <div class="total">
               <p class="total-label">Committed budget</p>
@@ -392,6 +438,13 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
               )
             }
             onRevoke={(c) => setRevoking(c)}
+            onFinishRevoke={(c) =>
+              act(
+                c.user_id,
+                () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/revoke`, { method: "POST", auth: true, body: {} }),
+                `The budget of ${c.email}'s key is back in the pool.`,
+              )
+            }
           />
         </>
       )}

@@ -34,6 +34,43 @@ function QrCode({ text, label }: { text: string; label: string }) {
   );
 }
 
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+/** The workshop address as the room reads it: it may wrap only after a "/", never inside the slug. */
+function ProjectorUrl({ url }: { url: string }) {
+  const parts = url.replace(/^https?:\/\//, "").split("/");
+  const longest = Math.max(...parts.map((p) => p.length + 1));
+  return (
+    // --chars lets the stylesheet shrink the type until the longest part fits on one line.
+    <p class="projector-url" style={{ "--chars": String(longest) }} data-testid="projector-url">
+      {parts.map((part, i) => (
+        <span key={i} class="nowrap">
+          {i > 0 ? "/" : ""}
+          {part}
+          {i < parts.length - 1 && <wbr />}
+        </span>
+      ))}
+    </p>
+  );
+}
+
+/** A QR code that only this computer can open says so, and how to rehearse for real phones. */
+function LoopbackWarning({ slug }: { slug: string }) {
+  if (!LOOPBACK.test(location.hostname)) return null;
+  const port = location.port ? `:${location.port}` : "";
+  return (
+    <div class="projector-warning" role="note" data-testid="loopback-warning">
+      <p>
+        <strong>Phones cannot open this QR code:</strong> it points to {location.hostname}, which is this computer itself.
+      </p>
+      <p>
+        To rehearse with the room's phones, start the stack with <code>npm start -- --host 0.0.0.0</code> and open this page at
+        this computer's network address, for example <code>http://192.168.1.20{port}/w/{slug}/projector</code>.
+      </p>
+    </div>
+  );
+}
+
 /**
  * In place of the QR code while a workshop with a room code cannot show it yet: the screen is opened
  * by an organizer, who signs in here (the code is theirs to show, never the public's).
@@ -107,23 +144,36 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
         <p class="projector-event">{w.event}</p>
         <PageTitle title={w.name} />
         <p class="projector-headline">{headline}</p>
-        <p class="projector-url">{url.replace(/^https?:\/\//, "")}</p>
+        <ProjectorUrl url={url} />
         {code && room.view && <ProjectorRoomCode view={room.view} />}
         <div class="projector-counts" aria-live="polite" data-live={status ? "yes" : "no"}>
-          <p>
-            <span class="projector-number" data-testid="keys-left">
-              {status ? status.keys_left : "–"}
-            </span>
-            <span class="projector-unit">keys left</span>
-          </p>
-          <p>
-            <span class="projector-number projector-number-small" data-testid="keys-claimed">
-              {status ? status.claimed : "–"}
-            </span>
-            <span class="projector-unit">claimed of {status ? status.capacity : w.capacity}</span>
-          </p>
+          {/* Once claims are closed or every key is out, "keys left" would invite people to try. */}
+          {state === "closed" && !status ? null : state === "closed" || state === "sold_out" ? (
+            <p>
+              <span class="projector-number" data-testid="keys-claimed">
+                {status ? status.claimed : "–"}
+              </span>
+              <span class="projector-unit">{status?.claimed === 1 ? "key" : "keys"} handed out</span>
+            </p>
+          ) : (
+            <>
+              <p>
+                <span class="projector-number" data-testid="keys-left">
+                  {status ? status.keys_left : "–"}
+                </span>
+                <span class="projector-unit">keys left</span>
+              </p>
+              <p>
+                <span class="projector-number projector-number-small" data-testid="keys-claimed">
+                  {status ? status.claimed : "–"}
+                </span>
+                <span class="projector-unit">claimed of {status ? status.capacity : w.capacity}</span>
+              </p>
+            </>
+          )}
         </div>
         {state === "upcoming" && <p class="projector-when">Opens {formatWhen(w.claims_open_at)}</p>}
+        <LoopbackWarning slug={slug} />
       </div>
     </div>
   );

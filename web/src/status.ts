@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiWithAge, ApiError } from "./api.js";
+import { isUnreachable, onReachableAgain } from "./connectivity.js";
 import { syncServerClock } from "./time.js";
 import type { WorkshopStatus } from "./types.js";
 
@@ -30,12 +31,13 @@ function publish(next: StatusSnapshot): void {
 export function refreshStatus(): Promise<void> {
   inFlight ??= apiWithAge<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops")
     .then(({ body, ageMs }) => {
-      syncServerClock(body.now, ageMs);
+      syncServerClock(body.now, { ageMs });
       publish({ bySlug: new Map(body.workshops.map((w) => [w.slug, w])), loaded: true, error: null });
     })
     .catch((err: unknown) => {
       const message = err instanceof ApiError ? err.message : "Live status is unavailable right now.";
-      publish({ ...snapshot, error: message });
+      // An unreachable server is said once, by the banner on every page.
+      publish({ ...snapshot, error: isUnreachable() ? null : message });
     })
     .finally(() => {
       inFlight = undefined;
@@ -51,6 +53,10 @@ function schedule(): void {
     schedule();
   }, STATUS_POLL_MS);
 }
+
+onReachableAgain(() => {
+  if (subscribers.size > 0) void refreshStatus();
+});
 
 function onVisible(): void {
   if (document.visibilityState === "visible" && subscribers.size > 0) {

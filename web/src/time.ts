@@ -5,19 +5,29 @@ import { useEffect, useState } from "preact/hooks";
  * stack can run a rehearsal at another moment, and a phone's clock can be minutes off.
  */
 
-let serverOffsetMs = 0;
+// The server's clock as an anchor (its time at a local instant) and how fast it runs: a rehearsal
+// with `--speed 60` runs an hour a minute, and the page's countdowns must run with it.
+let anchor = { serverMs: Date.now(), localMs: Date.now(), speed: 1 };
 
 export function serverNow(): number {
-  return Date.now() + serverOffsetMs;
+  return Math.floor(anchor.serverMs + (Date.now() - anchor.localMs) * anchor.speed);
 }
 
 /**
- * Adopts the server's idea of now (an ISO string or epoch milliseconds from the API). `ageMs`: how
- * long a cache had kept the answer, so a status served 4 s after it was made does not set the clock 4 s back.
+ * Adopts the server's idea of now (an ISO string or epoch milliseconds). `ageMs`: how long a cache
+ * had kept the answer, so a status served 4 s after it was made does not set the clock 4 s back.
+ * `speed`: how fast the server's clock runs (a rehearsal's `--speed`), when it says.
  */
-export function syncServerClock(now: string | number | undefined, ageMs = 0): void {
+export function syncServerClock(now: string | number | undefined, opts: { ageMs?: number; speed?: number } = {}): void {
   const ms = typeof now === "number" ? now : typeof now === "string" ? Date.parse(now) : Number.NaN;
-  if (Number.isFinite(ms)) serverOffsetMs = ms + ageMs - Date.now();
+  if (!Number.isFinite(ms)) return;
+  const speed = opts.speed !== undefined && Number.isFinite(opts.speed) && opts.speed > 0 ? opts.speed : anchor.speed;
+  anchor = { serverMs: ms + (opts.ageMs ?? 0) * speed, localMs: Date.now(), speed };
+}
+
+/** Real milliseconds until the server's clock reads `serverMs` (a rehearsal clock may run faster). */
+export function realMsUntil(serverMs: number): number {
+  return Math.max(0, (serverMs - serverNow()) / anchor.speed);
 }
 
 const dayAndTime = new Intl.DateTimeFormat(undefined, {

@@ -35,6 +35,8 @@ export interface SiteConfig {
   apiUrl: string;
   mode: "local-emulator" | "local-openrouter" | "cloud";
   openrouterBaseUrl?: string;
+  /** The server's clock when it answered (epoch ms) and its speed: a rehearsal may shift or speed it. */
+  clock?: { now: number; speed: number };
   auth: {
     issuer: string;
     clientId: string;
@@ -74,7 +76,10 @@ export interface MyKey {
   limit_remaining: number | null;
   expires_at: string;
   claimed_at: string;
+  /** When usage was last read from OpenRouter (by the sync job or a live read). */
   usage_synced_at: string | null;
+  revoked_at: string | null;
+  expired_at: string | null;
   base_url: string;
   models: CatalogModel[];
 }
@@ -95,6 +100,9 @@ export interface AdminClaim {
   key_name: string;
   claimed_at: string;
   usage_synced_at: string | null;
+  revoked_at: string | null;
+  /** Revoked claims: the unspent budget given back to the pool (null until it is). */
+  returned_usd: number | null;
   last_error: string | null;
   /** UNBOUND only: why, in plain words. */
   unbound_reason: string | null;
@@ -102,6 +110,14 @@ export interface AdminClaim {
 
 export interface AdminClaims {
   claims: AdminClaim[];
-  totals: { claimed: number; capacity: number; committed_usd: number; cap_usd: number; usage_usd: number };
+  totals: {
+    claimed: number;
+    capacity: number;
+    keys_left: number;
+    committed_usd: number;
+    cap_usd: number;
+    usage_usd: number;
+    revoked: { keys: number; usage_usd: number };
+  };
   spend: { at: string; usage_usd: number }[];
 }

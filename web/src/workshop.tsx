@@ -8,7 +8,7 @@ import { navigate } from "./router.js";
 import { findWorkshop } from "./site-data.js";
 import { captureRoomCode, forgetRoomCode, rememberRoomCode, ROOM_CODE_REFUSALS, RoomCodeForm } from "./room-code.js";
 import { refreshStatus, useStatuses } from "./status.js";
-import { formatDuration, formatRange, formatUsd, formatWhen, useNow } from "./time.js";
+import { formatDuration, formatRange, formatUsd, formatWhen, realMsUntil, useNow } from "./time.js";
 import type { CatalogModel, CatalogWorkshop, MyKey, Profile, WorkshopState, WorkshopStatus } from "./types.js";
 import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
@@ -131,12 +131,32 @@ function ConfirmForm({
   );
 }
 
-function ClaimButton({ slug, onClaimed, autoStart, needsCode }: { slug: string; onClaimed: (k: MyKey) => void; autoStart?: boolean; needsCode: boolean }) {
+/**
+ * Claims the key: on a click, or (after the attendee's explicit choice) by itself after `autoAfterMs`.
+ * Workshops with a room code: the one from the QR code (kept across the sign-in), else asked for.
+ */
+function ClaimButton({
+  slug,
+  onClaimed,
+  autoStart,
+  autoAfterMs,
+  onCancelAuto,
+  needsCode,
+}: {
+  slug: string;
+  onClaimed: (k: MyKey) => void;
+  autoStart?: boolean;
+  autoAfterMs?: number;
+  onCancelAuto?: () => void;
+  needsCode: boolean;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  // Workshops with a room code: the one from the QR code (kept across the sign-in), else asked for.
   const [code, setCode] = useState<string | null>(() => (needsCode ? captureRoomCode(slug) : null));
+  const [autoAt, setAutoAt] = useState(() => (autoAfterMs === undefined ? null : Date.now() + autoAfterMs));
+  useNow(autoAt === null ? 60_000 : 250); // re-renders the countdown to the automatic claim
   const claim = async (withCode = code) => {
+    setAutoAt(null);
     setBusy(true);
     setError(null);
     try {
@@ -157,6 +177,12 @@ function ClaimButton({ slug, onClaimed, autoStart, needsCode }: { slug: string; 
   useEffect(() => {
     if (autoStart && !askForCode) void claim();
   }, []);
+  useEffect(() => {
+    if (autoAt === null || askForCode) return;
+    const id = setTimeout(() => void claim(), Math.max(0, autoAt - Date.now()));
+    return () => clearTimeout(id);
+  }, [autoAt, askForCode]);
+  const waitS = autoAt === null || askForCode ? null : Math.max(0, Math.ceil((autoAt - Date.now()) / 1000));
   return (
     <>
       {askForCode ? (
@@ -169,9 +195,26 @@ function ClaimButton({ slug, onClaimed, autoStart, needsCode }: { slug: string; 
           }}
         />
       ) : (
-        <button type="button" class="btn btn-primary btn-block" disabled={busy} onClick={() => claim()}>
-          {busy ? "Creating your key…" : "Get my API key"}
-        </button>
+        <>
+          {waitS !== null && (
+            <p class="ready" role="status">
+              Claims are open: getting your key for you {waitS > 0 ? `in ${waitS} s` : "now"}, as you asked.{" "}
+              <button
+                type="button"
+                class="btn-link"
+                onClick={() => {
+                  setAutoAt(null);
+                  onCancelAuto?.();
+                }}
+              >
+                Cancel
+              </button>
+            </p>
+          )}
+          <button type="button" class="btn btn-primary btn-block" disabled={busy} onClick={() => claim()}>
+            {busy ? "Creating your key…" : waitS !== null ? "Get my API key now" : "Get my API key"}
+          </button>
+        </>
       )}
       {error && (
         <Notice tone="error" title={error.status === 503 ? "OpenRouter is not answering right now." : undefined}>
@@ -183,7 +226,44 @@ function ClaimButton({ slug, onClaimed, autoStart, needsCode }: { slug: string; 
   );
 }
 
-function StateMessage({ w, state, now }: { w: CatalogWorkshop; state: WorkshopState; now: number }) {
+const AUTO_CLAIM_KEY = (slug: string) => `wkm.auto-claim.${slug}`;
+/** Waiting tabs spread their claims over this many milliseconds after claims open. */
+export const AUTO_CLAIM_SPREAD_MS = 5_000;
+
+/** The attendee's explicit choice to have this tab claim their key when claims open (off by default). */
+function useAutoClaim(slug: string): [boolean, (on: boolean) => void] {
+  const [on, setOn] = useState(() => sessionStorage.getItem(AUTO_CLAIM_KEY(slug)) === "1");
+  return [
+    on,
+    (next) => {
+      if (next) sessionStorage.setItem(AUTO_CLAIM_KEY(slug), "1");
+      else sessionStorage.removeItem(AUTO_CLAIM_KEY(slug));
+      setOn(next);
+    },
+  ];
+}
+
+function AutoClaimChoice({ on, onChange }: { on: boolean; onChange: (on: boolean) => void }) {
+  return (
+    <>
+      <p class="ready">You are signed in and ready. The button to get your key appears here when claims open.</p>
+      <label class="check" for="auto-claim">
+        <input id="auto-claim" type="checkbox" checked={on} onChange={(e) => onChange((e.target as HTMLInputElement).checked)} />
+        <span>
+          Claim my key for me when claims open.{" "}
+          <span class="muted">Keep this tab open: it claims within a few seconds of the opening, and you get your key here.</span>
+        </span>
+      </label>
+    </>
+  );
+}
+
+/** Who is looking, for the messages that depend on it. */
+type Visitor = "anonymous" | "no-key" | "has-key";
+
+function StateMessage({ w, state, now, visitor }: { w: CatalogWorkshop; state: WorkshopState; now: number; visitor: Visitor }) {
+  // Someone holding a key needs none of this: pauses and sold-out rooms do not touch their key.
+  if (visitor === "has-key") return null;
   switch (state) {
     case "upcoming":
       return (
@@ -200,7 +280,10 @@ function StateMessage({ w, state, now }: { w: CatalogWorkshop; state: WorkshopSt
     case "sold_out":
       return (
         <Notice tone="warn" title="All keys have been claimed">
-          <p>Every key for this workshop is taken. Please talk to the organizers in the room.</p>
+          <p>
+            Every key for this workshop is taken{visitor === "no-key" ? ", and this account has none" : ""}. Please talk to the
+            organizers in the room.
+          </p>
         </Notice>
       );
     case "closed":
@@ -210,7 +293,9 @@ function StateMessage({ w, state, now }: { w: CatalogWorkshop; state: WorkshopSt
             {Date.parse(w.claims_close_at) <= now
               ? `Claims closed ${formatWhen(w.claims_close_at)}.`
               : "This workshop is not handing out keys."}{" "}
-            Already have a key? Sign in to see it until it expires.
+            {visitor === "no-key"
+              ? "This account has no key for this workshop; if you claimed one with another account, sign out and sign in with that one."
+              : "Already have a key? Sign in to see it until it expires."}
           </p>
         </Notice>
       );
@@ -219,25 +304,61 @@ function StateMessage({ w, state, now }: { w: CatalogWorkshop; state: WorkshopSt
   }
 }
 
+/** A key that no longer works, said plainly on the workshop page too. */
+function EndedKeyNotice({ k, keyPath }: { k: MyKey; keyPath: string }) {
+  return (
+    <>
+      {k.status === "REVOKED" ? (
+        <Notice tone="error" title="An organizer turned your key off.">
+          <p>It no longer works. Ask an organizer if you think this is a mistake.</p>
+        </Notice>
+      ) : (
+        <Notice tone="warn" title="Your key has expired.">
+          <p>It expired {formatWhen(k.expires_at)} (the workshop is over) and no longer works.</p>
+        </Notice>
+      )}
+      <a class="btn btn-secondary btn-block" href={keyPath}>
+        Details
+      </a>
+    </>
+  );
+}
+
 function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: WorkshopStatus | undefined; state: WorkshopState; now: number }) {
   const session = useSession();
   const profile = useProfile(session, w.slug);
   const myKey = useMyKey(session, w.slug);
   const [justConfirmed, setJustConfirmed] = useState(false);
+  const [autoClaim, setAutoClaim] = useAutoClaim(w.slug);
+  // Chosen once per page: this tab's moment within the spread after claims open.
+  const [autoDelayMs] = useState(() => Math.floor(Math.random() * AUTO_CLAIM_SPREAD_MS));
   const returnTo = `/w/${w.slug}`;
   const keyPath = `/w/${w.slug}/key`;
   const open = state === "open";
 
+  useEffect(() => {
+    if (state !== "upcoming") return;
+    // Ask for the live status the moment claims should open (spread over a second), not at the next poll.
+    const id = setTimeout(() => void refreshStatus(), realMsUntil(Date.parse(w.claims_open_at)) + Math.random() * 1000);
+    return () => clearTimeout(id);
+  }, [state, w.claims_open_at]);
+
   const onClaimed = (key: MyKey) => {
     if (session) rememberKey(session, key);
+    if (autoClaim) setAutoClaim(false);
     navigate(keyPath);
   };
+
+  const k = myKey.value;
+  const ended = k && (k.status === "REVOKED" || k.status === "EXPIRED" || (k.status !== "RELEASED" && Date.parse(k.expires_at) <= now));
+  const holdsKey = Boolean(k && k.status !== "RELEASED");
+  const visitor: Visitor = !session ? "anonymous" : holdsKey ? "has-key" : myKey.loading ? "anonymous" : "no-key";
 
   let action;
   if (!session) {
     action = open ? (
       <SignInButton returnTo={returnTo} label="Sign in to get your key" />
-    ) : state === "upcoming" ? (
+    ) : state === "upcoming" || state === "paused" ? (
       <SignInButton returnTo={returnTo} label="Sign in now to be ready" secondary />
     ) : (
       <SignInButton returnTo={keyPath} label="Sign in to see my key" secondary />
@@ -246,15 +367,20 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
     action = <Spinner label="Checking your account…" />;
   } else if (profile.error || myKey.error) {
     const err = profile.error ?? myKey.error;
-    action = (
-      <>
-        <Notice tone="error">{err?.message}</Notice>
-        <button type="button" class="btn btn-secondary" onClick={() => Promise.all([profile.reload(), myKey.reload()])}>
-          Try again
-        </button>
-      </>
-    );
-  } else if (myKey.value && myKey.value.status !== "RELEASED") {
+    action =
+      err?.code === "network" ? (
+        <Spinner label="Waiting for the server…" />
+      ) : (
+        <>
+          <Notice tone="error">{err?.message}</Notice>
+          <button type="button" class="btn btn-secondary" onClick={() => Promise.all([profile.reload(), myKey.reload()])}>
+            Try again
+          </button>
+        </>
+      );
+  } else if (k && ended) {
+    action = <EndedKeyNotice k={k} keyPath={keyPath} />;
+  } else if (k && holdsKey) {
     action = (
       <>
         <p class="have-key">You have a key for this workshop.</p>
@@ -263,6 +389,9 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
         </a>
       </>
     );
+  } else if (state === "closed" || state === "sold_out") {
+    // Nothing to claim here: no confirm step either. The state message says what is left to do.
+    action = null;
   } else if (profile.value && (!profile.value.confirmed || profile.value.consent?.decided === false)) {
     // Consent is asked per workshop: someone confirmed for another workshop answers again here.
     action = (
@@ -273,24 +402,38 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
         claimAfter={open}
         onDone={(p) => {
           profile.set(p);
-          setJustConfirmed(true);
+          // Only a "Confirm and get my key" click claims; confirming before claims open does not.
+          setJustConfirmed(open);
         }}
       />
     );
   } else if (open) {
     // Right after the confirm step the claim starts by itself: the button said "Confirm and get my key".
-    action = <ClaimButton slug={w.slug} onClaimed={onClaimed} autoStart={justConfirmed} needsCode={w.room_code} />;
+    action = (
+      <ClaimButton
+        slug={w.slug}
+        onClaimed={onClaimed}
+        autoStart={justConfirmed}
+        autoAfterMs={!justConfirmed && autoClaim ? autoDelayMs : undefined}
+        onCancelAuto={() => setAutoClaim(false)}
+        needsCode={w.room_code}
+      />
+    );
   } else if (state === "upcoming") {
-    action = <p class="ready">You are signed in and ready. The button to get your key appears here when claims open.</p>;
+    action = <AutoClaimChoice on={autoClaim} onChange={setAutoClaim} />;
   } else {
-    action = <p class="muted">You have no key for this workshop.</p>;
+    action = null;
   }
 
   return (
     <section class="card action" aria-labelledby="keys-left">
       <div class="keys-left-row">
         <p id="keys-left" class="keys-left" aria-live="polite">
-          {status ? (
+          {status && state === "closed" ? (
+            <>
+              <strong>{status.claimed}</strong> {status.claimed === 1 ? "key was" : "keys were"} handed out
+            </>
+          ) : status ? (
             <>
               <strong>{status.keys_left}</strong> of {status.capacity} {status.capacity === 1 ? "key" : "keys"} left
             </>
@@ -300,11 +443,13 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
         </p>
         <span class={`badge badge-${state}`}>{STATE_LABEL[state]}</span>
       </div>
-      {status && <Meter value={status.keys_left} max={status.capacity} label="Keys left" />}
-      <StateMessage w={w} state={state} now={now} />
+      {status && state !== "closed" && <Meter value={status.keys_left} max={status.capacity} label="Keys left" />}
+      <StateMessage w={w} state={state} now={now} visitor={visitor} />
       {action}
       <p class="fineprint">
-        Each key can spend {formatUsd(w.budget_usd)} on the models below and stops working {formatWhen(w.key_expires_at)}.
+        {Date.parse(w.key_expires_at) > now
+          ? `Each key can spend ${formatUsd(w.budget_usd)} on the models below and stops working ${formatWhen(w.key_expires_at)}.`
+          : `Each key could spend ${formatUsd(w.budget_usd)} on the models below; the keys stopped working ${formatWhen(w.key_expires_at)}.`}
       </p>
     </section>
   );
