@@ -48,7 +48,21 @@ declare module "oidc-provider" {
     interactions?: { url?: (ctx: KoaContextWithOIDC, interaction: Interaction) => string | Promise<string> };
     loadExistingGrant?: (ctx: KoaContextWithOIDC) => Promise<GrantInstance | undefined>;
     findAccount?: (ctx: KoaContextWithOIDC, sub: string, token?: unknown) => Promise<Account | undefined>;
-    ttl?: Record<string, number>;
+    issueRefreshToken?: (ctx: KoaContextWithOIDC, client: OidcClient, source: unknown) => Promise<boolean>;
+    expiresWithSession?: (ctx: KoaContextWithOIDC, source: unknown) => Promise<boolean>;
+    rotateRefreshToken?: (ctx: KoaContextWithOIDC) => boolean;
+    /** Seconds, or a function of the token being issued (e.g. a rotated refresh token's remaining time). */
+    ttl?: Record<string, number | ((ctx: KoaContextWithTokens | undefined, token: unknown, client: unknown) => number)>;
+  }
+
+  export interface OidcClient {
+    clientId: string;
+    grantTypeAllowed(grantType: string): boolean;
+  }
+
+  /** The context as the token endpoint sees it: the refresh token a refresh grant is rotating. */
+  export interface KoaContextWithTokens {
+    oidc?: { entities: { RotatedRefreshToken?: { remainingTTL: number } } };
   }
 
   export default class Provider {

@@ -42,7 +42,14 @@ export interface LocalOidcOptions {
   admins: Iterable<string>;
   /** Lets the stack reuse its security headers on every response of the provider. */
   setHeaders?: (res: ServerResponse) => void;
+  /** How long an ID token lives (default an hour, as Cognito's); tests shorten it to watch the page refresh it. */
+  idTokenTtlSeconds?: number;
 }
+
+/** ID tokens live an hour, as Cognito's do; the page trades its refresh token for a new one. */
+export const ID_TOKEN_TTL_SECONDS = 60 * 60;
+/** A sign-in lasts a workshop day (the Cognito app client is set the same way in infra/auth.ts). */
+export const REFRESH_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 
 export interface LocalOidc {
   /** The canonical origin's issuer. */
@@ -121,8 +128,9 @@ interface StoredArtifact {
 }
 
 /**
- * Sessions, interactions, codes and grants of one provider, in memory: a restart signs people out
- * of the provider, but not of the site (their ID tokens stay valid: the signing key is kept).
+ * Sessions, interactions, codes, grants and refresh tokens of one provider, in memory: a restart
+ * signs people out of the provider, and of the site once their ID token expires (within the hour:
+ * the signing key is kept, the refresh tokens are not; the page then says the session ended).
  * One store per stack, shared by its providers (one per origin; the cookies that name sessions are
  * per host anyway), so two stacks in one test process do not share sessions.
  */
@@ -275,7 +283,7 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
         client_name: "Workshop Key Minter (local)",
         application_type: "web",
         token_endpoint_auth_method: "none",
-        grant_types: ["authorization_code"],
+        grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
         redirect_uris: redirectUris,
         post_logout_redirect_uris: origins.map((o) => `${o}/`),
@@ -294,8 +302,16 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
     },
     // The SPA reads the profile from the ID token (as with Cognito), so scope claims go in it.
     conformIdTokenClaims: false,
+    // Refresh tokens as Cognito issues them: in the code flow, without asking for offline_access, and
+    // not tied to the provider's own cookie session (signing out revokes them instead). Each works
+    // once: a refresh hands out the next one, so a stolen token that was already used is refused.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: () => true,
     features: {
       devInteractions: { enabled: false },
+      // The page revokes its refresh token when the visitor signs out.
+      revocation: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx: KoaContextWithOIDC, form: string) => {
@@ -359,9 +375,11 @@ export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc
       };
     },
     ttl: {
-      // Long enough for a workshop session; the SPA signs in again after it.
-      IdToken: 8 * 60 * 60,
-      AccessToken: 8 * 60 * 60,
+      IdToken: opts.idTokenTtlSeconds ?? ID_TOKEN_TTL_SECONDS,
+      AccessToken: opts.idTokenTtlSeconds ?? ID_TOKEN_TTL_SECONDS,
+      // From the first sign-in, not from each refresh: the day ends for everyone at the same time
+      // after they signed in, however often their page refreshed.
+      RefreshToken: (ctx, _token, _client) => ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? REFRESH_TOKEN_TTL_SECONDS,
       Session: 14 * 24 * 60 * 60,
       Grant: 14 * 24 * 60 * 60,
       Interaction: 60 * 60,

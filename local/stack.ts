@@ -84,6 +84,8 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Real milliseconds between scheduler ticks (default 3000). */
   schedulerIntervalMs?: number;
+  /** The local OpenID provider's ID token lifetime (default an hour); tests shorten it. */
+  idTokenTtlSeconds?: number;
   /** For "real" mode; defaults to OPENROUTER_MANAGEMENT_KEY. Never logged. */
   managementKey?: string;
   /** For "real" mode; defaults to OPENROUTER_BASE_URL, else https://openrouter.ai/api/v1. */
@@ -304,6 +306,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // Each origin signs in at its own issuer, so the sign-in form's redirect chain stays on the
       // page's own origin and form-action 'self' holds.
       setHeaders: setSecurityHeaders,
+      idTokenTtlSeconds: opts.idTokenTtlSeconds,
     });
 
     const api = createLocalApi({

@@ -56,8 +56,47 @@ export interface SignInOptions {
 export interface SignInResult {
   idToken: string;
   accessToken: string;
+  /** What the page trades for a new ID token before this one expires. */
+  refreshToken: string;
   /** The claims of the ID token (decoded, not verified: the API verifies). */
   claims: Record<string, unknown>;
+}
+
+/** The ID token's claims, decoded (not verified: the API verifies). */
+export function idTokenClaims(idToken: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(idToken.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+}
+
+async function providerOf(stackUrl: string): Promise<{ clientId: string; tokenEndpoint: string; revocationEndpoint: string }> {
+  const config = (await (await fetch(`${new URL(stackUrl).origin}/config.json`)).json()) as StackAuthConfig;
+  const discovery = (await (await fetch(`${config.auth.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string; revocation_endpoint: string };
+  return { clientId: config.auth.clientId, tokenEndpoint: discovery.token_endpoint, revocationEndpoint: discovery.revocation_endpoint };
+}
+
+/**
+ * The refresh grant, as the page sends it (public client: no secret). Answers the HTTP status and
+ * the token endpoint's JSON: new tokens, or `{error: "invalid_grant", …}`.
+ */
+export async function refreshTokens(stackUrl: string, refreshToken: string): Promise<{ status: number; body: Record<string, string> }> {
+  const { clientId, tokenEndpoint } = await providerOf(stackUrl);
+  const res = await fetch(tokenEndpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken, client_id: clientId }).toString(),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+/** Revokes a refresh token at the provider, as signing out does. */
+export async function revokeToken(stackUrl: string, token: string): Promise<number> {
+  const { clientId, revocationEndpoint } = await providerOf(stackUrl);
+  const res = await fetch(revocationEndpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token, token_type_hint: "refresh_token", client_id: clientId }).toString(),
+  });
+  await res.arrayBuffer();
+  return res.status;
 }
 
 /**
@@ -158,13 +197,13 @@ export async function signInWithTokens(stackUrl: string, email: string, opts: Si
       code_verifier: verifier,
     }).toString(),
   });
-  const tokens = (await tokenRes.json()) as { id_token?: string; access_token?: string; error?: string; error_description?: string };
+  const tokens = (await tokenRes.json()) as { id_token?: string; access_token?: string; refresh_token?: string; error?: string; error_description?: string };
   if (!tokenRes.ok || !tokens.id_token) {
     throw new SignInError(`${tokenRes.status} ${tokens.error ?? ""} ${tokens.error_description ?? ""}`.trim(), "token");
   }
-  const claims = JSON.parse(Buffer.from(tokens.id_token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+  const claims = idTokenClaims(tokens.id_token);
   if (claims.nonce !== nonce) throw new SignInError("the ID token's nonce does not match", "token");
-  return { idToken: tokens.id_token, accessToken: tokens.access_token ?? "", claims };
+  return { idToken: tokens.id_token, accessToken: tokens.access_token ?? "", refreshToken: tokens.refresh_token ?? "", claims };
 }
 
 /** Signs `email` in to the stack at `stackUrl` and returns the ID token (what the API takes as Bearer). */

@@ -12,12 +12,13 @@ export function useSession(): Session | null {
   return session;
 }
 
-// One profile per token and workshop, shared by every page, so moving from the workshop page to the
-// key page does not ask the API again. (Consent is per workshop, so the workshop is part of the key.)
-let profileCache: { token: string; workshop: string | null; profile: Profile } | undefined;
+// One profile per person and workshop, shared by every page, so moving from the workshop page to the
+// key page does not ask the API again. (Consent is per workshop, so the workshop is part of the key;
+// the person, not the token, is the other part: a refreshed token is the same visitor.)
+let profileCache: { sub: string; workshop: string | null; profile: Profile } | undefined;
 
 export function rememberProfile(session: Session, profile: Profile): void {
-  profileCache = { token: session.idToken, workshop: profile.consent?.workshop ?? null, profile };
+  profileCache = { sub: session.sub, workshop: profile.consent?.workshop ?? null, profile };
 }
 
 export interface Loaded<T> {
@@ -62,7 +63,7 @@ function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?
 
 /** The visitor's profile; with `workshop`, also their consent answer for that workshop. */
 export function useProfile(session: Session | null, workshop?: string): Loaded<Profile> {
-  const cached = session && profileCache?.token === session.idToken && profileCache.workshop === (workshop ?? null) ? profileCache.profile : undefined;
+  const cached = session && profileCache?.sub === session.sub && profileCache.workshop === (workshop ?? null) ? profileCache.profile : undefined;
   const loaded = useLoaded<Profile>(
     session
       ? async () => {
@@ -71,22 +72,22 @@ export function useProfile(session: Session | null, workshop?: string): Loaded<P
           return profile;
         }
       : null,
-    [session?.idToken, workshop],
+    [session?.sub, workshop],
     cached,
   );
   return loaded;
 }
 
 // The claim answer carries the key, so the key page shows it at once instead of asking again.
-let keyCache: { token: string; key: MyKey } | undefined;
+let keyCache: { sub: string; key: MyKey } | undefined;
 
 export function rememberKey(session: Session, key: MyKey): void {
-  keyCache = { token: session.idToken, key };
+  keyCache = { sub: session.sub, key };
 }
 
 /** The visitor's key for a workshop; `null` when they have not claimed one. */
 export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | null> {
-  const cached = session && keyCache?.token === session.idToken && keyCache.key.slug === slug ? keyCache.key : undefined;
+  const cached = session && keyCache?.sub === session.sub && keyCache.key.slug === slug ? keyCache.key : undefined;
   return useLoaded<MyKey | null>(
     session
       ? async () => {
@@ -98,7 +99,7 @@ export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | 
           }
         }
       : null,
-    [session?.idToken, slug],
+    [session?.sub, slug],
     cached,
   );
 }

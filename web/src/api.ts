@@ -1,4 +1,4 @@
-import { currentSession, dropSession } from "./auth.js";
+import { endSession, freshIdToken, refreshSession, sessionEnded } from "./auth.js";
 import { reportReachable, reportUnreachable, setProbe } from "./connectivity.js";
 import { loadConfig } from "./site-data.js";
 
@@ -24,14 +24,21 @@ export interface ApiRequest {
   auth?: boolean;
 }
 
-async function send(path: string, req: ApiRequest): Promise<Response> {
+/** What a request that needs a session answers once the session is gone. */
+function signedOut(): ApiError {
+  return sessionEnded()
+    ? new ApiError("Your session ended — sign in again.", 401, "session_ended")
+    : new ApiError("Please sign in first.", 401, "signed_out");
+}
+
+async function send(path: string, req: ApiRequest, idToken?: string): Promise<Response> {
   const config = await loadConfig();
   const headers: Record<string, string> = { accept: "application/json" };
   if (req.body !== undefined) headers["content-type"] = "application/json";
   if (req.auth) {
-    const session = currentSession();
-    if (!session) throw new ApiError("Please sign in first.", 401, "signed_out");
-    headers.authorization = `Bearer ${session.idToken}`;
+    const token = idToken ?? (await freshIdToken());
+    if (!token) throw signedOut();
+    headers.authorization = `Bearer ${token}`;
   }
   try {
     return await fetch(config.apiUrl.replace(/\/$/, "") + path, {
@@ -49,7 +56,33 @@ async function send(path: string, req: ApiRequest): Promise<Response> {
   }
 }
 
-async function failure(res: Response, req: ApiRequest): Promise<ApiError> {
+/**
+ * Sends the request; when the API refuses the token (401), refreshes the session once and sends it
+ * again. A refused refresh ends the session, and the answer says so.
+ */
+async function sendWithSession(path: string, req: ApiRequest): Promise<Response> {
+  const res = await send(path, req);
+  if (res.status !== 401 || !req.auth) return res;
+  let refreshed;
+  try {
+    refreshed = await refreshSession();
+  } catch {
+    return res; // the network failed on the refresh: the 401 stands, the session stays for a retry
+  }
+  if (!refreshed) {
+    endSession();
+    throw signedOut();
+  }
+  const again = await send(path, req, refreshed.idToken);
+  if (again.status === 401) {
+    // A brand-new token refused too: this session cannot be used here.
+    endSession();
+    throw signedOut();
+  }
+  return again;
+}
+
+async function failure(res: Response): Promise<ApiError> {
   let body: { error?: { code?: string; message?: string } & Record<string, unknown> } = {};
   try {
     body = await res.json();
@@ -63,14 +96,12 @@ async function failure(res: Response, req: ApiRequest): Promise<ApiError> {
   const apiAbsent = [502, 503, 504].includes(res.status) && (body.error?.code === undefined || code === "starting");
   if (apiAbsent) reportUnreachable();
   else reportReachable();
-  // A rejected token means the session is over; the page asks the visitor to sign in again.
-  if (res.status === 401 && req.auth) dropSession();
   return new ApiError(message, res.status, code, detail);
 }
 
 async function answer(path: string, req: ApiRequest): Promise<Response> {
-  const res = await send(path, req);
-  if (!res.ok) throw await failure(res, req);
+  const res = await sendWithSession(path, req);
+  if (!res.ok) throw await failure(res);
   reportReachable();
   return res;
 }

@@ -5,20 +5,35 @@ import type { SiteConfig } from "./types.js";
 /**
  * Sign-in with OpenID Connect: authorization code + PKCE against the issuer in /config.json
  * (Cognito in the cloud, the local provider on `npm start`). The ID token is what the API wants as
- * its Bearer token. It lives in sessionStorage: it survives the reload an attendee does to check
- * their key is still there, and is gone when the tab is closed on a shared laptop.
+ * its Bearer token. It lives an hour; the refresh token that comes with it (a public client's, so
+ * it is rotated or revoked by the issuer, never kept past the tab) is traded for a new one before it
+ * expires and whenever the API answers 401, so one sign-in lasts the workshop day. Both live in
+ * sessionStorage: they survive the reload an attendee does to check their key is still there, and
+ * are gone when the tab is closed on a shared laptop. When a refresh is refused (the day is over,
+ * the session was revoked) the page says so instead of quietly showing the sign-in button again.
  */
 
 const SESSION_KEY = "wkm.session";
+const ENDED_KEY = "wkm.session-ended";
 const PENDING_KEY = "wkm.pending-sign-in";
-// Treat a token as expired a little early so a request never leaves with one about to lapse.
+// Refresh when this share of the ID token's life is left (at most 5 minutes before it lapses), and
+// treat it as expired a little early, so a request never leaves with a token about to lapse.
+const REFRESH_WHEN_LEFT = 0.25;
+const REFRESH_AT_MOST_MS = 5 * 60_000;
 const EXPIRY_MARGIN_MS = 30_000;
 
 export interface Session {
   idToken: string;
+  /** Who is signed in: stays the same across refreshes, while the ID token changes. */
+  sub: string;
   email: string;
   name: string;
+  /** When the ID token expires, on this browser's clock (its lifetime counted from when it arrived). */
   expiresAt: number;
+  /** When to trade the refresh token for a new ID token. */
+  refreshAt?: number;
+  /** Absent when the issuer gave none: the session then ends with the ID token. */
+  refreshToken?: string;
 }
 
 interface PendingSignIn {
@@ -46,23 +61,140 @@ function notify(): void {
   for (const l of listeners) l();
 }
 
-export function currentSession(now = Date.now()): Session | null {
+function readSession(): Session | null {
   const raw = sessionStorage.getItem(SESSION_KEY);
   if (!raw) return null;
   try {
-    const session = JSON.parse(raw) as Session;
-    if (session.expiresAt - EXPIRY_MARGIN_MS > now) return session;
+    return JSON.parse(raw) as Session;
   } catch {
     // A corrupt entry is the same as no session.
+    sessionStorage.removeItem(SESSION_KEY);
+    return null;
   }
-  sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** The signed-in session: one whose ID token is still good, or which can get a new one. */
+export function currentSession(now = Date.now()): Session | null {
+  const session = readSession();
+  if (!session) return null;
+  if (session.refreshToken || session.expiresAt - EXPIRY_MARGIN_MS > now) return session;
+  endSession();
   return null;
 }
 
-/** Forgets the session (e.g. after the API answered 401) without leaving the page. */
-export function dropSession(): void {
+/** True after a session ended by itself (refresh refused), until the visitor signs in or out. */
+export function sessionEnded(): boolean {
+  return sessionStorage.getItem(ENDED_KEY) !== null;
+}
+
+/** The session is over (the issuer refused to refresh it): forget it and remember to say so. */
+export function endSession(): void {
+  const had = sessionStorage.getItem(SESSION_KEY) !== null;
   sessionStorage.removeItem(SESSION_KEY);
+  if (had) sessionStorage.setItem(ENDED_KEY, "1");
   notify();
+}
+
+function sessionFrom(idToken: string, claims: oauth.IDToken, refreshToken: string | undefined, receivedAt = Date.now()): Session {
+  // The token's lifetime counted on this browser's clock, which may be minutes off the issuer's.
+  const lifetimeMs = Math.max(0, (claims.exp - claims.iat) * 1000);
+  const expiresAt = receivedAt + lifetimeMs;
+  return {
+    idToken,
+    sub: claims.sub,
+    email: typeof claims.email === "string" ? claims.email : "",
+    name: typeof claims.name === "string" ? claims.name : "",
+    expiresAt,
+    refreshAt: expiresAt - Math.min(REFRESH_AT_MOST_MS, lifetimeMs * REFRESH_WHEN_LEFT),
+    ...(refreshToken ? { refreshToken } : {}),
+  };
+}
+
+function saveSession(session: Session): void {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  sessionStorage.removeItem(ENDED_KEY);
+  notify();
+}
+
+let refreshing: Promise<Session | null> | undefined;
+
+/**
+ * Trades the refresh token for a new ID token (one at a time, whoever asks). Answers the new
+ * session, or null when the issuer refused (the session is then ended). A network failure throws
+ * and keeps the session: the next try may get through.
+ */
+export function refreshSession(): Promise<Session | null> {
+  refreshing ??= (async () => {
+    const session = readSession();
+    if (!session?.refreshToken) return null;
+    const config = await loadConfig();
+    const client: oauth.Client = { client_id: config.auth.clientId };
+    const as = await discoverIssuer();
+    const receivedAt = Date.now();
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), session.refreshToken, insecureAllowed(config));
+      tokens = await oauth.processRefreshTokenResponse(as, client, res);
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError || err instanceof oauth.OperationProcessingError) {
+        endSession();
+        return null;
+      }
+      throw err;
+    }
+    const claims = oauth.getValidatedIdTokenClaims(tokens);
+    if (!tokens.id_token || !claims) {
+      endSession();
+      return null;
+    }
+    // An issuer that does not rotate refresh tokens (Cognito by default) sends none: keep the one we have.
+    const next = sessionFrom(tokens.id_token, claims, tokens.refresh_token ?? session.refreshToken, receivedAt);
+    saveSession(next);
+    return next;
+  })().finally(() => {
+    refreshing = undefined;
+  });
+  return refreshing;
+}
+
+/**
+ * The ID token to send: refreshed first when it is due. Null when there is no session (any more).
+ * A refresh that fails on the network sends the current token while it is still good.
+ */
+export async function freshIdToken(now = Date.now()): Promise<string | null> {
+  const session = currentSession(now);
+  if (!session) return null;
+  if (!session.refreshToken || now < (session.refreshAt ?? session.expiresAt - EXPIRY_MARGIN_MS)) return session.idToken;
+  try {
+    return (await refreshSession())?.idToken ?? null;
+  } catch {
+    return session.expiresAt - EXPIRY_MARGIN_MS > Date.now() ? session.idToken : null;
+  }
+}
+
+let keeper: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Keeps the session fresh while the page is open (the projector runs for hours without a click):
+ * a refresh is due at `refreshAt`, and checked again whenever the tab becomes visible, since
+ * browsers hold timers back in hidden tabs.
+ */
+export function keepSessionFresh(): void {
+  const schedule = () => {
+    clearTimeout(keeper);
+    const session = readSession();
+    if (!session?.refreshToken) return;
+    const due = (session.refreshAt ?? session.expiresAt) - Date.now();
+    keeper = setTimeout(() => {
+      // A network failure keeps the session; try again in half a minute.
+      void freshIdToken().catch(() => undefined).finally(() => (readSession()?.refreshToken ? (keeper = setTimeout(schedule, 30_000)) : undefined));
+    }, Math.max(1_000, due));
+  };
+  onSessionChange(schedule);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") void freshIdToken().catch(() => undefined);
+  });
+  schedule();
 }
 
 function insecureAllowed(config: SiteConfig): Record<symbol, boolean> {
@@ -165,14 +297,7 @@ export async function completeSignIn(callbackUrl: URL): Promise<string> {
     });
     const claims = oauth.getValidatedIdTokenClaims(tokens);
     if (!tokens.id_token || !claims) throw new SignInError("The sign-in service returned no ID token.");
-    const session: Session = {
-      idToken: tokens.id_token,
-      email: typeof claims.email === "string" ? claims.email : "",
-      name: typeof claims.name === "string" ? claims.name : "",
-      expiresAt: claims.exp * 1000,
-    };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-    notify();
+    saveSession(sessionFrom(tokens.id_token, claims, tokens.refresh_token));
     return pending.returnTo;
   } catch (cause) {
     if (cause instanceof SignInError) throw cause;
@@ -183,7 +308,29 @@ export async function completeSignIn(callbackUrl: URL): Promise<string> {
 
 export async function signOut(): Promise<void> {
   const config = await loadConfig();
+  const session = readSession();
   sessionStorage.removeItem(SESSION_KEY);
+  sessionStorage.removeItem(ENDED_KEY);
   notify();
+  // The refresh token would otherwise outlive the sign-out (it is not tied to the issuer's cookie).
+  if (session?.refreshToken) await revokeRefreshToken(config, session.refreshToken);
   if (config.auth.logoutUri) location.assign(config.auth.logoutUri);
+}
+
+/** Best effort, briefly: a sign-out never waits long on an issuer that does not answer. */
+async function revokeRefreshToken(config: SiteConfig, token: string): Promise<void> {
+  try {
+    const discovered = await discoverIssuer();
+    // Cognito has a revocation endpoint (next to its token endpoint) but does not list it in discovery.
+    const endpoint = discovered.revocation_endpoint ?? discovered.token_endpoint?.replace(/\/oauth2\/token$/, "/oauth2/revoke");
+    if (!endpoint || endpoint === discovered.token_endpoint) return;
+    const as = { ...discovered, revocation_endpoint: endpoint };
+    const res = await oauth.revocationRequest(as, { client_id: config.auth.clientId }, oauth.None(), token, {
+      ...insecureAllowed(config),
+      signal: AbortSignal.timeout(3_000),
+    });
+    await oauth.processRevocationResponse(res);
+  } catch {
+    // The token still ends with its own lifetime.
+  }
 }

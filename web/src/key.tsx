@@ -371,11 +371,11 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
       settling ? 3000 : KEY_REFRESH_MS,
     );
     return () => clearInterval(id);
-  }, [session?.idToken, settling]);
+  }, [session?.sub, settling]);
   useEffect(() => {
     // Opening the page reads what the key has spent right now, not at the last sync.
     if (session && w && live) fetchLiveKey(slug).then(myKey.set, () => undefined);
-  }, [session?.idToken, slug, live]);
+  }, [session?.sub, slug, live]);
 
   if (!w) {
     return (

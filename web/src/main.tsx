@@ -1,12 +1,13 @@
 import { render, type ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { useSession } from "./account.js";
-import { signOut } from "./auth.js";
+import { keepSessionFresh, signOut } from "./auth.js";
 import { CallbackPage } from "./callback.js";
 import { tryNow, useReachability } from "./connectivity.js";
 import { HomePage } from "./home.js";
 import { KeyPage } from "./key.js";
 import { interceptLinks, matchRoute, navigate, usePath, type Route } from "./router.js";
+import { SessionEndedNotice } from "./session-ended.js";
 import { loadCatalog, loadConfig } from "./site-data.js";
 import { syncServerClock } from "./time.js";
 import type { Catalog, SiteConfig } from "./types.js";
@@ -131,6 +132,7 @@ function App(props: SiteProps) {
     return (
       <main class="projector-main">
         <UnreachableBanner />
+        <SessionEndedNotice />
         {page}
       </main>
     );
@@ -141,6 +143,7 @@ function App(props: SiteProps) {
     <div class={wide ? "layout wide" : "layout"}>
       <Header config={props.config} />
       <UnreachableBanner />
+      <SessionEndedNotice />
       <main id="main">{page}</main>
       <footer class="site-footer">
         {props.config.mode !== "cloud" && (
@@ -164,6 +167,7 @@ async function boot(): Promise<void> {
   const root = document.getElementById("app");
   if (!root) return;
   interceptLinks(root);
+  keepSessionFresh();
   try {
     const [config, catalog] = await Promise.all([loadConfig(), loadCatalog()]);
     if (config.clock) syncServerClock(config.clock.now, { speed: config.clock.speed });
