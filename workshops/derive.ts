@@ -25,6 +25,17 @@ export function effectiveCapacity(w: Workshop): number {
   return Math.min(guardrail.max_keys, Math.floor(guardrail.cap_usd / budget_usd + 1e-9));
 }
 
+/**
+ * Keys that can still be claimed, given the ledger. A revoked key gives back its slot but keeps what
+ * it spent committed, so the cap can bind before the slots do: a key is left only where both a slot
+ * and a whole budget are.
+ */
+export function keysLeft(w: Workshop, ledger: { claimed: number; committed_usd: number }): number {
+  const { budget_usd, guardrail } = w.openrouter;
+  const budgetsLeft = Math.floor((guardrail.cap_usd - ledger.committed_usd) / budget_usd + 1e-9);
+  return Math.max(0, Math.min(effectiveCapacity(w) - ledger.claimed, budgetsLeft));
+}
+
 /** The most the workshop can ever cost: every key handed out and spent to its limit. */
 export function worstCaseSpendUsd(w: Workshop): number {
   return roundUsd(effectiveCapacity(w) * w.openrouter.budget_usd);

@@ -1,4 +1,4 @@
-import { claimWindow, effectiveCapacity, publicWorkshopFacts, roundUsd, type PublicWorkshopFacts } from "../../workshops/derive.js";
+import { claimWindow, effectiveCapacity, keysLeft, publicWorkshopFacts, type PublicWorkshopFacts, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
 import type { Principal } from "../auth/verify.js";
@@ -18,12 +18,8 @@ export interface WorkshopStatus extends PublicWorkshopFacts {
 export function workshopStatus(w: Workshop, ledger: Ledger, nowMs: number): WorkshopStatus {
   const window = claimWindow(w, nowMs);
   const capacity = effectiveCapacity(w);
-  // A revoked key gives back its slot but keeps what it spent committed, so the cap can bind
-  // before the slots do: a key is left only where both a slot and a whole budget are.
-  const { budget_usd, guardrail } = w.openrouter;
-  const budgetsLeft = Math.floor((guardrail.cap_usd - ledger.committed_usd) / budget_usd + 1e-9);
-  const keysLeft = Math.max(0, Math.min(capacity - ledger.claimed, budgetsLeft));
-  const state = window !== "open" ? window : ledger.paused ? "paused" : keysLeft === 0 ? "sold_out" : "open";
+  const left = keysLeft(w, ledger);
+  const state = window !== "open" ? window : ledger.paused ? "paused" : left === 0 ? "sold_out" : "open";
   return {
     ...publicWorkshopFacts(w),
     window,
@@ -31,7 +27,7 @@ export function workshopStatus(w: Workshop, ledger: Ledger, nowMs: number): Work
     state,
     capacity,
     claimed: ledger.claimed,
-    keys_left: keysLeft,
+    keys_left: left,
   };
 }
 

@@ -1,4 +1,4 @@
-import { claimWindow, effectiveCapacity, keyExpiresAt, roundUsd } from "../../workshops/derive.js";
+import { claimWindow, keyExpiresAt, keysLeft, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { ClaimItem, CreditCheck, Ledger, Store, WorkshopRecord } from "../data/store.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
@@ -15,7 +15,7 @@ import { LIVE_STATUSES } from "./plan.js";
  */
 export function remainingWorstCaseUsd(w: Workshop, ledger: Ledger, claims: readonly ClaimItem[], nowMs: number): number {
   if (nowMs >= Date.parse(keyExpiresAt(w))) return 0;
-  const claimable = claimWindow(w, nowMs) === "closed" ? 0 : Math.max(0, effectiveCapacity(w) - ledger.claimed) * w.openrouter.budget_usd;
+  const claimable = claimWindow(w, nowMs) === "closed" ? 0 : keysLeft(w, ledger) * w.openrouter.budget_usd;
   const unspent = claims.filter((c) => LIVE_STATUSES.includes(c.status)).reduce((sum, c) => sum + Math.max(0, c.limit_usd - (c.usage_usd ?? 0)), 0);
   return roundUsd(claimable + unspent);
 }

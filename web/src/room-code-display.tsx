@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, errorMessage } from "./api.js";
-import { formatDuration, serverNow, syncServerClock, useNow } from "./time.js";
+import { formatDuration, realMsUntil, syncServerClock, useNow } from "./time.js";
 import { Notice } from "./ui.js";
 
 /**
@@ -39,8 +39,9 @@ export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeVie
         syncServerClock(next.now);
         setView(next);
         setError(null);
-        // Half a second past the change, so the answer is the new code.
-        if (next.enabled && next.rotates_at) wait = Date.parse(next.rotates_at) - serverNow() + 500;
+        // Half a second past the change, so the answer is the new code (in real time: a rehearsal
+        // clock may run faster than this one).
+        if (next.enabled && next.rotates_at) wait = realMsUntil(Date.parse(next.rotates_at)) + 500;
       } catch (err) {
         if (stopped) return;
         setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
