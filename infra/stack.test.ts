@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { TABLES } from "../functions/data/tables.js";
 import { workshopTimetable } from "../functions/domain/timetable.js";
-import { effectiveCapacity, guardrailSpec } from "../workshops/derive.js";
+import { effectiveCapacity, guardrailSpec, keyExpiresAt } from "../workshops/derive.js";
 import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import {
@@ -171,6 +171,7 @@ describe("workshops", () => {
           claims_close_at: w.claims_close_at,
           is_active: w.is_active,
           organizers: w.organizers,
+          key_expires_at: keyExpiresAt(w),
         });
       }
     } finally {

@@ -34,6 +34,7 @@ export function demoWorkshop(nowMs: number): Workshop {
       "Start with `--no-demo` to hide it.",
     ].join("\n"),
     organizers: [],
+    // No claim_code: on a laptop there is no room to prove presence in, and the flow stays one click.
     openrouter: {
       budget_usd: 1,
       key_label_prefix: "local-demo",
