@@ -1,12 +1,9 @@
-import { spawn } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANAGEMENT_OPERATIONS, startBenchRig, type BenchRig } from "../local/bench/rig.js";
 import { KEY_PATTERN } from "../local/log-guard.js";
 import { effectiveCapacity, keyNamePrefix } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
-import { testWorkshop } from "./api/testing.js";
+import { claimUntilKilled, testWorkshop } from "./api/testing.js";
 import type { ClaimItem } from "./data/store.js";
 import { claimIdFor } from "./domain/claims.js";
 import { LIVE_STATUSES } from "./jobs/plan.js";
@@ -18,8 +15,6 @@ import { LIVE_STATUSES } from "./jobs/plan.js";
  * a ledger that matches the live claims, no orphan keys and no lost slot; and a container killed
  * between mint and store (a real SIGKILL of a real process) leaves an orphan the next sync removes.
  */
-
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * 20% of management calls answer 5xx and 10% answer 429 with Retry-After. The emulator rolls the
@@ -152,43 +147,17 @@ describe("a 300-person burst while OpenRouter fails 20% of management calls with
 });
 
 describe("a container killed between mint and store", () => {
-  /** Runs local/bench/claim-then-die.ts and SIGKILLs it the moment OpenRouter has minted the key. */
-  function claimAndDie(w: Workshop, userId: string, leaseMs: number): Promise<{ hash: string; signal: NodeJS.Signals | null }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "local/bench/claim-then-die.ts")], {
-        cwd: REPO_ROOT,
-        env: {
-          PATH: process.env.PATH ?? "",
-          BENCH_DYNAMO_ENDPOINT: rig.dynamo.endpoint,
-          BENCH_TABLES: JSON.stringify(rig.names),
-          BENCH_OPENROUTER_URL: rig.upstream.url,
-          OPENROUTER_MANAGEMENT_KEY: rig.upstream.managementKey,
-          BENCH_SLUG: w.slug,
-          BENCH_USER_ID: userId,
-          BENCH_EMAIL: `${userId}@example.com`,
-          BENCH_LEASE_MS: String(leaseMs),
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      let hash = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /^minted (\S+)$/m.exec(out);
-        if (m && !hash) {
-          hash = m[1]!;
-          child.kill("SIGKILL");
-        }
-      });
-      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-      child.once("error", reject);
-      child.once("exit", (_code, signal) => {
-        if (!hash) reject(new Error(`the claiming process ended before minting: ${err.replace(new RegExp(KEY_PATTERN.source, "g"), "sk-or-v1-<redacted>").slice(0, 800)}`));
-        else resolve({ hash, signal });
-      });
+  const claimAndDie = (w: Workshop, userId: string, leaseMs: number) =>
+    claimUntilKilled({
+      dynamoEndpoint: rig.dynamo.endpoint,
+      tables: rig.names,
+      openrouterUrl: rig.upstream.url,
+      managementKey: rig.upstream.managementKey,
+      slug: w.slug,
+      userId,
+      leaseMs,
+      dieAt: "mint",
     });
-  }
 
   it("leaves a RESERVED claim and an orphan key; the next sync past the lease deletes the orphan and the attendee ends ACTIVE with one new key", { timeout: 120_000 }, async () => {
     const w = testWorkshop("killed", Date.now(), { openrouter: { budget_usd: 2, guardrail: { cap_usd: 800, reset_interval: "monthly", max_keys: 10 } } });

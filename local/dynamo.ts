@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { RequestListener, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -19,16 +20,96 @@ interface DynaliteOptions {
 }
 
 // dynalite is CommonJS without type declarations.
-const dynalite = createRequire(import.meta.url)("dynalite") as (opts: DynaliteOptions) => Server;
+const requireHere = createRequire(import.meta.url);
+const dynalite = requireHere("dynalite") as (opts: DynaliteOptions) => Server;
+// The LevelDB binding dynalite stores its data with (its own dependency, opened the same way).
+const { Level } = createRequire(requireHere.resolve("dynalite"))("level") as {
+  Level: new (path: string, opts: { createIfMissing: boolean }) => {
+    open(): Promise<void>;
+    iterator(): AsyncIterable<[string, string]>;
+    close(): Promise<void>;
+  };
+};
+
+/** Another process (another local stack on the same data folder) has the database open. */
+export class DatabaseInUseError extends Error {
+  override name = "DatabaseInUseError";
+  constructor(
+    readonly dir: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`another process has the local DynamoDB in ${dir} open`, options);
+  }
+}
+
+/** The database files cannot be opened or read: damaged (cut short, overwritten). */
+export class DamagedDatabaseError extends Error {
+  override name = "DamagedDatabaseError";
+  constructor(
+    readonly dir: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the local DynamoDB in ${dir} cannot be read (${reason})`, options);
+  }
+}
+
+/** Reads every entry of the LevelDB once. Throws DamagedDatabaseError when the files cannot be opened or read. */
+async function readWholeDatabase(dir: string): Promise<void> {
+  const db = new Level(dir, { createIfMissing: false });
+  try {
+    await db.open();
+    for await (const _entry of db.iterator()) {
+      // Reading is the check: LevelDB verifies each block it reads.
+    }
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause ?? err;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw /\block\b/i.test(reason) ? new DatabaseInUseError(dir, { cause: err }) : new DamagedDatabaseError(dir, reason, { cause: err });
+  } finally {
+    await db.close().catch(() => {});
+  }
+}
+
+/**
+ * Checks the data folder's LevelDB before dynalite gets it, and says whether there was one. dynalite
+ * opens its files lazily and throws a damaged file's error outside any request, which would end the
+ * process with a stack trace; reading every entry here also finds a damaged table file.
+ */
+async function checkDatabaseFiles(dir: string): Promise<boolean> {
+  if (!existsSync(join(dir, "CURRENT"))) {
+    // Without CURRENT, LevelDB would quietly start a new, empty database beside the old files.
+    const leftovers = readdirSync(dir).filter((f) => /^(MANIFEST-\d+|\d+\.(log|ldb|sst))$/.test(f));
+    if (leftovers.length > 0) throw new DamagedDatabaseError(dir, `its CURRENT file is missing, beside ${leftovers.join(", ")}`);
+    return false;
+  }
+  await readWholeDatabase(dir);
+  return true;
+}
+
+/**
+ * After a clean stop, opens the database once more: LevelDB moves its write-ahead log into a
+ * checksummed table file when it opens. A log cut short is taken for a crash mid-write and its tail
+ * silently dropped; a table file cut short is an error the next start reports.
+ */
+async function settleAfterStop(dir: string): Promise<void> {
+  await readWholeDatabase(dir);
+}
 
 export interface LocalDynamo {
   endpoint: string;
   client: DynamoDBClient;
+  /** The data folder held a database before this start (so its tables should be there). */
+  existing: boolean;
   close(): Promise<void>;
 }
 
 export async function startLocalDynamo(opts: { dataDir?: string; port?: number } = {}): Promise<LocalDynamo> {
-  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  let existing = false;
+  if (opts.dataDir) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    existing = await checkDatabaseFiles(opts.dataDir);
+  }
   const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // Loopback only, and the client keeps its sockets alive: a server closing an idle socket just as
   // the client reuses it answers ECONNRESET, which a busy machine (a burst of claims) makes likely.
@@ -58,12 +139,14 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
   return {
     endpoint,
     client,
+    existing,
     async close() {
       client.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      if (opts.dataDir) await settleAfterStop(opts.dataDir).catch(() => {});
     },
   };
 }

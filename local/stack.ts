@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
@@ -17,9 +17,9 @@ import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import { createStackClock, type StackClock } from "./clock.js";
 import { DEMO_SLUG, loadOrCreateDemoWorkshop } from "./demo.js";
-import { ensureTables, startLocalDynamo, type LocalDynamo } from "./dynamo.js";
-import { createEmulator } from "./emulator/index.js";
-import { ADMIN_GROUP, createLocalOidc, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
+import { DamagedDatabaseError, DatabaseInUseError, ensureTables, startLocalDynamo, type LocalDynamo } from "./dynamo.js";
+import { createEmulator, EmulatorDataError } from "./emulator/index.js";
+import { ADMIN_GROUP, createLocalOidc, LocalOidcError, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
 import { startScheduler, type LocalScheduler } from "./scheduler.js";
 import { securityHeadersFor, setSecurityHeaders } from "./security-headers.js";
 import { HostCheck, serverOrigins } from "./hosts.js";
@@ -262,9 +262,21 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const siteBuild = ensureSiteBuilt(workshops, siteDir);
     siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
 
-    const dynamo = await startLocalDynamo({ dataDir: join(dataDir, "dynamodb") });
+    const dynamo = await startLocalDynamo({ dataDir: join(dataDir, "dynamodb") }).catch((err: unknown) => {
+      if (err instanceof DatabaseInUseError) {
+        throw new LocalStackError(`The data folder ${dataDir} is in use by another process (another local stack?): stop it first, or start this one with --data <another folder>.`, { cause: err });
+      }
+      throw err instanceof DamagedDatabaseError ? damagedDataFolder(dataDir, err.message, [], err) : err;
+    });
     cleanups.push(() => dynamo.close());
     const tableNames = defaultTableNames("local");
+    // A database this folder used before (it has its namespace) must still hold its tables; without
+    // them its log was cut short, and creating them afresh would hide that every claim is gone.
+    if (dynamo.existing && existsSync(join(dataDir, "key-namespace"))) {
+      const present = new Set((await dynamo.client.send(new ListTablesCommand({}))).TableNames ?? []);
+      const lost = Object.values(tableNames).filter((t) => !present.has(t));
+      if (lost.length > 0) throw damagedDataFolder(dataDir, `its database (${join(dataDir, "dynamodb")}) no longer holds the table(s) ${lost.join(", ")}: its files were cut short`);
+    }
     await ensureTables(dynamo.client, tableNames);
     const store = createStore({ client: dynamo.client, tableNames });
 
@@ -383,7 +395,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // Each workshop's guardrail (the model allowlist) and its CONFIG item, as the deploy writes them.
     // This data folder's own namespace for guardrail and key names: a rehearsal with real OpenRouter
     // never rewrites the deployed guardrail nor takes the deployed stack's keys for orphans.
-    const keyNamespace = localKeyNamespace(dataDir);
+    const recorded = (await Promise.all(workshops.map((w) => store.getWorkshop(w.slug)))).find((r) => r?.key_namespace)?.key_namespace;
+    const keyNamespace = localKeyNamespace(dataDir, recorded);
     const servedBefore = (await store.getCatalog()).entries.map((e) => e.slug);
     for (const w of workshops) {
       const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w, keyNamespace));
@@ -435,6 +448,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
   } catch (err) {
     await closeAll();
+    if (err instanceof EmulatorDataError) {
+      throw damagedDataFolder(dataDir, err.message, [
+        "Without it the emulator starts empty: every key handed out so far stops working, and the next sync gives each claim a new key.",
+      ], err);
+    }
+    if (err instanceof LocalOidcError) throw damagedDataFolder(dataDir, err.message, [], err);
     throw err;
   }
 }
@@ -462,14 +481,51 @@ async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, se
   }
 }
 
-/** The data folder's key namespace (`local-<8 hex>`), made once and kept there. */
-function localKeyNamespace(dataDir: string): string {
+/** What this stack writes into `key-namespace`: `local-` and 8 hex digits. */
+const LOCAL_NAMESPACE = /^local-[0-9a-f]{8}$/;
+
+/**
+ * The data folder's key namespace (`local-<8 hex>`), made once and kept there. It is in the name of
+ * every guardrail and key this folder made, so it is never silently replaced: a damaged file stops
+ * the start (a new namespace would orphan the keys and guardrails on a real account), and a missing
+ * one is restored from what the database recorded with the workshops.
+ */
+function localKeyNamespace(dataDir: string, recorded: string | undefined): string {
   const file = join(dataDir, "key-namespace");
   if (existsSync(file)) {
     const kept = readFileSync(file, "utf8").trim();
-    if (KEY_NAMESPACE_PATTERN.test(kept)) return kept;
+    if (LOCAL_NAMESPACE.test(kept) && (recorded === undefined || recorded === kept)) return kept;
+    if (LOCAL_NAMESPACE.test(kept)) {
+      throw damagedDataFolder(dataDir, `${file} holds ${kept}, but the database recorded ${recorded} for its workshops`, [
+        `If the file was edited by hand, write the recorded one back:  echo ${recorded} > ${file}`,
+      ]);
+    }
+    const fix = recorded
+      ? `The database recorded ${recorded} for its workshops: write it back with  echo ${recorded} > ${file}`
+      : `It is the local-<8 hex> part of this folder's key names (in openrouter-emulator.json, or on openrouter.ai → Keys with --openrouter real): write it back into the file`;
+    throw damagedDataFolder(dataDir, `${file} does not hold a key namespace (local-<8 hex>; found ${JSON.stringify(kept.slice(0, 40))})`, [
+      `${fix}; it names the guardrails and keys this folder made, so a new one would leave them behind.`,
+    ]);
   }
-  const made = `local-${randomBytes(4).toString("hex")}`;
-  writeFileSync(file, `${made}\n`);
-  return made;
+  const namespace = recorded ?? `local-${randomBytes(4).toString("hex")}`;
+  if (!KEY_NAMESPACE_PATTERN.test(namespace)) throw damagedDataFolder(dataDir, `the database recorded ${JSON.stringify(namespace)} as its key namespace`);
+  writeFileSync(file, `${namespace}\n`);
+  return namespace;
+}
+
+/** One clear error for a data folder the stack cannot use as it is: what is wrong and the ways on. */
+function damagedDataFolder(dataDir: string, what: string, firstSteps: string[] = [], cause?: unknown): LocalStackError {
+  const aside = `${dataDir}.damaged-${new Date().toISOString().slice(0, 10)}`;
+  return new LocalStackError(
+    [
+      `The data folder ${dataDir} is damaged: ${what}. Its claims, keys and sign-ins were left as they are.`,
+      ...firstSteps,
+      "To start again without it:",
+      `  mv ${dataDir} ${aside}        (keep it aside), then start as before`,
+      "  npm start -- --data <another folder>   (start with a new folder, leave this one as it is)",
+      `  rm -rf ${dataDir}        (delete it, if nothing in it matters)`,
+      "A new folder starts with no claims and no sign-ins; keys already minted on real OpenRouter stay there until they expire.",
+    ].join("\n"),
+    { cause },
+  );
 }

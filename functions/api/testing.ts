@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { WorkshopSchema, type Workshop, type WorkshopInput } from "../../workshops/schema.js";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
@@ -219,4 +222,58 @@ export function apiGatewayEvent(method: string, path: string, opts: { token?: st
     body: opts.body,
     isBase64Encoded: false,
   };
+}
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * Claims a key in a separate process (local/bench/claim-then-die.ts) and SIGKILLs it at `dieAt`:
+ * "mint" the moment OpenRouter has answered POST /keys (claim still RESERVED), "bind" once the key is
+ * stored (claim MINTED) and before its guardrail assignment. Answers the key's hash and the signal.
+ */
+export function claimUntilKilled(opts: {
+  dynamoEndpoint: string;
+  tables: { attendees: string; workshops: string };
+  openrouterUrl: string;
+  managementKey: string;
+  slug: string;
+  userId: string;
+  leaseMs: number;
+  dieAt: "mint" | "bind";
+}): Promise<{ hash: string; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "local/bench/claim-then-die.ts")], {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? "",
+        BENCH_DYNAMO_ENDPOINT: opts.dynamoEndpoint,
+        BENCH_TABLES: JSON.stringify(opts.tables),
+        BENCH_OPENROUTER_URL: opts.openrouterUrl,
+        OPENROUTER_MANAGEMENT_KEY: opts.managementKey,
+        BENCH_SLUG: opts.slug,
+        BENCH_USER_ID: opts.userId,
+        BENCH_EMAIL: `${opts.userId}@example.com`,
+        BENCH_LEASE_MS: String(opts.leaseMs),
+        BENCH_DIE_AT: opts.dieAt,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    let hash = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /^minted (\S+)$/m.exec(out);
+      if (m && !hash) {
+        hash = m[1]!;
+        child.kill("SIGKILL");
+      }
+    });
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.once("error", reject);
+    child.once("exit", (_code, signal) => {
+      if (!hash) reject(new Error(`the claiming process ended before ${opts.dieAt}: ${err.replace(/sk-or-v1-[0-9a-f]+/g, "sk-or-v1-<redacted>").slice(0, 800)}`));
+      else resolve({ hash, signal });
+    });
+  });
 }

@@ -95,6 +95,12 @@ export interface ClaimItem {
   last_error?: string;
   /** Why the key is UNBOUND, in plain words for organizers (domain/unbound.ts). */
   unbound_reason?: string;
+  /**
+   * What earlier keys of this claim spent, when upstream lost them and the claim got a new key in
+   * the same slot (domain/claims.ts, reissue): part of `usage_usd`, and no longer in the new key's limit.
+   */
+  carried_usage_usd?: number;
+  reissued_at?: string;
 }
 
 /** Who holds a normalized email in a workshop, and for which attempt of their claim. */
@@ -233,6 +239,8 @@ export interface ClaimTransition {
   /** …and, when given, still be held by this attempt (and, with leaseExpiredBy, past its lease). */
   attempt?: string;
   leaseExpiredBy?: number;
+  /** …and, when given, still hold this key. */
+  keyHash?: string;
   set: Partial<Omit<ClaimItem, "slug" | "user_id">>;
   remove?: readonly (keyof ClaimItem)[];
 }
@@ -650,6 +658,7 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
         `${status} IN (${t.from.map((s) => e.value(s)).join(", ")})`,
         t.attempt === undefined ? undefined : `${e.name("attempt")} = ${e.value(t.attempt)}`,
         t.leaseExpiredBy === undefined ? undefined : `${e.name("lease_until")} <= ${e.value(t.leaseExpiredBy)}`,
+        t.keyHash === undefined ? undefined : `${e.name("key_hash")} = ${e.value(t.keyHash)}`,
       ].filter(Boolean);
       const res = await conditional<ClaimItem>("transitionClaim", W, key, () =>
         doc.send(

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName } from "../../workshops/derive.js";
+import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../data/store.js";
@@ -91,6 +91,9 @@ export const USAGE_CHECK_INTERVAL_MS = 30_000;
 
 /** States in which the claim holds a working (or once-working) key. */
 export const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND"];
+
+/** What the claim's current key may spend: its budget, less what earlier keys of it spent before upstream lost them. */
+export const budgetLeft = (c: ClaimItem): number => roundUsd(c.limit_usd - (c.carried_usage_usd ?? 0));
 
 const describe = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
 
@@ -294,7 +297,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
     let created;
     try {
-      created = await openrouter.createKey({ name: reserved.key_name, limit: reserved.limit_usd, expires_at: reserved.expires_at });
+      created = await openrouter.createKey({ name: reserved.key_name, limit: budgetLeft(reserved), expires_at: reserved.expires_at });
     } catch (err) {
       log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
       await release(reserved, describe(err));
@@ -435,7 +438,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     let limitRemaining: number | null = null;
     try {
       const info = disabled ?? (await openrouter.getKey(revoked.key_hash!));
-      spent = info.usage;
+      spent = roundUsd((revoked.carried_usage_usd ?? 0) + info.usage);
       limitRemaining = info.limit_remaining;
     } catch (err) {
       if (!(err instanceof UpstreamNotFoundError)) {
@@ -459,6 +462,73 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     }
   }
 
+  /**
+   * A claim whose key upstream no longer has (deleted by hand on openrouter.ai, an emulator that lost
+   * its state) gets a new key in the same slot: the ledger already counts the slot and its budget, so
+   * nothing is reserved again. What the lost key spent (as last synced) stays spent: it is carried in
+   * the claim's usage and taken off the new key's limit, so the slot never spends more than its budget.
+   *
+   *   KEY_HOLDING(hash) ─ GET /keys/{hash}: 404 ─ RESERVED (same attempt: its email lock still
+   *   proves the slot), key and hash removed ─ mint as for a first claim (take-over if this dies)
+   *
+   * The move to RESERVED is conditional on the claim still holding that very key, so repairs running
+   * at once (the sync job, the attendee's page) mint once. Answers the claim as it is afterwards.
+   */
+  async function reissueMissingKey(slug: string, userId: string, missingHash: string): Promise<ClaimItem> {
+    const record = await workshops.get(slug);
+    const c = await requireClaim(slug, userId, "attendee");
+    if (!KEY_HOLDING.includes(c.status) || c.key_hash !== missingHash) return c;
+    // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is gone.
+    try {
+      await openrouter.getKey(missingHash);
+      return c;
+    } catch (err) {
+      if (!(err instanceof UpstreamNotFoundError)) throw err;
+    }
+    const carried = roundUsd(c.usage_usd ?? 0);
+    if (budgetLeft({ ...c, carried_usage_usd: carried }) <= 0) {
+      log("reissue_skipped", { slug, user_id: userId, reason: "budget spent" });
+      return c;
+    }
+    const at = now();
+    let reserved: ClaimItem;
+    try {
+      reserved = await store.transitionClaim(slug, userId, {
+        from: [c.status],
+        keyHash: missingHash,
+        set: { status: "RESERVED", carried_usage_usd: carried, reissued_at: new Date(at).toISOString(), lease_until: at + leaseMs, updated_at: new Date(at).toISOString() },
+        remove: ["key", "key_hash", "guardrail_id", "bound_at", "limit_remaining", "last_error", "unbound_reason"],
+      });
+    } catch (err) {
+      // Another repair (or a revoke, an expiry) got there first.
+      if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
+      throw err;
+    }
+    log("key_reissued", { slug, user_id: userId, missing_key_hash: missingHash, carried_usage_usd: carried });
+    return mint(record, reserved);
+  }
+
+  /**
+   * The owner's page polls a claim that is still being set up. Past its lease nobody is working on it
+   * any more (the process died): a RESERVED claim is taken over, a MINTED one is bound, or gets a new
+   * key when upstream lost it. Failing that, the page shows the claim as stored and asks again.
+   */
+  async function finishAbandoned(slug: string, c: ClaimItem): Promise<ClaimItem> {
+    if (c.lease_until > now()) return c;
+    try {
+      if (c.status === "RESERVED") return await takeOverStuck(slug, c);
+      if (c.status === "MINTED" && c.key_hash) {
+        const after = await reissueMissingKey(slug, c.user_id, c.key_hash);
+        if (after.status !== "MINTED") return after;
+        const record = await workshops.get(slug);
+        return await bind(record, after, guardrailIdFor(record), false);
+      }
+    } catch (err) {
+      log("finish_abandoned_failed", { slug, user_id: c.user_id, status: c.status, error: describe(err) });
+    }
+    return c;
+  }
+
   async function requireClaim(slug: string, userId: string, audience: "attendee" | "organizer"): Promise<ClaimItem> {
     const c = await store.getClaim(slug, userId);
     if (!c) throw new NoClaimError(slug, audience);
@@ -475,11 +545,15 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       return { policy: w.claim_code, current: currentRoomCode(await secret(), slug, w.claim_code, now()) };
     },
 
-    /** The caller's own claim (any state), or NoClaimError. */
+    /** The caller's own claim (any state; one abandoned mid-way is finished first), or NoClaimError. */
     async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
       const workshop = await workshops.get(slug);
-      return { claim: await requireClaim(slug, userId, "attendee"), workshop };
+      const c = await requireClaim(slug, userId, "attendee");
+      const settling = c.status === "RESERVED" || c.status === "MINTED";
+      return { claim: settling ? await finishAbandoned(slug, c) : c, workshop };
     },
+
+    reissueMissingKey,
 
     /** Assigns an UNBOUND (or stuck MINTED) key to the workshop's guardrail; ACTIVE on success. */
     async retryBinding(slug: string, userId: string): Promise<ClaimItem> {
@@ -551,12 +625,14 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
           const info = await openrouter.getKey(checking.key_hash);
           await store.recordUsage(slug, userId, {
             keyHash: checking.key_hash,
-            usageUsd: info.usage,
+            usageUsd: roundUsd((checking.carried_usage_usd ?? 0) + info.usage),
             limitRemaining: info.limit_remaining,
             syncedAt: new Date(at).toISOString(),
           });
         } catch (err) {
-          log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
+          // Gone upstream: the owner gets a new key in the same slot.
+          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(slug, userId, checking.key_hash).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
+          else log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
         }
       }
       return { claim: await requireClaim(slug, userId, "attendee"), workshop };

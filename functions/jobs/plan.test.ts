@@ -139,6 +139,16 @@ describe("planRetire", () => {
     expect(needsRetire(claims)).toBe(true);
     expect(needsRetire([claim("done", "EXPIRED", { key_hash: "h-done", key_deleted_at: "x" }), claim("late", "ACTIVE", { key_hash: "h-late" })])).toBe(false);
   });
+
+  it("counts what a reissued claim's lost key spent in its usage and in the workshop's spend", () => {
+    // Gil's first key spent $0.40 before upstream lost it; his new key (limit $1.60) has spent $0.10.
+    const keys = [{ ...key(keyName(w, "gil"), "h-gil-2", 0.1), limit: 1.6, limit_remaining: 1.5 }];
+    const claims = [claim("gil", "ACTIVE", { key_hash: "h-gil-2", carried_usage_usd: 0.4, usage_usd: 0.4, usage_synced_at: "2026-04-14T10:00:00Z" })];
+    const plan = planSync(w, keys, claims, NOW);
+    expect(plan.usageWrites).toEqual([{ userId: "gil", keyHash: "h-gil-2", usageUsd: 0.5, limitRemaining: 1.5 }]);
+    expect(plan.spend).toEqual({ usage_usd: 0.5, keys: 1 });
+    expect(plan.unlisted).toEqual([]);
+  });
 });
 
 describe("deployments sharing one OpenRouter account", () => {

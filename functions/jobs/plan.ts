@@ -91,8 +91,9 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
       continue;
     }
     keysInUse++;
-    const usage = roundUsd(k.usage);
-    spendUsd += k.usage;
+    // What earlier, lost keys of the claim spent (the engine's reissue) stays in its usage.
+    const usage = roundUsd((c.carried_usage_usd ?? 0) + k.usage);
+    spendUsd += (c.carried_usage_usd ?? 0) + k.usage;
     const remaining = k.limit_remaining === null ? null : roundUsd(k.limit_remaining);
     if (roundUsd(c.usage_usd ?? 0) !== usage || (c.limit_remaining ?? null) !== remaining || !c.usage_synced_at) {
       usageWrites.push({ userId: c.user_id, keyHash: c.key_hash, usageUsd: usage, limitRemaining: remaining });

@@ -28,8 +28,8 @@ export { forEachLimited };
 export interface JobDeps {
   store: Store;
   housekeeping: Housekeeping;
-  /** For take-over of claims stuck in RESERVED (it re-mints) and the workshop's guardrail id. */
-  engine: Pick<ClaimEngine, "takeOverStuck">;
+  /** Take-over of claims stuck in RESERVED, and a new key for a claim whose key upstream lost (both mint). */
+  engine: Pick<ClaimEngine, "takeOverStuck" | "reissueMissingKey">;
   openrouter: OpenRouterClient;
   /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
   now: () => number;
@@ -66,8 +66,10 @@ export interface JobSummary {
   /** Stuck claims that never held a slot and found none free now: deleted, nothing minted. */
   stuck_refused?: number;
   orphans_deleted?: number;
-  /** Claims that should hold a live key which OpenRouter does not have (404: deleted by hand?). */
+  /** Claims that should hold a live key which OpenRouter does not have (404: deleted by hand, an emulator reset). */
   missing_upstream?: number;
+  /** Of those, claims that got a new key in the same slot (the engine's reissue). */
+  reissued?: number;
   /** Claims whose key someone disabled upstream outside the minter: usage recorded, reported. */
   disabled_upstream?: number;
   keys_disabled?: number;
@@ -256,11 +258,12 @@ class JobRun {
     this.summary.keys = plan.workshopKeys.length;
 
     const unlisted = await this.lookUpUnlisted(plan.unlisted);
-    await this.writeUsage([...plan.usageWrites, ...unlisted], at);
+    await this.writeUsage([...plan.usageWrites, ...unlisted.writes], at);
     await this.writeSpendSample(plan.spend, at);
     await this.deleteOrphans(plan.orphans);
     await this.bindUnbound(plan);
     await this.takeOverStuck(plan.stuck);
+    await this.reissueMissing(unlisted.gone);
     return plan;
   }
 
@@ -281,8 +284,9 @@ class JobRun {
    * disabled outside the minter is reported and its usage recorded; found live (minted after the
    * listing, or paged past while other keys were deleted) is simply its usage.
    */
-  private async lookUpUnlisted(claims: readonly ClaimItem[]): Promise<UsageWrite[]> {
+  private async lookUpUnlisted(claims: readonly ClaimItem[]): Promise<{ writes: UsageWrite[]; gone: ClaimItem[] }> {
     const writes: UsageWrite[] = [];
+    const gone: ClaimItem[] = [];
     let missing = 0;
     let disabled = 0;
     const { failed } = await this.upstreamEach(claims, async (c) => {
@@ -292,10 +296,12 @@ class JobRun {
       } catch (err) {
         if (!(err instanceof NotFoundError)) throw err;
         missing++;
+        gone.push(c);
         return;
       }
       if (k.disabled) disabled++;
-      writes.push({ userId: c.user_id, keyHash: c.key_hash!, usageUsd: roundUsd(k.usage), limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) });
+      const usageUsd = roundUsd((c.carried_usage_usd ?? 0) + k.usage);
+      writes.push({ userId: c.user_id, keyHash: c.key_hash!, usageUsd, limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) });
     });
     this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
     if (disabled > 0) {
@@ -303,7 +309,20 @@ class JobRun {
       this.summary.warnings.push(`${disabled} attendee key(s) were disabled on OpenRouter outside the minter; their claims still show them as live`);
     }
     for (const f of failed.slice(0, 3)) this.fail("look up key", f.error);
-    return writes;
+    return { writes, gone };
+  }
+
+  /** Claims whose key upstream answered 404 for: each gets a new key in the same slot, one at a time (like take-overs). */
+  private async reissueMissing(gone: readonly ClaimItem[]): Promise<void> {
+    this.summary.reissued = 0;
+    for (const c of gone) {
+      try {
+        const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!);
+        if (after.key_hash !== c.key_hash) this.summary.reissued++;
+      } catch (err) {
+        this.fail("reissue missing key", err);
+      }
+    }
   }
 
   /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */

@@ -6,12 +6,15 @@ import { createOpenRouterClient } from "../../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../../functions/openrouter/types.js";
 
 /**
- * A container that dies between mint and store: it claims a key with the real engine, store and
- * client, and the moment OpenRouter has answered POST /keys it says so on stdout and stops making
- * progress, so its parent can SIGKILL it exactly there. Used by functions/faults.test.ts.
+ * A container that dies mid-claim: it claims a key with the real engine, store and client, and the
+ * moment it reaches the step named by BENCH_DIE_AT it says so on stdout and stops making progress,
+ * so its parent can SIGKILL it exactly there:
+ *   mint (default)  OpenRouter has answered POST /keys; the key is not stored yet (claim RESERVED)
+ *   bind            the key is stored (claim MINTED); its guardrail assignment is next
+ * Used by functions/faults.test.ts and functions/reissue.test.ts.
  *
  * Environment: BENCH_DYNAMO_ENDPOINT, BENCH_TABLES (JSON), BENCH_OPENROUTER_URL,
- * OPENROUTER_MANAGEMENT_KEY, BENCH_SLUG, BENCH_USER_ID, BENCH_EMAIL, BENCH_LEASE_MS.
+ * OPENROUTER_MANAGEMENT_KEY, BENCH_SLUG, BENCH_USER_ID, BENCH_EMAIL, BENCH_LEASE_MS, BENCH_DIE_AT.
  * Prints `minted <key hash>` (never the key) and nothing else.
  */
 
@@ -24,14 +27,14 @@ const env = (name: string): string => {
 const dynamo = new DynamoDBClient({ endpoint: env("BENCH_DYNAMO_ENDPOINT"), region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" } });
 const store = createStore({ client: dynamo, tableNames: JSON.parse(env("BENCH_TABLES")) as { attendees: string; workshops: string } });
 const real = createOpenRouterClient({ apiKey: env("OPENROUTER_MANAGEMENT_KEY"), serverURL: env("BENCH_OPENROUTER_URL"), timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 });
-const openrouter: OpenRouterClient = {
-  ...real,
-  async createKey(input) {
-    const created = await real.createKey(input);
-    process.stdout.write(`minted ${created.hash}\n`);
-    // The process is killed here; until then it makes no further progress.
-    return new Promise<never>(() => {});
-  },
+// The process is killed here; until then it makes no further progress.
+const halt = (hash: string) => {
+  process.stdout.write(`minted ${hash}\n`);
+  return new Promise<never>(() => {});
 };
+const openrouter: OpenRouterClient =
+  process.env.BENCH_DIE_AT === "bind"
+    ? { ...real, assignKeys: (_guardrailId, hashes) => halt(hashes[0]!) }
+    : { ...real, createKey: async (input) => halt((await real.createKey(input)).hash) };
 const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store }), now: Date.now, leaseMs: Number(env("BENCH_LEASE_MS")) });
 await engine.claim(env("BENCH_SLUG"), { userId: env("BENCH_USER_ID"), email: env("BENCH_EMAIL") });

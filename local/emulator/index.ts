@@ -21,7 +21,7 @@ import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from
 export { DEFAULT_MODELS, type EmulatorModel } from "./catalogue.js";
 export { MANAGEMENT_OPERATIONS, OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
 export { DEFAULT_COMPLETION_TOKENS, chatCost, promptTokens } from "./inference.js";
-export type { AssignmentRecord, EmulatorData, GuardrailRecord, KeyRecord } from "./state.js";
+export { EmulatorDataError, type AssignmentRecord, type EmulatorData, type GuardrailRecord, type KeyRecord } from "./state.js";
 
 export interface EmulatorOptions {
   /** Accepted management key. Else OPENROUTER_MANAGEMENT_KEY, else one is generated (and kept in dataFile). */
@@ -67,7 +67,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     generated = true;
     if (store.data.generated_management_key !== managementKey) {
       store.data.generated_management_key = managementKey;
-      store.changed();
+      store.commit({ account: true });
     }
   }
 
@@ -129,7 +129,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     }
     if (typeof total !== "number" || !Number.isFinite(total) || total < 0) return errorResponse(400, "total_credits must be a number of USD, 0 or more");
     ctx.store.data.total_credits = total;
-    ctx.store.changed();
+    ctx.store.commit({ account: true });
     return json({ total_credits: ctx.store.data.total_credits, total_usage: ctx.store.data.total_usage });
   });
   app.post("/_emulator/models", async (c) => {

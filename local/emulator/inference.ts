@@ -106,7 +106,7 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
 
     addUsage(key, cost, now);
     ctx.store.data.total_usage = roundMoney(ctx.store.data.total_usage + cost);
-    ctx.store.changed();
+    ctx.store.commit({ keys: [key.hash], account: true });
 
     const id = `gen-${Math.floor(now / 1000)}-${randomBytes(10).toString("hex")}`;
     const created = Math.floor(now / 1000);

@@ -218,7 +218,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
         creator_user_id: creator,
       };
       data().keys.push(record);
-      ctx.store.changed();
+      ctx.store.commit({ keys: [record.hash] });
       return json({ data: keyResponse(ctx, record), key: plaintext }, 201);
     }),
   );
@@ -249,7 +249,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       if (limitReset !== undefined) key.limit_reset = limitReset;
       if (includeByok !== undefined) key.include_byok_in_limit = includeByok;
       key.updated_at = isoNow(ctx);
-      ctx.store.changed();
+      ctx.store.commit({ keys: [key.hash] });
       return json({ data: keyResponse(ctx, key) });
     }),
   );
@@ -262,7 +262,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       if (index < 0) return keyNotFound();
       data().keys.splice(index, 1);
       data().assignments = data().assignments.filter((a) => a.key_hash !== hash);
-      ctx.store.changed();
+      ctx.store.commit({ keys: [hash], assignments: [hash] });
       return json({ deleted: true });
     }),
   );
@@ -400,7 +400,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
         workspace_id: workspaceId,
       };
       data().guardrails.push(record);
-      ctx.store.changed();
+      ctx.store.commit({ guardrails: [record.id] });
       return json({ data: guardrailResponse(record) }, 201);
     }),
   );
@@ -432,7 +432,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       const next = { ...g, ...fields };
       if (next.limit_usd != null && next.reset_interval == null) throw new BadRequest("limit_usd requires reset_interval");
       Object.assign(g, fields, { updated_at: isoNow(ctx) });
-      ctx.store.changed();
+      ctx.store.commit({ guardrails: [g.id] });
       return json({ data: guardrailResponse(g) });
     }),
   );
@@ -444,8 +444,9 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       const index = data().guardrails.findIndex((g) => g.id === id);
       if (index < 0) return guardrailNotFound();
       data().guardrails.splice(index, 1);
+      const released = data().assignments.filter((a) => a.guardrail_id === id).map((a) => a.key_hash);
       data().assignments = data().assignments.filter((a) => a.guardrail_id !== id);
-      ctx.store.changed();
+      ctx.store.commit({ guardrails: [id], assignments: released });
       return json({ deleted: true });
     }),
   );
@@ -478,6 +479,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       if (!findGuardrail(id)) return guardrailNotFound();
       const hashes = keyHashesOf(await readBody(c));
       let assigned = 0;
+      const moved: string[] = [];
       for (const hash of hashes) {
         if (!findKey(hash)) continue;
         // Counted even when already bound here, so a retried assignment reads as done.
@@ -487,8 +489,9 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
         // One guardrail per key: binding it here releases it from any other.
         data().assignments = data().assignments.filter((a) => a.key_hash !== hash);
         data().assignments.push({ id: randomUUID(), key_hash: hash, guardrail_id: id, assigned_by: data().user_id, created_at: isoNow(ctx) });
+        moved.push(hash);
       }
-      ctx.store.changed();
+      ctx.store.commit({ assignments: moved });
       return json({ assigned_count: assigned });
     }),
   );
@@ -499,10 +502,10 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       const id = c.req.param("id") ?? "";
       if (!findGuardrail(id)) return guardrailNotFound();
       const hashes = new Set(keyHashesOf(await readBody(c)));
-      const before = data().assignments.length;
+      const released = data().assignments.filter((a) => a.guardrail_id === id && hashes.has(a.key_hash)).map((a) => a.key_hash);
       data().assignments = data().assignments.filter((a) => !(a.guardrail_id === id && hashes.has(a.key_hash)));
-      const removed = before - data().assignments.length;
-      ctx.store.changed();
+      const removed = released.length;
+      ctx.store.commit({ assignments: released });
       return json({ unassigned_count: removed });
     }),
   );

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
@@ -139,62 +138,145 @@ export function limitRemaining(key: KeyRecord, nowMs: number): number | null {
   return Math.max(0, roundMoney(key.limit - spent));
 }
 
+/** A data file (or its journal) the emulator cannot read. Nothing is written over it. */
+export class EmulatorDataError extends Error {
+  override name = "EmulatorDataError";
+}
+
+/** What one mutation touched, by id: the store journals each one as it is now (or as gone). */
+export interface Touched {
+  keys?: readonly string[];
+  guardrails?: readonly string[];
+  /** Key hashes whose assignment changed. */
+  assignments?: readonly string[];
+  /** Credits, usage, the generated management key. */
+  account?: boolean;
+}
+
+/** One journal line: the touched records as they are after the mutation, `null` for removed ones. */
+interface JournalEntry {
+  keys?: Record<string, KeyRecord | null>;
+  guardrails?: Record<string, GuardrailRecord | null>;
+  assignments?: Record<string, AssignmentRecord | null>;
+  account?: Pick<EmulatorData, "total_credits" | "total_usage" | "generated_management_key">;
+}
+
+/** Journal lines between two snapshots: compaction costs one snapshot per this many mutations. */
+const COMPACT_AFTER = 2_000;
+
 /**
- * Loads the data file once at start, and writes it back after mutations: debounced, and atomically
- * (temp file + rename), so a crash mid-write never leaves half a JSON document.
+ * The emulator's state in memory, persisted as upstream persists it: a mutation is on disk before its
+ * answer goes out. Each mutation appends one line (the records it touched, as they are now) to a
+ * journal beside the data file, with one write; every COMPACT_AFTER lines, and on flush, the whole
+ * state is written to the data file (temp file + rename) and the journal starts empty. Loading reads
+ * the snapshot and replays the journal over it; replaying a line the snapshot already holds sets the
+ * same values again, so a crash between snapshot and truncation loses nothing. A process killed at
+ * any moment loses at most the mutation it had not answered yet.
  */
 export class EmulatorStore {
   readonly data: EmulatorData;
   private readonly file: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly journalFile: string | undefined;
+  private journalFd: number | undefined;
+  private journalLines = 0;
 
   constructor(file: string | undefined, totalCredits: number) {
     this.file = file;
-    if (file && existsSync(file)) {
-      let parsed: EmulatorData;
-      try {
-        parsed = JSON.parse(readFileSync(file, "utf8")) as EmulatorData;
-      } catch {
-        // Not the parser's message: it quotes the file, and the file may hold the emulator's management key.
-        throw new Error(`Emulator data file ${file} is not valid JSON; move it away to start fresh`);
-      }
-      if (parsed?.version !== 1 || !Array.isArray(parsed.keys) || !Array.isArray(parsed.guardrails) || !Array.isArray(parsed.assignments)) {
-        throw new Error(`Emulator data file ${file} is not an emulator state (version 1 with keys, guardrails, assignments); move it away to start fresh`);
-      }
-      this.data = parsed;
-    } else {
-      this.data = newEmulatorData(totalCredits);
+    this.journalFile = file ? `${file}.journal` : undefined;
+    this.data = file && existsSync(file) ? readSnapshot(file) : newEmulatorData(totalCredits);
+    if (this.journalFile && existsSync(this.journalFile)) {
+      const replayed = replayJournal(this.journalFile, this.data);
+      if (replayed > 0) this.compact();
     }
   }
 
-  /** Call after every mutation. */
-  changed(): void {
-    if (!this.file || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush().catch((err: unknown) => {
-        console.error(`emulator: could not write ${this.file}: ${err instanceof Error ? err.message : String(err)}`);
-      });
-    }, 20);
-    this.timer.unref?.();
+  /** Call after every mutation, before answering: journals what it touched. */
+  commit(touched: Touched): void {
+    if (!this.journalFile) return;
+    const entry: JournalEntry = {};
+    const d = this.data;
+    if (touched.keys?.length) entry.keys = Object.fromEntries(touched.keys.map((h) => [h, d.keys.find((k) => k.hash === h) ?? null]));
+    if (touched.guardrails?.length) entry.guardrails = Object.fromEntries(touched.guardrails.map((id) => [id, d.guardrails.find((g) => g.id === id) ?? null]));
+    if (touched.assignments?.length) {
+      entry.assignments = Object.fromEntries(touched.assignments.map((h) => [h, d.assignments.find((a) => a.key_hash === h) ?? null]));
+    }
+    if (touched.account) entry.account = { total_credits: d.total_credits, total_usage: d.total_usage, generated_management_key: d.generated_management_key };
+    if (Object.keys(entry).length === 0) return;
+    if (this.journalFd === undefined) {
+      mkdirSync(dirname(this.journalFile), { recursive: true });
+      this.journalFd = openSync(this.journalFile, "a", 0o600);
+    }
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+    if (++this.journalLines >= COMPACT_AFTER) this.compact();
   }
 
-  /** Writes now (and waits for any write in progress). */
-  flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+  /** Writes the whole state to the data file now and empties the journal. */
+  async flush(): Promise<void> {
+    if (this.file) this.compact();
+  }
+
+  private compact(): void {
+    const file = this.file!;
+    mkdirSync(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.data, null, 1), { mode: 0o600 });
+    renameSync(tmp, file);
+    if (this.journalFd !== undefined) {
+      closeSync(this.journalFd);
+      this.journalFd = undefined;
     }
-    const file = this.file;
-    if (!file) return Promise.resolve();
-    const snapshot = JSON.stringify(this.data, null, 1);
-    this.writing = this.writing.catch(() => undefined).then(async () => {
-      mkdirSync(dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, snapshot, { mode: 0o600 });
-      await rename(tmp, file);
-    });
-    return this.writing;
+    rmSync(this.journalFile!, { force: true });
+    this.journalLines = 0;
+  }
+}
+
+function readSnapshot(file: string): EmulatorData {
+  let parsed: EmulatorData;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8")) as EmulatorData;
+  } catch {
+    // Not the parser's message: it quotes the file, and the file may hold the emulator's management key.
+    throw new EmulatorDataError(`${file} is not valid JSON (cut short?)`);
+  }
+  if (parsed?.version !== 1 || !Array.isArray(parsed.keys) || !Array.isArray(parsed.guardrails) || !Array.isArray(parsed.assignments)) {
+    throw new EmulatorDataError(`${file} is not an emulator state (version 1 with keys, guardrails, assignments)`);
+  }
+  return parsed;
+}
+
+/** Applies every journal line to `data`; answers how many. A last line cut short was never answered: it is dropped. */
+function replayJournal(journal: string, data: EmulatorData): number {
+  const lines = readFileSync(journal, "utf8").split("\n");
+  lines.pop(); // after the last newline: nothing, or a line whose write never finished
+  let applied = 0;
+  for (const [i, line] of lines.entries()) {
+    let entry: JournalEntry;
+    try {
+      entry = JSON.parse(line) as JournalEntry;
+    } catch {
+      throw new EmulatorDataError(`${journal} line ${i + 1} is not a journal entry`);
+    }
+    applyEntry(data, entry);
+    applied++;
+  }
+  return applied;
+}
+
+function upsert<T>(list: T[], matches: (x: T) => boolean, value: T | null): void {
+  const at = list.findIndex(matches);
+  if (value === null) {
+    if (at >= 0) list.splice(at, 1);
+  } else if (at >= 0) list[at] = value;
+  else list.push(value);
+}
+
+function applyEntry(data: EmulatorData, entry: JournalEntry): void {
+  for (const [hash, k] of Object.entries(entry.keys ?? {})) upsert(data.keys, (x) => x.hash === hash, k);
+  for (const [id, g] of Object.entries(entry.guardrails ?? {})) upsert(data.guardrails, (x) => x.id === id, g);
+  for (const [hash, a] of Object.entries(entry.assignments ?? {})) upsert(data.assignments, (x) => x.key_hash === hash, a);
+  if (entry.account) {
+    data.total_credits = entry.account.total_credits;
+    data.total_usage = entry.account.total_usage;
+    if (entry.account.generated_management_key !== undefined) data.generated_management_key = entry.account.generated_management_key;
   }
 }
