@@ -474,16 +474,19 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
    * The move to RESERVED is conditional on the claim still holding that very key, so repairs running
    * at once (the sync job, the attendee's page) mint once. Answers the claim as it is afterwards.
    */
-  async function reissueMissingKey(slug: string, userId: string, missingHash: string): Promise<ClaimItem> {
+  async function reissueMissingKey(slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}): Promise<ClaimItem> {
     const record = await workshops.get(slug);
     const c = await requireClaim(slug, userId, "attendee");
     if (!KEY_HOLDING.includes(c.status) || c.key_hash !== missingHash) return c;
-    // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is gone.
-    try {
-      await openrouter.getKey(missingHash);
-      return c;
-    } catch (err) {
-      if (!(err instanceof UpstreamNotFoundError)) throw err;
+    // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is
+    // gone (`answered404`: the caller has just had that answer).
+    if (!opts.answered404) {
+      try {
+        await openrouter.getKey(missingHash);
+        return c;
+      } catch (err) {
+        if (!(err instanceof UpstreamNotFoundError)) throw err;
+      }
     }
     const carried = roundUsd(c.usage_usd ?? 0);
     if (budgetLeft({ ...c, carried_usage_usd: carried }) <= 0) {
@@ -631,7 +634,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
           });
         } catch (err) {
           // Gone upstream: the owner gets a new key in the same slot.
-          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(slug, userId, checking.key_hash).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
+          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(slug, userId, checking.key_hash, { answered404: true }).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
           else log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
         }
       }

@@ -354,7 +354,7 @@ describe("listing cost follows the live keys", () => {
     expect(bed.emu.emulator.stats().calls["keys.list"]).toBe(1);
   });
 
-  it("looks up a claim's key the listing lacks: disabled by hand is reported with its usage, deleted by hand is missing", async () => {
+  it("looks up a claim's key the listing lacks: disabled by hand is reported with its usage, deleted by hand is missing and re-issued", async () => {
     const bed = await testbed("jobs-by-hand");
     await claimAll(bed, ["ann", "bob", "cid"]);
     await spend(bed, await bed.store.listClaims(bed.w.slug));
@@ -364,7 +364,7 @@ describe("listing cost follows the live keys", () => {
 
     bed.emu.emulator.resetStats();
     const summary = await sync(bed);
-    expect(summary).toMatchObject({ ok: true, keys: 1, disabled_upstream: 1, missing_upstream: 1, orphans_deleted: 0 });
+    expect(summary).toMatchObject({ ok: true, keys: 1, disabled_upstream: 1, missing_upstream: 1, reissued: 1, orphans_deleted: 0 });
     expect(summary.warnings.join(" ")).toMatch(/disabled on OpenRouter outside the minter/);
     // One lookup per exception, not per key.
     expect(bed.emu.emulator.stats().calls["keys.get"]).toBe(2);

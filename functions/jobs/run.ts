@@ -317,7 +317,7 @@ class JobRun {
     this.summary.reissued = 0;
     for (const c of gone) {
       try {
-        const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!);
+        const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!, { answered404: true });
         if (after.key_hash !== c.key_hash) this.summary.reissued++;
       } catch (err) {
         this.fail("reissue missing key", err);
