@@ -99,10 +99,11 @@ describe("infra/index.ts under Node ESM + tsx", () => {
       .contentSecurityPolicy as string;
     for (const csp of [meta!, header]) {
       expect(csp).not.toMatch(/127\.0\.0\.1|localhost|http:/);
-      // The page may talk only to itself and this stack's Cognito.
+      // The page may talk only to itself, this stack's Cognito and OpenRouter (the key page's "Test my key").
       const connect = /connect-src ([^;]+)/.exec(csp)![1].split(" ");
       expect(connect[0]).toBe("'self'");
-      for (const source of connect.slice(1)) expect(source).toMatch(/^https:\/\/[a-z0-9.-]+\.(amazonaws|amazoncognito)\.com$/);
+      expect(connect).toContain("https://openrouter.ai");
+      for (const source of connect.slice(1)) expect(source).toMatch(/^https:\/\/([a-z0-9.-]+\.(amazonaws|amazoncognito)\.com|openrouter\.ai)$/);
     }
   });
 
