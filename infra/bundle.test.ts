@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,7 +19,9 @@ describe("bundleFunction", () => {
       // Everything (the AWS SDK included) is inside; a Lambda package must stay far below 50 MB zipped.
       expect(bundle.sizeBytes).toBeLessThan(5 * 1024 * 1024);
       const code = readFileSync(join(bundle.outdir, "index.mjs"), "utf8");
-      expect(code).toMatch(/sourceMappingURL=index\.mjs\.map/);
+      // The package is the module alone: its source map stays beside it (see bundle.ts).
+      expect(readdirSync(bundle.outdir)).toEqual(["index.mjs"]);
+      expect(code).not.toMatch(/sourceMappingURL/);
       // Minified: long lines (only template literals keep their newlines).
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       console.log(`${name}: index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KiB, map ${(bundle.sourceMapBytes / 1024).toFixed(0)} KiB`);
@@ -30,7 +32,7 @@ describe("bundleFunction", () => {
       for (const chain of ["@aws-sdk/credential-provider-node", "@aws-sdk/credential-provider-sso", "@aws-sdk/credential-provider-ini", "@aws-sdk/credential-provider-web-identity", "@aws-sdk/nested-clients", "@aws-sdk/token-providers", "@smithy/credential-provider-imds"]) {
         expect(packages).not.toContain(chain);
       }
-      const map = JSON.parse(readFileSync(join(bundle.outdir, "index.mjs.map"), "utf8"));
+      const map = JSON.parse(readFileSync(bundle.sourceMapFile, "utf8"));
       expect(map.sources.some((s: string) => s.includes(spec.entry.split("/").slice(0, 2).join("/")))).toBe(true);
 
       // Loading it runs the module scope, as a cold start does: the environment is read there, and

@@ -44,7 +44,6 @@ export const FUNCTION_SPECS: Record<"api" | "jobs", FunctionSpec> = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
-        "dynamodb:Scan",
         "dynamodb:BatchGetItem",
       ],
     },
@@ -66,7 +65,6 @@ export const FUNCTION_SPECS: Record<"api" | "jobs", FunctionSpec> = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
-        "dynamodb:Scan",
         "dynamodb:BatchGetItem",
       ],
     },
@@ -179,7 +177,6 @@ export class MinterFunctions extends pulumi.ComponentResource {
       WORKSHOPS_TABLE: args.tables.workshops.name,
       OPENROUTER_BASE_URL: args.openrouterBaseUrl,
       ATTENDEE_BASE_URL: args.attendeeBaseUrl,
-      NODE_OPTIONS: "--enable-source-maps",
       ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecretArn } : {}),
       ...(spec.needsAuth
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }

@@ -153,7 +153,7 @@ export function fakeBundler(): (entry: string, name: string) => Promise<BundledF
     const outdir = join(root, name);
     mkdirSync(outdir, { recursive: true });
     writeFileSync(join(outdir, "index.mjs"), "export const handler = async () => ({ statusCode: 204 });\n");
-    return { name, outdir, sizeBytes: 57, sourceMapBytes: 0, inputs: {} };
+    return { name, outdir, sizeBytes: 57, sourceMapFile: `${outdir}.index.mjs.map`, sourceMapBytes: 0, inputs: {} };
   };
 }
 

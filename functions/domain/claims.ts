@@ -304,6 +304,15 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
     }
 
+    // The key goes to the guardrail while it is being stored: the attendee waits for the slower of
+    // the two, not for both one after the other. Binding a key whose claim was taken over meanwhile
+    // is harmless: that key is deleted below.
+    const assignment = guardrail.then(async (id) => {
+      await openrouter.assignKeys(id, [created.hash]);
+      return id;
+    });
+    assignment.catch(() => {});
+
     let minted: ClaimItem;
     try {
       minted = await store.transitionClaim(slug, reserved.user_id, {
@@ -321,16 +330,17 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       }
       throw err;
     }
-    return bind(record, minted, guardrail, false);
+    return bind(record, minted, guardrail, false, assignment);
   }
 
-  async function bind(record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean): Promise<ClaimItem> {
+  /** `assignment`: the key's assignment to the guardrail when already under way (mint). */
+  async function bind(record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean, assignment?: Promise<string>): Promise<ClaimItem> {
     const slug = record.config.slug;
     let step: "guardrail" | "assign" = "guardrail";
     try {
       const guardrailId = await guardrail;
       step = "assign";
-      await openrouter.assignKeys(guardrailId, [claimed.key_hash!]);
+      await (assignment ?? openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
       return await store.transitionClaim(slug, claimed.user_id, {
         from: ["MINTED", "UNBOUND"],
         set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso(), updated_at: iso() },

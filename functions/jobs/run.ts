@@ -529,13 +529,13 @@ class JobRun {
       }
     };
     const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
-      // Usage first: once the key is deleted, nobody can read it again.
-      await housekeeping.recordUsage(slug, claim.user_id, {
-        keyHash: key.hash,
-        usageUsd: roundUsd(key.usage),
-        limitRemaining: key.limit_remaining === null ? null : roundUsd(key.limit_remaining),
-        syncedAt: iso,
-      });
+      // Usage first: once the key is deleted, nobody can read it again. Usually the claim already
+      // holds it (expire recorded it when it disabled the key), and then there is nothing to write.
+      const usage = roundUsd(key.usage);
+      const remaining = key.limit_remaining === null ? null : roundUsd(key.limit_remaining);
+      if (roundUsd(claim.usage_usd ?? 0) !== usage || (claim.limit_remaining ?? null) !== remaining) {
+        await housekeeping.recordUsage(slug, claim.user_id, { keyHash: key.hash, usageUsd: usage, limitRemaining: remaining, syncedAt: iso });
+      }
       if (await openrouter.deleteKey(key.hash)) deleted++;
       await markDeleted(claim);
     });

@@ -45,7 +45,33 @@ export interface Counters {
   dynamoMs: Map<string, number[]>;
 }
 
-export interface BenchRig {
+/** A confirmed attendee with a signed ID token. */
+export interface BenchUser {
+  sub: string;
+  email: string;
+  token: string;
+}
+
+/**
+ * What the claim scenarios need from a set-up, whether every part shares this process
+ * (`startBenchRig`) or the API, the local DynamoDB and the emulator each have their own (`split.ts`).
+ */
+export interface ClaimTarget {
+  /** Writes the workshop item and the index as the deploy does, then runs its open job (guardrail + ledger). */
+  openWorkshop(w: Workshop): Promise<void>;
+  /** Confirmed attendees with signed ID tokens (the confirm step written directly). */
+  attendees(prefix: string, n: number): Promise<BenchUser[]>;
+  /** One HTTP request to the API over loopback, as a browser sends it. */
+  request(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; text: string }>;
+  setFaults(faults: FaultMap): Promise<void>;
+  /** CPU time (ms) of the process the API runs in, so far. */
+  apiCpuMs(): Promise<number>;
+  /** Names of every key upstream (disabled ones included). */
+  upstreamKeyNames(): Promise<string[]>;
+  store: Store;
+}
+
+export interface BenchRig extends ClaimTarget {
   dynamo: LocalDynamo;
   upstream: RunningEmulator;
   issuer: TestIssuer;
@@ -61,14 +87,7 @@ export interface BenchRig {
   resetCounters(): void;
   totalWrites(): number;
   totalUpstream(): number;
-  setFaults(faults: FaultMap): void;
-  /** Writes the workshop item and the index as the deploy does, then runs its open job (guardrail + ledger). */
-  openWorkshop(w: Workshop): Promise<void>;
-  /** Confirmed attendees with signed ID tokens (the confirm step written directly). */
-  attendees(prefix: string, n: number): Promise<{ sub: string; email: string; token: string }[]>;
   job(job: JobName, slug: string): Promise<JobSummary>;
-  /** One HTTP request to the API over loopback, as a browser sends it. */
-  request(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; text: string }>;
   close(): Promise<void>;
 }
 
@@ -134,7 +153,8 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
   const apiOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-  const opened = new Map<string, Workshop>();
+  const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now });
+  const openWorkshop = workshopOpener(store, job, now);
 
   const rig: BenchRig = {
     dynamo,
@@ -157,33 +177,19 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     },
     totalWrites: () => sum(counters.writes),
     totalUpstream: () => sum(counters.upstream),
-    setFaults: (faults) => upstream.emulator.setFaults(faults),
+    setFaults: async (faults) => upstream.emulator.setFaults(faults),
     async openWorkshop(w) {
-      await store.putWorkshop(w.slug, { config: w }, now());
-      opened.set(w.slug, w);
-      await store.putCatalog([...opened.values()], now());
-      const summary = await rig.job("open", w.slug);
-      if (!summary.ok) throw new Error(`open job for ${w.slug} failed: ${summary.errors.join("; ")}`);
+      await openWorkshop(w);
       workshops.invalidate();
-      // The guardrail is the one the open job ensured; a claim never creates it.
-      if (!(await store.getWorkshop(w.slug))?.guardrail_id) throw new Error(`no guardrail recorded for ${guardrailSpec(w).name}`);
     },
-    async attendees(prefix, n) {
-      const users = Array.from({ length: n }, (_, i) => ({ sub: `${prefix}-${i}`, email: `${prefix}-${i}@example.com` }));
-      // Sixteen at a time: this is set-up, not the thing measured.
-      for (let i = 0; i < users.length; i += 16) {
-        await Promise.all(users.slice(i, i + 16).map((u) => store.confirmProfile(u.sub, { displayName: u.sub }, now())));
-      }
-      return users.map((u) => ({ ...u, token: issuer.tokenFor(u) }));
+    attendees: (prefix, n) => confirmedAttendees(store, issuer, prefix, n, now),
+    job,
+    request: (method, path, token, body) => requestOver(apiOrigin, method, path, token, body),
+    apiCpuMs: async () => {
+      const used = process.cpuUsage();
+      return (used.user + used.system) / 1000;
     },
-    job: (job, slug) => runJob({ job, slug }, { store, housekeeping, engine, openrouter, now }),
-    async request(method, path, token, body) {
-      const headers: Record<string, string> = {};
-      if (token) headers.authorization = `Bearer ${token}`;
-      if (body !== undefined) headers["content-type"] = "application/json";
-      const res = await fetch(`${apiOrigin}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
-      return { status: res.status, text: await res.text() };
-    },
+    upstreamKeyNames: async () => upstream.emulator.state.keys.map((k) => k.name),
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -193,6 +199,41 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     },
   };
   return rig;
+}
+
+/**
+ * Opens workshops as the deploy and the open job do: the CONFIG item, the workshop index listing
+ * every workshop opened so far, then the open job (guardrail + ledger).
+ */
+export function workshopOpener(store: Store, job: (name: JobName, slug: string) => Promise<JobSummary>, now: () => number) {
+  const opened = new Map<string, Workshop>();
+  return async (w: Workshop) => {
+    await store.putWorkshop(w.slug, { config: w }, now());
+    opened.set(w.slug, w);
+    await store.putCatalog([...opened.values()], now());
+    const summary = await job("open", w.slug);
+    if (!summary.ok) throw new Error(`open job for ${w.slug} failed: ${summary.errors.join("; ")}`);
+    // The guardrail is the one the open job ensured; a claim never creates it.
+    if (!(await store.getWorkshop(w.slug))?.guardrail_id) throw new Error(`no guardrail recorded for ${guardrailSpec(w).name}`);
+  };
+}
+
+/** Confirmed attendees (the confirm step written directly, sixteen at a time: set-up, not measured). */
+export async function confirmedAttendees(store: Store, issuer: TestIssuer, prefix: string, n: number, now: () => number): Promise<BenchUser[]> {
+  const users = Array.from({ length: n }, (_, i) => ({ sub: `${prefix}-${i}`, email: `${prefix}-${i}@example.com` }));
+  for (let i = 0; i < users.length; i += 16) {
+    await Promise.all(users.slice(i, i + 16).map((u) => store.confirmProfile(u.sub, { displayName: u.sub }, now())));
+  }
+  return users.map((u) => ({ ...u, token: issuer.tokenFor(u) }));
+}
+
+/** One HTTP request to an API origin, as a browser sends it. */
+export async function requestOver(origin: string, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${origin}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  return { status: res.status, text: await res.text() };
 }
 
 /** Which kind of item a command touches: the sort key's prefix (LEDGER, CLAIM, EMAIL, ...) or the table's hash key. */
