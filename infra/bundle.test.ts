@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BundleError, bundleFunction, bytesByPackage } from "./bundle.js";
+import { BUNDLE_BUDGET_BYTES, BundleError, bundleFunction, bytesByPackage } from "./bundle.js";
 import { FUNCTION_SPECS } from "./functions.js";
 
 /** The deployment packages: esbuild on the real entry points, then loaded the way Lambda loads them. */
@@ -25,6 +25,12 @@ describe("bundleFunction", () => {
       // Minified: long lines (only template literals keep their newlines).
       expect(code.length / code.split("\n").length).toBeGreaterThan(1000);
       console.log(`${name}: index.mjs ${(bundle.sizeBytes / 1024).toFixed(0)} KiB, map ${(bundle.sourceMapBytes / 1024).toFixed(0)} KiB`);
+      // Within its size budget: what a cold start reads and compiles. The largest parts are named
+      // when it is not, so the cause shows in the failure.
+      const budget = BUNDLE_BUDGET_BYTES[name]!;
+      expect(budget).toBeGreaterThan(0);
+      const largest = Object.entries(bytesByPackage(bundle.inputs)).slice(0, 6).map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)} KB`);
+      expect(bundle.sizeBytes, `${name} bundle over its ${budget / 1024} KB budget; largest parts: ${largest.join(", ")}`).toBeLessThanOrEqual(budget);
       // Environment credentials only: the SDK's default chain (SSO, STS, INI, instance metadata) is not in it.
       const packages = Object.keys(bytesByPackage(bundle.inputs));
       expect(packages).toContain("@aws-sdk/client-dynamodb");

@@ -19,6 +19,13 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DEFAULT_BUNDLE_ROOT = join(REPO_ROOT, "dist", "lambda");
 export const LAMBDA_HANDLER = "index.handler";
 
+/**
+ * The most each Lambda's index.mjs may weigh (bytes, minified): all of it is read and compiled at
+ * every cold start. `infra/bundle.test.ts` fails a bundle over its budget; `npm run bench` reports
+ * the sizes and the cold import time they cost.
+ */
+export const BUNDLE_BUDGET_BYTES: Readonly<Record<string, number>> = { api: 400 * 1024, jobs: 350 * 1024 };
+
 export interface BundleOptions {
   /** Where the package is written; defaults to dist/lambda/<name>. */
   outdir?: string;

@@ -2,7 +2,8 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
-import * as z from "zod";
+// zod/mini (as workshops/schema.ts): the same checks and messages, a fraction of the bundle.
+import * as z from "zod/mini";
 import { SLUG_PATTERN } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { AuthError, bearerToken, isOrganizer, type Principal, type VerifyToken } from "../auth/index.js";
@@ -72,21 +73,21 @@ const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
   upstream_unavailable: 503,
 };
 
-const slugParam = z.string().max(48).regex(SLUG_PATTERN);
-const userIdParam = z.string().min(1).max(256);
+const slugParam = z.string().check(z.maxLength(48), z.regex(SLUG_PATTERN));
+const userIdParam = z.string().check(z.minLength(1), z.maxLength(256));
 
 const ProfileBody = z.strictObject({
-  display_name: z
-    .string()
-    .transform(cleanDisplayName)
-    .pipe(z.string().min(1, { error: "display_name must not be empty" }).max(80, { error: "display_name must be at most 80 characters" })),
+  display_name: z.pipe(
+    z.pipe(z.string(), z.transform(cleanDisplayName)),
+    z.string().check(z.minLength(1, { error: "display_name must not be empty" }), z.maxLength(80, { error: "display_name must be at most 80 characters" })),
+  ),
   marketing_opted_in: z.boolean({ error: "marketing_opted_in must be true or false" }),
-  workshop: slugParam.optional(),
+  workshop: z.optional(slugParam),
 });
 const EmptyBody = z.strictObject({});
 const ClaimBody = z.strictObject({
   /** The room code, for workshops with `claim_code`. */
-  code: z.string({ error: "code must be the room code as text" }).max(32, { error: "code must be at most 32 characters" }).optional(),
+  code: z.optional(z.string({ error: "code must be the room code as text" }).check(z.maxLength(32, { error: "code must be at most 32 characters" }))),
 });
 
 type Env = { Variables: { principal: Principal; workshop: WorkshopRecord } };
@@ -114,7 +115,7 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  async function readBody<T extends z.ZodType>(c: Context<Env>, schema: T, { optional }: { optional: boolean }): Promise<z.output<T>> {
+  async function readBody<T extends z.ZodMiniType>(c: Context<Env>, schema: T, { optional }: { optional: boolean }): Promise<z.output<T>> {
     const text = await c.req.text();
     if (text.length > MAX_BODY_BYTES) throw new ApiError(400, "body_too_large", `The request body must be at most ${MAX_BODY_BYTES} bytes.`);
     let json: unknown = {};
@@ -135,7 +136,7 @@ export function createApp(deps: AppDeps) {
     return parsed.data;
   }
 
-  const param = (c: Context<Env>, name: string, schema: z.ZodType<string>, value: string | undefined = c.req.param(name)) => {
+  const param = (c: Context<Env>, name: string, schema: z.ZodMiniType<string>, value: string | undefined = c.req.param(name)) => {
     const parsed = schema.safeParse(value);
     if (!parsed.success) throw new ApiError(404, name === "slug" || name === "workshop" ? "workshop_not_found" : "not_found", `Nothing is known under that ${name}.`);
     return parsed.data;

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
@@ -259,6 +261,32 @@ describe("retries, timeouts and the error family", () => {
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err).toBeInstanceOf(OpenRouterError);
     expect(String(err)).not.toContain(MANAGEMENT_KEY);
+  });
+});
+
+describe("answers in a shape upstream never documented", () => {
+  // The emulator always answers in upstream's shapes (the official SDK checks that in
+  // local/emulator/sdk.test.ts); a changed upstream is a fault it cannot produce, so a bare server does.
+  it("fails at once, naming the fields but never their values", async () => {
+    const leaked = `sk-or-v1-${"9a".repeat(32)}`;
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(201, { "content-type": "application/json" });
+      res.end(JSON.stringify({ data: { hash: 42, name: "x" }, key: leaked }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { client } = clientWith({ serverURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1` });
+      const err = await failure(client.createKey({ name: "shape", limit: 1, expires_at: toUtcSeconds(Date.now() + 60_000) }));
+      expect(err).toBeInstanceOf(OpenRouterError);
+      expect(err).not.toBeInstanceOf(UpstreamUnavailableError);
+      expect(String(err)).toMatch(/POST \/keys answered in an unexpected shape: .*data\.hash/);
+      expect(requests).toBe(1);
+      for (const shown of [String(err), inspect(err, { depth: 10 }), JSON.stringify(err)]) expect(shown).not.toContain(leaked.slice(9, 40));
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

@@ -2,8 +2,9 @@ import type { GuardrailSpec } from "../../workshops/derive.js";
 
 /**
  * What the product needs from OpenRouter's Management API. The claim engine, the jobs, the local
- * stack and the infrastructure all code against this interface; `client.ts` implements it with the
- * official SDK, and every test drives it against the emulator in `local/emulator/`.
+ * stack and the infrastructure all code against this interface; `client.ts` implements it over
+ * `fetch`, and every test drives it against the emulator in `local/emulator/` (whose answers the
+ * official SDK checks in `local/emulator/sdk.test.ts`).
  */
 
 /** A key as the Management API describes it (never the secret itself). */
