@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { ORIGIN_VERIFY_ENV } from "../functions/api/origin-verify.js";
 import { ADMIN_GROUP } from "./auth.js";
 import { bundleFunction, LAMBDA_HANDLER, type BundledFunction } from "./bundle.js";
-import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 
 export const LAMBDA_RUNTIME = "nodejs22.x";
 
@@ -86,6 +85,8 @@ export interface MinterFunctionsArgs {
   openrouterBaseUrl: string;
   attendeeBaseUrl: string;
   logRetentionDays: number;
+  /** ATTENDEE_RETENTION_DAYS for the API (profiles and consents expire that long after their last write). */
+  attendeeRetentionDays: number;
   /** Browser origins the API answers CORS for (CORS_ALLOWED_ORIGINS); same-origin needs none. */
   corsOrigins: string[];
   /** The value CloudFront sends in its origin-verify header (a Pulumi secret). */
@@ -182,7 +183,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }
         : {}),
       ...(spec.needsAuth && args.corsOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: args.corsOrigins.join(",") } : {}),
-      ...(spec.needsAuth ? { ATTENDEE_RETENTION_DAYS: String(new pulumi.Config().getNumber("attendeeRetentionDays") ?? DEFAULT_RETENTION.attendeeDays) } : {}),
+      ...(spec.needsAuth ? { ATTENDEE_RETENTION_DAYS: String(args.attendeeRetentionDays) } : {}),
       ...(spec.behindCloudFront ? { [ORIGIN_VERIFY_ENV]: args.originVerifySecret } : {}),
     };
   }

@@ -49,6 +49,7 @@ describe("readStackSettings", () => {
       openrouterBaseUrl: "https://openrouter.ai/api/v1",
       logRetentionDays: 30,
       apiThrottle: { ratePerSecond: 50, burst: 100 },
+      attendeeRetentionDays: 180,
     });
     expect(s.domain).toBeUndefined();
     expect(s.google).toBeUndefined();
@@ -80,6 +81,13 @@ describe("readStackSettings", () => {
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/sessionHours must be a whole number of hours from 1/);
     expect(problems[1]).toMatch(/wafApiRateLimit .* at least 10/);
+  });
+
+  it("takes the attendee retention only as whole days from 1 to 3650", () => {
+    expect(settingsWith({ "workshop-key-minter:attendeeRetentionDays": "90" }).attendeeRetentionDays).toBe(90);
+    for (const bad of ["0", "1.5", "4000"]) {
+      expect(problemsWith({ "workshop-key-minter:attendeeRetentionDays": bad })).toEqual([expect.stringMatching(/^attendeeRetentionDays must be a whole number of days from 1 to 3650/)]);
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { effectiveCapacity } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
+import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 
 /**
  * The stack's configuration (`Pulumi.<stack>.yaml`), read and checked in one place. Every problem
@@ -43,6 +44,8 @@ export interface StackSettings {
   sesEmail?: { from: string; identityArn: string };
   /** Optional AWS WAF rule on the distribution: API requests one client IP may make per 5 minutes. */
   wafApiRateLimit?: number;
+  /** Days an attendee's profile and consents are kept after they were last written (DynamoDB ttl). */
+  attendeeRetentionDays: number;
 }
 
 /** What the settings are checked against besides the config: the account, the workshops, the clock. */
@@ -69,6 +72,8 @@ export const COGNITO_DAILY_EMAILS = 50;
 export const DEFAULT_SESSION_HOURS = 24;
 // Cognito's refresh token lives between 1 hour and 10 years; a workshop needs a day, a week at most.
 const MAX_SESSION_HOURS = 24 * 30;
+/** Ten years: past that a retention period is no retention at all. */
+const MAX_RETENTION_DAYS = 3650;
 // AWS WAF rate-based rules count at least 10 requests per window.
 const MIN_WAF_RATE_LIMIT = 10;
 /** CreateUserPoolDomain's pattern for a prefix domain. */
@@ -151,6 +156,13 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     problems.push(`wafApiRateLimit must be a whole number of API requests per client IP per 5 minutes, at least ${MIN_WAF_RATE_LIMIT}, got ${wafApiRateLimit}`);
   }
 
+  const attendeeRetentionDays = config.getNumber("attendeeRetentionDays") ?? DEFAULT_RETENTION.attendeeDays;
+  if (!Number.isInteger(attendeeRetentionDays) || attendeeRetentionDays < 1 || attendeeRetentionDays > MAX_RETENTION_DAYS) {
+    problems.push(
+      `attendeeRetentionDays must be a whole number of days from 1 to ${MAX_RETENTION_DAYS} (how long profiles and consents are kept after they were last written), got ${attendeeRetentionDays}`,
+    );
+  }
+
   const sesFrom = config.get("sesFromEmail");
   const sesIdentityArn = config.get("sesIdentityArn");
   if (Boolean(sesFrom) !== Boolean(sesIdentityArn)) {
@@ -177,6 +189,7 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     apiThrottle: { ratePerSecond, burst },
     sesEmail,
     wafApiRateLimit,
+    attendeeRetentionDays,
   };
 }
 

@@ -285,6 +285,8 @@ describe("functions and permissions", () => {
       AUTH_ISSUER: `https://cognito-idp.eu-central-1.amazonaws.com/${pool.id}`,
       AUTH_CLIENT_ID: client.id,
       ADMIN_GROUP: "admins",
+      // The stack's retention setting (default: profiles and consents kept 180 days after their last write).
+      ATTENDEE_RETENTION_DAYS: "180",
     });
   });
 

@@ -95,6 +95,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     openrouterBaseUrl: settings.openrouterBaseUrl,
     attendeeBaseUrl: settings.attendeeBaseUrl,
     logRetentionDays: settings.logRetentionDays,
+    attendeeRetentionDays: settings.attendeeRetentionDays,
     corsOrigins,
     originVerifySecret,
     rolePrefix: prefix,
