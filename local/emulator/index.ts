@@ -18,7 +18,7 @@ import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from
  * origin baked in, so it can be mounted anywhere (the local stack serves it under /openrouter).
  */
 
-export { DEFAULT_MODELS, type EmulatorModel } from "./catalogue.js";
+export { OPENROUTER_MODELS, type EmulatorModel } from "./catalogue.js";
 export { MANAGEMENT_OPERATIONS, OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
 export { DEFAULT_COMPLETION_TOKENS, chatCost, promptTokens } from "./inference.js";
 export { EmulatorDataError, type AssignmentRecord, type EmulatorData, type GuardrailRecord, type KeyRecord } from "./state.js";
@@ -28,7 +28,7 @@ export interface EmulatorOptions {
   managementKey?: string;
   /** JSON file the state is kept in; without it the state lives in memory only. */
   dataFile?: string;
-  /** Added to (or re-pricing) the default catalogue. */
+  /** Added to (or re-pricing) OpenRouter's catalogue (OPENROUTER_MODELS). */
   models?: EmulatorModel[];
   faults?: FaultMap;
   /** Seed for fault dice; the same seed and calls give the same failures. Default: random. */

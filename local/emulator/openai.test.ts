@@ -125,6 +125,29 @@ describe("the openai npm client against the emulator", () => {
     expect(status).toBe(403);
   });
 
+  it("knows OpenRouter's real models: one outside the allowlist is 'not allowed' (403), not an invalid id", async () => {
+    const key = await mint("openai/real-models", 1);
+    for (const model of ["meta-llama/llama-3.3-70b-instruct", "openai/gpt-4o-mini", "google/gemini-2.0-flash-001", "mistralai/mistral-small-3.2-24b-instruct", "deepseek/deepseek-v3.2"]) {
+      const { status, body } = await statusOf(attendee(key.key).chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }));
+      expect(status, model).toBe(403);
+      expect((body as { message: string }).message).toMatch(/not allowed/);
+    }
+    // A misspelt id is not a model OpenRouter has: 400, with the id in the message.
+    const typo = await statusOf(attendee(key.key).chat.completions.create({ model: "openai/gpt-5-nanoo", messages: [{ role: "user", content: "hi" }] }));
+    expect(typo.status).toBe(400);
+    expect((typo.body as { message: string }).message).toBe("openai/gpt-5-nanoo is not a valid model ID");
+    expect((await management.getKey(key.hash)).usage).toBe(0);
+  });
+
+  it("lists real models with OpenRouter's prices", async () => {
+    const models = new Map<string, { pricing: { prompt: string; completion: string } }>();
+    for await (const m of attendee(`sk-or-v1-${"0".repeat(64)}`).models.list()) models.set(m.id, m as never);
+    expect(models.size).toBeGreaterThan(25);
+    expect(models.get("openai/gpt-4o-mini")?.pricing).toMatchObject({ prompt: "0.00000015", completion: "0.0000006" });
+    expect(models.get("anthropic/claude-3.5-haiku")?.pricing).toMatchObject({ prompt: "0.0000008", completion: "0.000004" });
+    expect(models.get("meta-llama/llama-3.3-70b-instruct")?.pricing).toMatchObject({ prompt: "0.0000001", completion: "0.00000032" });
+  });
+
   it("refuses an unknown key with 401 and an unknown model with 400", async () => {
     const stranger = attendee(`sk-or-v1-${"0".repeat(64)}`);
     expect((await statusOf(stranger.chat.completions.create({ model: ALLOWED, messages: [{ role: "user", content: "hi" }] }))).status).toBe(401);
