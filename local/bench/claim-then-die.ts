@@ -10,7 +10,7 @@ import type { OpenRouterClient } from "../../functions/openrouter/types.js";
  * moment it reaches the step named by BENCH_DIE_AT it says so on stdout and stops making progress,
  * so its parent can SIGKILL it exactly there:
  *   mint (default)  OpenRouter has answered POST /keys; the key is not stored yet (claim RESERVED)
- *   bind            the key is stored (claim MINTED); its guardrail assignment is next
+ *   bind            the key is stored (claim MINTED); its guardrail assignment never finishes
  * Used by functions/faults.test.ts and functions/reissue.test.ts.
  *
  * Environment: BENCH_DYNAMO_ENDPOINT, BENCH_TABLES (JSON), BENCH_OPENROUTER_URL,
@@ -34,7 +34,15 @@ const halt = (hash: string) => {
 };
 const openrouter: OpenRouterClient =
   process.env.BENCH_DIE_AT === "bind"
-    ? { ...real, assignKeys: (_guardrailId, hashes) => halt(hashes[0]!) }
+    ? {
+        ...real,
+        // The assignment runs beside the MINTED write: it never finishes, and the process says so
+        // only once the key is stored.
+        assignKeys: async (_guardrailId, hashes) => {
+          while ((await store.getClaim(env("BENCH_SLUG"), env("BENCH_USER_ID")))?.status !== "MINTED") await new Promise((r) => setTimeout(r, 10));
+          return halt(hashes[0]!);
+        },
+      }
     : { ...real, createKey: async (input) => halt((await real.createKey(input)).hash) };
 const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store }), now: Date.now, leaseMs: Number(env("BENCH_LEASE_MS")) });
 await engine.claim(env("BENCH_SLUG"), { userId: env("BENCH_USER_ID"), email: env("BENCH_EMAIL") });
