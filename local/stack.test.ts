@@ -225,7 +225,7 @@ describe("starting", () => {
     expect(err).toBeInstanceOf(WorkshopConfigError);
     const message = (err as Error).message;
     expect(message.split("\n").length).toBeGreaterThan(3);
-    expect(message).toMatch(/broken\.yaml: budget: is not a known field/);
+    expect(message).toMatch(/broken\.yaml:3: budget: is not a known field/);
   });
 
   it("says which port is taken when another process holds it", async () => {

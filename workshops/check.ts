@@ -6,12 +6,13 @@ import { parseArgs } from "node:util";
 import { effectiveCapacity, keyExpiresAt, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
 import { formatProblem, readWorkshops, WORKSHOPS_DIR } from "./load.js";
 import type { Workshop } from "./schema.js";
+import { countOf } from "./wording.js";
 
 export function summaryLine(w: Workshop): string {
   const models = w.openrouter.models.map((m) => m.id).join(", ");
   return (
     `${w.slug}: claims ${w.claims_open_at} → ${w.claims_close_at}, keys expire ${keyExpiresAt(w)}; ` +
-    `${effectiveCapacity(w)} keys × $${w.openrouter.budget_usd} (worst case $${worstCaseSpendUsd(w)} of cap $${w.openrouter.guardrail.cap_usd}); ` +
+    `${countOf(effectiveCapacity(w), "key")} × $${w.openrouter.budget_usd} (worst case $${worstCaseSpendUsd(w)} of cap $${w.openrouter.guardrail.cap_usd}); ` +
     `${roomCodeSummary(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
   );
 }
@@ -31,8 +32,8 @@ export function checkWorkshops(dir: string): { ok: boolean; lines: string[] } {
   const files = workshops.length + new Set(problems.map((p) => p.file)).size;
   lines.push(
     problems.length === 0
-      ? `${workshops.length} workshop file${workshops.length === 1 ? "" : "s"} valid`
-      : `${problems.length} error${problems.length === 1 ? "" : "s"} in ${files - workshops.length} of ${files} files`,
+      ? `${countOf(workshops.length, "workshop file")} valid`
+      : `${countOf(problems.length, "error")} in ${files - workshops.length} of ${countOf(files, "file")}`,
   );
   return { ok: problems.length === 0, lines };
 }

@@ -1,4 +1,5 @@
 import type { Workshop } from "./schema.js";
+import { countOf } from "./wording.js";
 
 /**
  * Values every other part derives from a workshop. One module, so the page, the claim engine, the
@@ -150,10 +151,11 @@ export interface WorkshopWarning {
 export function workshopWarnings(w: Workshop): WorkshopWarning[] {
   const out: WorkshopWarning[] = [];
   const { budget_usd, guardrail, models } = w.openrouter;
-  if (guardrail.max_keys * budget_usd > guardrail.cap_usd + 1e-9) {
+  // Capacity 0 is not a warning but an error of the file (load.ts).
+  if (guardrail.max_keys * budget_usd > guardrail.cap_usd + 1e-9 && effectiveCapacity(w) > 0) {
     out.push({
       slug: w.slug,
-      message: `max_keys (${guardrail.max_keys}) × budget_usd ($${budget_usd}) = $${roundUsd(guardrail.max_keys * budget_usd)} is above cap_usd ($${guardrail.cap_usd}): only ${effectiveCapacity(w)} keys can be handed out`,
+      message: `max_keys (${guardrail.max_keys}) × budget_usd ($${budget_usd}) = $${roundUsd(guardrail.max_keys * budget_usd)} is above cap_usd ($${guardrail.cap_usd}): only ${countOf(effectiveCapacity(w), "key")} can be handed out`,
     });
   }
   if (Date.parse(w.claims_close_at) > Date.parse(keyExpiresAt(w))) {
@@ -166,9 +168,6 @@ export function workshopWarnings(w: Workshop): WorkshopWarning[] {
     if (m.price_in_per_mtok === undefined || m.price_out_per_mtok === undefined) {
       out.push({ slug: w.slug, message: `model ${m.id} has no price; the page will show "price not listed"` });
     }
-  }
-  if (effectiveCapacity(w) === 0) {
-    out.push({ slug: w.slug, message: `cap_usd ($${guardrail.cap_usd}) is below budget_usd ($${budget_usd}): no key can be handed out` });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -41,7 +41,7 @@ describe("the real workshop files", () => {
 
 describe("bad input is rejected with the file and the field", () => {
   const cases: [string, (w: Record<string, any>) => void, RegExp][] = [
-    ["missing field", (w) => delete w.name, new RegExp(`^${FILE}: name: is required`)],
+    ["missing field", (w) => delete w.name, new RegExp(`^${FILE}:1: name: is required`)],
     ["missing nested field", (w) => delete w.openrouter.budget_usd, /: openrouter\.budget_usd: is required/],
     ["wrong type", (w) => (w.openrouter.budget_usd = "two dollars"), /: openrouter\.budget_usd: must be a number/],
     ["negative budget", (w) => (w.openrouter.budget_usd = -1), /: openrouter\.budget_usd: must be greater than 0/],
@@ -86,7 +86,8 @@ describe("bad input is rejected with the file and the field", () => {
   it.each(cases)("%s", (_name, mutate, expected) => {
     const problems = problemsOf(mutate);
     expect(problems.some((p) => expected.test(p)), problems.join("\n")).toBe(true);
-    expect(problems.every((p) => p.startsWith(`${FILE}: `))).toBe(true);
+    // Every problem names the file and the line: `file:line: path: message`.
+    expect(problems.every((p) => new RegExp(`^${FILE}:\\d+: `).test(p)), problems.join("\n")).toBe(true);
   });
 
   it.each([
@@ -97,7 +98,7 @@ describe("bad input is rejected with the file and the field", () => {
   ])("%s", (_name, text, expected) => {
     const { workshop, problems } = parseWorkshop(FILE, text);
     expect(workshop).toBeUndefined();
-    expect(problems.map(formatProblem).join("\n")).toMatch(new RegExp(`^${FILE}: .*${expected.source}`, "m"));
+    expect(problems.map(formatProblem).join("\n")).toMatch(new RegExp(`^${FILE}(:\\d+)?: .*${expected.source}`, "m"));
   });
 
   it("reports every error of every file at once", () => {
@@ -113,8 +114,8 @@ describe("bad input is rejected with the file and the field", () => {
     expect(workshops.map((x) => x.slug)).toEqual([SLUG]);
     const text = problems.map(formatProblem).join("\n");
     expect(text).toMatch(/a\.yaml: the file is empty/);
-    expect(text).toMatch(/b\.yaml: location: is required/);
-    expect(text).toMatch(/b\.yaml: openrouter\.extra: is not a known field/);
+    expect(text).toMatch(/b\.yaml:1: location: is required/);
+    expect(text).toMatch(/b\.yaml:\d+: openrouter\.extra: is not a known field/);
     expect(() => loadWorkshops(dir)).toThrow(WorkshopConfigError);
   });
 });
@@ -154,6 +155,34 @@ describe("derived values", () => {
   });
 });
 
+/** The 1-based line of the first line of `text` that contains `needle`. */
+function lineOf(text: string, needle: string): number {
+  const at = text.split("\n").findIndex((l) => l.includes(needle));
+  if (at < 0) throw new Error(`${needle} is not in the text`);
+  return at + 1;
+}
+
+describe("the line of every problem", () => {
+  it("points at the field, the unknown key, the list item, the nearest field around a missing one, and YAML's own error", () => {
+    const at = (text: string) => parseWorkshop(FILE, text).problems.map(formatProblem);
+    const badBudget = goodText.replace("budget_usd: 2.0", "budget_usd: lots");
+    expect(at(badBudget)).toEqual([`${FILE}:${lineOf(badBudget, "budget_usd:")}: openrouter.budget_usd: must be a number of US dollars (each attendee key's hard limit)`]);
+
+    const typo = goodText.replace("  budget_usd: 2.0", "  budjet_usd: 2.0");
+    const typoProblems = at(typo);
+    expect(typoProblems).toContain(`${FILE}:${lineOf(typo, "budjet_usd:")}: openrouter.budjet_usd: is not a known field; remove it or check its spelling`);
+    // The missing budget_usd points at the openrouter block it belongs in.
+    expect(typoProblems).toContain(`${FILE}:${lineOf(typo, "openrouter:") + 1}: openrouter.budget_usd: is required: it must be a number of US dollars (each attendee key's hard limit)`);
+
+    const secondModel = goodText.split("\n").findIndex((l) => l.includes("- id: openai/gpt-5-nano"));
+    const badModel = goodText.replace("- id: openai/gpt-5-nano", "- id: gpt5nano");
+    expect(at(badModel)[0]).toMatch(new RegExp(`^${FILE}:${secondModel + 1}: openrouter\\.models\\[1\\]\\.id: must be an OpenRouter model slug`));
+
+    expect(at(goodText.replace(/^slug: .*$/m, "slug: another-one"))[0]).toMatch(new RegExp(`^${FILE}:${lineOf(goodText, "slug:")}: slug: must equal the file name`));
+    expect(at(`${goodText}\nname: again\n`)[0]).toMatch(new RegExp(`^${FILE}:${goodText.split("\n").length + 1}: is not valid YAML \\(Map keys must be unique`));
+  });
+});
+
 describe("the CLIs", () => {
   const run = promisify(execFile);
   const tsx = join(WORKSHOPS_DIR, "..", "node_modules", ".bin", "tsx");
@@ -177,25 +206,63 @@ describe("the CLIs", () => {
     writeFileSync(join(dir, `${SLUG}.yaml`), goodText.replace("budget_usd: 2.0", "budget_usd: lots"));
     const bad = await exec(["workshops/check.ts", "--dir", dir]);
     expect(bad.code).toBe(1);
-    expect(bad.out).toMatch(new RegExp(`${SLUG}\\.yaml: openrouter\\.budget_usd: must be a number`));
+    expect(bad.out).toMatch(new RegExp(`${SLUG}\\.yaml:${lineOf(goodText, "budget_usd:")}: openrouter\\.budget_usd: must be a number`));
   });
 
-  it("workshops:new writes a template that passes once its dates are filled in", async () => {
+  it("workshops:new writes a template the check refuses, line by line, until every placeholder is filled in", async () => {
     const dir = mkdtempSync(join(tmpdir(), "new-"));
     const made = await exec(["workshops/new.ts", "--dir", dir, "devfest-2027-agents"]);
     expect(made.code).toBe(0);
-    const text = readFileSync(join(dir, "devfest-2027-agents.yaml"), "utf8");
+    const file = join(dir, "devfest-2027-agents.yaml");
+    const text = readFileSync(file, "utf8");
     expect(text).toBe(workshopTemplate("devfest-2027-agents"));
-    expect((await exec(["workshops/check.ts", "--dir", dir])).code).toBe(1);
+
+    const untouched = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(untouched.code).toBe(1);
+    const shown = relative(join(WORKSHOPS_DIR, ".."), file);
+    for (const field of ["name", "event", "location", "starts_at", "ends_at", "claims_open_at", "claims_close_at"]) {
+      expect(untouched.out).toContain(`${shown}:${lineOf(text, `${field}:`)}: ${field}: still says FILL-IN from the template`);
+    }
+    expect(untouched.out).toContain(`${shown}:${lineOf(text, "- you@example.com")}: organizers[0]: is the template's example address`);
+    // The placeholder is the one thing said about its field, not also "not a timestamp".
+    expect(untouched.out).not.toMatch(/starts_at: must be an ISO 8601 timestamp/);
+    expect(untouched.out).toMatch(/8 errors in 1 of 1 file$/m);
+
     const filled = text
+      .replace('name: "FILL-IN: workshop title"', 'name: "Agents with SQL"')
+      .replace('event: "FILL-IN: conference or meetup"', 'event: "DevFest 2027"')
+      .replace('location: "FILL-IN: room"', 'location: "Room 2"')
       .replace(/starts_at: FILL-IN/, "starts_at: 2027-01-10T10:00:00+01:00")
       .replace(/ends_at: FILL-IN/, "ends_at: 2027-01-10T13:00:00+01:00")
       .replace(/claims_open_at: FILL-IN/, "claims_open_at: 2027-01-09T18:00:00+01:00")
       .replace(/claims_close_at: FILL-IN/, "claims_close_at: 2027-01-10T13:00:00+01:00");
-    writeFileSync(join(dir, "devfest-2027-agents.yaml"), filled);
+    writeFileSync(file, filled);
+    const organizerLeft = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(organizerLeft.code).toBe(1);
+    expect(organizerLeft.out).toMatch(/1 error in 1 of 1 file$/m);
+
+    writeFileSync(file, filled.replace("- you@example.com", "- lead@devfest.example.org"));
     const checked = await exec(["workshops/check.ts", "--dir", dir]);
-    expect(checked.out).toMatch(/1 workshop file valid/);
+    expect(checked.out).toMatch(/^1 workshop file valid$/m);
     expect(checked.code).toBe(0);
     expect((await exec(["workshops/new.ts", "--dir", dir, "Bad Slug"])).code).toBe(2);
+  });
+
+  it("workshops:check refuses a workshop that can hand out no key, and counts in words that agree", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "check-capacity-"));
+    const none = goodText.replace("cap_usd: 800", "cap_usd: 1.5");
+    writeFileSync(join(dir, `${SLUG}.yaml`), none);
+    const refused = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(
+      new RegExp(`${SLUG}\\.yaml:${lineOf(none, "cap_usd:")}: openrouter\\.guardrail\\.cap_usd: is \\$1\\.5, less than one key's budget_usd \\(\\$2\\): this workshop can hand out 0 keys`),
+    );
+
+    writeFileSync(join(dir, `${SLUG}.yaml`), goodText.replace("cap_usd: 800", "cap_usd: 2"));
+    const one = await exec(["workshops/check.ts", "--dir", dir]);
+    expect(one.code).toBe(0);
+    expect(one.out).toMatch(/ 1 key × \$2 \(worst case \$2 of cap \$2\)/);
+    expect(one.out).toMatch(/only 1 key can be handed out/);
+    expect(one.out).not.toMatch(/\b1 keys\b/);
   });
 });

@@ -1,33 +1,34 @@
 /**
  * `npm run workshops:new -- <slug>`: writes a commented template for a new workshop. It fails the
- * check until the dates are filled in, on purpose: a template must not go live by accident.
+ * check until every FILL-IN and the example organizer are replaced, on purpose: a template must not
+ * go live by accident.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { WORKSHOPS_DIR } from "./load.js";
+import { TEMPLATE_ORGANIZER, TEMPLATE_PLACEHOLDER, WORKSHOPS_DIR } from "./load.js";
 import { SLUG_MAX_LENGTH, SLUG_PATTERN } from "./schema.js";
 
 export function workshopTemplate(slug: string): string {
   const prefix = slug.slice(0, 40).replace(/-+$/, "");
   return `# Workshop: ${slug}
-# Fill in every FILL-IN, then run \`npm run workshops:check\` and open a pull request.
+# Fill in every ${TEMPLATE_PLACEHOLDER}, then run \`npm run workshops:check\` and open a pull request.
 # Times are ISO 8601 with an explicit offset, e.g. 2026-04-14T11:45:00+02:00.
 slug: ${slug}                      # must equal the file name
-name: "FILL-IN: workshop title"
-event: "FILL-IN: conference or meetup"
-location: "FILL-IN: room"
-starts_at: FILL-IN                 # when the workshop starts
-ends_at: FILL-IN                   # when it ends; keys expire expires_buffer_minutes later
-claims_open_at: FILL-IN            # attendees can claim from here (e.g. the evening before)
-claims_close_at: FILL-IN           # no new keys after this
+name: "${TEMPLATE_PLACEHOLDER}: workshop title"
+event: "${TEMPLATE_PLACEHOLDER}: conference or meetup"
+location: "${TEMPLATE_PLACEHOLDER}: room"
+starts_at: ${TEMPLATE_PLACEHOLDER}                 # when the workshop starts
+ends_at: ${TEMPLATE_PLACEHOLDER}                   # when it ends; keys expire expires_buffer_minutes later
+claims_open_at: ${TEMPLATE_PLACEHOLDER}            # attendees can claim from here (e.g. the evening before)
+claims_close_at: ${TEMPLATE_PLACEHOLDER}           # no new keys after this
 is_active: true
 welcome_message: |
   ## Welcome!
 
   Sign in, claim your personal key, and copy a snippet to get started.
 organizers:                        # these signed-in emails see the organizer dashboard
-  - you@example.com
+  - ${TEMPLATE_ORGANIZER}
 claim_code: true                   # keys only for people in the room: they scan the QR code on the projector
                                    # page (/w/<slug>/projector, an organizer signs in there) or type its code.
                                    # It changes every 5 minutes; tune with {rotate_minutes: 5, grace_minutes: 5};
