@@ -8,10 +8,10 @@ import { createOpenRouterClient } from "./client.js";
 import { NotFoundError, RateLimitedError } from "./errors.js";
 
 /**
- * @hono/node-server swaps the global Response by default. The SDK's error parsing checks
- * `instanceof Response`, so in such a process (the local stack serves the API, the emulator and
- * calls OpenRouter in one process) every error answer fails SDK validation. The client must still
- * classify errors by status. This file runs in its own process, so the swap does not leak.
+ * @hono/node-server swaps the global Response by default, and the local stack serves the API and
+ * the emulator and calls OpenRouter in one process. A client that checked `instanceof Response`
+ * (as the official SDK does) would then misread every error answer; ours classifies errors by
+ * status alone, and this keeps it so. This file runs in its own process, so the swap does not leak.
  */
 
 const MANAGEMENT_KEY = `sk-or-v1-${"77".repeat(32)}`;
