@@ -14,6 +14,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe("npm start", () => {
   it("prints where it runs, serves, and stops cleanly on Ctrl-C", async () => {
+    const spawnedAt = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts", "--port", "0", "--data", dataDir, "--admin", "lead@example.com"], {
       cwd: join(import.meta.dirname, ".."),
       env: { ...process.env, LOCAL_ADMINS: "second@example.com", OPENROUTER_MANAGEMENT_KEY: "" },
@@ -26,10 +27,16 @@ describe("npm start", () => {
 
     const deadline = Date.now() + 50_000;
     while (!/running at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 20));
     }
+    const waited = (Date.now() - spawnedAt) / 1000;
     const url = /running at (http:\/\/\S+)/.exec(out)?.[1];
     expect(url, out).toBeDefined();
+    // "ready in" is what the person waited: from the process's start, module loading included, not
+    // from when the stack began to start (which left out a good part of the wait).
+    const ready = Number(/ready in (\d+\.\d) s/.exec(out)?.[1]);
+    expect(ready, out).toBeGreaterThan(waited * 0.8);
+    expect(ready).toBeLessThanOrEqual(waited + 0.1);
     expect(out).toContain("OpenRouter emulator at");
     expect(out).toMatch(/- local-demo \(local demo\): claims open until/);
     expect(out).toMatch(/- pyconde-2026-darmstadt-sql-agents: claims/);
@@ -52,6 +59,11 @@ describe("npm start's options", () => {
     expect(parseCli(["--openrouter", "real"])?.demo).toBe(false);
     expect(parseCli(["--openrouter", "real", "--demo"])?.demo).toBe(true);
     expect(parseCli(["--openrouter", "real", "--demo", "--no-demo"])?.demo).toBe(false);
+  });
+
+  it("takes the room network's address and the URL the room opens", async () => {
+    const { parseCli } = await import("./start.js");
+    expect(parseCli(["--host", "0.0.0.0", "--public-url", "http://192.168.1.20:8787"])).toMatchObject({ host: "0.0.0.0", publicUrl: "http://192.168.1.20:8787" });
   });
 
   it("refuses what it cannot use, with the reason", async () => {

@@ -88,8 +88,6 @@ async function main(): Promise<void> {
     return;
   }
 
-  // The SDK's notice about Node 22 is for maintainers, not for someone starting the stack on Node 20.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   let stack: Awaited<ReturnType<typeof startLocalStack>>;
   try {
     stack = await startLocalStack(opts);
