@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
  * built-in SDK version is whatever AWS ships that week).
  *
  * The source map is written beside the package, not into it (`<outdir>.index.mjs.map`): Node would
- * only use it with `--enable-source-maps`, which made every cold import about 20% slower (9 ms on
- * 48 ms for the API, `npm run bench`), for stack traces the functions' JSON log lines do not print.
+ * only use it with `--enable-source-maps`, which made every cold import about 20% slower (6 to 9 ms
+ * on 50, `npm run bench`), for stack traces the functions' JSON log lines do not print.
  * A minified stack from a log is read against the map of a build of the same commit.
  */
 
