@@ -3,7 +3,7 @@ import { MANAGEMENT_OPERATIONS, startBenchRig, type BenchRig } from "../local/be
 import { KEY_PATTERN } from "../local/log-guard.js";
 import { effectiveCapacity, keyNamePrefix } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
-import { claimUntilKilled, testWorkshop } from "./api/testing.js";
+import { claimUntilKilled, testWorkshop } from "../local/test-stack.js";
 import type { ClaimItem } from "./data/store.js";
 import { claimIdFor } from "./domain/claims.js";
 import { LIVE_STATUSES } from "./jobs/plan.js";

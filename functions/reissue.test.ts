@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBenchRig, type BenchRig } from "../local/bench/rig.js";
 import { keyNamePrefix } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
-import { claimUntilKilled, testWorkshop } from "./api/testing.js";
+import { claimUntilKilled, testWorkshop } from "../local/test-stack.js";
 import type { ClaimItem } from "./data/store.js";
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureTables } from "../local/dynamo.js";
 import { KEY_PATTERN } from "../local/log-guard.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { apiGatewayEvent, startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./api/testing.js";
+import { apiGatewayEvent, startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "../local/test-stack.js";
 import { createStore } from "./data/store.js";
 import { tableNames } from "./data/tables.js";
 

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { testWorkshop } from "../functions/api/testing.js";
+import { testWorkshop } from "../local/test-stack.js";
 import type { Workshop } from "../workshops/schema.js";
 import {
   AUTH_DOMAIN_PREFIX_PATTERN,

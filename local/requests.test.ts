@@ -2,7 +2,7 @@ import { request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { handle } from "hono/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiGatewayEvent, startTestStack, testWorkshop, type TestStack } from "../functions/api/testing.js";
+import { apiGatewayEvent, startTestStack, testWorkshop, type TestStack } from "./test-stack.js";
 import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
 import { logLine, startLocalStack, type LocalStack } from "./stack.js";

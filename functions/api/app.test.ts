@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "./testing.js";
+import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "../../local/test-stack.js";
 
 /** The HTTP contract (api.md) against dynalite, the emulator and a loopback JWKS. */
 

@@ -5,7 +5,7 @@ import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dy
 import { ConfigError, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
 import { ORIGIN_VERIFY_HEADER } from "./origin-verify.js";
-import { apiGatewayEvent, startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "./testing.js";
+import { apiGatewayEvent, startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "../../local/test-stack.js";
 
 /**
  * The Lambda entry point as API Gateway calls it: environment read at cold start, API Gateway v2

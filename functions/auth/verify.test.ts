@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { testWorkshop } from "../api/testing.js";
+import { testWorkshop } from "../../local/test-stack.js";
 import { bearerToken, isAllowedJwksUri, isOrganizer, principalFrom, TokenInvalidError } from "./index.js";
 
 // The full token matrix (expired, wrong issuer/client/token_use, alg none, tampered, unsigned) runs

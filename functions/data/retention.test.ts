@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyExpiresAt } from "../../workshops/derive.js";
-import { startTestStack, testWorkshop, type TestStack } from "../api/testing.js";
+import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import { runJob } from "../jobs/run.js";
 import { createHousekeeping } from "./housekeeping.js";
 import { createStore } from "./store.js";

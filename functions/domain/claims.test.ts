@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyExpiresAt, keyNamePrefix } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
-import { startTestStack, testWorkshop, type TestStack } from "../api/testing.js";
+import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import type { ClaimItem, Store } from "../data/store.js";
 import { claimIdFor, createClaimEngine } from "./claims.js";
 import { normalizeEmail } from "./email.js";

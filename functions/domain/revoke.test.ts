@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyExpiresAt, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
-import { startTestStack, testWorkshop, type TestStack } from "../api/testing.js";
+import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import type { ClaimItem } from "../data/store.js";
 import { runJob } from "../jobs/run.js";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { effectiveCapacity } from "../../workshops/derive.js";
-import { startTestStack, testWorkshop, type TestStack } from "../api/testing.js";
+import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, CreditCheck } from "../data/store.js";
 import { remainingWorstCaseUsd } from "./credits.js";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
-import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../../functions/api/testing.js";
+import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../test-stack.js";
 import { createApp } from "../../functions/api/app.js";
 import { createTokenVerifier } from "../../functions/auth/verify.js";
 import { createHousekeeping } from "../../functions/data/housekeeping.js";

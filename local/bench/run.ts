@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { testWorkshop } from "../../functions/api/testing.js";
+import { testWorkshop } from "../test-stack.js";
 import { KEYS_PAGE_SIZE } from "../../functions/openrouter/client.js";
 import { FINAL_USAGE_AFTER_MS } from "../../functions/jobs/plan.js";
 import { effectiveCapacity, keyExpiresAt, keyNamePrefix } from "../../workshops/derive.js";

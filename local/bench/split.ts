@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../../functions/api/testing.js";
+import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../test-stack.js";
 import { createHousekeeping } from "../../functions/data/housekeeping.js";
 import { createStore, type Store } from "../../functions/data/store.js";
 import { tableNames, type TableNames } from "../../functions/data/tables.js";

@@ -4,17 +4,17 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
-import { WorkshopSchema, type Workshop, type WorkshopInput } from "../../workshops/schema.js";
-import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
-import { startLocalDynamo, ensureTables, type LocalDynamo } from "../../local/dynamo.js";
-import { createTokenVerifier } from "../auth/verify.js";
-import { createStore, type Store } from "../data/store.js";
-import { tableNames } from "../data/tables.js";
-import { createClaimEngine, type ClaimEngine } from "../domain/claims.js";
-import { createWorkshopCatalog, type WorkshopCatalog } from "../domain/workshops.js";
-import { createOpenRouterClient } from "../openrouter/client.js";
-import type { OpenRouterClient } from "../openrouter/types.js";
-import { createApp } from "./app.js";
+import { WorkshopSchema, type Workshop, type WorkshopInput } from "../workshops/schema.js";
+import { startEmulator, type RunningEmulator } from "./emulator/index.js";
+import { startLocalDynamo, ensureTables, type LocalDynamo } from "./dynamo.js";
+import { createTokenVerifier } from "../functions/auth/verify.js";
+import { createStore, type Store } from "../functions/data/store.js";
+import { tableNames } from "../functions/data/tables.js";
+import { createClaimEngine, type ClaimEngine } from "../functions/domain/claims.js";
+import { createWorkshopCatalog, type WorkshopCatalog } from "../functions/domain/workshops.js";
+import { createOpenRouterClient } from "../functions/openrouter/client.js";
+import type { OpenRouterClient } from "../functions/openrouter/types.js";
+import { createApp } from "../functions/api/app.js";
 
 /**
  * Test support: the real parts on loopback (dynalite, the OpenRouter emulator, a JWKS endpoint
@@ -224,7 +224,7 @@ export function apiGatewayEvent(method: string, path: string, opts: { token?: st
   };
 }
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * Claims a key in a separate process (local/bench/claim-then-die.ts) and SIGKILLs it at `dieAt`:
