@@ -106,15 +106,15 @@ async function main(): Promise<void> {
       ? "REAL OpenRouter (keys cost real money; budgets and expiry apply)"
       : `OpenRouter emulator at ${stack.openrouterBaseUrl}`;
   const clockLine = stack.clock.shifted
-    ? `clock starts at ${new Date(stack.clock.now()).toISOString()}${stack.clock.speed !== 1 ? `, running ×${stack.clock.speed}` : ""}`
-    : "clock: real time";
+    ? `starts at ${new Date(stack.clock.now()).toISOString()}${stack.clock.speed !== 1 ? `, running ×${stack.clock.speed}` : ""}`
+    : "real time";
   console.log(
     [
       "",
       // performance.now() counts from the process's start: what the person waited, imports included.
       `Workshop Key Minter is running at ${stack.url}  (ready in ${(performance.now() / 1000).toFixed(1)} s)`,
       `  mode:      ${modeLine}`,
-      `  ${clockLine}`,
+      `  clock:     ${clockLine}`,
       `  data:      ${stack.dataDir}`,
       `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,
       `  workshops: ${stack.workshops.length}`,
