@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBenchRig, type BenchRig } from "../local/bench/rig.js";
-import { keyNamePrefix } from "../workshops/derive.js";
+import { keyExpiresAt, keyNamePrefix } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { claimUntilKilled, testWorkshop } from "../local/test-stack.js";
 import type { ClaimItem } from "./data/store.js";
@@ -145,6 +145,63 @@ describe("an active key deleted upstream", () => {
     const healed = (await rig.store.getClaim(w.slug, cai!.sub))!;
     expect(healed.status).toBe("ACTIVE");
     expect(upstreamKeys(w).map((k) => k.hash)).toEqual([healed.key_hash]);
+  });
+
+  it("keeps its slot when OpenRouter cannot mint the new key just then: the next sync mints it, the pool never frees what the lost key spent", { timeout: 60_000 }, async () => {
+    // cap 2, budget 1: two keys. If the failed re-issue gave the whole budget back, a third person
+    // could claim a full $1 while Eve's lost key had already spent part of hers: spend past the cap.
+    const w = testWorkshop("reissue-fails", Date.now(), { openrouter: { budget_usd: 1, guardrail: { cap_usd: 2, reset_interval: "monthly", max_keys: 10 } } });
+    await rig.openWorkshop(w);
+    const [eve, fay, gus] = await rig.attendees("reissue-fails", 3);
+    for (const a of [eve!, fay!]) expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, a.token)).status).toBe(201);
+    const spent = await chat((await myKey(w, eve!.token)).key!, w, 400_000);
+    expect(spent.status).toBe(200);
+    const cost = spent.body.usage!.cost;
+    expect((await rig.job("sync", w.slug)).ok).toBe(true);
+    await rig.openrouter.deleteKey((await rig.store.getClaim(w.slug, eve!.sub))!.key_hash!);
+
+    await rig.setFaults({ "keys.create": { errorRate: 1, errorStatus: 503 } });
+    try {
+      const failed = await rig.job("sync", w.slug);
+      expect(failed).toMatchObject({ ok: false, missing_upstream: 1, reissued: 0 });
+    } finally {
+      await rig.setFaults({});
+    }
+    // Eve still holds her slot, and the pool still counts it: nobody else can claim past the cap.
+    expect((await rig.store.getClaim(w.slug, eve!.sub))!.status).toBe("RESERVED");
+    expect(await rig.store.getLedger(w.slug)).toMatchObject({ claimed: 2, committed_usd: 2 });
+    expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, gus!.token)).status).toBe(409);
+
+    // Once the failed attempt's lease has run out, the next sync mints her key, for what was left.
+    clock.offsetMs += 91_000;
+    try {
+      expect(await rig.job("sync", w.slug)).toMatchObject({ ok: true, taken_over: 1 });
+    } finally {
+      clock.offsetMs -= 91_000;
+    }
+    const after = (await rig.store.getClaim(w.slug, eve!.sub))!;
+    expect(after.status).toBe("ACTIVE");
+    expect(rig.upstream.emulator.state.keys.find((k) => k.hash === after.key_hash)!.limit).toBeCloseTo(1 - cost, 6);
+    expect(await rig.store.getLedger(w.slug)).toMatchObject({ claimed: 2, committed_usd: 2 });
+  });
+
+  it("is not re-issued once the workshop's keys have expired, even before the expire job has run", async () => {
+    const w = testWorkshop("reissue-expired", Date.now());
+    await rig.openWorkshop(w);
+    const [hal] = await rig.attendees("reissue-expired", 1);
+    expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, hal!.token)).status).toBe(201);
+    const lost = (await rig.store.getClaim(w.slug, hal!.sub))!.key_hash!;
+    await rig.openrouter.deleteKey(lost);
+
+    clock.offsetMs += Date.parse(keyExpiresAt(w)) - Date.now() + 60_000;
+    try {
+      await myKey(w, hal!.token, true);
+      expect(await rig.engine.reissueMissingKey(w.slug, hal!.sub, lost, { answered404: true })).toMatchObject({ key_hash: lost });
+    } finally {
+      clock.offsetMs = 0;
+    }
+    expect((await rig.store.getClaim(w.slug, hal!.sub))!).toMatchObject({ key_hash: lost });
+    expect(upstreamKeys(w)).toHaveLength(0);
   });
 
   it("is left alone while upstream still answers for its hash (a listing that missed it proves nothing)", async () => {

@@ -32,7 +32,8 @@ import type { WorkshopCatalog } from "./workshops.js";
  *         ──► email lock (absent or this user's), recording the claim's attempt
  *             refused at any step: undo what this attempt wrote, answer sold_out / paused / email
  *         ──► POST /keys (name from the claim, limit = budget, expires_at with seconds)
- *             fails for good: RELEASED, slot + budget + email lock given back
+ *             fails for good: RELEASED, slot + budget + email lock given back (a first key only:
+ *             a re-issue stays RESERVED for a take-over)
  *         ──► key stored, only if the claim is still RESERVED by this attempt ──► MINTED
  *         ──► assign to the workshop's guardrail ──► ACTIVE, or UNBOUND (the key still works)
  *
@@ -300,7 +301,10 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       created = await openrouter.createKey({ name: reserved.key_name, limit: budgetLeft(reserved), expires_at: reserved.expires_at });
     } catch (err) {
       log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
-      await release(reserved, describe(err));
+      // A claim that held a key before (a re-issue, or a take-over of one) keeps its slot: what its
+      // lost key spent is committed, and its owner already had a key. It stays RESERVED under this
+      // attempt's lease, and a take-over (the key page, the next sync) mints again.
+      if (reserved.reissued_at === undefined) await release(reserved, describe(err));
       throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
     }
 
@@ -479,7 +483,8 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
    * the claim's usage and taken off the new key's limit, so the slot never spends more than its budget.
    *
    *   KEY_HOLDING(hash) ─ GET /keys/{hash}: 404 ─ RESERVED (same attempt: its email lock still
-   *   proves the slot), key and hash removed ─ mint as for a first claim (take-over if this dies)
+   *   proves the slot), key and hash removed ─ mint as for a first claim (take-over if this dies or
+   *   the mint fails: a re-issue is never RELEASED, the slot is the owner's)
    *
    * The move to RESERVED is conditional on the claim still holding that very key, so repairs running
    * at once (the sync job, the attendee's page) mint once. Answers the claim as it is afterwards.
@@ -488,6 +493,8 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     const record = await workshops.get(slug);
     const c = await requireClaim(slug, userId, "attendee");
     if (!KEY_HOLDING.includes(c.status) || c.key_hash !== missingHash) return c;
+    // Past the keys' expiry a new key is of no use (upstream refuses the date): the expire job retires the claim.
+    if (Date.parse(c.expires_at) <= now()) return c;
     // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is
     // gone (`answered404`: the caller has just had that answer).
     if (!opts.answered404) {
