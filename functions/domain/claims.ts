@@ -549,6 +549,43 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     return c;
   }
 
+  /** See `revoke`. `retries`: how often to start over when the claim got a new key meanwhile. */
+  async function revokeKey(slug: string, userId: string, retries: number): Promise<ClaimItem> {
+    const c = await requireClaim(slug, userId, "organizer");
+    if (c.status === "REVOKED") return giveBack(c);
+    if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
+      throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
+    }
+    // The PATCH answers with the disabled key, whose usage is final: no second call to read it.
+    let disabled: KeyInfo | undefined;
+    try {
+      disabled = await openrouter.updateKey(c.key_hash, { disabled: true });
+    } catch (err) {
+      if (!(err instanceof UpstreamNotFoundError)) {
+        throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
+      }
+    }
+    let revoked: ClaimItem;
+    try {
+      // Only while the claim still holds the key just disabled: a re-issue meanwhile (the key was
+      // gone upstream) gave it a new one, which must be disabled before the budget goes back.
+      revoked = await store.transitionClaim(slug, userId, {
+        from: KEY_HOLDING,
+        keyHash: c.key_hash,
+        set: { status: "REVOKED", revoked_at: iso(), updated_at: iso() },
+        remove: ["key"],
+      });
+    } catch (err) {
+      if (!(err instanceof ConditionRefusedError) || !err.existing) throw err;
+      const current = err.existing as ClaimItem;
+      if (current.key_hash !== c.key_hash && retries > 0) return revokeKey(slug, userId, retries - 1);
+      // Expired meanwhile: its whole budget stays committed, as for every expired key.
+      if (current.status !== "REVOKED" || current.key_hash !== c.key_hash) return current;
+      revoked = current; // a concurrent revoke got there first; the give-back below is shared
+    }
+    return giveBack(revoked, disabled);
+  }
+
   async function requireClaim(slug: string, userId: string, audience: "attendee" | "organizer"): Promise<ClaimItem> {
     const c = await store.getClaim(slug, userId);
     if (!c) throw new NoClaimError(slug, audience);
@@ -594,41 +631,14 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
      *   revoke A ─ disable ─ ACTIVE→REVOKED ──────── read usage ─ ledger give-back (recorded) ─ claim notes it
      *   revoke B ─ disable ─ ACTIVE→REVOKED refused ─ read usage ─ ledger give-back refused: A's amount
      *   expire   ─ ACTIVE→EXPIRED first? revoke's transition is refused and nothing is given back
+     *   re-issue ─ a new key meanwhile? the transition (on the old key) is refused; start over on the new one
      *
      * The give-back is guarded on the ledger itself, so it happens once whoever gets there first; a
      * revoke interrupted after the REVOKED write is finished by revoking again.
      */
     async revoke(slug: string, userId: string): Promise<ClaimItem> {
       await workshops.get(slug);
-      const c = await requireClaim(slug, userId, "organizer");
-      if (c.status === "REVOKED") return giveBack(c);
-      if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
-        throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
-      }
-      // The PATCH answers with the disabled key, whose usage is final: no second call to read it.
-      let disabled: KeyInfo | undefined;
-      try {
-        disabled = await openrouter.updateKey(c.key_hash, { disabled: true });
-      } catch (err) {
-        if (!(err instanceof UpstreamNotFoundError)) {
-          throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
-        }
-      }
-      let revoked: ClaimItem;
-      try {
-        revoked = await store.transitionClaim(slug, userId, {
-          from: KEY_HOLDING,
-          set: { status: "REVOKED", revoked_at: iso(), updated_at: iso() },
-          remove: ["key"],
-        });
-      } catch (err) {
-        if (!(err instanceof ConditionRefusedError) || !err.existing) throw err;
-        const current = err.existing as ClaimItem;
-        // Expired meanwhile: its whole budget stays committed, as for every expired key.
-        if (current.status !== "REVOKED") return current;
-        revoked = current; // a concurrent revoke got there first; the give-back below is shared
-      }
-      return giveBack(revoked, disabled);
+      return revokeKey(slug, userId, 1);
     },
 
     /**

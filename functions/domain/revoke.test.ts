@@ -5,6 +5,7 @@ import { startTestStack, testWorkshop, type TestStack } from "../../local/test-s
 import { createHousekeeping } from "../data/housekeeping.js";
 import type { ClaimItem } from "../data/store.js";
 import { runJob } from "../jobs/run.js";
+import { createClaimEngine } from "./claims.js";
 
 /**
  * Revoking a key gives its slot and its unspent budget back to the pool, against the real parts
@@ -217,6 +218,45 @@ describe("revoking a key gives its slot and its unspent budget back to the pool"
     expect(claims.find((c) => c.user_id === after!.sub)).toMatchObject({ status: "EXPIRED" });
     const revokedCount = claims.filter((c) => c.status === "REVOKED").length;
     expect(await stack.store.getLedger(w.slug)).toMatchObject({ claimed: 10 - revokedCount, committed_usd: 2 * (10 - revokedCount) });
+    await expectLedgerMatchesClaims(w.slug);
+  });
+});
+
+describe("a revoke racing the re-issue of a key upstream lost", () => {
+  it("revokes the new key, not just the lost one: no live key is left behind a claim that gave its budget back", async () => {
+    const w = workshop("revoke-reissue", { cap_usd: 100, max_keys: 10 });
+    await stack.addWorkshop(w);
+    const p = await stack.attendee("reissued@example.com");
+    expect((await claim(w.slug, p)).status).toBe(201);
+    const lost = (await stack.store.getClaim(w.slug, p.sub))!.key_hash!;
+    await stack.openrouter.deleteKey(lost);
+
+    // The interleaving real parts cannot be made to hit on cue: the attendee's page re-issues the
+    // key after the organizer's revoke found the old one gone (its PATCH answered 404) and before
+    // the revoke writes REVOKED. Every call still goes to the emulator and the local DynamoDB.
+    const organizerSide = createClaimEngine({
+      store: stack.store,
+      workshops: stack.workshops,
+      now: stack.now,
+      openrouter: {
+        ...stack.openrouter,
+        async updateKey(hash, patch) {
+          try {
+            return await stack.openrouter.updateKey(hash, patch);
+          } finally {
+            if (hash === lost) await stack.engine.reissueMissingKey(w.slug, p.sub, lost, { answered404: true });
+          }
+        },
+      },
+    });
+    const revoked = await organizerSide.revoke(w.slug, p.sub);
+
+    const now = (await stack.store.getClaim(w.slug, p.sub))!;
+    expect(now.key_hash).not.toBe(lost);
+    expect(revoked).toMatchObject({ status: "REVOKED", key_hash: now.key_hash, returned_usd: 2 });
+    // The re-issued key is disabled upstream: nobody can spend the budget the pool took back.
+    expect(stack.upstream.emulator.state.keys.find((k) => k.hash === now.key_hash)).toMatchObject({ disabled: true });
+    expect(await stack.store.getLedger(w.slug)).toMatchObject({ claimed: 0, committed_usd: 0 });
     await expectLedgerMatchesClaims(w.slug);
   });
 });
