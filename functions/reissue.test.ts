@@ -185,6 +185,38 @@ describe("an active key deleted upstream", () => {
     expect(await rig.store.getLedger(w.slug)).toMatchObject({ claimed: 2, committed_usd: 2 });
   });
 
+  it("counts what the lost key spent in the final usage the expire job records, and still when the key is deleted after", async () => {
+    const w = testWorkshop("reissue-final", Date.now(), { openrouter: { budget_usd: 1, guardrail: { cap_usd: 100, reset_interval: "monthly", max_keys: 10 } } });
+    await rig.openWorkshop(w);
+    const [ida] = await rig.attendees("reissue-final", 1);
+    expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, ida!.token)).status).toBe(201);
+    const first = await chat((await myKey(w, ida!.token)).key!, w, 400_000);
+    expect((await rig.job("sync", w.slug)).ok).toBe(true);
+    await rig.openrouter.deleteKey((await rig.store.getClaim(w.slug, ida!.sub))!.key_hash!);
+    expect(await rig.job("sync", w.slug)).toMatchObject({ ok: true, reissued: 1 });
+
+    // The new key spends too; no sync sees it before the keys expire.
+    const second = await chat((await myKey(w, ida!.token)).key!, w, 400_000);
+    expect(second.status).toBe(200);
+    const total = first.body.usage!.cost + second.body.usage!.cost;
+
+    clock.offsetMs = Date.parse(keyExpiresAt(w)) - Date.now() + 60_000;
+    try {
+      expect((await rig.job("expire", w.slug)).ok).toBe(true);
+      const expired = (await rig.store.getClaim(w.slug, ida!.sub))!;
+      expect(expired.status).toBe("EXPIRED");
+      expect(expired.usage_usd).toBeCloseTo(total, 6);
+      expect((await rig.store.latestSpendSample(w.slug))!.usage_usd).toBeCloseTo(total, 6);
+
+      // Half an hour later the key is deleted upstream; the final figure stays what it was.
+      clock.offsetMs += 31 * 60_000;
+      expect(await rig.job("sync", w.slug)).toMatchObject({ ok: true, keys_deleted: 1 });
+      expect((await rig.store.getClaim(w.slug, ida!.sub))!.usage_usd).toBeCloseTo(total, 6);
+    } finally {
+      clock.offsetMs = 0;
+    }
+  });
+
   it("is not re-issued once the workshop's keys have expired, even before the expire job has run", async () => {
     const w = testWorkshop("reissue-expired", Date.now());
     await rig.openWorkshop(w);

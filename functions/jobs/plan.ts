@@ -36,6 +36,11 @@ const RETIRED: readonly ClaimStatus[] = ["EXPIRED", "REVOKED", "RELEASED"];
  */
 export const FINAL_USAGE_AFTER_MS = 30 * 60_000;
 
+/** What a claim's keys have spent: its key's usage upstream, plus what earlier keys of it spent before upstream lost them (the engine's re-issue). */
+export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageUsd: number): number {
+  return roundUsd((c.carried_usage_usd ?? 0) + keyUsageUsd);
+}
+
 export interface UsageWrite {
   userId: string;
   keyHash: string;
@@ -91,8 +96,7 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
       continue;
     }
     keysInUse++;
-    // What earlier, lost keys of the claim spent (the engine's reissue) stays in its usage.
-    const usage = roundUsd((c.carried_usage_usd ?? 0) + k.usage);
+    const usage = claimUsageUsd(c, k.usage);
     spendUsd += (c.carried_usage_usd ?? 0) + k.usage;
     const remaining = k.limit_remaining === null ? null : roundUsd(k.limit_remaining);
     if (roundUsd(c.usage_usd ?? 0) !== usage || (c.limit_remaining ?? null) !== remaining || !c.usage_synced_at) {

@@ -11,7 +11,7 @@ import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js"
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
 import { checkAccountCredits } from "./credits.js";
-import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
+import { claimUsageUsd, FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
 
 export { forEachLimited };
 
@@ -300,7 +300,7 @@ class JobRun {
         return;
       }
       if (k.disabled) disabled++;
-      const usageUsd = roundUsd((c.carried_usage_usd ?? 0) + k.usage);
+      const usageUsd = claimUsageUsd(c, k.usage);
       writes.push({ userId: c.user_id, keyHash: c.key_hash!, usageUsd, limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) });
     });
     this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
@@ -467,15 +467,16 @@ class JobRun {
     let usageWritten = 0;
     await this.eachInTime([...plan.toExpire, ...plan.toScrub], STORE_CONCURRENCY, async (c) => {
       const live = isLive.has(c);
-      // The key's usage from the PATCH that disabled it, never lower than what the claim holds.
+      // The key's usage from the PATCH that disabled it (with what the claim's lost keys spent),
+      // never lower than what the claim holds.
       const k = c.key_hash ? seen.get(c.key_hash) : undefined;
-      const usage = k && roundUsd(k.usage) >= roundUsd(c.usage_usd ?? 0) ? k : undefined;
+      const usage = k && claimUsageUsd(c, k.usage) >= roundUsd(c.usage_usd ?? 0) ? k : undefined;
       try {
         await store.transitionClaim(slug, c.user_id, {
           from: [c.status],
           set: {
             ...(live ? { status: "EXPIRED", expired_at: iso } : {}),
-            ...(usage ? { usage_usd: roundUsd(usage.usage), usage_synced_at: iso, ...(usage.limit_remaining === null ? {} : { limit_remaining: roundUsd(usage.limit_remaining) }) } : {}),
+            ...(usage ? { usage_usd: claimUsageUsd(c, usage.usage), usage_synced_at: iso, ...(usage.limit_remaining === null ? {} : { limit_remaining: roundUsd(usage.limit_remaining) }) } : {}),
             updated_at: iso,
           },
           remove: ["key"],
@@ -497,7 +498,7 @@ class JobRun {
     const spendUsd = claims.reduce((sum, c) => {
       if (!c.key_hash || c.status === "RELEASED") return sum;
       const k = seen.get(c.key_hash);
-      return sum + Math.max(roundUsd(c.usage_usd ?? 0), k ? roundUsd(k.usage) : 0);
+      return sum + Math.max(roundUsd(c.usage_usd ?? 0), k ? claimUsageUsd(c, k.usage) : 0);
     }, 0);
     await this.writeSpendSample({ usage_usd: roundUsd(spendUsd), keys: 0 }, now());
   }
@@ -531,7 +532,7 @@ class JobRun {
     const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
       // Usage first: once the key is deleted, nobody can read it again. Usually the claim already
       // holds it (expire recorded it when it disabled the key), and then there is nothing to write.
-      const usage = roundUsd(key.usage);
+      const usage = claimUsageUsd(claim, key.usage);
       const remaining = key.limit_remaining === null ? null : roundUsd(key.limit_remaining);
       if (roundUsd(claim.usage_usd ?? 0) !== usage || (claim.limit_remaining ?? null) !== remaining) {
         await housekeeping.recordUsage(slug, claim.user_id, { keyHash: key.hash, usageUsd: usage, limitRemaining: remaining, syncedAt: iso });
