@@ -91,7 +91,10 @@ export interface MinterFunctionsArgs {
   corsOrigins: string[];
   /** The value CloudFront sends in its origin-verify header (a Pulumi secret). */
   originVerifySecret: pulumi.Input<string>;
-  /** Roles are named `<rolePrefix><function>-…`: the only names the deploy role may create (infra/iam). */
+  /**
+   * Roles are named `<rolePrefix><function>-…` and the functions `<rolePrefix><function>`: the only
+   * names the deploy role may create or change (infra/iam).
+   */
   rolePrefix: string;
   /** The permissions boundary every role must carry (infra/iam/role-boundary.json). */
   roleBoundaryArn: string;
@@ -155,6 +158,8 @@ export class MinterFunctions extends pulumi.ComponentResource {
     const fn = new aws.lambda.Function(
       name,
       {
+        // Under the stack's prefix: the only functions the deploy role may change (infra/iam).
+        name: `${args.rolePrefix}${shortName}`,
         description: spec.description,
         runtime: LAMBDA_RUNTIME,
         architectures: ["arm64"],

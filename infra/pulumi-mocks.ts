@@ -39,12 +39,14 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       const roleName = inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-role`;
       return { name: roleName, arn: `arn:aws:iam::${ACCOUNT}:role/${roleName}` };
     }
-    case "aws:lambda/function:Function":
+    case "aws:lambda/function:Function": {
+      const fnName = inputs.name ?? `${name}-fn`;
       return {
-        name: `${name}-fn`,
-        arn: arn("lambda", `function:${name}-fn`),
-        invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${name}-fn`)}/invocations`,
+        name: fnName,
+        arn: arn("lambda", `function:${fnName}`),
+        invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${fnName}`)}/invocations`,
       };
+    }
     case "aws:apigatewayv2/api:Api":
       return { apiEndpoint: `https://${name}id.execute-api.${REGION}.amazonaws.com`, executionArn: arn("execute-api", `${name}id`) };
     case "aws:s3/bucket:Bucket": {
@@ -55,10 +57,16 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E${name.toUpperCase()}`, domainName: `d${name}.cloudfront.net` };
     case "aws:cloudfront/function:Function":
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${name}` };
-    case "aws:sqs/queue:Queue":
-      return { arn: arn("sqs", `${name}-q`), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}-q` };
-    case "aws:scheduler/scheduleGroup:ScheduleGroup":
-      return { name: `${name}-grp`, arn: arn("scheduler", `schedule-group/${name}-grp`) };
+    case "aws:sqs/queue:Queue": {
+      const queue = inputs.name ?? (inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-q`);
+      return { name: queue, arn: arn("sqs", queue), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}` };
+    }
+    case "aws:scheduler/scheduleGroup:ScheduleGroup": {
+      const group = inputs.name ?? (inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-grp`);
+      return { name: group, arn: arn("scheduler", `schedule-group/${group}`) };
+    }
+    case "aws:scheduler/schedule:Schedule":
+      return { arn: arn("scheduler", `schedule/${inputs.groupName ?? "default"}/${inputs.name}`) };
     case "aws:cognito/userPool:UserPool":
       return { arn: arn("cognito-idp", `userpool/${REGION}_Pool${name}`) };
     case "aws:cognito/userGroup:UserGroup":

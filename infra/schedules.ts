@@ -10,7 +10,7 @@ export interface JobSchedulesArgs {
   jobsRole: aws.iam.Role;
   /** The deploy's clock (ms). Schedules wholly in the past are not declared; see `plannedSchedules`. */
   now: number;
-  /** The scheduler's role is named `<rolePrefix>scheduler-…` (infra/iam). */
+  /** The scheduler's role, group and dead-letter queue are named `<rolePrefix>…` (infra/iam). */
   rolePrefix: string;
   /** The permissions boundary the role must carry (infra/iam/role-boundary.json). */
   roleBoundaryArn: string;
@@ -90,10 +90,11 @@ export class JobSchedules extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobSchedulesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:schedules:JobSchedules", name, {}, opts);
-    this.group = new aws.scheduler.ScheduleGroup(`${name}-group`, { tags: args.tags }, { parent: this });
+    // Named under the stack's prefix, like its roles: the deploy role manages no other group or queue.
+    this.group = new aws.scheduler.ScheduleGroup(`${name}-group`, { namePrefix: `${args.rolePrefix}jobs-`, tags: args.tags }, { parent: this });
     this.deadLetters = new aws.sqs.Queue(
       `${name}-dead-letters`,
-      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600, tags: args.tags },
+      { namePrefix: `${args.rolePrefix}dead-letters-`, sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600, tags: args.tags },
       { parent: this },
     );
     this.role = this.createInvokerRole(name, args);

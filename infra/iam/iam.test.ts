@@ -288,6 +288,30 @@ describe("the deploy role", () => {
     for (const action of ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]) expect(decide(deploy(), action, secret)).toBe("Deny");
   });
 
+  it("manages the stack's own functions, queue and schedules, and no one else's in the account", () => {
+    // Changing another function's code or policy would run code as that function's role (any role
+    // in the account), which the prefix and the boundary are there to rule out.
+    const functions = arnsOf("aws:lambda/function:Function");
+    expect(functions).toHaveLength(2);
+    const writes = ["lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:AddPermission", "lambda:DeleteFunction", "lambda:PutFunctionEventInvokeConfig"];
+    for (const fn of functions) for (const action of [...writes, "lambda:CreateFunction", "lambda:GetFunction"]) expect(decide(deploy(), action, fn), `${action} ${fn}`).toBe("Allow");
+    const foreignFn = `arn:aws:lambda:eu-central-1:${ACCOUNT}:function:payroll-admin-tasks`;
+    for (const action of writes) expect(decide(deploy(), action, foreignFn), action).toBe("ImplicitDeny");
+
+    const queue = program.one("aws:sqs/queue:Queue").state.arn;
+    expect(decide(deploy(), "sqs:CreateQueue", queue)).toBe("Allow");
+    expect(decide(deploy(), "sqs:SetQueueAttributes", queue)).toBe("Allow");
+    // A queue policy is a queue attribute: on another app's queue it could let anyone read it.
+    expect(decide(deploy(), "sqs:SetQueueAttributes", `arn:aws:sqs:eu-central-1:${ACCOUNT}:orders`)).toBe("ImplicitDeny");
+
+    const group = program.one("aws:scheduler/scheduleGroup:ScheduleGroup").state.arn;
+    expect(decide(deploy(), "scheduler:CreateScheduleGroup", group)).toBe("Allow");
+    const schedules = arnsOf("aws:scheduler/schedule:Schedule");
+    expect(schedules.length).toBeGreaterThan(0);
+    for (const s of schedules) expect(decide(deploy(), "scheduler:CreateSchedule", s), s).toBe("Allow");
+    expect(decide(deploy(), "scheduler:DeleteSchedule", `arn:aws:scheduler:eu-central-1:${ACCOUNT}:schedule/default/nightly-billing`)).toBe("ImplicitDeny");
+  });
+
   it("manages the site bucket of this stack only", () => {
     const bucket = program.one("aws:s3/bucket:Bucket").state.arn;
     expect(bucket.startsWith(`arn:aws:s3:::${PREFIX}`)).toBe(true);
@@ -328,6 +352,8 @@ describe("the roles the program creates", () => {
     }
     // The boundary is what stops a role from becoming more than a function needs.
     expect(decide(boundaryPolicy, "iam:CreateUser", "*")).toBe("ImplicitDeny");
+    expect(decide(boundaryPolicy, "lambda:InvokeFunction", `arn:aws:lambda:eu-central-1:${ACCOUNT}:function:payroll-admin-tasks`)).toBe("ImplicitDeny");
+    expect(decide(boundaryPolicy, "sqs:SendMessage", `arn:aws:sqs:eu-central-1:${ACCOUNT}:orders`)).toBe("ImplicitDeny");
     expect(decide(boundaryPolicy, "secretsmanager:GetSecretValue", `arn:aws:secretsmanager:eu-central-1:${ACCOUNT}:secret:other-app/key`)).toBe("ImplicitDeny");
   });
 });
