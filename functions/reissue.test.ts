@@ -217,6 +217,34 @@ describe("an active key deleted upstream", () => {
     }
   });
 
+  it("while its new key is still to be minted, the workshop's spend keeps what the lost key spent, through the syncs and at expiry", { timeout: 60_000 }, async () => {
+    const w = testWorkshop("reissue-pending", Date.now(), { openrouter: { budget_usd: 1, guardrail: { cap_usd: 100, reset_interval: "monthly", max_keys: 10 } } });
+    await rig.openWorkshop(w);
+    const [jo] = await rig.attendees("reissue-pending", 1);
+    expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, jo!.token)).status).toBe(201);
+    const cost = (await chat((await myKey(w, jo!.token)).key!, w, 400_000)).body.usage!.cost;
+    expect((await rig.job("sync", w.slug)).ok).toBe(true);
+    await rig.openrouter.deleteKey((await rig.store.getClaim(w.slug, jo!.sub))!.key_hash!);
+
+    // OpenRouter cannot mint for a while: the re-issue stays RESERVED through several syncs.
+    await rig.setFaults({ "keys.create": { errorRate: 1, errorStatus: 503 } });
+    try {
+      for (const minutes of [0, 5, 10]) {
+        clock.offsetMs = minutes * 60_000;
+        await rig.job("sync", w.slug);
+        expect((await rig.store.getClaim(w.slug, jo!.sub))!.status).toBe("RESERVED");
+        expect((await rig.store.latestSpendSample(w.slug))!.usage_usd, `sync at +${minutes} min`).toBeCloseTo(cost, 6);
+      }
+      clock.offsetMs = Date.parse(keyExpiresAt(w)) - Date.now() + 60_000;
+      expect((await rig.job("expire", w.slug)).ok).toBe(true);
+      expect((await rig.store.getClaim(w.slug, jo!.sub))!.status).toBe("EXPIRED");
+      expect((await rig.store.latestSpendSample(w.slug))!.usage_usd).toBeCloseTo(cost, 6);
+    } finally {
+      clock.offsetMs = 0;
+      await rig.setFaults({});
+    }
+  });
+
   it("is not re-issued once the workshop's keys have expired, even before the expire job has run", async () => {
     const w = testWorkshop("reissue-expired", Date.now());
     await rig.openWorkshop(w);

@@ -87,7 +87,11 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
       reservedNames.add(c.key_name);
       if (c.lease_until <= nowMs) stuck.push(c);
     }
-    if (!c.key_hash) continue;
+    if (!c.key_hash) {
+      // A re-issue under way (RESERVED for a new key): what its lost keys spent is still spent.
+      spendUsd += c.usage_usd ?? 0;
+      continue;
+    }
     claimedHashes.add(c.key_hash);
     const k = keyByHash.get(c.key_hash);
     if (!k) {

@@ -496,7 +496,9 @@ class JobRun {
 
     // The chart's last point: stored usage, with what the disabling just reported.
     const spendUsd = claims.reduce((sum, c) => {
-      if (!c.key_hash || c.status === "RELEASED") return sum;
+      if (c.status === "RELEASED") return sum;
+      // Without a key (a re-issue that never got its new one): what its lost keys spent.
+      if (!c.key_hash) return sum + roundUsd(c.usage_usd ?? 0);
       const k = seen.get(c.key_hash);
       return sum + Math.max(roundUsd(c.usage_usd ?? 0), k ? claimUsageUsd(c, k.usage) : 0);
     }, 0);
