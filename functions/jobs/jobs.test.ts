@@ -438,6 +438,36 @@ describe("a run that runs out of time", () => {
   });
 });
 
+describe("a sync that runs out of time while it mints", () => {
+  it("starts no more re-issues or take-overs near the deadline (each mints upstream); the next sync does the rest", async () => {
+    const bed = await testbed("jobs-deadline-mint");
+    const users = Array.from({ length: 6 }, (_, i) => `user-${i}`);
+    await claimAll(bed, users);
+    // Every key lost upstream, and two claims left RESERVED by crashed processes.
+    for (const c of await bed.store.listClaims(bed.w.slug)) await bed.openrouter.deleteKey(c.key_hash!);
+    for (const u of ["stuck-0", "stuck-1"]) await crashAfterMint(bed, u, 60_000);
+    bed.clock.ms += 61_000;
+
+    // The invocation's clock: time enough until two keys have been minted, then too little. Each
+    // mint in this test is one of those (re-issue or take-over), counted at the emulator.
+    const mints = () => bed.emu.emulator.stats().calls["keys.create"] ?? 0;
+    bed.emu.emulator.resetStats();
+    const cut = await runJob({ job: "sync", slug: bed.w.slug }, bed.deps, { timeLeftMs: () => (mints() >= 2 ? 10_000 : 120_000) });
+    expect(cut.ok).toBe(false);
+    expect(cut.errors.join(" ")).toMatch(/ran out of time/);
+    expect(mints()).toBe(2);
+    expect(cut.deferred).toBe(6);
+
+    const rest = await sync(bed);
+    expect(rest.ok, rest.errors.join("; ")).toBe(true);
+    expect((cut.taken_over ?? 0) + (rest.taken_over ?? 0)).toBe(2);
+    expect((cut.reissued ?? 0) + (rest.reissued ?? 0)).toBe(6);
+    const claims = await bed.store.listClaims(bed.w.slug);
+    expect(claims.map((c) => c.status)).toEqual(Array(8).fill("ACTIVE"));
+    expect(upstreamKeys(bed)).toHaveLength(8);
+  });
+});
+
 describe("a stuck claim that never got its slot", () => {
   it("is deleted when no slot is free, minting nothing, and the run counts it resolved", async () => {
     const bed = await testbed("jobs-no-slot");

@@ -312,17 +312,20 @@ class JobRun {
     return { writes, gone };
   }
 
-  /** Claims whose key upstream answered 404 for: each gets a new key in the same slot, one at a time (like take-overs). */
+  /**
+   * Claims whose key upstream answered 404 for: each gets a new key in the same slot, one at a time
+   * (like take-overs), and none is started near the deadline (the next sync finds them again).
+   */
   private async reissueMissing(gone: readonly ClaimItem[]): Promise<void> {
     this.summary.reissued = 0;
-    for (const c of gone) {
+    await this.eachInTime(gone, 1, async (c) => {
       try {
         const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!, { answered404: true });
-        if (after.key_hash !== c.key_hash) this.summary.reissued++;
+        if (after.key_hash !== c.key_hash) this.summary.reissued!++;
       } catch (err) {
         this.fail("reissue missing key", err);
       }
-    }
+    });
   }
 
   /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
@@ -415,11 +418,12 @@ class JobRun {
 
   private async takeOverStuck(stuck: readonly ClaimItem[]): Promise<void> {
     this.summary.taken_over = 0;
-    // One at a time: each take-over lists the keys and mints, and stuck claims are rare.
-    for (const c of stuck) {
+    // One at a time: each take-over lists the keys and mints, and stuck claims are rare. None is
+    // started near the deadline: a take-over cut off by the timeout waits out a new lease.
+    await this.eachInTime(stuck, 1, async (c) => {
       try {
         const after = await this.deps.engine.takeOverStuck(this.w.slug, c);
-        if (after.status !== "RESERVED") this.summary.taken_over++;
+        if (after.status !== "RESERVED") this.summary.taken_over!++;
       } catch (err) {
         // A claim that could not prove it held a slot and found none free (or its email taken) is
         // resolved: the engine deleted it and minted nothing. Not a failure of the run.
@@ -429,7 +433,7 @@ class JobRun {
           this.fail("take over stuck claim", err);
         }
       }
-    }
+    });
   }
 
   // ── expire ────────────────────────────────────────────────────────────────────────────────────
