@@ -286,6 +286,12 @@ describe("the deploy role", () => {
     const secret = program.one("aws:secretsmanager/secret:Secret").state.arn;
     expect(decide(deploy(), "secretsmanager:CreateSecret", secret)).toBe("Allow");
     for (const action of ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]) expect(decide(deploy(), action, secret)).toBe("Deny");
+    // Nor through a role of the stack, whose boundary allows that read: the deploy role may rewrite
+    // those roles' trust policies (UpdateAssumeRolePolicy), and a trust policy naming the deploy
+    // role would be enough to assume it within the account. Only an explicit deny stops that.
+    for (const r of arnsOf("aws:iam/role:Role")) {
+      for (const action of ["sts:AssumeRole", "sts:TagSession"]) expect(decide(deploy(), action, r), `${action} ${r}`).toBe("Deny");
+    }
   });
 
   it("manages the stack's own functions, queue and schedules, and no one else's in the account", () => {
