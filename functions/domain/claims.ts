@@ -345,8 +345,10 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       const guardrailId = await guardrail;
       step = "assign";
       await (assignment ?? openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
+      // Only the key just bound is ACTIVE: a claim re-issued meanwhile holds another key.
       return await store.transitionClaim(slug, claimed.user_id, {
         from: ["MINTED", "UNBOUND"],
+        keyHash: claimed.key_hash,
         set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso(), updated_at: iso() },
         remove: ["last_error", "unbound_reason"],
       });
@@ -357,6 +359,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       try {
         unbound = await store.transitionClaim(slug, claimed.user_id, {
           from: ["MINTED", "UNBOUND"],
+          keyHash: claimed.key_hash,
           set: { status: "UNBOUND", last_error: describe(err), unbound_reason: unboundReason(err, step), updated_at: iso() },
         });
       } catch (e) {

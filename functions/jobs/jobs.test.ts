@@ -272,6 +272,45 @@ describe("sync", () => {
     expect(bed.emu.emulator.state.assignments.some((a) => a.key_hash === after.key_hash)).toBe(true);
   });
 
+  it("marks ACTIVE only the key it bound: a key re-issued meanwhile, not yet bound, stays UNBOUND until a sync binds it", async () => {
+    const bed = await testbed("jobs-bind-reissued");
+    bed.emu.emulator.setFaults({ "guardrails.assign": { errorRate: 1, errorStatus: 503 } });
+    await claimAll(bed, ["uma"]);
+    bed.emu.emulator.setFaults({});
+    const lost = (await bed.store.getClaim(bed.w.slug, "uma"))!;
+    expect(lost.status).toBe("UNBOUND");
+
+    // The interleaving real parts cannot be made to hit on cue: while this sync binds uma's key,
+    // upstream loses it and her page re-issues it, and the new key's own assignment fails. Every
+    // call still goes to the emulator and the local DynamoDB.
+    let interleaved = false;
+    const openrouter: OpenRouterClient = {
+      ...bed.openrouter,
+      async assignKeys(guardrailId, hashes) {
+        if (!interleaved) {
+          interleaved = true;
+          await bed.openrouter.deleteKey(lost.key_hash!);
+          bed.emu.emulator.setFaults({ "guardrails.assign": { errorRate: 1, errorStatus: 503 } });
+          await bed.engine.reissueMissingKey(bed.w.slug, "uma", lost.key_hash!, { answered404: true });
+          bed.emu.emulator.setFaults({});
+        }
+        return bed.openrouter.assignKeys(guardrailId, hashes);
+      },
+    };
+    await runJob({ job: "sync", slug: bed.w.slug }, { ...bed.deps, openrouter });
+    const reissued = (await bed.store.getClaim(bed.w.slug, "uma"))!;
+    expect(reissued.key_hash).not.toBe(lost.key_hash);
+    const isBound = (hash: string) => bed.emu.emulator.state.assignments.some((a) => a.key_hash === hash);
+    expect(isBound(reissued.key_hash!)).toBe(false);
+    // Not bound, so not ACTIVE: the new key still works on every model until a sync binds it.
+    expect(reissued.status).toBe("UNBOUND");
+
+    expect(await sync(bed)).toMatchObject({ ok: true, bound: 1 });
+    const bound = (await bed.store.getClaim(bed.w.slug, "uma"))!;
+    expect(bound.status).toBe("ACTIVE");
+    expect(isBound(bound.key_hash!)).toBe(true);
+  });
+
   it("deletes orphans, leaves a claim that is still minting alone, takes over a stuck claim and binds UNBOUND keys in one call", async () => {
     const bed = await testbed("jobs-reconcile");
     await claimAll(bed, ["ann", "bob", "cid"]);

@@ -397,12 +397,14 @@ class JobRun {
       try {
         await store.transitionClaim(slug, b.userId, {
           from: [b.from],
+          // The key just bound: a claim re-issued meanwhile holds a new key, bound or not.
+          keyHash: b.keyHash,
           set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso, updated_at: iso },
           remove: ["last_error", "unbound_reason"],
         });
         this.summary.bound!++;
       } catch (err) {
-        // Moved on meanwhile (bound by the organizer's retry, or revoked): nothing to do.
+        // Moved on meanwhile (bound by the organizer's retry, revoked, re-issued): nothing to do.
         if (!(err instanceof ConditionRefusedError)) this.fail("mark bound", err);
       }
     });
