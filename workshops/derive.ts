@@ -94,12 +94,10 @@ export function keyName(w: Workshop, claimId: string, namespace?: string): strin
   return `${keyNamePrefix(w, namespace)}${claimId}`;
 }
 
-/** Whether an upstream key's name is one of this workshop's in this namespace (claim ids hold no "/"). */
-export function isWorkshopKeyName(w: Workshop, name: string, namespace?: string): boolean {
-  return workshopKeyMatcher(w, namespace)(name);
-}
-
-/** `isWorkshopKeyName` for many keys: the prefix is worked out once, not per key. */
+/**
+ * Whether an upstream key's name is one of this workshop's in this namespace (claim ids hold no
+ * "/"), as a test made once and applied to many keys: the prefix is worked out once, not per key.
+ */
 export function workshopKeyMatcher(w: Workshop, namespace?: string): (name: string) => boolean {
   const prefix = keyNamePrefix(w, namespace);
   return (name) => name.startsWith(prefix) && name.length > prefix.length && name.indexOf("/", prefix.length) === -1;
