@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { effectiveCapacity } from "../workshops/derive.js";
+import { claimWindow, effectiveCapacity } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 
@@ -232,7 +232,7 @@ export function authDomainPrefixProblems(prefix: string): string[] {
  */
 export function emailDeliveryProblems(workshops: Workshop[], now: number, senders: { ses: boolean; google: boolean }): string[] {
   if (senders.ses || senders.google) return [];
-  const upcoming = workshops.filter((w) => w.is_active && Date.parse(w.claims_close_at) > now);
+  const upcoming = workshops.filter((w) => claimWindow(w, now) !== "closed");
   const keys = upcoming.reduce((sum, w) => sum + effectiveCapacity(w), 0);
   if (keys <= COGNITO_DAILY_EMAILS) return [];
   const which = upcoming.map((w) => `${w.slug} (${effectiveCapacity(w)})`).join(", ");
