@@ -50,12 +50,12 @@ export class AttendeeAuth extends pulumi.ComponentResource {
   /** Where the browser goes to sign out (Cognito's /logout with this client and the site's origin). */
   readonly logoutUri: pulumi.Output<string>;
   readonly redirectUri: pulumi.Output<string>;
-  /** The managed-login origin, for the site's Content-Security-Policy. */
+  /** The managed-login origin (`managedLoginOrigin`): where sign-in and sign-out happen. */
   readonly loginOrigin: string;
 
   constructor(name: string, args: AttendeeAuthArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:auth:AttendeeAuth", name, {}, opts);
-    this.loginOrigin = `https://${args.domainPrefix}.auth.${args.region}.amazoncognito.com`;
+    this.loginOrigin = managedLoginOrigin(args.domainPrefix, args.region);
 
     this.userPool = this.createUserPool(name, args);
     const domain = this.createLoginDomain(name, args.domainPrefix);
@@ -225,6 +225,11 @@ export class AttendeeAuth extends pulumi.ComponentResource {
       );
     }
   }
+}
+
+/** Cognito's managed login for a domain prefix, e.g. https://workshop-keys-prod-….auth.eu-central-1.amazoncognito.com */
+export function managedLoginOrigin(domainPrefix: string, region: string): string {
+  return `https://${domainPrefix}.auth.${region}.amazoncognito.com`;
 }
 
 /** Cognito usernames here are email addresses, compared without case. */

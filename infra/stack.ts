@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { TABLES } from "../functions/data/tables.js";
 import type { Workshop } from "../workshops/schema.js";
 import { HttpApi } from "./api.js";
-import { AttendeeAuth, AUTH_SCOPE } from "./auth.js";
+import { AttendeeAuth, AUTH_SCOPE, managedLoginOrigin } from "./auth.js";
 import type { BundledFunction } from "./bundle.js";
 import { DataTables } from "./data.js";
 import { ApiFirewall } from "./firewall.js";
@@ -61,7 +61,6 @@ export function workshopKeyMinter(inputs: StackInputs) {
     settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, tags }) : undefined;
 
   const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
-  const loginOrigin = loginOriginFor(settings);
   const site = new StaticSite("site", {
     siteDir: inputs.siteDir,
     apiDomain,
@@ -159,7 +158,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     userPoolId: auth.userPool.id,
     authClientId: auth.clientId,
     authIssuer: auth.issuer,
-    loginOrigin,
+    loginOrigin: auth.loginOrigin,
     managementKeySecretArn: managementKey.arn,
     managementKeySecretName: managementKey.secret.name,
     attendeesTable: data.attendees.name,
@@ -178,18 +177,13 @@ export function keyNamespaceFor(stack: string): string {
   return ns || "stack";
 }
 
-/** Cognito's managed login for this stack, e.g. https://workshop-keys-prod-….auth.eu-central-1.amazoncognito.com */
-export function loginOriginFor(settings: Pick<StackSettings, "authDomainPrefix" | "region">): string {
-  return `https://${settings.authDomainPrefix}.auth.${settings.region}.amazoncognito.com`;
-}
-
 /**
  * What the deployed pages may talk to besides their own origin: Cognito's token endpoints, and the
  * attendee base URL (the key page's "Test my key" calls it from the browser). The CloudFront header
  * and the page's own CSP meta (web/build.ts) both use exactly this.
  */
 export function siteCspSources(settings: Pick<StackSettings, "authDomainPrefix" | "region" | "attendeeBaseUrl">): CspSources {
-  const loginOrigin = loginOriginFor(settings);
+  const loginOrigin = managedLoginOrigin(settings.authDomainPrefix, settings.region);
   const attendeeOrigin = new URL(settings.attendeeBaseUrl).origin;
   return { connect: [`https://cognito-idp.${settings.region}.amazonaws.com`, loginOrigin, attendeeOrigin], formAction: [loginOrigin] };
 }
