@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Page } from "playwright-core";
 import { afterAll } from "vitest";
 
 /**
@@ -209,6 +210,17 @@ export async function signInWithTokens(stackUrl: string, email: string, opts: Si
 /** Signs `email` in to the stack at `stackUrl` and returns the ID token (what the API takes as Bearer). */
 export async function signIn(stackUrl: string, email: string, opts: SignInOptions = {}): Promise<string> {
   return (await signInWithTokens(stackUrl, email, opts)).idToken;
+}
+
+/**
+ * The same sign-in in a browser page that is on its way to the local provider: waits for the
+ * provider's form, fills it in (the name only when given) and submits it, as a person would.
+ */
+export async function signInOnProvider(page: Page, email: string, name?: string): Promise<void> {
+  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
+  await page.fill("#email", email);
+  if (name) await page.fill("#name", name);
+  await page.click("button[type=submit]");
 }
 
 /** For one test file: makes temporary directories (`tempDir("wkm-x-")`), all removed after the file. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../local/chromium.js";
 import { DEMO_SLUG } from "../local/demo.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { idTokenClaims, revokeToken } from "../local/testing.js";
+import { idTokenClaims, revokeToken, signInOnProvider } from "../local/testing.js";
 
 /**
  * A sign-in that outlives its ID token, in a real Chromium against the local stack: the provider's
@@ -40,13 +40,6 @@ interface StoredSession {
 
 const stored = (page: Page) => page.evaluate(() => JSON.parse(sessionStorage.getItem("wkm.session") ?? "null") as StoredSession | null);
 
-async function signInOnProvider(page: Page, email: string): Promise<void> {
-  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
-  await page.fill("#email", email);
-  await page.fill("#name", "All Day");
-  await page.click("button[type=submit]");
-}
-
 describe("a session that lasts the workshop", () => {
   let page: Page;
 
@@ -56,7 +49,7 @@ describe("a session that lasts the workshop", () => {
     page.on("pageerror", (err) => pageErrors.push(err.message));
     await page.goto(`${stack.url}/w/${DEMO_SLUG}`);
     await page.getByRole("button", { name: "Sign in to get your key" }).click();
-    await signInOnProvider(page, "all-day@example.org");
+    await signInOnProvider(page, "all-day@example.org", "All Day");
     await page.getByRole("button", { name: "Confirm and get my key" }).click({ timeout: 20_000 });
     await page.waitForURL(`${stack.url}/w/${DEMO_SLUG}/key`, { timeout: 20_000 });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { launchChromium } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { signIn } from "../local/testing.js";
+import { signIn, signInOnProvider } from "../local/testing.js";
 
 /**
  * The pages in a real Chromium against the real local stack (API, DynamoDB, OpenRouter emulator,
@@ -107,14 +107,6 @@ async function shot(page: Page, name: string): Promise<void> {
 async function noHorizontalScroll(page: Page): Promise<void> {
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
   expect(scrollWidth, `horizontal scroll on ${page.url()}`).toBeLessThanOrEqual(innerWidth);
-}
-
-/** Goes through the local provider's sign-in form, as a person would. */
-async function signInOnProvider(page: Page, email: string, name?: string): Promise<void> {
-  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
-  await page.fill("#email", email);
-  if (name) await page.fill("#name", name);
-  await page.click("button[type=submit]");
 }
 
 const FLOW_TARGET_MS = 5_000;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { launchChromium } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
-import { signIn } from "../local/testing.js";
+import { signIn, signInOnProvider } from "../local/testing.js";
 
 /**
  * The states around the main flow, in a real Chromium against the real local stack: a revoked key,
@@ -115,9 +115,7 @@ async function newPage(stack: LocalStack, viewport = PHONE): Promise<{ context: 
 /** From any page with a sign-in button: click it and go through the local provider's form. */
 async function signInOnPage(page: Page, button: string | RegExp, email: string): Promise<void> {
   await page.getByRole("button", { name: button }).click();
-  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
-  await page.fill("#email", email);
-  await page.click("button[type=submit]");
+  await signInOnProvider(page, email);
   await page.waitForURL((u) => !u.pathname.startsWith("/oidc") && u.pathname !== "/callback");
 }
 

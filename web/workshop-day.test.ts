@@ -9,7 +9,7 @@ import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { checkAccountCredits } from "../functions/jobs/credits.js";
 import { launchChromium } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { workshopFileAround } from "../local/testing.js";
+import { signInOnProvider, workshopFileAround } from "../local/testing.js";
 
 /**
  * Workshop-day safety in a real Chromium against the real local stack: the room code from the
@@ -63,13 +63,6 @@ async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (err) => pageProblems.push(`page error on ${page.url()}: ${err.message}`));
   return page;
-}
-
-async function signInOnProvider(page: Page, email: string, name?: string): Promise<void> {
-  await page.waitForURL((u) => u.pathname.startsWith("/oidc"));
-  await page.fill("#email", email);
-  if (name) await page.fill("#name", name);
-  await page.click("button[type=submit]");
 }
 
 async function codes() {
