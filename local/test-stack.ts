@@ -9,10 +9,10 @@ import { startEmulator, type RunningEmulator } from "./emulator/index.js";
 import { startLocalDynamo, ensureTables, type LocalDynamo } from "./dynamo.js";
 import { createTokenVerifier } from "../functions/auth/verify.js";
 import { createStore, type Store } from "../functions/data/store.js";
-import { tableNames } from "../functions/data/tables.js";
+import { tableNames, type TableNames } from "../functions/data/tables.js";
 import { createClaimEngine, type ClaimEngine } from "../functions/domain/claims.js";
 import { createWorkshopCatalog, type WorkshopCatalog } from "../functions/domain/workshops.js";
-import { createOpenRouterClient } from "../functions/openrouter/client.js";
+import { createOpenRouterClient, type OpenRouterClientOptions } from "../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
 import { createApp } from "../functions/api/app.js";
 
@@ -107,46 +107,49 @@ export function testWorkshop(slug: string, nowMs: number, overrides: Partial<Omi
   });
 }
 
-export interface TestStack {
+/**
+ * The API Lambda's parts on loopback: dynalite, the OpenRouter emulator and a JWKS issuer, with the
+ * store, the workshop catalogue, the OpenRouter client, the claim engine and the Hono app wired as
+ * functions/api/handler.ts wires them. The test stack and the bench rig (local/bench/rig.ts) build
+ * on it, each with its own client settings.
+ */
+export interface ApiParts {
   dynamo: LocalDynamo;
   upstream: RunningEmulator;
   issuer: TestIssuer;
+  names: TableNames;
   store: Store;
   workshops: WorkshopCatalog;
   openrouter: OpenRouterClient;
   engine: ClaimEngine;
   app: ReturnType<typeof createApp>;
   now: () => number;
-  /** Structured events the app and the engine logged (never a key). */
-  events: { event: string; fields: Record<string, unknown> }[];
-  /** Writes the workshop item and the workshop index, as the deploy does (no guardrail id unless given). */
-  addWorkshop(w: Workshop, guardrailId?: string): Promise<void>;
-  /** A signed-in, confirmed attendee (the confirm step written directly). */
-  attendee(email: string, opts?: { sub?: string; name?: string }): Promise<{ sub: string; token: string }>;
-  /** A request to the app, as the browser sends it. */
-  call(method: string, path: string, token?: string, body?: unknown): Promise<Response>;
   close(): Promise<void>;
 }
 
-export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; now?: () => number } = {}): Promise<TestStack> {
-  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: 1 }), startTestIssuer()]);
-  const names = tableNames(`t${randomUUID().slice(0, 8)}`);
+export interface ApiPartsOptions {
+  /** Start of the tables' names; a random suffix keeps runs in one process apart. */
+  tablePrefix: string;
+  /** Seed for the emulator's fault dice (default 1). */
+  seed?: number;
+  /** The OpenRouter client's timeouts, retries and call counter (its key and URL are the emulator's). */
+  client: Omit<OpenRouterClientOptions, "apiKey" | "serverURL">;
+  now?: () => number;
+  leaseMs?: number;
+  waitMs?: number;
+  /** Structured events of the app and the engine. */
+  log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export async function startApiParts(opts: ApiPartsOptions): Promise<ApiParts> {
+  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: opts.seed ?? 1 }), startTestIssuer()]);
+  const names = tableNames(`${opts.tablePrefix}${randomUUID().slice(0, 8)}`);
   await ensureTables(dynamo.client, names);
   const now = opts.now ?? Date.now;
+  const { log } = opts;
   const store = createStore({ client: dynamo.client, tableNames: names });
   const workshops = createWorkshopCatalog({ store, ttlMs: 30_000 });
-  const openrouter = createOpenRouterClient({
-    apiKey: upstream.managementKey,
-    serverURL: upstream.url,
-    timeoutMs: 5_000,
-    maxAttempts: 2,
-    totalBudgetMs: 8_000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 100,
-  });
-  const events: TestStack["events"] = [];
-  const added = new Map<string, Workshop>();
-  const log = (event: string, fields: Record<string, unknown>) => void events.push({ event, fields });
+  const openrouter = createOpenRouterClient({ apiKey: upstream.managementKey, serverURL: upstream.url, ...opts.client });
   const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs, log });
   const app = createApp({
     store,
@@ -157,17 +160,49 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     attendeeBaseUrl: upstream.url,
     log,
   });
-
   return {
     dynamo,
     upstream,
     issuer,
+    names,
     store,
     workshops,
     openrouter,
     engine,
     app,
     now,
+    async close() {
+      await Promise.all([dynamo.close(), upstream.close(), issuer.close()]);
+    },
+  };
+}
+
+export interface TestStack extends ApiParts {
+  /** Structured events the app and the engine logged (never a key). */
+  events: { event: string; fields: Record<string, unknown> }[];
+  /** Writes the workshop item and the workshop index, as the deploy does (no guardrail id unless given). */
+  addWorkshop(w: Workshop, guardrailId?: string): Promise<void>;
+  /** A signed-in, confirmed attendee (the confirm step written directly). */
+  attendee(email: string, opts?: { sub?: string; name?: string }): Promise<{ sub: string; token: string }>;
+  /** A request to the app, as the browser sends it. */
+  call(method: string, path: string, token?: string, body?: unknown): Promise<Response>;
+}
+
+export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; now?: () => number } = {}): Promise<TestStack> {
+  const events: TestStack["events"] = [];
+  const parts = await startApiParts({
+    tablePrefix: "t",
+    client: { timeoutMs: 5_000, maxAttempts: 2, totalBudgetMs: 8_000, retryBaseDelayMs: 20, retryMaxDelayMs: 100 },
+    now: opts.now,
+    leaseMs: opts.leaseMs,
+    waitMs: opts.waitMs,
+    log: (event, fields) => void events.push({ event, fields }),
+  });
+  const { store, workshops, issuer, app, now } = parts;
+  const added = new Map<string, Workshop>();
+
+  return {
+    ...parts,
     events,
     async addWorkshop(w, guardrailId) {
       await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrailId }, now());
@@ -187,9 +222,6 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
       return Promise.resolve(
         app.request(path, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) }),
       );
-    },
-    async close() {
-      await Promise.all([dynamo.close(), upstream.close(), issuer.close()]);
     },
   };
 }

@@ -1,22 +1,14 @@
-import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
-import { startTestIssuer, TEST_CLIENT_ID, type TestIssuer } from "../test-stack.js";
-import { createApp } from "../../functions/api/app.js";
-import { createTokenVerifier } from "../../functions/auth/verify.js";
+import { startApiParts, type ApiParts, type TestIssuer } from "../test-stack.js";
 import { createHousekeeping } from "../../functions/data/housekeeping.js";
-import { createStore, type Store } from "../../functions/data/store.js";
-import { tableNames, type TableNames } from "../../functions/data/tables.js";
-import { createClaimEngine, type ClaimEngine } from "../../functions/domain/claims.js";
-import { createWorkshopCatalog, type WorkshopCatalog } from "../../functions/domain/workshops.js";
+import type { Store } from "../../functions/data/store.js";
 import { runJob, type JobSummary } from "../../functions/jobs/run.js";
-import { createOpenRouterClient, type OpenRouterClientOptions } from "../../functions/openrouter/client.js";
-import type { OpenRouterClient } from "../../functions/openrouter/types.js";
+import type { OpenRouterClientOptions } from "../../functions/openrouter/client.js";
 import type { JobName } from "../../functions/domain/timetable.js";
 import { guardrailSpec } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
-import { ensureTables, startLocalDynamo, type LocalDynamo } from "../dynamo.js";
-import { startEmulator, type FaultMap, type RunningEmulator } from "../emulator/index.js";
+import type { FaultMap } from "../emulator/index.js";
 
 /**
  * The product's real parts on loopback, wired as the API Lambda wires them (functions/api/handler.ts):
@@ -71,16 +63,7 @@ export interface ClaimTarget {
   store: Store;
 }
 
-export interface BenchRig extends ClaimTarget {
-  dynamo: LocalDynamo;
-  upstream: RunningEmulator;
-  issuer: TestIssuer;
-  names: TableNames;
-  store: Store;
-  workshops: WorkshopCatalog;
-  openrouter: OpenRouterClient;
-  engine: ClaimEngine;
-  app: ReturnType<typeof createApp>;
+export interface BenchRig extends ClaimTarget, ApiParts {
   /** The app on a loopback HTTP server, e.g. http://127.0.0.1:PORT */
   apiOrigin: string;
   counters: Counters;
@@ -101,11 +84,17 @@ export interface BenchRigOptions {
 }
 
 export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRig> {
-  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: opts.seed ?? 1 }), startTestIssuer()]);
-  const names = tableNames(`bench${randomUUID().slice(0, 8)}`);
-  await ensureTables(dynamo.client, names);
-
   const counters: Counters = { writes: new Map(), reads: 0, upstream: new Map(), dynamoMs: new Map() };
+  const parts = await startApiParts({
+    tablePrefix: "bench",
+    seed: opts.seed,
+    client: { ...API_CLIENT_SETTINGS, ...opts.client, onCall: (op) => counters.upstream.set(op, (counters.upstream.get(op) ?? 0) + 1) },
+    now: opts.now,
+    leaseMs: opts.leaseMs,
+    log: opts.log ?? (() => {}),
+  });
+  const { dynamo, upstream, issuer, names, store, workshops, openrouter, engine, app, now } = parts;
+  // Added after the store was made: its DocumentClient shares this middleware stack, so its commands count too.
   dynamo.client.middlewareStack.add(
     (next) => async (args) => {
       const target = String((args.request as { headers?: Record<string, string> }).headers?.["x-amz-target"] ?? "").split(".").pop() ?? "";
@@ -122,28 +111,6 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     },
     { step: "build", name: "benchWriteCounter" },
   );
-
-  const now = opts.now ?? Date.now;
-  const log = opts.log ?? (() => {});
-  const store = createStore({ client: dynamo.client, tableNames: names });
-  const workshops = createWorkshopCatalog({ store, ttlMs: 30_000 });
-  const openrouter = createOpenRouterClient({
-    apiKey: upstream.managementKey,
-    serverURL: upstream.url,
-    ...API_CLIENT_SETTINGS,
-    ...opts.client,
-    onCall: (op) => counters.upstream.set(op, (counters.upstream.get(op) ?? 0) + 1),
-  });
-  const engine = createClaimEngine({ store, openrouter, workshops, now, log, leaseMs: opts.leaseMs });
-  const app = createApp({
-    store,
-    engine,
-    workshops,
-    verifyToken: createTokenVerifier({ issuer: issuer.issuer, clientId: TEST_CLIENT_ID, jwksUri: issuer.jwksUri }),
-    now,
-    attendeeBaseUrl: upstream.url,
-    log,
-  });
   const housekeeping = createHousekeeping({ client: dynamo.client, tableNames: names });
 
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -157,15 +124,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
   const openWorkshop = workshopOpener(store, job, now);
 
   const rig: BenchRig = {
-    dynamo,
-    upstream,
-    issuer,
-    names,
-    store,
-    workshops,
-    openrouter,
-    engine,
-    app,
+    ...parts,
     apiOrigin,
     counters,
     resetCounters() {
@@ -195,7 +154,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await Promise.all([dynamo.close(), upstream.close(), issuer.close()]);
+      await parts.close();
     },
   };
   return rig;
