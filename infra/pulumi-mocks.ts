@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BundledFunction } from "./bundle.js";
+import type { PolicyDocument, PolicyStatement } from "./iam/documents.js";
 
 /**
  * Pulumi's unit-test mocks for this program: every resource the program declares is recorded with
@@ -179,17 +180,8 @@ export function fakeSiteDir(): string {
   return dir;
 }
 
-export interface PolicyStatement {
-  Sid?: string;
-  Effect: "Allow" | "Deny";
-  Action: string | string[];
-  Resource: string | string[];
-  Principal?: unknown;
-  Condition?: Record<string, Record<string, string>>;
-}
-
 export function statementsOf(policy: string): PolicyStatement[] {
-  return (JSON.parse(policy) as { Statement: PolicyStatement[] }).Statement;
+  return (JSON.parse(policy) as PolicyDocument).Statement;
 }
 
-export const asList = (x: string | string[]) => (Array.isArray(x) ? x : [x]);
+export const asList = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadWorkshops } from "../../workshops/load.js";
-import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, settle, type MockedProgram } from "../pulumi-mocks.js";
+import { ACCOUNT, asList, fakeBundler, fakeSiteDir, installMocks, settle, statementsOf, type MockedProgram } from "../pulumi-mocks.js";
 import {
   ciRoleName,
   IAM_DIR,
@@ -28,7 +28,6 @@ import { setupCommands } from "./render.js";
 type Context = Record<string, string>;
 type Decision = "Allow" | "Deny" | "ImplicitDeny";
 
-const list = (x: string | string[] | undefined) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 /** IAM's wildcards: `*` any run of characters, `?` one character. */
 function wildcard(pattern: string, value: string, caseInsensitive: boolean): boolean {
   const source = `^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`;
@@ -42,9 +41,9 @@ function conditionHolds(condition: PolicyStatement["Condition"], context: Contex
       if (actual === undefined) return false;
       const ok =
         operator === "StringEquals"
-          ? list(expected).includes(actual)
+          ? asList(expected).includes(actual)
           : operator === "StringLike" || operator === "ArnLike"
-            ? list(expected).some((p) => wildcard(p, actual, false))
+            ? asList(expected).some((p) => wildcard(p, actual, false))
             : (() => {
                 throw new Error(`the evaluator does not know the condition operator ${operator}`);
               })();
@@ -56,8 +55,8 @@ function conditionHolds(condition: PolicyStatement["Condition"], context: Contex
 
 function matches(s: PolicyStatement, action: string, resource: string, context: Context): boolean {
   return (
-    list(s.Action).some((a) => wildcard(a, action, true)) &&
-    list(s.Resource ?? "*").some((r) => wildcard(r, resource, false)) &&
+    asList(s.Action).some((a) => wildcard(a, action, true)) &&
+    asList(s.Resource ?? "*").some((r) => wildcard(r, resource, false)) &&
     conditionHolds(s.Condition, context)
   );
 }
@@ -75,7 +74,7 @@ function mayAssume(trust: PolicyDocument, token: { sub: string; aud?: string; is
     (s) =>
       s.Effect === "Allow" &&
       (s.Principal as { Federated?: string }).Federated === federated &&
-      list(s.Action).includes("sts:AssumeRoleWithWebIdentity") &&
+      asList(s.Action).includes("sts:AssumeRoleWithWebIdentity") &&
       conditionHolds(s.Condition, { "token.actions.githubusercontent.com:sub": token.sub, "token.actions.githubusercontent.com:aud": token.aud ?? "sts.amazonaws.com" }),
   );
 }
@@ -230,7 +229,7 @@ describe("the preview role", () => {
   it("changes nothing: every action it allows only reads configuration", () => {
     const allowed = preview()
       .Statement.filter((s) => s.Effect === "Allow")
-      .flatMap((s) => list(s.Action));
+      .flatMap((s) => asList(s.Action));
     expect(allowed.length).toBeGreaterThan(10);
     for (const action of allowed) expect(action, action).toMatch(/^[a-z0-9-]+:(Get|Describe|List)[A-Za-z]*$|^apigateway:GET$/);
   });
@@ -350,9 +349,9 @@ describe("the roles the program creates", () => {
     const policies = program.ofType("aws:iam/rolePolicy:RolePolicy");
     expect(policies.length).toBeGreaterThanOrEqual(3);
     for (const p of policies) {
-      for (const s of (JSON.parse(p.inputs.policy) as PolicyDocument).Statement) {
-        for (const action of list(s.Action)) {
-          for (const resource of list(s.Resource)) expect(decide(boundaryPolicy, action, resource), `${p.name}: ${action} on ${resource}`).toBe("Allow");
+      for (const s of statementsOf(p.inputs.policy)) {
+        for (const action of asList(s.Action)) {
+          for (const resource of asList(s.Resource)) expect(decide(boundaryPolicy, action, resource), `${p.name}: ${action} on ${resource}`).toBe("Allow");
         }
       }
     }
