@@ -5,54 +5,11 @@ import { DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableN
 
 /**
  * The writes only the scheduled jobs make (layout in tables.ts). Each is conditional so that two
- * overlapping runs of a job, or a job run twice, leave the same items as one run:
- *
- *   sync A reads usage 1.20 ─┐            ┌─ writes 1.20 (refused: 1.35 is newer)
- *   sync B reads usage 1.35 ─┼─ writes 1.35
- *
- * Usage upstream only grows (keys never reset), so "never lower a stored figure" is the rule that
- * makes the later observation win whatever order the writes land in.
+ * overlapping runs of a job, or a job run twice, leave the same items as one run. A key's usage,
+ * which the owner's live read writes too, is the store's (`recordUsage`, same rule).
  */
-
-export interface UsageObservation {
-  /** The claim's key as the sync matched it; a claim re-minted since then is not touched. */
-  keyHash: string;
-  usageUsd: number;
-  limitRemaining: number | null;
-  /** ISO time of the observation. */
-  syncedAt: string;
-}
 
 export type Housekeeping = ReturnType<typeof createHousekeeping>;
-
-/**
- * The write of a key's usage to its claim (the jobs' sync and the owner's live read share it).
- * Refused when the claim no longer holds that key or already holds a figure at least as recent
- * (higher usage).
- */
-export function usageUpdate(table: string, slug: string, userId: string, seen: UsageObservation) {
-  return {
-    TableName: table,
-    Key: { pk: slug, sk: `CLAIM#${userId}` },
-    UpdateExpression:
-      `SET #usage_usd = :usage, #usage_synced_at = :at` +
-      (seen.limitRemaining === null ? " REMOVE #limit_remaining" : ", #limit_remaining = :remaining"),
-    ConditionExpression: "attribute_exists(#pk) AND #key_hash = :hash AND (attribute_not_exists(#usage_usd) OR #usage_usd <= :usage)",
-    ExpressionAttributeNames: {
-      "#pk": "pk",
-      "#key_hash": "key_hash",
-      "#usage_usd": "usage_usd",
-      "#usage_synced_at": "usage_synced_at",
-      "#limit_remaining": "limit_remaining",
-    },
-    ExpressionAttributeValues: {
-      ":hash": seen.keyHash,
-      ":usage": seen.usageUsd,
-      ":at": seen.syncedAt,
-      ...(seen.limitRemaining === null ? {} : { ":remaining": seen.limitRemaining }),
-    },
-  };
-}
 
 function isConditionalFailure(err: unknown): boolean {
   return err instanceof Error && err.name === "ConditionalCheckFailedException";
@@ -74,14 +31,6 @@ export function createHousekeeping({ client, tableNames, retention = DEFAULT_RET
   const W = tableNames.workshops;
 
   return {
-    /**
-     * Writes a key's usage to its claim. Refused (false) when the claim no longer holds that key or
-     * already holds a figure at least as recent (higher usage).
-     */
-    recordUsage(slug: string, userId: string, seen: UsageObservation): Promise<boolean> {
-      return writeIf(() => doc.send(new UpdateCommand(usageUpdate(W, slug, userId, seen))));
-    },
-
     /**
      * Records the spend sample of one sync period. Samples are keyed by the period, not the run, so
      * overlapping or repeated syncs of a period leave one sample: the one with the most spend seen.

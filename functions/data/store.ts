@@ -16,7 +16,6 @@ import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { roundUsd } from "../../workshops/derive.js";
 import { chunks, forEachLimited } from "../concurrency.js";
 import { ConditionRefusedError, InvalidWorkshopItemError, StoreError } from "./errors.js";
-import { usageUpdate, type UsageObservation } from "./housekeeping.js";
 import { attendeeTtl, CATALOG_KEY, catalogEntries, DEFAULT_RETENTION, ttlAfterKeyExpiry, type CatalogEntry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
@@ -150,6 +149,16 @@ export interface CreditCheck {
   shortfall_usd: number;
   /** Per workshop with something left to spend. */
   workshops: { slug: string; worst_case_usd: number }[];
+}
+
+/** A key's usage as upstream reported it, for its claim (`recordUsage`). */
+export interface UsageObservation {
+  /** The claim's key as the caller matched it; a claim re-minted since then is not touched. */
+  keyHash: string;
+  usageUsd: number;
+  limitRemaining: number | null;
+  /** ISO time of the observation. */
+  syncedAt: string;
 }
 
 export interface SpendSample {
@@ -707,10 +716,41 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
       }
     },
 
-    /** Writes a key's observed usage to its claim; see `usageUpdate` for when it is refused (false). */
+    /**
+     * Writes a key's observed usage to its claim (the jobs' sync and the owner's live read). Refused
+     * (false) when the claim no longer holds that key or already holds a figure at least as recent:
+     *
+     *   sync A reads usage 1.20 ─┐            ┌─ writes 1.20 (refused: 1.35 is newer)
+     *   sync B reads usage 1.35 ─┼─ writes 1.35
+     *
+     * Usage upstream only grows (keys never reset), so "never lower a stored figure" is the rule that
+     * makes the later observation win whatever order the writes land in.
+     */
     async recordUsage(slug: string, userId: string, seen: UsageObservation): Promise<boolean> {
       try {
-        await doc.send(new UpdateCommand(usageUpdate(W, slug, userId, seen)));
+        await doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: claimSk(userId) },
+            UpdateExpression:
+              `SET #usage_usd = :usage, #usage_synced_at = :at` +
+              (seen.limitRemaining === null ? " REMOVE #limit_remaining" : ", #limit_remaining = :remaining"),
+            ConditionExpression: "attribute_exists(#pk) AND #key_hash = :hash AND (attribute_not_exists(#usage_usd) OR #usage_usd <= :usage)",
+            ExpressionAttributeNames: {
+              "#pk": "pk",
+              "#key_hash": "key_hash",
+              "#usage_usd": "usage_usd",
+              "#usage_synced_at": "usage_synced_at",
+              "#limit_remaining": "limit_remaining",
+            },
+            ExpressionAttributeValues: {
+              ":hash": seen.keyHash,
+              ":usage": seen.usageUsd,
+              ":at": seen.syncedAt,
+              ...(seen.limitRemaining === null ? {} : { ":remaining": seen.limitRemaining }),
+            },
+          }),
+        );
         return true;
       } catch (err) {
         if (isConditionalFailure(err)) return false;

@@ -344,7 +344,7 @@ class JobRun {
     let written = 0;
     await this.eachInTime(usageWrites, STORE_CONCURRENCY, async (u) => {
       try {
-        const ok = await this.deps.housekeeping.recordUsage(this.w.slug, u.userId, {
+        const ok = await this.deps.store.recordUsage(this.w.slug, u.userId, {
           keyHash: u.keyHash,
           usageUsd: u.usageUsd,
           limitRemaining: u.limitRemaining,
@@ -518,7 +518,7 @@ class JobRun {
    * that includes disabled keys; skipped once every claim's key is gone.
    */
   async retire(): Promise<void> {
-    const { store, housekeeping, openrouter, now } = this.deps;
+    const { store, openrouter, now } = this.deps;
     const slug = this.w.slug;
     if (!needsRetire(await store.listClaims(slug))) {
       this.summary.keys_deleted = 0;
@@ -543,7 +543,7 @@ class JobRun {
       const usage = claimUsageUsd(claim, key.usage);
       const remaining = key.limit_remaining === null ? null : roundUsd(key.limit_remaining);
       if (roundUsd(claim.usage_usd ?? 0) !== usage || (claim.limit_remaining ?? null) !== remaining) {
-        await housekeeping.recordUsage(slug, claim.user_id, { keyHash: key.hash, usageUsd: usage, limitRemaining: remaining, syncedAt: iso });
+        await store.recordUsage(slug, claim.user_id, { keyHash: key.hash, usageUsd: usage, limitRemaining: remaining, syncedAt: iso });
       }
       if (await openrouter.deleteKey(key.hash)) deleted++;
       await markDeleted(claim);
