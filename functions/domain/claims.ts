@@ -96,6 +96,11 @@ export const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND
 /** What the claim's current key may spend: its budget, less what earlier keys of it spent before upstream lost them. */
 export const budgetLeft = (c: ClaimItem): number => roundUsd(c.limit_usd - (c.carried_usage_usd ?? 0));
 
+/** What a claim's keys have spent: its key's usage upstream, plus what earlier keys of it spent before upstream lost them (re-issue). */
+export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageUsd: number): number {
+  return roundUsd((c.carried_usage_usd ?? 0) + keyUsageUsd);
+}
+
 const describe = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
 
 export function createClaimEngine(opts: ClaimEngineOptions) {
@@ -455,7 +460,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     let limitRemaining: number | null = null;
     try {
       const info = disabled ?? (await openrouter.getKey(revoked.key_hash!));
-      spent = roundUsd((revoked.carried_usage_usd ?? 0) + info.usage);
+      spent = claimUsageUsd(revoked, info.usage);
       limitRemaining = info.limit_remaining;
     } catch (err) {
       if (!(err instanceof UpstreamNotFoundError)) {
@@ -658,7 +663,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
           const info = await openrouter.getKey(checking.key_hash);
           await store.recordUsage(slug, userId, {
             keyHash: checking.key_hash,
-            usageUsd: roundUsd((checking.carried_usage_usd ?? 0) + info.usage),
+            usageUsd: claimUsageUsd(checking, info.usage),
             limitRemaining: info.limit_remaining,
             syncedAt: new Date(at).toISOString(),
           });

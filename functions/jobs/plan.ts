@@ -2,6 +2,7 @@ import type { Workshop } from "../../workshops/schema.js";
 import { roundUsd, toUtcSeconds, workshopKeyMatcher } from "../../workshops/derive.js";
 import type { ClaimItem, ClaimStatus } from "../data/store.js";
 import type { KeyInfo } from "../openrouter/types.js";
+import { claimUsageUsd, KEY_HOLDING } from "../domain/claims.js";
 import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
 
 /**
@@ -24,8 +25,6 @@ import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
 
 /** Claims whose key still works for the attendee (or is about to): expiry retires them. */
 export const LIVE_STATUSES: readonly ClaimStatus[] = ["RESERVED", "MINTED", "ACTIVE", "UNBOUND"];
-/** Claims that hold a key which should be enabled upstream. */
-const KEY_HOLDING: readonly ClaimStatus[] = ["MINTED", "ACTIVE", "UNBOUND"];
 /** Claims whose key is disabled (or never was) for good: its usage can only be final. */
 const RETIRED: readonly ClaimStatus[] = ["EXPIRED", "REVOKED", "RELEASED"];
 
@@ -35,11 +34,6 @@ const RETIRED: readonly ClaimStatus[] = ["EXPIRED", "REVOKED", "RELEASED"];
  * account that runs many workshops does not pile up thousands of dead keys in every listing.
  */
 export const FINAL_USAGE_AFTER_MS = 30 * 60_000;
-
-/** What a claim's keys have spent: its key's usage upstream, plus what earlier keys of it spent before upstream lost them (the engine's re-issue). */
-export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageUsd: number): number {
-  return roundUsd((c.carried_usage_usd ?? 0) + keyUsageUsd);
-}
 
 export interface UsageWrite {
   userId: string;

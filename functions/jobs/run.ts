@@ -3,7 +3,7 @@ import type { Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
-import type { ClaimEngine } from "../domain/claims.js";
+import { claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
 import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError, WorkshopNotFoundError } from "../domain/errors.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
@@ -11,7 +11,7 @@ import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js"
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
 import { checkAccountCredits } from "./credits.js";
-import { claimUsageUsd, FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
+import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
 
 export { forEachLimited };
 
