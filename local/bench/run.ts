@@ -19,7 +19,8 @@ import { startSplitRig, type SplitRig } from "./split.js";
 /**
  * `npm run bench [-- --json [file]] [-- --save-baseline]`: the product's promises and costs as
  * figures, each beside the previous run's (baseline.json). Exits 1 when a promise is broken
- * (oversold or duplicate keys, the sequential median over 2 round trips + 50 ms, a burst over 10 s).
+ * (oversold or duplicate keys, an answer neither a key nor sold out, the sequential median over
+ * 2 round trips + 50 ms, a burst over 10 s, the attendee pages' JavaScript over 60 KB gzipped).
  *
  * - Claims with the parts as in the cloud: the API Lambda's module, the local DynamoDB and the
  *   OpenRouter emulator each in its own process (split.ts); this process only sends requests. CPU
@@ -302,7 +303,7 @@ async function jobScenarios(book: FigureBook) {
         note: `${first.calls} upstream calls, ${first.writes} DynamoDB writes, ${first.cpuMsPerKey} ms CPU per key`,
       });
       const steady = await run("sync");
-      book.add(section, "sync_3000_steady_ms", `sync of ${SCALE_KEYS} keys, nothing changed`, steady.ms, "ms", { note: `${steady.calls} upstream calls (GET /keys pages), ${steady.cpuMsPerKey} ms CPU per key` });
+      book.add(section, "sync_3000_steady_ms", `sync of ${SCALE_KEYS} keys, nothing changed`, steady.ms, "ms", { note: `${steady.calls} upstream calls (GET /keys pages and GET /credits), ${steady.cpuMsPerKey} ms CPU per key` });
       clock.ms = Date.parse(keyExpiresAt(w)) + 60_000;
       const expire = await run("expire");
       book.add(section, "expire_3000_ms", `expire of ${SCALE_KEYS} keys (disable each, record usage, scrub)`, expire.ms, "ms", {
