@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BundledFunction } from "./bundle.js";
 import type { PolicyDocument, PolicyStatement } from "./iam/documents.js";
+import { loadWorkshops } from "../workshops/load.js";
+import type { Workshop } from "../workshops/schema.js";
 
 /**
  * Pulumi's unit-test mocks for this program: every resource the program declares is recorded with
@@ -178,6 +180,40 @@ export function fakeSiteDir(): string {
   writeFileSync(join(dir, "assets", "main-ABCD1234.js"), "console.log(1)");
   writeFileSync(join(dir, "assets", "site-EFGH5678.css"), "body{}");
   return dir;
+}
+
+/** The deploy's clock in the program tests: before every workshop in the repository, so all of their schedules lie ahead. */
+export const BEFORE_EVERY_WORKSHOP = Date.parse("2026-01-01T00:00:00Z");
+
+export interface DeclaredStack {
+  program: MockedProgram;
+  workshops: Workshop[];
+  /** The program's outputs, resolved. */
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * The whole program as `pulumi preview` would declare it for this stack config: the repository's
+ * workshop files, a fake site build and fake bundles, the deploy's clock at BEFORE_EVERY_WORKSHOP.
+ * Resolves once every resource is recorded.
+ */
+export async function declareStack(config: Record<string, string>, secretKeys: string[] = []): Promise<DeclaredStack> {
+  const program = installMocks(config, secretKeys);
+  const { workshopKeyMinter } = await import("./stack.js");
+  const { readStackSettings } = await import("./settings.js");
+  const workshops = loadWorkshops();
+  const now = BEFORE_EVERY_WORKSHOP;
+  const declared = workshopKeyMinter({
+    workshops,
+    settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),
+    siteDir: fakeSiteDir(),
+    now,
+    accountId: ACCOUNT,
+    bundle: fakeBundler(),
+  });
+  const outputs = Object.fromEntries(await Promise.all(Object.entries(declared).map(async ([k, v]) => [k, await valueOf(v as never)])));
+  await settle();
+  return { program, workshops, outputs };
 }
 
 export function statementsOf(policy: string): PolicyStatement[] {

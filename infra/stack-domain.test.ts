@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadWorkshops } from "../workshops/load.js";
-import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, revealed, settle, type MockedProgram } from "./pulumi-mocks.js";
+import { declareStack, revealed, type MockedProgram } from "./pulumi-mocks.js";
 
 /**
  * The optional settings: a custom domain (aliases, certificate, CORS, callback URLs on it), Google
@@ -11,7 +10,7 @@ import { ACCOUNT, fakeBundler, fakeSiteDir, installMocks, revealed, settle, type
 let program: MockedProgram;
 
 beforeAll(async () => {
-  program = installMocks(
+  ({ program } = await declareStack(
     {
       "workshop-key-minter:domain": "keys.example.org",
       "workshop-key-minter:certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
@@ -23,20 +22,7 @@ beforeAll(async () => {
       "workshop-key-minter:wafApiRateLimit": "3000",
     },
     ["workshop-key-minter:googleClientSecret"],
-  );
-  const { workshopKeyMinter } = await import("./stack.js");
-  const { readStackSettings } = await import("./settings.js");
-  const workshops = loadWorkshops();
-  const now = Date.parse("2026-01-01T00:00:00Z");
-  workshopKeyMinter({
-    workshops,
-    settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),
-    siteDir: fakeSiteDir(),
-    now,
-    accountId: ACCOUNT,
-    bundle: fakeBundler(),
-  });
-  await settle();
+  ));
 });
 
 describe("with a custom domain, Google sign-in, a longer session and a WAF rate limit", () => {

@@ -2,19 +2,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TABLES } from "../functions/data/tables.js";
 import { workshopTimetable } from "../functions/domain/timetable.js";
 import { effectiveCapacity, guardrailSpec, keyExpiresAt } from "../workshops/derive.js";
-import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import {
   ACCOUNT,
   asList,
-  fakeBundler,
-  fakeSiteDir,
-  installMocks,
+  declareStack,
   isSecretInput,
   revealed,
-  settle,
   statementsOf,
-  valueOf,
   type MockedProgram,
   type RecordedResource,
 } from "./pulumi-mocks.js";
@@ -57,8 +52,6 @@ const T = {
   logGroup: "aws:cloudwatch/logGroup:LogGroup",
 };
 
-// Before every workshop in the repository: all of their schedules lie ahead.
-const BEFORE_EVERYTHING = Date.parse("2026-01-01T00:00:00Z");
 // The stack is "test" under the mocks; its login domain is unique to the account and the stack.
 const LOGIN_PREFIX = defaultAuthDomainPrefix("test", ACCOUNT);
 // Never printed, never stored: if it shows up in any recorded input, the program leaked it.
@@ -70,25 +63,12 @@ let outputs: Record<string, unknown>;
 
 beforeAll(async () => {
   process.env.OPENROUTER_MANAGEMENT_KEY = SENTINEL_KEY;
-  program = installMocks({
+  ({ program, workshops, outputs } = await declareStack({
     "workshop-key-minter:adminEmails": JSON.stringify(["Admin@Example.org"]),
     // The repository's workshop hands out more keys than Cognito's own sender has emails a day.
     "workshop-key-minter:sesFromEmail": "keys@example.org",
     "workshop-key-minter:sesIdentityArn": `arn:aws:ses:eu-central-1:${ACCOUNT}:identity/example.org`,
-  });
-  const { workshopKeyMinter } = await import("./stack.js");
-  const { readStackSettings } = await import("./settings.js");
-  workshops = loadWorkshops();
-  const declared = workshopKeyMinter({
-    workshops,
-    settings: readStackSettings({ accountId: ACCOUNT, workshops, now: BEFORE_EVERYTHING }),
-    siteDir: fakeSiteDir(),
-    now: BEFORE_EVERYTHING,
-    accountId: ACCOUNT,
-    bundle: fakeBundler(),
-  });
-  outputs = Object.fromEntries(await Promise.all(Object.entries(declared).map(async ([k, v]) => [k, await valueOf(v as never)])));
-  await settle();
+  }));
   delete process.env.OPENROUTER_MANAGEMENT_KEY;
 });
 

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadWorkshops } from "../../workshops/load.js";
-import { ACCOUNT, asList, fakeBundler, fakeSiteDir, installMocks, settle, statementsOf, type MockedProgram } from "../pulumi-mocks.js";
+import { ACCOUNT, asList, declareStack, statementsOf, type MockedProgram } from "../pulumi-mocks.js";
 import {
   ciRoleName,
   IAM_DIR,
@@ -109,18 +108,12 @@ let program: MockedProgram;
 const arnsOf = (type: string, field = "arn") => program.ofType(type).map((r) => r.state[field] as string);
 
 beforeAll(async () => {
-  program = installMocks({
+  ({ program } = await declareStack({
     "workshop-key-minter:adminEmails": JSON.stringify(["admin@example.org"]),
     "workshop-key-minter:googleClientId": "1234.apps.googleusercontent.com",
     "workshop-key-minter:googleClientSecret": "google-client-secret-for-tests",
     "workshop-key-minter:wafApiRateLimit": "3000",
-  });
-  const { workshopKeyMinter } = await import("../stack.js");
-  const { readStackSettings } = await import("../settings.js");
-  const workshops = loadWorkshops();
-  const now = Date.parse("2026-01-01T00:00:00Z");
-  workshopKeyMinter({ workshops, settings: readStackSettings({ accountId: ACCOUNT, workshops, now }), siteDir: fakeSiteDir(), now, accountId: ACCOUNT, bundle: fakeBundler() });
-  await settle();
+  }));
 });
 
 describe("the committed documents", () => {
