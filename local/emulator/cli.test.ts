@@ -12,29 +12,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 it("runs alone, prints its base URL, and keeps its state in the data file", async () => {
   const managementKey = `sk-or-v1-${"3e".repeat(32)}`;
   const dataFile = join(dir, "state.json");
-  const child = spawn(process.execPath, ["--import", "tsx", "local/emulator/cli.ts", "--port", "0", "--data", dataFile], {
-    cwd: process.cwd(),
-    // The key comes from the environment, so the CLI has no key of its own to print.
-    env: { ...process.env, OPENROUTER_MANAGEMENT_KEY: managementKey },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  // The key comes from the environment, so the CLI has no key of its own to print.
+  const cli = await startCli(dataFile, managementKey);
   try {
-    let output = "";
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed; output so far: ${output}`)), 30_000);
-      child.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        const m = /OpenRouter emulator: (http:\/\/127\.0\.0\.1:\d+\/api\/v1)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${output}`)));
-    });
-    expect(output).not.toMatch(/sk-or-v1-[0-9a-f]{16,}/);
+    expect(cli.output()).not.toMatch(/sk-or-v1-[0-9a-f]{16,}/);
 
-    const created = await fetch(`${url}/keys`, {
+    const created = await fetch(`${cli.url}/keys`, {
       method: "POST",
       headers: { authorization: `Bearer ${managementKey}`, "content-type": "application/json" },
       body: JSON.stringify({ name: "cli/1", limit: 1, expires_at: "2099-01-01T00:00:00Z" }),
@@ -42,14 +25,13 @@ it("runs alone, prints its base URL, and keeps its state in the data file", asyn
     expect(created.status).toBe(201);
     await created.text();
   } finally {
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-    child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    cli.child.kill("SIGTERM");
+    expect((await cli.exited).code).toBe(0);
   }
   expect(existsSync(dataFile)).toBe(true);
 });
 
-/** Starts the CLI on `dataFile` and answers its base URL and the process. */
+/** Starts the CLI on `dataFile` and answers its base URL, the process and everything it printed. */
 async function startCli(dataFile: string, managementKey: string) {
   const child = spawn(process.execPath, ["--import", "tsx", "local/emulator/cli.ts", "--port", "0", "--data", dataFile], {
     cwd: process.cwd(),
@@ -58,16 +40,20 @@ async function startCli(dataFile: string, managementKey: string) {
   });
   let output = "";
   child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed; output so far: ${output}`)), 30_000);
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString();
       const m = /OpenRouter emulator: (http:\/\/127\.0\.0\.1:\d+\/api\/v1)/.exec(output);
-      if (m) resolve(m[1]!);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
     child.once("exit", (code) => reject(new Error(`exited early with ${code}: ${output}`)));
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
-  return { url, child, exited };
+  return { url, child, exited, output: () => output };
 }
 
 it("has every answered change on disk: killed the moment it answers, it restarts knowing every key it handed out", async () => {
@@ -95,7 +81,7 @@ it("has every answered change on disk: killed the moment it answers, it restarts
       ),
     ),
   );
-  expect(await first.exited).toBe("SIGKILL");
+  expect((await first.exited).signal).toBe("SIGKILL");
   expect(answered.length).toBeGreaterThanOrEqual(10);
 
   const second = await startCli(dataFile, managementKey);
