@@ -13,7 +13,8 @@ import { createWorkshopCatalog } from "../domain/workshops.js";
 import { SYNC_EVERY_MINUTES } from "../domain/timetable.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
-import { forEachLimited, runJob, type JobDeps, type JobSummary } from "./run.js";
+import { forEachLimited } from "../concurrency.js";
+import { runJob, type JobDeps, type JobSummary } from "./run.js";
 
 /**
  * The scheduled jobs against the real local parts: dynalite and the OpenRouter emulator on

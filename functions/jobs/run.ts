@@ -13,8 +13,6 @@ import { forEachLimited } from "../concurrency.js";
 import { checkAccountCredits } from "./credits.js";
 import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
 
-export { forEachLimited };
-
 /**
  * The scheduled jobs of one workshop: open, close, sync and expire. The jobs Lambda and the local
  * scheduler both call `runJob`.
