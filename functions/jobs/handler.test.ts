@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
-import { WorkshopSchema } from "../../workshops/schema.js";
+import { testWorkshop } from "../../local/test-stack.js";
 import { createStore, type Store } from "../data/store.js";
 import { tableNames } from "../data/tables.js";
 import { createClaimEngine } from "../domain/claims.js";
@@ -37,26 +37,7 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: "local",
   });
   store = createStore({ client: dynamo.client, tableNames: names });
-  const at = (minutes: number) => new Date(realNow + minutes * 60_000).toISOString();
-  const w = WorkshopSchema.parse({
-    slug,
-    name: "Handler test",
-    event: "Test",
-    location: "Room",
-    starts_at: at(-30),
-    ends_at: at(60),
-    claims_open_at: at(-60),
-    claims_close_at: at(30),
-    is_active: true,
-    openrouter: {
-      budget_usd: 1,
-      key_label_prefix: "handler-test",
-      expires_buffer_minutes: 0,
-      models: [{ id: "openai/gpt-5-nano", label: "nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
-      guardrail: { cap_usd: 10, reset_interval: "monthly", max_keys: 10 },
-    },
-  });
-  await store.putWorkshop(slug, { config: w }, realNow);
+  await store.putWorkshop(slug, { config: testWorkshop(slug, realNow) }, realNow);
   ({ handler } = (await import("./handler.js")) as unknown as { handler: typeof handler });
 });
 
