@@ -28,6 +28,14 @@ export interface RecordedResource {
   state: Record<string, any>;
 }
 
+/**
+ * The name the provider gives a resource: the one asked for, else its name prefix and a
+ * 26-character unique suffix, else one made from the logical name.
+ */
+function physicalName(given: string | undefined, prefix: string | undefined, autoname: string): string {
+  return given ?? (prefix ? `${prefix}${UNIQUE_SUFFIX}` : autoname);
+}
+
 function computedOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
   switch (type) {
@@ -38,8 +46,7 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
     case "aws:cloudwatch/logGroup:LogGroup":
       return { name: `/wkm/${name}`, arn: arn("logs", `log-group:/wkm/${name}:*`) };
     case "aws:iam/role:Role": {
-      // As the provider names a role from its namePrefix: the prefix and a 26-character unique suffix.
-      const roleName = inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-role`;
+      const roleName = physicalName(inputs.name, inputs.namePrefix, `${name}-role`);
       return { name: roleName, arn: `arn:aws:iam::${ACCOUNT}:role/${roleName}` };
     }
     case "aws:lambda/function:Function": {
@@ -53,7 +60,7 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
     case "aws:apigatewayv2/api:Api":
       return { apiEndpoint: `https://${name}id.execute-api.${REGION}.amazonaws.com`, executionArn: arn("execute-api", `${name}id`) };
     case "aws:s3/bucket:Bucket": {
-      const bucket = inputs.bucketPrefix ? `${inputs.bucketPrefix}${UNIQUE_SUFFIX}` : `${name}-bkt`;
+      const bucket = physicalName(inputs.bucket, inputs.bucketPrefix, `${name}-bkt`);
       return { bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.${REGION}.amazonaws.com` };
     }
     case "aws:cloudfront/distribution:Distribution":
@@ -61,11 +68,11 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
     case "aws:cloudfront/function:Function":
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${name}` };
     case "aws:sqs/queue:Queue": {
-      const queue = inputs.name ?? (inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-q`);
+      const queue = physicalName(inputs.name, inputs.namePrefix, `${name}-q`);
       return { name: queue, arn: arn("sqs", queue), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}` };
     }
     case "aws:scheduler/scheduleGroup:ScheduleGroup": {
-      const group = inputs.name ?? (inputs.namePrefix ? `${inputs.namePrefix}${UNIQUE_SUFFIX}` : `${name}-grp`);
+      const group = physicalName(inputs.name, inputs.namePrefix, `${name}-grp`);
       return { name: group, arn: arn("scheduler", `schedule-group/${group}`) };
     }
     case "aws:scheduler/schedule:Schedule":
