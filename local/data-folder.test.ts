@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEMO_SLUG } from "./demo.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { signIn, tempDirs } from "./testing.js";
+import { callApi, signIn, tempDirs } from "./testing.js";
 
 /**
  * The data folder as `npm start` leaves it: a process killed in the middle of a burst of claims
@@ -39,22 +39,13 @@ async function waitForUrl(cli: ReturnType<typeof startCli>): Promise<string> {
   throw new Error(`npm start did not come up: ${cli.output().slice(-1500)}`);
 }
 
-async function api(url: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
 /** A folder a stack was stopped cleanly in, after one claim. */
 async function cleanlyStoppedFolder(): Promise<string> {
   const dataDir = tempDir("wkm-clean-");
   const stack = await startLocalStack({ port: 0, dataDir, quiet: true });
   const token = await signIn(stack.url, "clean@example.com", { name: "Clean" });
-  await api(stack.url, token, "PUT", "/api/me", { display_name: "Clean", marketing_opted_in: false });
-  expect((await api(stack.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+  await callApi(stack.url, token, "PUT", "/api/me", { display_name: "Clean", marketing_opted_in: false });
+  expect((await callApi(stack.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
   await stack.close();
   return dataDir;
 }
@@ -95,7 +86,7 @@ describe("a stack killed in the middle of a burst of claims", () => {
     const people = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const token = await signIn(url, `burst-${i}@example.com`, { name: `Burst ${i}` });
-        expect((await api(url, token, "PUT", "/api/me", { display_name: `Burst ${i}`, marketing_opted_in: false })).status).toBe(200);
+        expect((await callApi(url, token, "PUT", "/api/me", { display_name: `Burst ${i}`, marketing_opted_in: false })).status).toBe(200);
         return token;
       }),
     );
@@ -103,7 +94,7 @@ describe("a stack killed in the middle of a burst of claims", () => {
     // Everyone claims at once; the process is killed once a few keys were handed out.
     let answered = 0;
     const burst = people.map((token) =>
-      api(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`).then(
+      callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`).then(
         (r) => {
           if (r.status === 201 && ++answered === 8) cli.child.kill("SIGKILL");
           return r.status;
@@ -162,8 +153,8 @@ describe("a damaged data folder", () => {
     const cli = startCli(["--port", "0", "--data", dataDir]);
     const url = await waitForUrl(cli);
     const token = await signIn(url, "crash@example.com", { name: "Crash" });
-    await api(url, token, "PUT", "/api/me", { display_name: "Crash", marketing_opted_in: false });
-    expect((await api(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+    await callApi(url, token, "PUT", "/api/me", { display_name: "Crash", marketing_opted_in: false });
+    expect((await callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
     cli.child.kill("SIGKILL");
     await cli.exited;
     const logs = readdirSync(join(dataDir, "dynamodb")).filter((f) => f.endsWith(".log"));

@@ -6,7 +6,7 @@ import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
 import { subjectForEmail } from "./oidc.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { signIn, signInWithTokens, tempDirs } from "./testing.js";
+import { callApi, signIn, signInWithTokens, tempDirs } from "./testing.js";
 
 /**
  * The local stack as a newcomer uses it: one port, sign in through the local OpenID provider, claim
@@ -22,15 +22,6 @@ function copyOfRealWorkshop(): string {
   const file = "pyconde-2026-darmstadt-sql-agents.yaml";
   copyFileSync(join(import.meta.dirname, "..", "workshops", file), join(dir, file));
   return dir;
-}
-
-async function api(stack: LocalStack, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${stack.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
 
 const SECURITY_HEADERS = {
@@ -90,7 +81,7 @@ describe("the local stack", () => {
     // A sign-in there gives a token naming that issuer, which the API accepts on either name.
     const signedIn = await signInWithTokens(`http://localhost:${port}`, "local-host@example.com");
     expect(signedIn.claims.iss).toBe(`http://localhost:${port}/oidc`);
-    expect((await api(stack, signedIn.idToken, "GET", "/api/me")).status).toBe(200);
+    expect((await callApi(stack.url, signedIn.idToken, "GET", "/api/me")).status).toBe(200);
   });
 
   it("puts the security headers on every kind of response", async () => {
@@ -138,13 +129,13 @@ describe("the local stack", () => {
     expect(attendee.claims.email).toBe("someone@example.com");
     expect(attendee.claims["cognito:groups"]).toBeUndefined();
 
-    const me = await api(stack, organizer.idToken, "GET", "/api/me");
+    const me = await callApi(stack.url, organizer.idToken, "GET", "/api/me");
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ email: "organizer@example.com", is_admin: true });
-    const admin = await api(stack, organizer.idToken, "GET", "/api/admin/workshops");
+    const admin = await callApi(stack.url, organizer.idToken, "GET", "/api/admin/workshops");
     expect(admin.status).toBe(200);
     expect((admin.body.workshops as { slug: string }[]).map((w) => w.slug)).toContain(DEMO_SLUG);
-    expect((await api(stack, attendee.idToken, "GET", "/api/admin/workshops")).status).toBe(403);
+    expect((await callApi(stack.url, attendee.idToken, "GET", "/api/admin/workshops")).status).toBe(403);
   });
 
   it("re-shows the sign-in form with a message when the email is not an address", async () => {
@@ -155,7 +146,7 @@ describe("the local stack", () => {
     const token = await signIn(stack.url, "ada@example.com");
     const [h, p] = token.split(".");
     const forged = `${h}.${p}.${Buffer.from("not the signature").toString("base64url")}`;
-    expect((await api(stack, forged, "GET", "/api/me")).status).toBe(401);
+    expect((await callApi(stack.url, forged, "GET", "/api/me")).status).toBe(401);
   });
 });
 
@@ -171,8 +162,8 @@ describe("a restart keeps every claim, key and profile", () => {
   it("shows the same key after a restart, and upstream minted only one", async () => {
     first = await startLocalStack({ port: 0, dataDir, quiet: true });
     const token = await signIn(first.url, "grace@example.com", { name: "Grace" });
-    expect((await api(first, token, "PUT", "/api/me", { display_name: "Grace H.", marketing_opted_in: true, workshop: DEMO_SLUG })).status).toBe(200);
-    const claim = await api(first, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
+    expect((await callApi(first.url, token, "PUT", "/api/me", { display_name: "Grace H.", marketing_opted_in: true, workshop: DEMO_SLUG })).status).toBe(200);
+    const claim = await callApi(first.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
     expect(claim.status).toBe(201);
     expect(claim.body.key.status).toBe("ACTIVE");
     const key = claim.body.key.key as string;
@@ -197,12 +188,12 @@ describe("a restart keeps every claim, key and profile", () => {
     second = await startLocalStack({ port: 0, dataDir, quiet: true });
     // The port may differ, so the issuer does; the subject is the same for the same email.
     const again = await signIn(second.url, "grace@example.com");
-    const me = await api(second, again, "GET", `/api/me?workshop=${DEMO_SLUG}`);
+    const me = await callApi(second.url, again, "GET", `/api/me?workshop=${DEMO_SLUG}`);
     expect(me.body).toMatchObject({ display_name: "Grace H.", confirmed: true, consent: { workshop: DEMO_SLUG, decided: true, marketing_opted_in: true } });
-    const read = await api(second, again, "GET", `/api/workshops/${DEMO_SLUG}/key`);
+    const read = await callApi(second.url, again, "GET", `/api/workshops/${DEMO_SLUG}/key`);
     expect(read.status).toBe(200);
     expect(read.body.key).toBe(key);
-    const repeat = await api(second, again, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
+    const repeat = await callApi(second.url, again, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
     expect(repeat.status).toBe(200);
     expect(repeat.body.key.key).toBe(key);
     expect(second.emulator!.state.keys.length).toBe(mintedBefore);
@@ -294,8 +285,8 @@ describe("--openrouter real", () => {
       expect(names[0]).toMatch(/^workshop-local-demo--local-[0-9a-f]{8}$/);
       expect(names[1]).toMatch(/^workshop-pyconde-2026-darmstadt-sql-agents--local-[0-9a-f]{8}$/);
       const token = await signIn(stack.url, "real@example.com");
-      await api(stack, token, "PUT", "/api/me", { display_name: "Real", marketing_opted_in: false });
-      const claim = await api(stack, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
+      await callApi(stack.url, token, "PUT", "/api/me", { display_name: "Real", marketing_opted_in: false });
+      const claim = await callApi(stack.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`);
       expect(claim.status).toBe(201);
       expect(claim.body.key.base_url).toBe(upstream.url);
       expect(upstream.emulator.state.keys).toHaveLength(1);
@@ -338,8 +329,8 @@ describe("rehearsing with --at", () => {
       const after = (await (await fetch(`${stack.url}/api/workshops/pyconde-2026-darmstadt-sql-agents`)).json()) as Record<string, unknown>;
       expect(after.window).toBe("open");
       const token = await signIn(stack.url, "rehearsal@example.com");
-      await api(stack, token, "PUT", "/api/me", { display_name: "Rehearsal", marketing_opted_in: false });
-      const claim = await api(stack, token, "POST", "/api/workshops/pyconde-2026-darmstadt-sql-agents/claim");
+      await callApi(stack.url, token, "PUT", "/api/me", { display_name: "Rehearsal", marketing_opted_in: false });
+      const claim = await callApi(stack.url, token, "POST", "/api/workshops/pyconde-2026-darmstadt-sql-agents/claim");
       expect(claim.status).toBe(201);
       expect(claim.body.key.expires_at).toBe("2026-04-14T13:15:00Z");
     } finally {

@@ -212,6 +212,16 @@ export async function signIn(stackUrl: string, email: string, opts: SignInOption
   return (await signInWithTokens(stackUrl, email, opts)).idToken;
 }
 
+/** One request to the stack's API with an ID token, as the page sends it: the status and the JSON answer. */
+export async function callApi(stackUrl: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, any> }> {
+  const res = await fetch(`${stackUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
 /**
  * The same sign-in in a browser page that is on its way to the local provider: waits for the
  * provider's form, fills it in (the name only when given) and submits it, as a person would.
