@@ -42,6 +42,16 @@ export interface UsageWrite {
   limitRemaining: number | null;
 }
 
+/** What a key's listing (or lookup) says its claim should store: what the claim's keys spent, what this key has left. */
+export function observedUsage(c: ClaimItem, k: KeyInfo): UsageWrite {
+  return { userId: c.user_id, keyHash: k.hash, usageUsd: claimUsageUsd(c, k.usage), limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) };
+}
+
+/** Whether the claim already stores those figures: then there is nothing to write. */
+export function storesUsage(c: ClaimItem, observed: UsageWrite): boolean {
+  return roundUsd(c.usage_usd ?? 0) === observed.usageUsd && (c.limit_remaining ?? null) === observed.limitRemaining;
+}
+
 export interface SyncPlan {
   /** The workshop's keys in the listing (name carries its prefix). */
   workshopKeys: KeyInfo[];
@@ -94,12 +104,9 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
       continue;
     }
     keysInUse++;
-    const usage = claimUsageUsd(c, k.usage);
     spendUsd += (c.carried_usage_usd ?? 0) + k.usage;
-    const remaining = k.limit_remaining === null ? null : roundUsd(k.limit_remaining);
-    if (roundUsd(c.usage_usd ?? 0) !== usage || (c.limit_remaining ?? null) !== remaining || !c.usage_synced_at) {
-      usageWrites.push({ userId: c.user_id, keyHash: c.key_hash, usageUsd: usage, limitRemaining: remaining });
-    }
+    const observed = observedUsage(c, k);
+    if (!storesUsage(c, observed) || !c.usage_synced_at) usageWrites.push(observed);
     if (!k.disabled && (c.status === "UNBOUND" || (c.status === "MINTED" && c.lease_until <= nowMs))) {
       toBind.push({ userId: c.user_id, keyHash: c.key_hash, from: c.status });
     }

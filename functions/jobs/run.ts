@@ -11,7 +11,7 @@ import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js"
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
 import { checkAccountCredits } from "./credits.js";
-import { FINAL_USAGE_AFTER_MS, needsRetire, planExpire, planRetire, planSync, spendSampleAt, type SyncPlan, type UsageWrite } from "./plan.js";
+import { FINAL_USAGE_AFTER_MS, needsRetire, observedUsage, planExpire, planRetire, planSync, spendSampleAt, storesUsage, type SyncPlan, type UsageWrite } from "./plan.js";
 
 /**
  * The scheduled jobs of one workshop: open, close, sync and expire. The jobs Lambda and the local
@@ -298,8 +298,7 @@ class JobRun {
         return;
       }
       if (k.disabled) disabled++;
-      const usageUsd = claimUsageUsd(c, k.usage);
-      writes.push({ userId: c.user_id, keyHash: c.key_hash!, usageUsd, limitRemaining: k.limit_remaining === null ? null : roundUsd(k.limit_remaining) });
+      writes.push(observedUsage(c, k));
     });
     this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
     if (disabled > 0) {
@@ -474,13 +473,14 @@ class JobRun {
       // The key's usage from the PATCH that disabled it (with what the claim's lost keys spent),
       // never lower than what the claim holds.
       const k = c.key_hash ? seen.get(c.key_hash) : undefined;
-      const usage = k && claimUsageUsd(c, k.usage) >= roundUsd(c.usage_usd ?? 0) ? k : undefined;
+      const observed = k && observedUsage(c, k);
+      const usage = observed && observed.usageUsd >= roundUsd(c.usage_usd ?? 0) ? observed : undefined;
       try {
         await store.transitionClaim(slug, c.user_id, {
           from: [c.status],
           set: {
             ...(live ? { status: "EXPIRED", expired_at: iso } : {}),
-            ...(usage ? { usage_usd: claimUsageUsd(c, usage.usage), usage_synced_at: iso, ...(usage.limit_remaining === null ? {} : { limit_remaining: roundUsd(usage.limit_remaining) }) } : {}),
+            ...(usage ? { usage_usd: usage.usageUsd, usage_synced_at: iso, ...(usage.limitRemaining === null ? {} : { limit_remaining: usage.limitRemaining }) } : {}),
             updated_at: iso,
           },
           remove: ["key"],
@@ -538,11 +538,8 @@ class JobRun {
     const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
       // Usage first: once the key is deleted, nobody can read it again. Usually the claim already
       // holds it (expire recorded it when it disabled the key), and then there is nothing to write.
-      const usage = claimUsageUsd(claim, key.usage);
-      const remaining = key.limit_remaining === null ? null : roundUsd(key.limit_remaining);
-      if (roundUsd(claim.usage_usd ?? 0) !== usage || (claim.limit_remaining ?? null) !== remaining) {
-        await store.recordUsage(slug, claim.user_id, { keyHash: key.hash, usageUsd: usage, limitRemaining: remaining, syncedAt: iso });
-      }
+      const observed = observedUsage(claim, key);
+      if (!storesUsage(claim, observed)) await store.recordUsage(slug, claim.user_id, { ...observed, syncedAt: iso });
       if (await openrouter.deleteKey(key.hash)) deleted++;
       await markDeleted(claim);
     });
