@@ -10,6 +10,8 @@ export interface JobSchedulesArgs {
   jobsRole: aws.iam.Role;
   /** The deploy's clock (ms). Schedules wholly in the past are not declared; see `plannedSchedules`. */
   now: number;
+  /** The AWS account deployed into: only its schedules may use the scheduler's role. */
+  accountId: string;
   /** The scheduler's role, group and dead-letter queue are named `<rolePrefix>…` (infra/iam). */
   rolePrefix: string;
   /** The permissions boundary the role must carry (infra/iam/role-boundary.json). */
@@ -106,27 +108,24 @@ export class JobSchedules extends pulumi.ComponentResource {
   }
 
   private createInvokerRole(name: string, args: JobSchedulesArgs): aws.iam.Role {
-    const account = aws.getCallerIdentityOutput({}, { parent: this });
     const role = new aws.iam.Role(
       `${name}-invoker`,
       {
         namePrefix: `${args.rolePrefix}scheduler-`,
         permissionsBoundary: args.roleBoundaryArn,
         description: "Lets EventBridge Scheduler invoke the Workshop Key Minter jobs function",
-        assumeRolePolicy: account.accountId.apply((accountId) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "scheduler.amazonaws.com" },
-                Action: "sts:AssumeRole",
-                // Only schedules of this account may use the role (confused-deputy guard).
-                Condition: { StringEquals: { "aws:SourceAccount": accountId } },
-              },
-            ],
-          }),
-        ),
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: "scheduler.amazonaws.com" },
+              Action: "sts:AssumeRole",
+              // Only schedules of this account may use the role (confused-deputy guard).
+              Condition: { StringEquals: { "aws:SourceAccount": args.accountId } },
+            },
+          ],
+        }),
         tags: args.tags,
       },
       { parent: this },

@@ -23,7 +23,7 @@ export interface StackInputs {
   siteDir: string;
   /** The deploy's clock (ms), for the schedules. */
   now: number;
-  /** The AWS account deployed into (the roles' permissions boundary lives there). */
+  /** The AWS account deployed into (the roles' permissions boundary lives there; the scheduler's role trusts only its schedules). */
   accountId: string;
   /** Lambda packaging; defaults to esbuild (infra/bundle.ts). */
   bundle?: (entry: string, name: string) => Promise<BundledFunction>;
@@ -117,6 +117,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     jobsFunction: functions.jobs.fn,
     jobsRole: functions.jobs.role,
     now: inputs.now,
+    accountId: inputs.accountId,
     rolePrefix: prefix,
     roleBoundaryArn: boundary,
     tags,
