@@ -3,7 +3,7 @@
  * the launch throws with what to install, and the run fails.
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -33,4 +33,18 @@ export async function launchChromium(): Promise<Browser> {
 export async function launchChromiumProfile(profileDir: string): Promise<BrowserContext> {
   requireChromium();
   return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
+}
+
+/**
+ * A page in a new context of `browser` that records in `problems` each script error and each
+ * Content-Security-Policy refusal it meets, so a test can expect the list to stay empty.
+ */
+export async function watchedPage(browser: Browser, problems: string[], options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  page.on("pageerror", (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP on ${page.url()}: ${msg.text()}`);
+  });
+  return { context, page };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../local/chromium.js";
+import { launchChromium, watchedPage } from "../local/chromium.js";
 import { DEMO_SLUG } from "../local/demo.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { idTokenClaims, revokeToken, signInOnProvider } from "../local/testing.js";
@@ -44,9 +44,7 @@ describe("a session that lasts the workshop", () => {
   let page: Page;
 
   it("survives its ID token's expiry: the page refreshes it by itself and the API keeps answering", async () => {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-    page = await context.newPage();
-    page.on("pageerror", (err) => pageErrors.push(err.message));
+    ({ page } = await watchedPage(browser, pageErrors, { viewport: { width: 1024, height: 800 } }));
     await page.goto(`${stack.url}/w/${DEMO_SLUG}`);
     await page.getByRole("button", { name: "Sign in to get your key" }).click();
     await signInOnProvider(page, "all-day@example.org", "All Day");

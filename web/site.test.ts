@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { launchChromium } from "../local/chromium.js";
+import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { signIn, signInOnProvider } from "../local/testing.js";
 
@@ -90,14 +90,9 @@ async function claimViaApi(slug: string, email: string, opts: { name?: string; c
 }
 
 async function newPage(viewport = PHONE): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageProblems.push(`page error on ${page.url()}: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(`CSP: ${msg.text()}`);
-  });
-  return { context, page };
+  const opened = await watchedPage(browser, pageProblems, { viewport, deviceScaleFactor: 1 });
+  await opened.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
+  return opened;
 }
 
 async function shot(page: Page, name: string): Promise<void> {

@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { launchChromium } from "../local/chromium.js";
+import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
 import { signIn, signInOnProvider } from "../local/testing.js";
 
@@ -101,16 +101,7 @@ async function claimViaApi(stack: LocalStack, slug: string, email: string) {
   return { ...who, key: claim.body.key.key };
 }
 
-async function newPage(stack: LocalStack, viewport = PHONE): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  page.on("pageerror", (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP on ${page.url()}: ${msg.text()}`);
-  });
-  void stack;
-  return { context, page };
-}
+const newPage = (viewport = PHONE) => watchedPage(browser, problems, { viewport, deviceScaleFactor: 1 });
 
 /** From any page with a sign-in button: click it and go through the local provider's form. */
 async function signInOnPage(page: Page, button: string | RegExp, email: string): Promise<void> {
@@ -174,7 +165,7 @@ describe("attendee and organizer states on the wall clock", () => {
     const organizer = await signIn(stack.url, ORGANIZER);
     expect((await api(stack, `/admin/workshops/st-open/claims/${revoked.userId}/revoke`, organizer, { method: "POST", body: {} })).status).toBe(200);
 
-    const { context, page } = await newPage(stack);
+    const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-open/key`);
     await signInOnPage(page, "Sign in to see my key", "revoked@example.org");
     await page.getByRole("heading", { name: "Your key was turned off" }).waitFor();
@@ -198,7 +189,7 @@ describe("attendee and organizer states on the wall clock", () => {
 
   it("signing in without a key while claims are closed, paused or sold out lands on a message that fits", async () => {
     // Closed: the page offers "Sign in to see my key" and lands on the key page.
-    let { context, page } = await newPage(stack);
+    let { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-closed`);
     await signInOnPage(page, "Sign in to see my key", "late@example.org");
     await page.waitForURL(`${stack.url}/w/st-closed/key`);
@@ -213,7 +204,7 @@ describe("attendee and organizer states on the wall clock", () => {
     await context.close();
 
     // Paused: signed in from the workshop page, confirmed, told to keep the page open.
-    ({ context, page } = await newPage(stack));
+    ({ context, page } = await newPage());
     await page.goto(`${stack.url}/w/st-paused`);
     await page.getByText("Claims are paused").waitFor();
     await signInOnPage(page, /Sign in/, "paused@example.org");
@@ -227,7 +218,7 @@ describe("attendee and organizer states on the wall clock", () => {
     await context.close();
 
     // Sold out: a person without a key is told so, on both pages.
-    ({ context, page } = await newPage(stack));
+    ({ context, page } = await newPage());
     await page.goto(`${stack.url}/w/${LONG_SLUG}/key`);
     await signInOnPage(page, "Sign in to see my key", "too-late@example.org");
     await page.getByText("All keys have been claimed, and this account has none.").waitFor();
@@ -238,7 +229,7 @@ describe("attendee and organizer states on the wall clock", () => {
   });
 
   it("/w/<unknown>/key says the workshop does not exist", async () => {
-    const { context, page } = await newPage(stack);
+    const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/no-such-workshop/key`);
     await page.getByRole("heading", { name: "Workshop not found" }).waitFor();
     expect(await text(page)).toContain("There is no workshop at this address");
@@ -257,7 +248,7 @@ describe("attendee and organizer states on the wall clock", () => {
     expect(spend.status).toBe(200);
     await spend.arrayBuffer();
 
-    const { context, page } = await newPage(stack);
+    const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-open/key`);
     await signInOnPage(page, "Sign in to see my key", "spender@example.org");
     await page.locator("#api-key").waitFor();
@@ -304,7 +295,7 @@ describe("attendee and organizer states on the wall clock", () => {
       await setFaults({});
     }
 
-    const { context, page } = await newPage(stack, DESKTOP);
+    const { context, page } = await newPage(DESKTOP);
     await page.goto(`${stack.url}/organizer/st-closed`);
     await signInOnPage(page, "Sign in", ORGANIZER);
     await page.getByRole("heading", { name: "States: st-closed" }).waitFor();
@@ -340,7 +331,7 @@ describe("attendee and organizer states on the wall clock", () => {
   });
 
   it("projector: no keys left once the room is full or closed, the URL breaks only at a slash, a loopback QR says so", async () => {
-    const { context, page } = await newPage(stack, { width: 1280, height: 720 });
+    const { context, page } = await newPage({ width: 1280, height: 720 });
     await page.goto(`${stack.url}/w/${LONG_SLUG}/projector`);
     await page.locator('[data-live="yes"]').waitFor();
     expect(await page.getByText("All keys have been claimed").isVisible()).toBe(true);
@@ -374,7 +365,7 @@ describe("attendee and organizer states on the wall clock", () => {
   it("the API going away shows a banner on every page; it clears by itself when the server is back", async () => {
     const holder = await claimViaApi(stack, "st-open", "holder@example.org");
     void holder;
-    const { context, page } = await newPage(stack);
+    const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-open/key`);
     await signInOnPage(page, "Sign in to see my key", "holder@example.org");
     await page.locator("#api-key").waitFor();
@@ -432,7 +423,7 @@ describe("a rehearsal on the stack's clock", () => {
     await confirmedAttendee(stack, "st-auto", "patient@example.org");
 
     // The eager attendee ticks "claim my key for me"; the patient one leaves it off.
-    const a = await newPage(stack);
+    const a = await newPage();
     await a.page.goto(`${stack.url}/w/st-auto`);
     await signInOnPage(a.page, "Sign in now to be ready", "eager@example.org");
     const choice = a.page.getByRole("checkbox", { name: /Claim my key for me when claims open/ });
@@ -444,14 +435,14 @@ describe("a rehearsal on the stack's clock", () => {
     await shot(a.page, "workshop-auto-claim-chosen-phone");
 
     // A newcomer confirms before the opening: the button says "Save", and saving claims nothing.
-    const b = await newPage(stack);
+    const b = await newPage();
     await b.page.goto(`${stack.url}/w/st-auto`);
     await signInOnPage(b.page, "Sign in now to be ready", "newcomer@example.org");
     await b.page.getByLabel("Your name").fill("Nick Newcomer");
     await b.page.getByRole("button", { name: "Save" }).click();
     await b.page.getByRole("checkbox", { name: /Claim my key for me/ }).waitFor();
 
-    const c = await newPage(stack);
+    const c = await newPage();
     await c.page.goto(`${stack.url}/w/st-auto`);
     await signInOnPage(c.page, "Sign in now to be ready", "patient@example.org");
     await c.page.getByRole("checkbox", { name: /Claim my key for me/ }).waitFor();
@@ -486,7 +477,7 @@ describe("a rehearsal on the stack's clock", () => {
     await stack.scheduler.tick();
     expect((await stack.store.listClaims("st-expiring"))[0]).toMatchObject({ status: "EXPIRED" });
 
-    const { context, page } = await newPage(stack);
+    const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-expiring/key`);
     await signInOnPage(page, "Sign in to see my key", "expiring@example.org");
     await page.getByRole("heading", { name: "Your key has expired" }).waitFor();

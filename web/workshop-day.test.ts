@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { checkAccountCredits } from "../functions/jobs/credits.js";
-import { launchChromium } from "../local/chromium.js";
+import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { signInOnProvider, workshopFileAround } from "../local/testing.js";
 
@@ -59,10 +59,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageProblems.push(`page error on ${page.url()}: ${err.message}`));
-  return page;
+  return (await watchedPage(browser, pageProblems, { viewport })).page;
 }
 
 async function codes() {
