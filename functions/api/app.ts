@@ -334,8 +334,9 @@ export function createApp(deps: AppDeps) {
     const [answers, claims] = await Promise.all([store.listConsents(slug), store.listClaims(slug, { consistent: false })]);
     const answerOf = new Map(answers.map((a) => [a.user_id, a]));
     const claimOf = new Map(claims.map((x) => [x.user_id, x]));
-    const attendees = await store.getAttendees([...answerOf.keys(), ...claimOf.keys()]);
-    const rows = [...new Set([...answerOf.keys(), ...claimOf.keys()])]
+    const userIds = [...new Set([...answerOf.keys(), ...claimOf.keys()])];
+    const attendees = await store.getAttendees(userIds);
+    const rows = userIds
       .map((userId) => ({ userId, consent: consentForWorkshop(slug, answerOf.get(userId), attendees.get(userId)) }))
       .filter(({ consent }) => consent.marketing_opted_in)
       .sort((a, b) => (a.consent.opted_in_at ?? "").localeCompare(b.consent.opted_in_at ?? ""))
