@@ -93,12 +93,9 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
   }
 }
 
-/** How a secret input reaches the mocks: `{[SECRET_SIGNATURE]: SECRET_MARKER, value}`. */
-export const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
-const SECRET_MARKER = "1b47061264138c4ac30d75fd1eb44270";
-
+/** Whether a recorded input is a secret: it reaches the mocks in Pulumi's wire form, `{[specialSigKey]: specialSecretSig, value}`. */
 export function isSecretInput(value: unknown): boolean {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_SIGNATURE] === SECRET_MARKER;
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 }
 
 /** A recorded input with every secret wrapper taken off, for assertions about its content. */
