@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
-import type { ClaimItem, ClaimStatus, Ledger, Store, WorkshopRecord } from "../data/store.js";
+import type { ClaimItem, ClaimStatus, ClaimTransition, Ledger, Store, WorkshopRecord } from "../data/store.js";
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
@@ -99,6 +99,15 @@ export const budgetLeft = (c: ClaimItem): number => roundUsd(c.limit_usd - (c.ca
 /** What a claim's keys have spent: its key's usage upstream, plus what earlier keys of it spent before upstream lost them (re-issue). */
 export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageUsd: number): number {
   return roundUsd((c.carried_usage_usd ?? 0) + keyUsageUsd);
+}
+
+/**
+ * The move to ACTIVE once a key is assigned to the workshop's guardrail (the engine's bind, the
+ * sync's bulk binding). Only while the claim still holds that very key: a claim re-issued meanwhile
+ * holds a new key, bound or not.
+ */
+export function boundTransition(from: readonly ClaimStatus[], keyHash: string, guardrailId: string, at: string): ClaimTransition {
+  return { from, keyHash, set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: at, updated_at: at }, remove: ["last_error", "unbound_reason"] };
 }
 
 const describe = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
@@ -350,13 +359,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       const guardrailId = await guardrail;
       step = "assign";
       await (assignment ?? openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
-      // Only the key just bound is ACTIVE: a claim re-issued meanwhile holds another key.
-      return await store.transitionClaim(slug, claimed.user_id, {
-        from: ["MINTED", "UNBOUND"],
-        keyHash: claimed.key_hash,
-        set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso(), updated_at: iso() },
-        remove: ["last_error", "unbound_reason"],
-      });
+      return await store.transitionClaim(slug, claimed.user_id, boundTransition(["MINTED", "UNBOUND"], claimed.key_hash!, guardrailId, iso()));
     } catch (err) {
       if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
       log("bind_failed", { slug, user_id: claimed.user_id, error: describe(err) });

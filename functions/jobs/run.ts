@@ -3,7 +3,7 @@ import type { Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
-import { claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
+import { boundTransition, claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
 import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError, WorkshopNotFoundError } from "../domain/errors.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
@@ -392,13 +392,7 @@ class JobRun {
     const iso = new Date(now()).toISOString();
     await forEachLimited(plan.toBind, STORE_CONCURRENCY, async (b) => {
       try {
-        await store.transitionClaim(slug, b.userId, {
-          from: [b.from],
-          // The key just bound: a claim re-issued meanwhile holds a new key, bound or not.
-          keyHash: b.keyHash,
-          set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: iso, updated_at: iso },
-          remove: ["last_error", "unbound_reason"],
-        });
+        await store.transitionClaim(slug, b.userId, boundTransition([b.from], b.keyHash, guardrailId, iso));
         this.summary.bound!++;
       } catch (err) {
         // Moved on meanwhile (bound by the organizer's retry, revoked, re-issued): nothing to do.
