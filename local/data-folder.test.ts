@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEMO_SLUG } from "./demo.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { callApi, signIn, tempDirs } from "./testing.js";
+import { callApi, signIn, spawnNpmStart, tempDirs, waitForRunningUrl } from "./testing.js";
 
 /**
  * The data folder as `npm start` leaves it: a process killed in the middle of a burst of claims
@@ -14,31 +13,6 @@ import { callApi, signIn, tempDirs } from "./testing.js";
  */
 
 const tempDir = tempDirs();
-const REPO_ROOT = join(import.meta.dirname, "..");
-
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts", ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, OPENROUTER_MANAGEMENT_KEY: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return { child, output: () => out, exited };
-}
-
-async function waitForUrl(cli: ReturnType<typeof startCli>): Promise<string> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && cli.child.exitCode === null) {
-    const url = /running at (http:\/\/\S+)/.exec(cli.output())?.[1];
-    if (url) return url;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`npm start did not come up: ${cli.output().slice(-1500)}`);
-}
-
 /** A folder a stack was stopped cleanly in, after one claim. */
 async function cleanlyStoppedFolder(): Promise<string> {
   const dataDir = tempDir("wkm-clean-");
@@ -81,8 +55,8 @@ async function expectRefused(dataDir: string, what: RegExp): Promise<string> {
 describe("a stack killed in the middle of a burst of claims", () => {
   it("restarts with every stored key still working upstream", { timeout: 180_000 }, async () => {
     const dataDir = tempDir("wkm-killed-");
-    const cli = startCli(["--port", "0", "--data", dataDir]);
-    const url = await waitForUrl(cli);
+    const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
+    const url = await waitForRunningUrl(cli);
     const people = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => {
         const token = await signIn(url, `burst-${i}@example.com`, { name: `Burst ${i}` });
@@ -150,8 +124,8 @@ describe("a damaged data folder", () => {
 
   it("whose database log was emptied after a crash: refused, not started empty", async () => {
     const dataDir = tempDir("wkm-log-");
-    const cli = startCli(["--port", "0", "--data", dataDir]);
-    const url = await waitForUrl(cli);
+    const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
+    const url = await waitForRunningUrl(cli);
     const token = await signIn(url, "crash@example.com", { name: "Crash" });
     await callApi(url, token, "PUT", "/api/me", { display_name: "Crash", marketing_opted_in: false });
     expect((await callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
@@ -178,7 +152,7 @@ describe("a damaged data folder", () => {
   it("says so on the command line in one message, exit 1, no stack trace", async () => {
     const dataDir = copyOf(await cleanlyStoppedFolder(), "wkm-cli-damaged-");
     cutInHalf(join(dataDir, "dynamodb", "CURRENT"));
-    const cli = startCli(["--port", "0", "--data", dataDir]);
+    const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
     const { code } = await cli.exited;
     expect(code).toBe(1);
     expect(cli.output()).toContain(`The local stack did not start.\nThe data folder ${dataDir} is damaged`);

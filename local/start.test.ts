@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { spawnNpmStart, waitForRunningUrl } from "./testing.js";
 
 /**
  * `npm start` as a person runs it: the CLI prints the URL, the mode and the workshops, the URL
@@ -15,23 +15,11 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 describe("npm start", () => {
   it("prints where it runs, serves, and stops cleanly on Ctrl-C", async () => {
     const spawnedAt = Date.now();
-    const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts", "--port", "0", "--data", dataDir, "--admin", "lead@example.com"], {
-      cwd: join(import.meta.dirname, ".."),
-      env: { ...process.env, LOCAL_ADMINS: "second@example.com", OPENROUTER_MANAGEMENT_KEY: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-
-    const deadline = Date.now() + 50_000;
-    while (!/running at (http:\/\/\S+)/.test(out) && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const cli = spawnNpmStart(["--port", "0", "--data", dataDir, "--admin", "lead@example.com"], { LOCAL_ADMINS: "second@example.com" });
+    // Throws with what it printed when no URL comes.
+    const url = await waitForRunningUrl(cli);
     const waited = (Date.now() - spawnedAt) / 1000;
-    const url = /running at (http:\/\/\S+)/.exec(out)?.[1];
-    expect(url, out).toBeDefined();
+    const out = cli.output();
     // "ready in" is what the person waited: from the process's start, module loading included, not
     // from when the stack began to start (which left out a good part of the wait).
     const ready = Number(/ready in (\d+\.\d) s/.exec(out)?.[1]);
@@ -43,10 +31,10 @@ describe("npm start", () => {
     expect(out).toContain("second@example.com, lead@example.com");
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 
-    child.kill("SIGINT");
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 15_000))]);
-    expect(code, out).toBe(0);
-    expect(out).toContain("Stopped. Everything is kept in the data folder.");
+    cli.child.kill("SIGINT");
+    const code = await Promise.race([cli.exited.then((e) => e.code), new Promise((r) => setTimeout(() => r("still running"), 15_000))]);
+    expect(code, cli.output()).toBe(0);
+    expect(cli.output()).toContain("Stopped. Everything is kept in the data folder.");
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -231,6 +232,34 @@ export async function signInOnProvider(page: Page, email: string, name?: string)
   await page.fill("#email", email);
   if (name) await page.fill("#name", name);
   await page.click("button[type=submit]");
+}
+
+/**
+ * `npm start` with these arguments, as a person runs it (no OpenRouter management key in its
+ * environment unless `env` gives one): its process, everything it printed so far, and its exit.
+ */
+export function spawnNpmStart(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", "local/start.ts", ...args], {
+    cwd: join(import.meta.dirname, ".."),
+    env: { ...process.env, OPENROUTER_MANAGEMENT_KEY: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return { child, output: () => out, exited };
+}
+
+/** The URL `npm start` prints once it is ready; looked for every 20 ms, so a test can time the wait. */
+export async function waitForRunningUrl(cli: ReturnType<typeof spawnNpmStart>): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && cli.child.exitCode === null) {
+    const url = /running at (http:\/\/\S+)/.exec(cli.output())?.[1];
+    if (url) return url;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`npm start did not come up: ${cli.output().slice(-1500)}`);
 }
 
 /** For one test file: makes temporary directories (`tempDir("wkm-x-")`), all removed after the file. */
