@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { signIn, signInOnProvider } from "../local/testing.js";
+import { callApi, signIn, signInOnProvider } from "../local/testing.js";
 
 /**
  * The pages in a real Chromium against the real local stack (API, DynamoDB, OpenRouter emulator,
@@ -69,22 +69,12 @@ let browser: Browser;
 let workDir: string;
 const pageProblems: string[] = [];
 
-async function api<T>(path: string, idToken: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${stack.url}/api${path}`, {
-    method: init.method ?? "GET",
-    headers: { authorization: `Bearer ${idToken}`, ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T };
-}
-
 /** An attendee who signs in, confirms and claims without a browser (to set the scene quickly). */
 async function claimViaApi(slug: string, email: string, opts: { name?: string; consent?: boolean } = {}) {
   const token = await signIn(stack.url, email);
-  const me = await api("/me", token, { method: "PUT", body: { display_name: opts.name ?? email.split("@")[0], marketing_opted_in: opts.consent ?? false, workshop: slug } });
+  const me = await callApi(stack.url, token, "PUT", "/api/me", { display_name: opts.name ?? email.split("@")[0], marketing_opted_in: opts.consent ?? false, workshop: slug });
   expect(me.status).toBe(200);
-  const claim = await api<{ key: { status: string } }>(`/workshops/${slug}/claim`, token, { method: "POST", body: {} });
+  const claim = await callApi(stack.url, token, "POST", `/api/workshops/${slug}/claim`, {});
   expect([200, 201]).toContain(claim.status);
   return { token, status: claim.body.key.status };
 }
@@ -353,7 +343,7 @@ describe("organizer pages", () => {
     await shot(page, "organizer-revoke-dialog-desktop");
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await expect.poll(() => row("quiet@example.org").locator(".status").textContent()).toBe("Revoked");
-    const revoked = await api<{ status: string }>("/workshops/ui-open/key", quiet.token);
+    const revoked = await callApi(stack.url, quiet.token, "GET", "/api/workshops/ui-open/key");
     expect(revoked.body.status).toBe("REVOKED");
 
     await page.getByRole("button", { name: "Pause claims" }).click();

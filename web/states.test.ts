@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
-import { signIn, signInOnProvider } from "../local/testing.js";
+import { callApi, signIn, signInOnProvider } from "../local/testing.js";
 
 /**
  * The states around the main flow, in a real Chromium against the real local stack: a revoked key,
@@ -75,30 +75,20 @@ function startStack(opts: LocalStackOptions): Promise<LocalStack> {
   return startLocalStack({ port: 0, demo: false, quiet: true, schedulerIntervalMs: 60 * MINUTE, ...opts });
 }
 
-async function api<T = Record<string, unknown>>(stack: LocalStack, path: string, token?: string, init: { method?: string; body?: unknown } = {}) {
-  const res = await fetch(`${stack.url}/api${path}`, {
-    method: init.method ?? "GET",
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T };
-}
-
 /** Signs in over HTTP and confirms the profile (consent off), as someone who did it on another device. */
 async function confirmedAttendee(stack: LocalStack, slug: string, email: string) {
   const token = await signIn(stack.url, email);
   const body = { display_name: email.split("@")[0], marketing_opted_in: false, workshop: slug };
-  expect((await api(stack, "/me", token, { method: "PUT", body })).status).toBe(200);
-  const me = await api<{ user_id: string }>(stack, "/me", token);
-  return { token, userId: me.body.user_id };
+  expect((await callApi(stack.url, token, "PUT", "/api/me", body)).status).toBe(200);
+  const me = await callApi(stack.url, token, "GET", "/api/me");
+  return { token, userId: me.body.user_id as string };
 }
 
 async function claimViaApi(stack: LocalStack, slug: string, email: string) {
   const who = await confirmedAttendee(stack, slug, email);
-  const claim = await api<{ key: { key: string; status: string } }>(stack, `/workshops/${slug}/claim`, who.token, { method: "POST", body: {} });
+  const claim = await callApi(stack.url, who.token, "POST", `/api/workshops/${slug}/claim`, {});
   expect(claim.status).toBe(201);
-  return { ...who, key: claim.body.key.key };
+  return { ...who, key: claim.body.key.key as string };
 }
 
 const newPage = (viewport = PHONE) => watchedPage(browser, problems, { viewport, deviceScaleFactor: 1 });
@@ -152,7 +142,7 @@ describe("attendee and organizer states on the wall clock", () => {
     dataDir = tempDir("wkm-states-data-");
     stack = await startStack({ dataDir, workshopsDir: workshops });
     const organizer = await signIn(stack.url, ORGANIZER);
-    expect((await api(stack, "/admin/workshops/st-paused/pause", organizer, { method: "POST", body: {} })).status).toBe(200);
+    expect((await callApi(stack.url, organizer, "POST", "/api/admin/workshops/st-paused/pause", {})).status).toBe(200);
     await claimViaApi(stack, LONG_SLUG, "first-in-line@example.org");
   }, 120_000);
 
@@ -163,7 +153,7 @@ describe("attendee and organizer states on the wall clock", () => {
   it("a revoked key reads as turned off on the workshop page and the key page, with what to do", async () => {
     const revoked = await claimViaApi(stack, "st-open", "revoked@example.org");
     const organizer = await signIn(stack.url, ORGANIZER);
-    expect((await api(stack, `/admin/workshops/st-open/claims/${revoked.userId}/revoke`, organizer, { method: "POST", body: {} })).status).toBe(200);
+    expect((await callApi(stack.url, organizer, "POST", `/api/admin/workshops/st-open/claims/${revoked.userId}/revoke`, {})).status).toBe(200);
 
     const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-open/key`);
@@ -363,8 +353,7 @@ describe("attendee and organizer states on the wall clock", () => {
   });
 
   it("the API going away shows a banner on every page; it clears by itself when the server is back", async () => {
-    const holder = await claimViaApi(stack, "st-open", "holder@example.org");
-    void holder;
+    await claimViaApi(stack, "st-open", "holder@example.org");
     const { context, page } = await newPage();
     await page.goto(`${stack.url}/w/st-open/key`);
     await signInOnPage(page, "Sign in to see my key", "holder@example.org");
@@ -468,8 +457,7 @@ describe("a rehearsal on the stack's clock", () => {
   }, 150_000);
 
   it("restarted later on the clock, an expired key reads as expired, with no countdown or budget left", async () => {
-    const holder = await claimViaApi(stack, "st-expiring", "expiring@example.org");
-    void holder;
+    await claimViaApi(stack, "st-expiring", "expiring@example.org");
     // The same rehearsal, two minutes after T: the expire job runs for keys that lapsed at T + 1 min.
     const port = Number(new URL(stack.url).port);
     await stack.close();
