@@ -1,5 +1,5 @@
 import { createApp } from "../functions/api/app.js";
-import { createTokenVerifier, type AuthConfig, type VerifyToken } from "../functions/auth/verify.js";
+import { createTokenVerifier, type AuthConfig } from "../functions/auth/verify.js";
 import { createHousekeeping } from "../functions/data/housekeeping.js";
 import type { Store } from "../functions/data/store.js";
 import type { TableNames } from "../functions/data/tables.js";
@@ -46,7 +46,7 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     store: opts.store,
     engine,
     workshops,
-    verifyToken: verifierForIssuers(opts.auth),
+    verifyToken: createTokenVerifier({ ...opts.auth, issuer: opts.auth.issuers }),
     now,
     attendeeBaseUrl: opts.attendeeBaseUrl,
     log,
@@ -63,24 +63,6 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     return delivered instanceof Response ? delivered : app.fetch(delivered);
   };
   return { fetch, runJob, engine, workshops };
-}
-
-/**
- * A verifier per issuer, each as strict as the Lambda's (signature, issuer, audience, token_use,
- * expiry); the token's own `iss` only picks which one checks it.
- */
-function verifierForIssuers({ issuers, ...rest }: LocalApiOptions["auth"]): VerifyToken {
-  const verifiers = new Map(issuers.map((issuer) => [issuer, createTokenVerifier({ ...rest, issuer })]));
-  const fallback = verifiers.get(issuers[0]!)!;
-  return (token) => {
-    let iss: unknown;
-    try {
-      iss = JSON.parse(Buffer.from(token?.split(".")[1] ?? "", "base64url").toString("utf8")).iss;
-    } catch {
-      // Not a JWT: any verifier refuses it with the usual answer.
-    }
-    return ((typeof iss === "string" && verifiers.get(iss)) || fallback)(token);
-  };
 }
 
 /** API Gateway's largest request payload (HTTP APIs); it answers 413 above it, before the Lambda runs. */

@@ -12,9 +12,14 @@ import { LoopbackAwareFetcher } from "./fetcher.js";
  */
 
 export interface AuthConfig {
-  issuer: string;
+  /**
+   * The token issuer. A list where one server answers under several origins (the local stack on a
+   * room network), each with its own issuer: every one is checked as strictly, the token's `iss`
+   * only picks which.
+   */
+  issuer: string | readonly string[];
   clientId: string;
-  /** Defaults to issuer + /.well-known/jwks.json. */
+  /** Defaults to issuer + /.well-known/jwks.json (for each issuer). */
   jwksUri?: string;
   /** The group whose members are global admins (`cognito:groups`). */
   adminGroup?: string;
@@ -41,26 +46,26 @@ const COGNITO_ISSUER = /^https:\/\/cognito-idp\.([a-z0-9-]+)\.amazonaws\.com\/([
 
 export function createTokenVerifier(config: AuthConfig): VerifyToken {
   const adminGroup = config.adminGroup ?? "admins";
-  const cognito = COGNITO_ISSUER.exec(config.issuer);
+  const issuers = typeof config.issuer === "string" ? [config.issuer] : [...config.issuer];
+  const cognito = issuers.length === 1 ? COGNITO_ISSUER.exec(issuers[0]!) : null;
   let verify: (token: string) => Promise<Record<string, unknown>>;
 
   if (cognito && !config.jwksUri) {
     const verifier = CognitoJwtVerifier.create({ userPoolId: cognito[2], tokenUse: "id", clientId: config.clientId });
     verify = (t) => verifier.verify(t) as Promise<Record<string, unknown>>;
   } else {
-    const jwksUri = config.jwksUri ?? `${config.issuer.replace(/\/$/, "")}/.well-known/jwks.json`;
     const verifier = JwtVerifier.create(
-      {
-        issuer: config.issuer,
+      issuers.map((issuer) => ({
+        issuer,
         audience: config.clientId,
-        jwksUri,
-        customJwtCheck: ({ payload }) => {
+        jwksUri: config.jwksUri ?? `${issuer.replace(/\/$/, "")}/.well-known/jwks.json`,
+        customJwtCheck: ({ payload }: { payload: Record<string, unknown> }) => {
           if (payload.token_use !== "id") throw new Error(`token_use must be "id", got ${JSON.stringify(payload.token_use)}`);
         },
-      },
+      })),
       { jwksCache: new SimpleJwksCache({ fetcher: new LoopbackAwareFetcher() }) },
     );
-    if (config.jwks) verifier.cacheJwks(config.jwks);
+    if (config.jwks) for (const issuer of issuers) verifier.cacheJwks(config.jwks, issuer);
     verify = (t) => verifier.verify(t) as Promise<Record<string, unknown>>;
   }
 
