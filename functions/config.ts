@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { AuthConfig } from "./auth/verify.js";
 import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./data/tables.js";
+import { DEFAULT_OPENROUTER_URL } from "./openrouter/client.js";
 
 /**
  * The Lambdas' environment, read once at cold start. A missing variable fails the container loudly
@@ -40,7 +41,6 @@ const MISSING_KEY = (arn: string) =>
   `secret ${arn} holds no OpenRouter management key yet: put it there once with ` +
   `\`aws secretsmanager put-secret-value --secret-id ${arn} --secret-string "$OPENROUTER_MANAGEMENT_KEY"\` (README, Deploy)`;
 
-export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfig {
   const problems: string[] = [];
@@ -74,11 +74,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
   return {
     tables,
     openrouter: {
-      baseUrl: optional("OPENROUTER_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
+      baseUrl: optional("OPENROUTER_BASE_URL") ?? DEFAULT_OPENROUTER_URL,
       ...(secretArn ? { secretArn } : { managementKey }),
     },
     auth: { issuer, clientId, jwksUri: optional("AUTH_JWKS_URI"), adminGroup: optional("ADMIN_GROUP") ?? "admins" },
-    attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_BASE_URL,
+    attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_URL,
     allowedOrigins: (optional("CORS_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     retention: { ...DEFAULT_RETENTION, attendeeDays },
     originVerifySecret: optional("ORIGIN_VERIFY_SECRET"),

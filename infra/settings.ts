@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { claimWindow, effectiveCapacity } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
+import { DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
 
 /**
  * The stack's configuration (`Pulumi.<stack>.yaml`), read and checked in one place. Every problem
@@ -64,7 +65,6 @@ export class StackSettingsError extends Error {
   }
 }
 
-export const DEFAULT_OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1";
 /** The deploy environment's override of the Management API root (e.g. a staging proxy). */
 export const OPENROUTER_BASE_URL_ENV = "OPENROUTER_BASE_URL";
 /** Sign-up and invitation mails Cognito's built-in sender delivers per day (its documented quota). */
@@ -136,8 +136,8 @@ export function readStackSettings(context: SettingsContext): StackSettings {
       `openrouterBaseUrl is not read from the stack config (a pull request could send the management key elsewhere): remove it (\`pulumi config rm openrouterBaseUrl\`) and, to use another Management API root, set ${OPENROUTER_BASE_URL_ENV} in the deploy environment`,
     );
   }
-  const openrouterBaseUrl = process.env[OPENROUTER_BASE_URL_ENV]?.trim() || DEFAULT_OPENROUTER_BASE_URL;
-  const attendeeBaseUrl = config.get("attendeeBaseUrl") ?? DEFAULT_OPENROUTER_BASE_URL;
+  const openrouterBaseUrl = process.env[OPENROUTER_BASE_URL_ENV]?.trim() || DEFAULT_OPENROUTER_URL;
+  const attendeeBaseUrl = config.get("attendeeBaseUrl") ?? DEFAULT_OPENROUTER_URL;
   for (const [key, value] of [[OPENROUTER_BASE_URL_ENV, openrouterBaseUrl], ["attendeeBaseUrl", attendeeBaseUrl]] as const) {
     if (!/^https:\/\/[^/]+/.test(value)) problems.push(`${key} must be an https:// URL, got "${value}"`);
   }

@@ -1,4 +1,5 @@
-import { ConfigError, DEFAULT_OPENROUTER_BASE_URL, type FunctionsConfig } from "../config.js";
+import { ConfigError, type FunctionsConfig } from "../config.js";
+import { DEFAULT_OPENROUTER_URL } from "../openrouter/client.js";
 
 /**
  * The jobs Lambda's environment: the tables and OpenRouter, nothing about sign-in (the jobs
@@ -24,6 +25,6 @@ export function readJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
   if (problems.length) throw new ConfigError(problems);
   return {
     tables,
-    openrouter: { baseUrl: baseUrl ?? DEFAULT_OPENROUTER_BASE_URL, ...(secretArn ? { secretArn } : { managementKey }) },
+    openrouter: { baseUrl: baseUrl ?? DEFAULT_OPENROUTER_URL, ...(secretArn ? { secretArn } : { managementKey }) },
   };
 }
