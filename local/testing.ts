@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll } from "vitest";
+import { stringify } from "yaml";
 
 /**
  * Test helpers for anything that needs a signed-in attendee of a running local stack: the OIDC
@@ -290,7 +291,7 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
 const minuteIso = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString().replace(".000Z", "Z");
 
 /**
- * A workshop file's fields (write them with `yaml`'s stringify) for a stack started on its own
+ * A workshop file's fields (write them with `writeWorkshopFiles`) for a stack started on its own
  * workshops folder: claims open from an hour before `atMs` to two hours after, budget $1, 20 keys.
  */
 export function workshopFileAround(slug: string, atMs: number, extra: { organizers?: string[]; claim_code?: unknown } = {}): Record<string, unknown> {
@@ -314,4 +315,11 @@ export function workshopFileAround(slug: string, atMs: number, extra: { organize
       guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 20 },
     },
   };
+}
+
+/** Writes each workshop file's fields as `<dir>/<slug>.yaml` (making `dir`), for a stack's `workshopsDir`; answers `dir`. */
+export function writeWorkshopFiles(dir: string, files: Record<string, unknown>[]): string {
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) writeFileSync(join(dir, `${String(f.slug)}.yaml`), stringify(f));
+  return dir;
 }

@@ -1,4 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { DEMO_SLUG } from "../local/demo.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { idTokenClaims, revokeToken, signInOnProvider } from "../local/testing.js";
+import { idTokenClaims, revokeToken, signInOnProvider, tempDirs } from "../local/testing.js";
 
 /**
  * A sign-in that outlives its ID token, in a real Chromium against the local stack: the provider's
@@ -18,19 +17,17 @@ import { idTokenClaims, revokeToken, signInOnProvider } from "../local/testing.j
 const ID_TOKEN_TTL_S = 6;
 let stack: LocalStack;
 let browser: Browser;
-let dir: string;
+const tempDir = tempDirs();
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  dir = mkdtempSync(join(tmpdir(), "wkm-session-web-"));
-  stack = await startLocalStack({ port: 0, dataDir: dir, quiet: true, idTokenTtlSeconds: ID_TOKEN_TTL_S, schedulerIntervalMs: 60 * 60_000 });
+  stack = await startLocalStack({ port: 0, dataDir: tempDir("wkm-session-web-"), quiet: true, idTokenTtlSeconds: ID_TOKEN_TTL_S, schedulerIntervalMs: 60 * 60_000 });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 interface StoredSession {

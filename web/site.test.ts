@@ -1,15 +1,14 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { callApi, signIn, signInOnProvider } from "../local/testing.js";
+import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
 /**
  * The pages in a real Chromium against the real local stack (API, DynamoDB, OpenRouter emulator,
@@ -66,6 +65,7 @@ function workshopFile(slug: string, times: { open: number; close: number; start:
 
 let stack: LocalStack;
 let browser: Browser;
+const tempDir = tempDirs();
 let workDir: string;
 const pageProblems: string[] = [];
 
@@ -143,9 +143,7 @@ beforeAll(async () => {
   // Never skip: a missing browser must fail the run loudly, not pass it quietly.
   browser = await launchChromium();
   mkdirSync(SCREENSHOTS, { recursive: true });
-  workDir = mkdtempSync(join(tmpdir(), "wkm-web-test-"));
-  const workshopsDir = join(workDir, "workshops");
-  mkdirSync(workshopsDir);
+  workDir = tempDir("wkm-web-test-");
   const now = Date.now();
   const files = [
     workshopFile("ui-open", { open: now - HOUR, close: now + 24 * HOUR, start: now - HOUR, end: now + 3 * HOUR }, { welcome: HOSTILE_WELCOME }),
@@ -153,11 +151,10 @@ beforeAll(async () => {
     workshopFile("ui-upcoming", { open: now + 2 * HOUR, close: now + 26 * HOUR, start: now + 3 * HOUR, end: now + 6 * HOUR }),
     workshopFile("ui-closed", { open: now - 5 * HOUR, close: now - HOUR, start: now - 4 * HOUR, end: now + 2 * HOUR }),
   ];
-  for (const f of files) writeFileSync(join(workshopsDir, `${f.slug}.yaml`), stringify(f));
   stack = await startLocalStack({
     port: 0,
     dataDir: join(workDir, "data"),
-    workshopsDir,
+    workshopsDir: writeWorkshopFiles(join(workDir, "workshops"), files),
     demo: false,
     admins: [],
     quiet: true,
@@ -177,7 +174,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 describe("attendee pages", () => {

@@ -1,12 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
-import { callApi, signIn, signInOnProvider } from "../local/testing.js";
+import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
 /**
  * The states around the main flow, in a real Chromium against the real local stack: a revoked key,
@@ -56,19 +55,7 @@ function workshopFile(slug: string, t: { open: number; close: number; start: num
 
 let browser: Browser;
 const problems: string[] = [];
-const tempDirs: string[] = [];
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-function workshopsDir(files: ReturnType<typeof workshopFile>[]): string {
-  const dir = tempDir("wkm-states-workshops-");
-  for (const f of files) writeFileSync(join(dir, `${f.slug}.yaml`), stringify(f));
-  return dir;
-}
+const tempDir = tempDirs();
 
 function startStack(opts: LocalStackOptions): Promise<LocalStack> {
   // The scheduler is ticked by hand where a test needs its jobs.
@@ -122,7 +109,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("attendee and organizer states on the wall clock", () => {
@@ -133,7 +119,7 @@ describe("attendee and organizer states on the wall clock", () => {
   const open = { open: now - HOUR, close: now + 24 * HOUR, start: now - HOUR, end: now + 3 * HOUR };
 
   beforeAll(async () => {
-    workshops = workshopsDir([
+    workshops = writeWorkshopFiles(tempDir("wkm-states-workshops-"), [
       workshopFile("st-open", open),
       workshopFile("st-paused", open),
       workshopFile(LONG_SLUG, open, { maxKeys: 1 }),
@@ -393,7 +379,7 @@ describe("a rehearsal on the stack's clock", () => {
   let workshops: string;
 
   beforeAll(async () => {
-    workshops = workshopsDir([
+    workshops = writeWorkshopFiles(tempDir("wkm-states-workshops-"), [
       workshopFile("st-auto", { open: T, close: T + 4 * HOUR, start: T, end: T + 2 * HOUR }),
       // Its keys expire one minute after T (no buffer).
       workshopFile("st-expiring", { open: T - HOUR, close: T + MINUTE, start: T - HOUR, end: T + MINUTE }, { bufferMin: 0 }),

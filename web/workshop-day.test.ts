@@ -1,15 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { encode } from "uqr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { checkAccountCredits } from "../functions/jobs/credits.js";
 import { launchChromium, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { signInOnProvider, workshopFileAround } from "../local/testing.js";
+import { signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";
 
 /**
  * Workshop-day safety in a real Chromium against the real local stack: the room code from the
@@ -25,20 +24,17 @@ const START = Math.floor(Date.now() / PERIOD) * PERIOD + 20_000;
 
 let stack: LocalStack;
 let browser: Browser;
-let workDir: string;
+const tempDir = tempDirs();
 const pageProblems: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
   mkdirSync(SCREENSHOTS, { recursive: true });
-  workDir = mkdtempSync(join(tmpdir(), "wkm-day-"));
-  const workshopsDir = join(workDir, "workshops");
-  mkdirSync(workshopsDir);
-  writeFileSync(join(workshopsDir, `${SLUG}.yaml`), stringify(workshopFileAround(SLUG, START, { organizers: [ORGANIZER], claim_code: POLICY })));
+  const workDir = tempDir("wkm-day-");
   stack = await startLocalStack({
     port: 0,
     dataDir: join(workDir, "data"),
-    workshopsDir,
+    workshopsDir: writeWorkshopFiles(join(workDir, "workshops"), [workshopFileAround(SLUG, START, { organizers: [ORGANIZER], claim_code: POLICY })]),
     demo: false,
     quiet: true,
     at: new Date(START).toISOString(),
@@ -49,7 +45,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.close();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
 const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
