@@ -3,6 +3,8 @@
  * the launch throws with what to install, and the run fails.
  */
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -47,4 +49,12 @@ export async function watchedPage(browser: Browser, problems: string[], options:
     if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP on ${page.url()}: ${msg.text()}`);
   });
   return { context, page };
+}
+
+/** Where the browser tests leave their screenshots: $WKM_SCREENSHOTS, else the temp folder's wkm-web-screenshots. */
+export const SCREENSHOTS_DIR = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
+
+/** A full-page screenshot, `<name>.png` in SCREENSHOTS_DIR (Playwright makes the folder). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS_DIR, `${name}.png`), fullPage: true });
 }

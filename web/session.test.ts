@@ -1,8 +1,6 @@
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, watchedPage } from "../local/chromium.js";
+import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { DEMO_SLUG } from "../local/demo.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { idTokenClaims, revokeToken, signInOnProvider, tempDirs } from "../local/testing.js";
@@ -72,7 +70,7 @@ describe("a session that lasts the workshop", () => {
     const notice = page.getByText("Your session ended — sign in again");
     await notice.waitFor({ timeout: (ID_TOKEN_TTL_S + 10) * 1000 });
     expect(await stored(page)).toBeNull();
-    await page.screenshot({ path: join(process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots"), "session-ended.png"), fullPage: true });
+    await screenshot(page, "session-ended");
 
     // The provider still knows the browser (its own cookie session), so one click is enough: no form.
     await page.getByRole("button", { name: "Sign in again" }).click();

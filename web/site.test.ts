@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, watchedPage } from "../local/chromium.js";
+import { launchChromium, screenshot, SCREENSHOTS_DIR, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
@@ -18,7 +17,6 @@ import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from 
 
 const PHONE = { width: 360, height: 780 };
 const ORGANIZER = "organizer@example.org";
-const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
 
 // At most 80 characters: the API's limit for a display name.
 const HOSTILE_NAME = `<script>window.__pwned="n1"</script><img src=x onerror="window.__pwned='n2'">`;
@@ -85,10 +83,6 @@ async function newPage(viewport = PHONE): Promise<{ context: BrowserContext; pag
   return opened;
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
 async function noHorizontalScroll(page: Page): Promise<void> {
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
   expect(scrollWidth, `horizontal scroll on ${page.url()}`).toBeLessThanOrEqual(innerWidth);
@@ -142,7 +136,6 @@ async function timedAttendeeFlow(email: string, name: string, opts: { consent: b
 beforeAll(async () => {
   // Never skip: a missing browser must fail the run loudly, not pass it quietly.
   browser = await launchChromium();
-  mkdirSync(SCREENSHOTS, { recursive: true });
   workDir = tempDir("wkm-web-test-");
   const now = Date.now();
   const files = [
@@ -168,7 +161,7 @@ beforeAll(async () => {
   await (await warm.newPage()).goto(`${stack.url}/w/ui-closed`);
   await warm.close();
   await signIn(stack.url, "warm-up@example.org");
-  console.log(`screenshots in ${SCREENSHOTS}`);
+  console.log(`screenshots in ${SCREENSHOTS_DIR}`);
 }, 120_000);
 
 afterAll(async () => {
@@ -191,7 +184,7 @@ describe("attendee pages", () => {
     console.log(`attendee flow runs (open page → copied key → reload shows it): ${runs.map((ms) => `${Math.round(ms)} ms`).join(", ")}`);
     expect(Math.min(...runs)).toBeLessThan(FLOW_TARGET_MS);
     await noHorizontalScroll(page);
-    await shot(page, "key-page-phone");
+    await screenshot(page, "key-page-phone");
 
     // The snippets follow the model picker, against the base URL the API returned.
     await page.getByLabel("Model").selectOption("qwen/qwen3.5-flash-02-23");
@@ -218,7 +211,7 @@ describe("attendee pages", () => {
     // Back on the workshop page the one action is now "See my key".
     await page.goto(`${stack.url}/w/ui-open`);
     await expect.poll(() => page.getByRole("link", { name: "See my key" }).isVisible()).toBe(true);
-    await shot(page, "workshop-page-has-key-phone");
+    await screenshot(page, "workshop-page-has-key-phone");
     await context.close();
   });
 
@@ -229,18 +222,18 @@ describe("attendee pages", () => {
     await page.goto(`${stack.url}/w/ui-sold-out`);
     await expect.poll(() => page.getByText("All keys have been claimed").isVisible()).toBe(true);
     expect(await page.locator("#keys-left").textContent()).toBe("0 of 1 key left");
-    await shot(page, "workshop-sold-out-phone");
+    await screenshot(page, "workshop-sold-out-phone");
 
     await page.goto(`${stack.url}/w/ui-upcoming`);
     await expect.poll(() => page.getByText(/Claims open in (1 h 5\d|2 h 0) min/).isVisible()).toBe(true);
     expect(await page.getByText(/Keys become available/).isVisible()).toBe(true);
     expect(await page.getByRole("button", { name: "Sign in now to be ready" }).isVisible()).toBe(true);
-    await shot(page, "workshop-upcoming-phone");
+    await screenshot(page, "workshop-upcoming-phone");
 
     await page.goto(`${stack.url}/w/ui-closed`);
     await expect.poll(() => page.getByText("Claims are closed").isVisible()).toBe(true);
     expect(await page.getByText(/Claims closed .*\d/).isVisible()).toBe(true);
-    await shot(page, "workshop-closed-phone");
+    await screenshot(page, "workshop-closed-phone");
 
     await page.goto(stack.url);
     await expect.poll(() => page.getByRole("heading", { name: "Open now" }).isVisible()).toBe(true);
@@ -251,7 +244,7 @@ describe("attendee pages", () => {
     expect(shelves["Coming up"]).toEqual(["UI test: ui-upcoming"]);
     expect(shelves["Past"]).toEqual(["UI test: ui-closed"]);
     await noHorizontalScroll(page);
-    await shot(page, "home-phone");
+    await screenshot(page, "home-phone");
     await context.close();
   });
 
@@ -288,7 +281,7 @@ describe("attendee pages", () => {
     expect(focused).toBe("Sign in to get your key");
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
     expect(outline).not.toBe("none");
-    await shot(page, "workshop-keyboard-focus-phone");
+    await screenshot(page, "workshop-keyboard-focus-phone");
     await page.keyboard.press("Enter");
     await signInOnProvider(page, "keys@example.org");
     await page.getByLabel("Your name").waitFor();
@@ -329,14 +322,14 @@ describe("organizer pages", () => {
 
     const row = (email: string) => page.locator("tr", { hasText: email });
     await expect.poll(() => row("unbound@example.org").locator(".status").textContent()).toBe("Unbound");
-    await shot(page, "organizer-unbound-desktop");
+    await screenshot(page, "organizer-unbound-desktop");
     await row("unbound@example.org").getByRole("button", { name: /Retry/ }).click();
     await expect.poll(() => row("unbound@example.org").locator(".status").textContent()).toBe("Active");
 
     await row("quiet@example.org").getByRole("button", { name: /Revoke/ }).click();
     const dialog = page.getByRole("dialog", { name: "Revoke this key?" });
     await dialog.waitFor();
-    await shot(page, "organizer-revoke-dialog-desktop");
+    await screenshot(page, "organizer-revoke-dialog-desktop");
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await expect.poll(() => row("quiet@example.org").locator(".status").textContent()).toBe("Revoked");
     const revoked = await callApi(stack.url, quiet.token, "GET", "/api/workshops/ui-open/key");
@@ -348,7 +341,7 @@ describe("organizer pages", () => {
     await attendee.setViewportSize(PHONE);
     await attendee.goto(`${stack.url}/w/ui-open`);
     await expect.poll(() => attendee.getByText("Claims are paused").isVisible()).toBe(true);
-    await shot(attendee, "workshop-paused-phone");
+    await screenshot(attendee, "workshop-paused-phone");
     await attendee.close();
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Download consenting attendees/ }).click()]);
@@ -360,11 +353,11 @@ describe("organizer pages", () => {
 
     await page.getByRole("button", { name: "Resume claims" }).click();
     await page.getByRole("button", { name: "Pause claims" }).waitFor();
-    await shot(page, "organizer-dashboard-desktop");
+    await screenshot(page, "organizer-dashboard-desktop");
 
     await page.setViewportSize(PHONE);
     await noHorizontalScroll(page);
-    await shot(page, "organizer-dashboard-phone");
+    await screenshot(page, "organizer-dashboard-phone");
     await context.close();
   });
 
@@ -377,7 +370,7 @@ describe("organizer pages", () => {
     const left = async () => Number(await page.getByTestId("keys-left").textContent());
     expect(await left()).toBeGreaterThan(0);
     const before = await left();
-    await shot(page, "projector-desktop");
+    await screenshot(page, "projector-desktop");
     await claimViaApi("ui-open", "late@example.org");
     await expect.poll(left, { timeout: 15_000 }).toBe(before - 1);
     await context.close();

@@ -1,9 +1,7 @@
-import { mkdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, watchedPage } from "../local/chromium.js";
+import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
 import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
@@ -20,7 +18,6 @@ import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from 
 const PHONE = { width: 360, height: 780 };
 const DESKTOP = { width: 1280, height: 900 };
 const ORGANIZER = "organizer@example.org";
-const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const iso = (ms: number) => new Date(Math.floor(ms / MINUTE) * MINUTE).toISOString().replace(".000Z", "Z");
@@ -87,9 +84,7 @@ async function signInOnPage(page: Page, button: string | RegExp, email: string):
   await page.waitForURL((u) => !u.pathname.startsWith("/oidc") && u.pathname !== "/callback");
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENSHOTS, `states-${name}.png`), fullPage: true });
-}
+const shot = (page: Page, name: string) => screenshot(page, `states-${name}`);
 
 async function noHorizontalScroll(page: Page): Promise<void> {
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
@@ -104,7 +99,6 @@ const text = async (page: Page) => (await page.locator("main").innerText()).repl
 beforeAll(async () => {
   // Never skip: a missing browser must fail the run loudly.
   browser = await launchChromium();
-  mkdirSync(SCREENSHOTS, { recursive: true });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,12 +1,10 @@
-import { mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { encode } from "uqr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { checkAccountCredits } from "../functions/jobs/credits.js";
-import { launchChromium, watchedPage } from "../local/chromium.js";
+import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";
 
@@ -29,7 +27,6 @@ const pageProblems: string[] = [];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  mkdirSync(SCREENSHOTS, { recursive: true });
   const workDir = tempDir("wkm-day-");
   stack = await startLocalStack({
     port: 0,
@@ -46,12 +43,6 @@ afterAll(async () => {
   await browser?.close();
   await stack?.close();
 });
-
-const SCREENSHOTS = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wkm-web-screenshots");
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
 
 async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
   return (await watchedPage(browser, pageProblems, { viewport })).page;
@@ -92,7 +83,7 @@ describe("the room code, from the projector to a key", () => {
     expect(await projector.locator("svg.qr").getAttribute("aria-label")).toBe(`QR code for ${qrUrl}`);
     // The drawn modules are exactly those of that URL's QR code.
     expect(await qrCells(projector)).toEqual(cellsOf(qrUrl));
-    await shot(projector, "projector-room-code");
+    await screenshot(projector, "projector-room-code");
 
     // An attendee scans it: the code rides along through the sign-in and the confirm step.
     const phone = await newPage();
@@ -109,7 +100,7 @@ describe("the room code, from the projector to a key", () => {
     await expect.poll(() => projector.locator(".room-code-panel").getByTestId("room-code").textContent(), { timeout: 15_000 }).toBe(
       `${current.slice(0, 3)} ${current.slice(3)}`,
     );
-    await shot(projector, "organizer-room-code");
+    await screenshot(projector, "organizer-room-code");
 
     // Signed in as an attendee, the projector does not show the code.
     await phone.goto(`${stack.url}/w/${SLUG}/projector`);
@@ -138,7 +129,7 @@ describe("the room code, from the projector to a key", () => {
     await field.fill(expired.toLowerCase());
     await page.getByRole("button", { name: "Get my API key" }).click();
     await expect.poll(async () => (await field.isVisible()) && (await refusal.textContent()), { timeout: 15_000 }).toContain("That room code is not valid now");
-    await shot(page, "room-code-refused-phone");
+    await screenshot(page, "room-code-refused-phone");
     expect((await stack.store.listClaims(SLUG)).some((c) => c.email === "forger@example.org")).toBe(false);
 
     await field.fill(`${current.slice(0, 3)}-${current.slice(3)}`);
@@ -166,7 +157,7 @@ describe("the room code, from the projector to a key", () => {
     await warning.waitFor({ timeout: 15_000 });
     expect(await page.getByText("OpenRouter credit is $17.00 short").isVisible()).toBe(true);
     expect(await warning.textContent()).toContain("The account has $3.00 left, but the keys of open and upcoming workshops can still spend up to $20.00");
-    await shot(page, "organizer-credit-warning");
+    await screenshot(page, "organizer-credit-warning");
 
     // Credit added: the warning goes with the next check.
     expect((await setCredit(1000)).status).toBe(200);
