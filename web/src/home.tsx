@@ -1,8 +1,7 @@
-import type { SiteProps } from "./main.js";
 import { shelfOf, STATE_LABEL, workshopState, type Shelf } from "./phase.js";
 import { useStatuses } from "./status.js";
 import { formatDuration, formatRange, useNow } from "./time.js";
-import type { CatalogWorkshop, WorkshopStatus } from "./types.js";
+import type { CatalogWorkshop, SiteProps, WorkshopStatus } from "./types.js";
 import { PageTitle } from "./ui.js";
 
 function WorkshopCard({ w, status, now }: { w: CatalogWorkshop; status: WorkshopStatus | undefined; now: number }) {

@@ -3,13 +3,12 @@ import { useMyKey, useSession } from "./account.js";
 import { api, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
 import { explainInferenceError, inferenceErrorHelp } from "./inference-errors.js";
-import type { SiteProps } from "./main.js";
 import { workshopState } from "./phase.js";
 import { findWorkshop } from "./site-data.js";
 import { codeSnippet, envSnippet, SNIPPET_LANGUAGES, type SnippetLanguage } from "./snippets.js";
 import { useStatuses } from "./status.js";
 import { formatAgo, formatDuration, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
-import type { CatalogModel, CatalogWorkshop, ClaimStatus, MyKey, WorkshopState } from "./types.js";
+import type { CatalogModel, CatalogWorkshop, ClaimStatus, MyKey, SiteProps, WorkshopState } from "./types.js";
 import { CodeBlock, CopyButton, Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /** /w/<slug>/key: the attendee's key, what is left of it, and code to use it right away. */

@@ -10,14 +10,9 @@ import { interceptLinks, matchRoute, navigate, usePath, type Route } from "./rou
 import { SessionEndedNotice } from "./session-ended.js";
 import { loadCatalog, loadConfig } from "./site-data.js";
 import { syncServerClock } from "./time.js";
-import type { Catalog, SiteConfig } from "./types.js";
+import type { SiteConfig, SiteProps } from "./types.js";
 import { Notice, PageTitle, Spinner } from "./ui.js";
 import { WorkshopPage } from "./workshop.js";
-
-export interface SiteProps {
-  config: SiteConfig;
-  catalog: Catalog;
-}
 
 type LazyPage = ComponentType<SiteProps & { route: Route }>;
 

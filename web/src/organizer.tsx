@@ -3,12 +3,11 @@ import uPlot from "uplot";
 import { useSession } from "./account.js";
 import { api, apiBlob, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
-import type { SiteProps } from "./main.js";
 import { STATE_LABEL } from "./phase.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { formatUsd, formatWhen } from "./time.js";
-import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus, CreditCheck } from "./types.js";
+import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus, CreditCheck, SiteProps } from "./types.js";
 import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /**

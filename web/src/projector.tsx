@@ -3,7 +3,7 @@ import { useSession } from "./account.js";
 import type { ApiError } from "./api.js";
 import { signIn } from "./auth.js";
 import { ProjectorRoomCode, useRoomCode } from "./room-code-display.js";
-import type { SiteProps } from "./main.js";
+import type { SiteProps } from "./types.js";
 import { workshopState } from "./phase.js";
 import type { Route } from "./router.js";
 import { findWorkshop } from "./site-data.js";

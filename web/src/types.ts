@@ -121,3 +121,9 @@ export interface AdminClaims {
   };
   spend: { at: string; usage_usd: number }[];
 }
+
+/** What the router hands every page: the deployment's settings and the workshop catalogue. */
+export interface SiteProps {
+  config: SiteConfig;
+  catalog: Catalog;
+}

@@ -2,14 +2,13 @@ import { useEffect, useState } from "preact/hooks";
 import { rememberKey, rememberProfile, useMyKey, useProfile, useSession } from "./account.js";
 import { api, ApiError, errorMessage } from "./api.js";
 import { discoverIssuer, signIn, type Session } from "./auth.js";
-import type { SiteProps } from "./main.js";
 import { STATE_LABEL, workshopState } from "./phase.js";
 import { navigate } from "./router.js";
 import { findWorkshop } from "./site-data.js";
 import { captureRoomCode, forgetRoomCode, rememberRoomCode, ROOM_CODE_REFUSALS, RoomCodeForm } from "./room-code.js";
 import { refreshStatus, useStatuses } from "./status.js";
 import { formatDuration, formatRange, formatUsd, formatWhen, realMsUntil, useNow } from "./time.js";
-import type { CatalogModel, CatalogWorkshop, MyKey, Profile, WorkshopState, WorkshopStatus } from "./types.js";
+import type { CatalogModel, CatalogWorkshop, MyKey, Profile, SiteProps, WorkshopState, WorkshopStatus } from "./types.js";
 import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /** /w/<slug>: what the workshop is, how many keys are left, and the one thing to do next. */
