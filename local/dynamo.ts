@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { RequestListener, Server } from "node:http";
+import type { RequestListener, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
@@ -113,7 +113,7 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
   const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // Loopback only, and the client keeps its sockets alive: a server closing an idle socket just as
   // the client reuses it answers ECONNRESET, which a busy machine (a burst of claims) makes likely.
-  refuseBrowsers(server);
+  const answering = trackRequests(server);
   server.keepAliveTimeout = 0;
   server.headersTimeout = 0;
   server.requestTimeout = 0;
@@ -141,12 +141,42 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
     client,
     existing,
     async close() {
+      // dynalite closes its LevelDB when its server closes: a request it is still answering then
+      // fails inside it, outside any caller ("Database is closed"). So: no new connection, let the
+      // requests under way finish, and only then cut the idle sockets and close.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await answering.drained(STOP_DRAIN_MS);
       client.destroy();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-      });
+      server.closeAllConnections();
+      await closed;
       if (opts.dataDir) await settleAfterStop(opts.dataDir).catch(() => {});
+    },
+  };
+}
+
+/** How long a stop waits for the requests dynalite is answering. */
+const STOP_DRAIN_MS = 10_000;
+
+/**
+ * Refuses browsers (below) and counts the requests being answered, so a stop can wait for them.
+ */
+function trackRequests(server: Server): { drained(timeoutMs: number): Promise<void> } {
+  let answering = 0;
+  let wake: (() => void) | undefined;
+  refuseBrowsers(server, (res) => {
+    answering += 1;
+    res.once("close", () => {
+      answering -= 1;
+      if (answering === 0) wake?.();
+    });
+  });
+  return {
+    async drained(timeoutMs) {
+      if (answering === 0) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, timeoutMs).unref();
+      });
     },
   };
 }
@@ -156,7 +186,7 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
  * web page the developer visits could scan loopback ports and read the claims (plaintext keys
  * included). The SDK never sends an Origin header; a browser always does on such a request.
  */
-function refuseBrowsers(server: Server): void {
+function refuseBrowsers(server: Server, onAnswer: (res: ServerResponse) => void): void {
   const listeners = server.listeners("request") as RequestListener[];
   server.removeAllListeners("request");
   server.on("request", (req, res) => {
@@ -164,6 +194,7 @@ function refuseBrowsers(server: Server): void {
       res.writeHead(403, { "content-type": "text/plain" }).end("The local DynamoDB does not answer browsers.\n");
       return;
     }
+    onAnswer(res);
     for (const listener of listeners) listener(req, res);
   });
 }

@@ -160,37 +160,56 @@ export function logLine(prefix: string, event: string, fields: Record<string, un
   return [`${prefix}:`, JSON.stringify(event).slice(1, -1), ...parts].join(" ");
 }
 
-const STARTING_MESSAGE = "The local stack is still starting; try again in a second.";
-const STARTING_PAGE = `<!doctype html>
+const UNAVAILABLE = {
+  starting: {
+    message: "The local stack is still starting; try again in a second.",
+    title: "Starting…",
+    text: "The local stack is still starting. This page reloads by itself in a second.",
+  },
+  stopping: {
+    message: "The local stack is stopping; start it again with npm start.",
+    title: "Stopping…",
+    text: "The local stack is stopping. Start it again with <code>npm start</code>; this page reloads by itself.",
+  },
+} as const;
+
+const unavailablePage = (state: keyof typeof UNAVAILABLE) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="1">
-<title>Starting… — Workshop Key Minter (local)</title>
+<title>${UNAVAILABLE[state].title} — Workshop Key Minter (local)</title>
 </head>
 <body>
-<h1>Starting…</h1>
-<p>The local stack is still starting. This page reloads by itself in a second.</p>
+<h1>${UNAVAILABLE[state].title}</h1>
+<p>${UNAVAILABLE[state].text}</p>
 </body>
 </html>
 `;
 
-/** What a request gets before every part is up: 503 with Retry-After, a page for a browser, else JSON. */
-function answerStarting(req: IncomingMessage, res: ServerResponse): void {
+/** How long a stop waits for the requests being answered before it closes the parts under them. */
+const STOP_DRAIN_MS = 15_000;
+
+/**
+ * What a request gets before every part is up, or once a stop has begun: 503 with Retry-After, a
+ * page for a browser, else JSON.
+ */
+function answerUnavailable(req: IncomingMessage, res: ServerResponse, state: keyof typeof UNAVAILABLE): void {
   setSecurityHeaders(res);
   res.statusCode = 503;
   res.setHeader("retry-after", "1");
   res.setHeader("cache-control", "no-store");
+  if (state === "stopping") res.setHeader("connection", "close");
   const path = (req.url ?? "/").split("?")[0]!;
   const wantsPage = (req.method === "GET" || req.method === "HEAD") && !path.startsWith("/api") && /text\/html/.test(req.headers.accept ?? "");
   if (wantsPage) {
     res.setHeader("content-type", "text/html; charset=utf-8");
-    res.end(req.method === "HEAD" ? undefined : STARTING_PAGE);
+    res.end(req.method === "HEAD" ? undefined : unavailablePage(state));
     return;
   }
   res.setHeader("content-type", "application/json");
-  const body = path === "/healthz" ? { ok: false, starting: true } : { error: { code: "starting", message: STARTING_MESSAGE } };
+  const body = path === "/healthz" ? { ok: false, [state]: true } : { error: { code: state, message: UNAVAILABLE[state].message } };
   res.end(JSON.stringify(body));
 }
 
@@ -220,16 +239,37 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   // The server listens first: the origins (and so the issuers) depend on the port it got. Until every
   // part is up, every request gets a 503 "starting"; a Host that is not one of ours gets a 421.
-  let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<unknown> | void) | undefined;
   let hostCheck: HostCheck | undefined;
   let ready = false;
+  // A stop first stops taking requests and waits for those being answered (below): a request still
+  // running when the database closes would fail inside it, outside any caller ("Database is closed").
+  let stopping = false;
+  const answering = new Set<Promise<void>>();
   const server = createServer((req, res) => {
-    if (!hostCheck) return answerStarting(req, res);
+    if (!hostCheck) return answerUnavailable(req, res, "starting");
     if (!hostCheck.admit(req, res)) return;
-    // The emulator answers as soon as it exists: the stack's own start-up calls it (guardrails).
-    if (handler && (ready || req.url?.startsWith("/openrouter/"))) return handler(req, res);
-    answerStarting(req, res);
+    const toEmulator = req.url?.startsWith("/openrouter/") ?? false;
+    // The emulator answers as soon as it exists (the stack's own start-up calls it: guardrails) and
+    // until the last request that needs it is done.
+    if (stopping && !toEmulator) return answerUnavailable(req, res, "stopping");
+    if (handler && (ready || toEmulator)) return track(res, handler(req, res));
+    answerUnavailable(req, res, "starting");
   });
+  /** Counts a request as being answered until its response is closed and its handler has returned. */
+  const track = (res: ServerResponse, work: Promise<unknown> | void) => {
+    const done = Promise.all([new Promise<void>((r) => res.once("close", () => r())), Promise.resolve(work).catch(() => {})]).then(() => {
+      answering.delete(done);
+    });
+    answering.add(done);
+  };
+  const stopTakingRequests = async () => {
+    stopping = true;
+    server.closeIdleConnections();
+    const drained = Promise.all(answering).then(() => true);
+    const gaveUp = new Promise<false>((r) => setTimeout(() => r(false), STOP_DRAIN_MS).unref());
+    if (!(await Promise.race([drained, gaveUp]))) log(`local stack: stopping with ${answering.size} request(s) still being answered`);
+  };
   // Keep-alive sockets from browsers and SDKs must not hold `close()` up.
   server.keepAliveTimeout = 5_000;
   const address = await listen(server, opts.port ?? DEFAULT_PORT, host);
@@ -389,7 +429,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         oidc.handle(req, res);
         return;
       }
-      void honoListener(req, res);
+      return honoListener(req, res);
     };
 
     // Each workshop's guardrail (the model allowlist) and its CONFIG item, as the deploy writes them.
@@ -417,6 +457,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       log,
     });
     cleanups.push(() => scheduler.stop());
+    // Runs first at a stop: no new request, the hung emulator requests let go, the others answered;
+    // then the scheduler finishes its job, the emulator saves, the database closes, the server goes.
+    cleanups.push(async () => {
+      emulator?.releaseHangs();
+      await stopTakingRequests();
+    });
     ready = true;
 
     let closed: Promise<void> | undefined;
