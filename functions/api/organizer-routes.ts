@@ -1,0 +1,147 @@
+import type { Hono } from "hono";
+import * as z from "zod/mini";
+import { roundUsd } from "../../workshops/derive.js";
+import { consentForWorkshop } from "../domain/consent.js";
+import { authenticate, organizerOf, organizerOnly } from "./access.js";
+import type { AppDeps } from "./app.js";
+import { ApiError, param, readBody, userIdParam, type Env } from "./request.js";
+import { adminClaimView, toCsv, workshopStatus } from "./views.js";
+
+const EmptyBody = z.strictObject({});
+
+type OrganizerDeps = Pick<AppDeps, "store" | "engine" | "workshops" | "verifyToken" | "now"> & { log: NonNullable<AppDeps["log"]> };
+
+/** /api/admin/*: a workshop's organizers (or global admins) see its claims and act on them. */
+export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
+  const { store, engine, workshops, now, log } = deps;
+  app.use("/api/admin/*", authenticate(deps.verifyToken));
+  app.use("/api/admin/workshops/:slug/*", organizerOnly(workshops));
+
+  app.get("/api/admin/workshops", async (c) => {
+    const p = c.get("principal");
+    const slugs = await organizerOf(workshops, p);
+    if (slugs.length === 0 && !p.isAdmin) throw new ApiError(403, "forbidden", "You are not an organizer of any workshop.");
+    const [mine, ledgers, credits] = await Promise.all([Promise.all(slugs.map((s) => workshops.get(s))), store.getLedgers(slugs), store.getCreditCheck()]);
+    const at = now();
+    const rows = await Promise.all(
+      mine.map(async (r) => {
+        // The last sync's total: the list never reads every claim of every workshop.
+        const spend = await store.latestSpendSample(r.config.slug);
+        const ledger = ledgers.get(r.config.slug)!;
+        return {
+          ...workshopStatus(r.config, ledger, at),
+          committed_usd: ledger.committed_usd,
+          cap_usd: r.config.openrouter.guardrail.cap_usd,
+          usage_usd: spend?.usage_usd ?? 0,
+        };
+      }),
+    );
+    // The account's credit as the jobs last checked it: one account pays for every workshop's keys.
+    return c.json({ workshops: rows, credits: credits ?? null });
+  });
+
+  app.get("/api/admin/workshops/:slug/claims", async (c) => {
+    const record = c.get("workshop");
+    const slug = record.config.slug;
+    const [claims, ledger, spend] = await Promise.all([store.listClaims(slug, { consistent: false }), store.getLedger(slug), store.listSpendSamples(slug)]);
+    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
+    claims.sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
+    const status = workshopStatus(record.config, ledger, now());
+    const spentBy = (list: typeof claims) => roundUsd(list.reduce((s, x) => s + (x.usage_usd ?? 0), 0));
+    const revoked = claims.filter((x) => x.status === "REVOKED");
+    return c.json({
+      claims: claims.map((x) => adminClaimView(x, attendees.get(x.user_id))),
+      totals: {
+        claimed: ledger.claimed,
+        capacity: status.capacity,
+        keys_left: status.keys_left,
+        committed_usd: ledger.committed_usd,
+        cap_usd: record.config.openrouter.guardrail.cap_usd,
+        usage_usd: spentBy(claims),
+        // Revoked keys gave their slot and unspent budget back; what they spent stays committed.
+        revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },
+      },
+      spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
+    });
+  });
+
+  // The room code for the projector and the dashboard; the only route that ever answers with it.
+  app.get("/api/admin/workshops/:slug/room-code", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const room = await engine.roomCode(slug);
+    if (!room) return c.json({ enabled: false });
+    const { code, validFrom, rotatesAt } = room.current;
+    return c.json({
+      enabled: true,
+      code,
+      rotate_minutes: room.policy.rotate_minutes,
+      grace_minutes: room.policy.grace_minutes,
+      valid_from: new Date(validFrom).toISOString(),
+      rotates_at: new Date(rotatesAt).toISOString(),
+      now: new Date(now()).toISOString(),
+      claim_path: `/w/${slug}?code=${code}`,
+    });
+  });
+
+  app.post("/api/admin/workshops/:slug/claims/:userId/retry-binding", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const claim = await engine.retryBinding(c.get("workshop").config.slug, param(c, "userId", userIdParam));
+    return c.json({ claim: adminClaimView(claim) });
+  });
+
+  app.post("/api/admin/workshops/:slug/claims/:userId/revoke", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const claim = await engine.revoke(c.get("workshop").config.slug, param(c, "userId", userIdParam));
+    log("key_revoked", { slug: claim.slug, user_id: claim.user_id, by: c.get("principal").sub });
+    return c.json({ claim: adminClaimView(claim) });
+  });
+
+  for (const action of ["pause", "resume"] as const) {
+    app.post(`/api/admin/workshops/:slug/${action}`, async (c) => {
+      await readBody(c, EmptyBody, { optional: true });
+      const record = c.get("workshop");
+      const ledger = action === "pause" ? await engine.pause(record.config.slug) : await engine.resume(record.config.slug);
+      log(`claims_${action}d`, { slug: record.config.slug, by: c.get("principal").sub });
+      return c.json(workshopStatus(record.config, ledger, now()));
+    });
+  }
+
+  // Only the attendees who said yes on this workshop's confirm step (or, before consent was kept per
+  // workshop, gave it here first): consent given to another workshop's organizers is not theirs.
+  app.get("/api/admin/workshops/:slug/marketing.csv", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const [answers, claims] = await Promise.all([store.listConsents(slug), store.listClaims(slug, { consistent: false })]);
+    const answerOf = new Map(answers.map((a) => [a.user_id, a]));
+    const claimOf = new Map(claims.map((x) => [x.user_id, x]));
+    const userIds = [...new Set([...answerOf.keys(), ...claimOf.keys()])];
+    const attendees = await store.getAttendees(userIds);
+    const rows = userIds
+      .map((userId) => ({ userId, consent: consentForWorkshop(slug, answerOf.get(userId), attendees.get(userId)) }))
+      .filter(({ consent }) => consent.marketing_opted_in)
+      .sort((a, b) => (a.consent.opted_in_at ?? "").localeCompare(b.consent.opted_in_at ?? ""))
+      .map(({ userId, consent }) => {
+        const attendee = attendees.get(userId);
+        const claim = claimOf.get(userId);
+        return [attendee?.email ?? claim?.email ?? "", attendee?.display_name ?? claim?.display_name ?? "", consent.opted_in_at ?? ""];
+      })
+      // Without an address (an unverified sign-in) there is nobody to write to.
+      .filter(([email]) => email !== "");
+    c.header("Content-Type", "text/csv; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="${slug}-marketing.csv"`);
+    return c.body(toCsv(["email", "display_name", "opted_in_at"], rows));
+  });
+
+  // Who came: every claim, whatever became of it, for the attendance list. Never a key.
+  app.get("/api/admin/workshops/:slug/attendance.csv", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const claims = (await store.listClaims(slug, { consistent: false })).sort((a, b) => a.claimed_at.localeCompare(b.claimed_at));
+    const attendees = await store.getAttendees(claims.map((x) => x.user_id));
+    const rows = claims.map((x) => {
+      const attendee = attendees.get(x.user_id);
+      return [attendee?.email ?? x.email, attendee?.display_name ?? x.display_name ?? "", x.status, x.claimed_at, String(x.usage_usd ?? 0), String(x.limit_usd)];
+    });
+    c.header("Content-Type", "text/csv; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="${slug}-attendance.csv"`);
+    return c.body(toCsv(["email", "display_name", "status", "claimed_at", "spent_usd", "budget_usd"], rows));
+  });
+}
