@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SpendSample } from "./store.js";
+import { writeIf } from "./table.js";
 import { DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
@@ -10,21 +11,6 @@ import { DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableN
  */
 
 export type Housekeeping = ReturnType<typeof createHousekeeping>;
-
-function isConditionalFailure(err: unknown): boolean {
-  return err instanceof Error && err.name === "ConditionalCheckFailedException";
-}
-
-/** Runs a conditional write; answers false when the condition refused it (someone got there first). */
-async function writeIf(send: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await send();
-    return true;
-  } catch (err) {
-    if (isConditionalFailure(err)) return false;
-    throw err;
-  }
-}
 
 export function createHousekeeping({ client, tableNames, retention = DEFAULT_RETENTION }: { client: DynamoDBClient; tableNames: TableNames; retention?: RetentionPolicy }) {
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
