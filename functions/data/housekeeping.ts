@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { SpendSample } from "./store.js";
+import type { SpendSample } from "./usage.js";
 import { writeIf } from "./table.js";
-import { DEFAULT_RETENTION, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
+import { DEFAULT_RETENTION, LEDGER_SK, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
  * The writes only the scheduled jobs make (layout in tables.ts). Each is conditional so that two
@@ -44,7 +44,7 @@ export function createHousekeeping({ client, tableNames, retention = DEFAULT_RET
         doc.send(
           new PutCommand({
             TableName: W,
-            Item: { pk: slug, sk: "LEDGER", claimed: 0, committed_usd: 0, paused: false },
+            Item: { pk: slug, sk: LEDGER_SK, claimed: 0, committed_usd: 0, paused: false },
             ConditionExpression: "attribute_not_exists(#pk)",
             ExpressionAttributeNames: { "#pk": "pk" },
           }),

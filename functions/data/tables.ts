@@ -38,6 +38,17 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
  */
 
+/** Sort keys (and the deployment's partition key) of the layout above. */
+export const CONFIG_SK = "CONFIG";
+export const LEDGER_SK = "LEDGER";
+export const claimSk = (userId: string) => `CLAIM#${userId}`;
+export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
+export const consentSk = (userId: string) => `CONSENT#${userId}`;
+/** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
+export const DEPLOYMENT_PK = "#deployment";
+export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";
+export const CREDITS_SK = "CREDITS";
+
 export interface RetentionPolicy {
   /** Attendee profiles and consents are deleted this many days after they were last written. */
   attendeeDays: number;

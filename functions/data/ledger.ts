@@ -1,0 +1,153 @@
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { roundUsd } from "../../workshops/derive.js";
+import { ConditionRefusedError } from "./errors.js";
+import { Expression, type Table } from "./table.js";
+import { LEDGER_SK } from "./tables.js";
+
+/** The pooled-cap ledger, one item per workshop: every claim reserves a slot and its budget here (DESIGN.md). */
+
+export interface Ledger {
+  claimed: number;
+  committed_usd: number;
+  paused: boolean;
+}
+
+/** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
+const returnedAttr = (claimId: string) => `returned#${claimId}`;
+
+const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
+  claimed: Number(item?.claimed ?? 0),
+  committed_usd: roundUsd(Number(item?.committed_usd ?? 0)),
+  paused: item?.paused === true,
+});
+
+export function ledgerStore(table: Table) {
+  const { doc, W, conditional } = table;
+
+
+  return {
+    async getLedger(slug: string): Promise<Ledger> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: LEDGER_SK }, ConsistentRead: true }));
+      return ledgerOf(got.Item);
+    },
+
+    async getLedgers(slugs: readonly string[]): Promise<Map<string, Ledger>> {
+      const out = new Map<string, Ledger>(slugs.map((s) => [s, ledgerOf(undefined)]));
+      for (let i = 0; i < slugs.length; i += 100) {
+        let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
+        while (keys && keys.length) {
+          const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
+          for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), ledgerOf(item));
+          keys = got.UnprocessedKeys?.[W]?.Keys;
+        }
+      }
+      return out;
+    },
+
+    /**
+     * Takes one slot and its budget: refused (ConditionRefusedError with the ledger) when the
+     * workshop is paused, every slot is taken, or the budget would push committed USD above the cap.
+     */
+    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }): Promise<Ledger> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const committed = e.name("committed_usd");
+      const paused = e.name("paused");
+      const one = e.value(1);
+      const budget = e.value(limits.budgetUsd);
+      const notPaused = `(attribute_not_exists(${paused}) OR ${paused} = ${e.value(false)})`;
+      const slotFree = `(attribute_not_exists(${claimed}) OR ${claimed} < ${e.value(limits.maxKeys)})`;
+      const budgetFits = `(attribute_not_exists(${committed}) OR ${committed} <= ${e.value(roundUsd(limits.capUsd - limits.budgetUsd))})`;
+      // Callers refuse before reserving when the cap is below one budget (effective capacity 0).
+      const condition = [notPaused, slotFree, budgetFits].join(" AND ");
+      const res = await conditional<Ledger>("reserveSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: LEDGER_SK },
+            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}`,
+            ConditionExpression: condition,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      ).catch((err: unknown) => {
+        if (err instanceof ConditionRefusedError) {
+          throw new ConditionRefusedError<Ledger>(err.operation, err.key, ledgerOf(err.existing as Record<string, unknown> | undefined), err.cause);
+        }
+        throw err;
+      });
+      return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    /** Gives a slot and its budget back (a compensation or a release). Never drives the ledger below zero. */
+    async releaseSlot(slug: string, budgetUsd: number): Promise<Ledger> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const res = await conditional<Ledger>("releaseSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: LEDGER_SK },
+            UpdateExpression: `ADD ${claimed} ${e.value(-1)}, ${e.name("committed_usd")} ${e.value(-budgetUsd)}`,
+            ConditionExpression: `${claimed} > ${e.value(0)}`,
+            ReturnValues: "ALL_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ...e.params(),
+          }),
+        ),
+      );
+      return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    /**
+     * Gives a revoked claim's slot and its unspent budget back to the pool, exactly once: the same
+     * conditional write records the amount on the ledger under the claim's id, so a repeated or
+     * concurrent give-back (two organizers, a retry after a crash) is refused and answers with the
+     * amount that was given back the first time.
+     */
+    async returnRevokedSlot(slug: string, claimId: string, unspentUsd: number): Promise<{ returnedUsd: number; ledger: Ledger }> {
+      const e = new Expression();
+      const claimed = e.name("claimed");
+      const returned = e.name(returnedAttr(claimId));
+      const key = { pk: slug, sk: LEDGER_SK };
+      try {
+        const res = await conditional<Record<string, unknown>>("returnRevokedSlot", W, key, () =>
+          doc.send(
+            new UpdateCommand({
+              TableName: W,
+              Key: key,
+              UpdateExpression: `ADD ${claimed} ${e.value(-1)}, ${e.name("committed_usd")} ${e.value(-unspentUsd)} SET ${returned} = ${e.value(unspentUsd)}`,
+              ConditionExpression: `attribute_not_exists(${returned}) AND ${claimed} > ${e.value(0)}`,
+              ReturnValues: "ALL_NEW",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              ...e.params(),
+            }),
+          ),
+        );
+        return { returnedUsd: unspentUsd, ledger: ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes) };
+      } catch (err) {
+        if (!(err instanceof ConditionRefusedError)) throw err;
+        const existing = err.existing as Record<string, unknown> | undefined;
+        const first = existing?.[returnedAttr(claimId)];
+        if (typeof first === "number") return { returnedUsd: first, ledger: ledgerOf(existing) };
+        throw err;
+      }
+    },
+
+    async setPaused(slug: string, pausedNow: boolean): Promise<Ledger> {
+      const e = new Expression();
+      const res = await doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: { pk: slug, sk: LEDGER_SK },
+          UpdateExpression: `SET ${e.name("paused")} = ${e.value(pausedNow)}`,
+          ReturnValues: "ALL_NEW",
+          ...e.params(),
+        }),
+      );
+      return ledgerOf(res.Attributes);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { UpdateCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
+import { InvalidWorkshopItemError } from "./errors.js";
+import { Expression, type Table } from "./table.js";
+import { CONFIG_SK } from "./tables.js";
+
+/** The workshop CONFIG items: written by the deploy and the local stack, read by the functions. */
+
+export interface WorkshopRecord {
+  config: Workshop;
+  guardrail_id?: string;
+  /** The deployment's namespace in guardrail and key names (workshops/derive.ts `keyNamePrefix`). */
+  key_namespace?: string;
+  updated_at?: string;
+}
+
+function parseWorkshopItem(slug: string, item: Record<string, unknown>): WorkshopRecord {
+  const parsed = WorkshopSchema.safeParse(item.config);
+  if (!parsed.success) throw new InvalidWorkshopItemError(slug, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), parsed.error);
+  return {
+    config: parsed.data,
+    ...(typeof item.guardrail_id === "string" && item.guardrail_id ? { guardrail_id: item.guardrail_id } : {}),
+    ...(typeof item.key_namespace === "string" && item.key_namespace ? { key_namespace: item.key_namespace } : {}),
+    ...(typeof item.updated_at === "string" ? { updated_at: item.updated_at } : {}),
+  };
+}
+
+export function workshopStore(table: Table) {
+  const { doc, W, conditional } = table;
+
+
+  return {
+    async getWorkshop(slug: string): Promise<WorkshopRecord | undefined> {
+      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: CONFIG_SK } }));
+      return got.Item ? parseWorkshopItem(slug, got.Item) : undefined;
+    },
+
+    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string; key_namespace?: string }, nowMs: number): Promise<void> {
+      await doc.send(
+        new PutCommand({
+          TableName: W,
+          Item: {
+            pk: slug,
+            sk: CONFIG_SK,
+            config: record.config,
+            guardrail_id: record.guardrail_id,
+            key_namespace: record.key_namespace,
+            updated_at: new Date(nowMs).toISOString(),
+          },
+        }),
+      );
+    },
+
+    /** Records the guardrail found or created for a workshop whose item has none yet. */
+    async setGuardrailId(slug: string, guardrailId: string, nowMs: number): Promise<void> {
+      const e = new Expression();
+      await conditional("setGuardrailId", W, { pk: slug, sk: CONFIG_SK }, () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: CONFIG_SK },
+            UpdateExpression: `SET ${e.name("guardrail_id")} = ${e.value(guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
+            ConditionExpression: `attribute_exists(${e.name("pk")})`,
+            ...e.params(),
+          }),
+        ),
+      );
+    },
+  };
+}
