@@ -1,0 +1,508 @@
+import { guardrailSpec, keyExpiresAt, roundUsd } from "../../workshops/derive.js";
+import type { Workshop } from "../../workshops/schema.js";
+import { ConditionRefusedError } from "../data/errors.js";
+import type { Housekeeping } from "../data/housekeeping.js";
+import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
+import { boundTransition, claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
+import type { JobInput, JobName } from "../domain/timetable.js";
+import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError } from "../domain/errors.js";
+import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
+import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
+import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
+import { forEachLimited } from "../concurrency.js";
+import { checkAccountCredits } from "./credits.js";
+import { needsRetire, observedUsage, planExpire, planRetire, planSync, spendSampleAt, storesUsage, type SyncPlan, type UsageWrite } from "./plan.js";
+
+export interface JobDeps {
+  store: Store;
+  housekeeping: Housekeeping;
+  /** Take-over of claims stuck in RESERVED, and a new key for a claim whose key upstream lost (both mint). */
+  engine: Pick<ClaimEngine, "takeOverStuck" | "reissueMissingKey">;
+  openrouter: OpenRouterClient;
+  /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
+  now: () => number;
+  /** Upstream calls in flight at once when a job touches keys one by one (disable, delete). Default 16. */
+  upstreamConcurrency?: number;
+}
+
+export interface RunLimits {
+  /**
+   * Milliseconds this invocation has left (Lambda's `getRemainingTimeInMillis`). Once less than
+   * `reserveMs` is left, the run starts no new per-key work: it finishes what is in flight, reports
+   * the rest as deferred, and the next run (a retry, or the next sync) carries on from there.
+   */
+  timeLeftMs?: () => number;
+  /** Default 50 s: more than one upstream call's whole retry budget in the jobs Lambda (45 s). */
+  reserveMs?: number;
+}
+
+/** What a run did: counts only, never a key. Logged as one JSON line by the handler. */
+export interface JobSummary {
+  job: JobName;
+  slug: string;
+  /** The workshop-clock time the run started. */
+  at: string;
+  ms: number;
+  /** False when some step failed; `errors` says which. The next sync repairs what it can. */
+  ok: boolean;
+  /** Keys of the workshop upstream (sync, close, expire). */
+  keys?: number;
+  usage_written?: number;
+  spend?: { at: string; usage_usd: number; keys: number };
+  bound?: number;
+  taken_over?: number;
+  /** Stuck claims that never held a slot and found none free now: deleted, nothing minted. */
+  stuck_refused?: number;
+  orphans_deleted?: number;
+  /** Claims that should hold a live key which OpenRouter does not have (404: deleted by hand, an emulator reset). */
+  missing_upstream?: number;
+  /** Of those, claims that got a new key in the same slot (the engine's reissue). */
+  reissued?: number;
+  /** Claims whose key someone disabled upstream outside the minter: usage recorded, reported. */
+  disabled_upstream?: number;
+  keys_disabled?: number;
+  /** Keys deleted upstream after their final usage was recorded (see plan.ts FINAL_USAGE_AFTER_MS). */
+  keys_deleted?: number;
+  /** Per-key steps left for the next run because this one ran out of time. */
+  deferred?: number;
+  claims_expired?: number;
+  keys_scrubbed?: number;
+  guardrail_id?: string;
+  guardrail_recorded?: boolean;
+  ledger_created?: boolean;
+  /** The account's credit, what every live workshop can still spend, and the difference when short. */
+  credit_available_usd?: number;
+  worst_case_spend_usd?: number;
+  credit_shortfall_usd?: number;
+  warnings: string[];
+  errors: string[];
+}
+
+const MAX_REPORTED_ERRORS = 10;
+/** Extra tries of one page of GET /keys, on top of the client's own bounded retries. */
+const PAGE_TRIES = 3;
+const STORE_CONCURRENCY = 16;
+/**
+ * One run of one job for one workshop: what the jobs share (the workshop record, the summary and its
+ * errors, the key listing, the invocation's time limit, per-key fan-out with one retry).
+ */
+export class JobRun {
+  private readonly w: Workshop;
+  private readonly summary: JobSummary;
+  private readonly concurrency: number;
+  /** The claims the last sync step read (the credit check reuses them). */
+  private claimsRead: ClaimItem[] | undefined;
+
+  constructor(
+    input: JobInput,
+    private record: WorkshopRecord,
+    private readonly deps: JobDeps,
+    private readonly limits: RunLimits,
+  ) {
+    this.w = record.config;
+    this.concurrency = deps.upstreamConcurrency ?? 16;
+    this.summary = { job: input.job, slug: input.slug, at: new Date(deps.now()).toISOString(), ms: 0, ok: true, warnings: [], errors: [] };
+  }
+
+  fail(step: string, err: unknown): void {
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    if (this.summary.errors.length < MAX_REPORTED_ERRORS) this.summary.errors.push(redactKeys(`${step}: ${text}`).slice(0, 300));
+    this.summary.ok = false;
+  }
+
+  finish(startedAt: number): JobSummary {
+    this.summary.ms = Math.round(performance.now() - startedAt);
+    return this.summary;
+  }
+
+  // ── open ──────────────────────────────────────────────────────────────────────────────────────
+  async open(): Promise<void> {
+    const { store, housekeeping, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    try {
+      const g = await openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
+      this.summary.guardrail_id = g.id;
+      this.summary.guardrail_recorded = false;
+      if (this.record.guardrail_id !== g.id) {
+        await store.setGuardrailId(slug, g.id, now());
+        this.summary.guardrail_recorded = true;
+      }
+    } catch (err) {
+      this.fail("guardrail", err);
+    }
+    try {
+      this.summary.ledger_created = await housekeeping.ensureLedger(slug);
+    } catch (err) {
+      this.fail("ledger", err);
+    }
+  }
+
+  /**
+   * The account's credit against what every workshop can still spend (jobs/credits.ts), stored for
+   * the organizer dashboard. After a sync it reuses the claims the sync read.
+   */
+  async checkCredits(): Promise<void> {
+    try {
+      const check = await checkAccountCredits(this.deps, { record: this.record, claims: this.claimsRead });
+      this.summary.credit_available_usd = check.available_usd;
+      this.summary.worst_case_spend_usd = check.worst_case_usd;
+      this.summary.credit_shortfall_usd = check.shortfall_usd;
+      if (check.shortfall_usd > 0) {
+        this.summary.warnings.push(
+          `OpenRouter credit ($${check.available_usd}) is below what open and upcoming workshops can still spend ($${check.worst_case_usd}): add at least $${check.shortfall_usd}, or keys will stop with 402 before their budgets are used up`,
+        );
+      }
+    } catch (err) {
+      this.fail("credits", err);
+    }
+  }
+
+  // ── sync (and close) ──────────────────────────────────────────────────────────────────────────
+  /** Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. */
+  async sync(): Promise<SyncPlan> {
+    const { store, now } = this.deps;
+    const slug = this.w.slug;
+    // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
+    const keys = await this.listKeys({ includeDisabled: false });
+    const claims = await store.listClaims(slug);
+    this.claimsRead = claims;
+    const at = now();
+    const plan = planSync(this.w, keys, claims, at, this.record.key_namespace);
+    this.summary.keys = plan.workshopKeys.length;
+
+    const unlisted = await this.lookUpUnlisted(plan.unlisted);
+    await this.writeUsage([...plan.usageWrites, ...unlisted.writes], at);
+    await this.writeSpendSample(plan.spend, at);
+    await this.deleteOrphans(plan.orphans);
+    await this.bindUnbound(plan);
+    await this.takeOverStuck(plan.stuck);
+    await this.reissueMissing(unlisted.gone);
+    return plan;
+  }
+
+  /** Every page of GET /keys: the enabled keys, or (retire) every key the account has. */
+  private async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
+    const all: KeyInfo[] = [];
+    for (let offset = 0; ; ) {
+      const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, opts));
+      all.push(...page);
+      offset += page.length;
+      if (page.length < KEYS_PAGE_SIZE) return all;
+    }
+  }
+
+  /**
+   * Claims that should hold a live key the listing of enabled keys did not show. Each key is looked
+   * up alone (these are exceptions, not the day's work): gone upstream (404) is `missing_upstream`;
+   * disabled outside the minter is reported and its usage recorded; found live (minted after the
+   * listing, or paged past while other keys were deleted) is simply its usage.
+   */
+  private async lookUpUnlisted(claims: readonly ClaimItem[]): Promise<{ writes: UsageWrite[]; gone: ClaimItem[] }> {
+    const writes: UsageWrite[] = [];
+    const gone: ClaimItem[] = [];
+    let missing = 0;
+    let disabled = 0;
+    const { failed } = await this.upstreamEach(claims, async (c) => {
+      let k: KeyInfo;
+      try {
+        k = await this.deps.openrouter.getKey(c.key_hash!);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        missing++;
+        gone.push(c);
+        return;
+      }
+      if (k.disabled) disabled++;
+      writes.push(observedUsage(c, k));
+    });
+    this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
+    if (disabled > 0) {
+      this.summary.disabled_upstream = (this.summary.disabled_upstream ?? 0) + disabled;
+      this.summary.warnings.push(`${disabled} attendee key(s) were disabled on OpenRouter outside the minter; their claims still show them as live`);
+    }
+    for (const f of failed.slice(0, 3)) this.fail("look up key", f.error);
+    return { writes, gone };
+  }
+
+  /**
+   * Claims whose key upstream answered 404 for: each gets a new key in the same slot, one at a time
+   * (like take-overs), and none is started near the deadline (the next sync finds them again).
+   */
+  private async reissueMissing(gone: readonly ClaimItem[]): Promise<void> {
+    this.summary.reissued = 0;
+    await this.eachInTime(gone, 1, async (c) => {
+      try {
+        const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!, { answered404: true });
+        if (after.key_hash !== c.key_hash) this.summary.reissued!++;
+      } catch (err) {
+        this.fail("reissue missing key", err);
+      }
+    });
+  }
+
+  /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
+  private async withTries<T>(call: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!isRetryable(err) || n >= PAGE_TRIES) throw err;
+      }
+    }
+  }
+
+  private async writeUsage(usageWrites: readonly UsageWrite[], at: number): Promise<void> {
+    const syncedAt = new Date(at).toISOString();
+    let written = 0;
+    await this.eachInTime(usageWrites, STORE_CONCURRENCY, async (u) => {
+      try {
+        const ok = await this.deps.store.recordUsage(this.w.slug, u.userId, {
+          keyHash: u.keyHash,
+          usageUsd: u.usageUsd,
+          limitRemaining: u.limitRemaining,
+          syncedAt,
+        });
+        if (ok) written++;
+      } catch (err) {
+        this.fail("usage", err);
+      }
+    });
+    this.summary.usage_written = (this.summary.usage_written ?? 0) + written;
+  }
+
+  private async writeSpendSample(spend: SyncPlan["spend"], at: number): Promise<void> {
+    const sample = { at: spendSampleAt(at), ...spend };
+    try {
+      await this.deps.housekeeping.putSpendSample(this.w.slug, sample, keyExpiresAt(this.w));
+      this.summary.spend = sample;
+    } catch (err) {
+      this.fail("spend sample", err);
+    }
+  }
+
+  private async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
+    let deleted = 0;
+    // deleteKey answers false when the key was already gone (an overlapping run got it first).
+    const { failed } = await this.upstreamEach(orphans, async (k) => {
+      if (await this.deps.openrouter.deleteKey(k.hash)) deleted++;
+    });
+    this.summary.orphans_deleted = (this.summary.orphans_deleted ?? 0) + deleted;
+    for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
+  }
+
+  /** Every key waiting for its guardrail, in one bulk assignment; then each claim becomes ACTIVE. */
+  private async bindUnbound(plan: SyncPlan): Promise<void> {
+    this.summary.bound = 0;
+    if (plan.toBind.length === 0) return;
+    const { store, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    let guardrailId: string;
+    try {
+      guardrailId = await this.guardrailId();
+      await this.withTries(() => openrouter.assignKeys(guardrailId, plan.toBind.map((b) => b.keyHash)));
+    } catch (err) {
+      this.fail("bind keys", err);
+      return;
+    }
+    const iso = new Date(now()).toISOString();
+    await forEachLimited(plan.toBind, STORE_CONCURRENCY, async (b) => {
+      try {
+        await store.transitionClaim(slug, b.userId, boundTransition([b.from], b.keyHash, guardrailId, iso));
+        this.summary.bound!++;
+      } catch (err) {
+        // Moved on meanwhile (bound by the organizer's retry, revoked, re-issued): nothing to do.
+        if (!(err instanceof ConditionRefusedError)) this.fail("mark bound", err);
+      }
+    });
+  }
+
+  private async guardrailId(): Promise<string> {
+    if (this.record.guardrail_id) return this.record.guardrail_id;
+    const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
+    await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
+    this.record = { ...this.record, guardrail_id: g.id };
+    return g.id;
+  }
+
+  private async takeOverStuck(stuck: readonly ClaimItem[]): Promise<void> {
+    this.summary.taken_over = 0;
+    // One at a time: each take-over lists the keys and mints, and stuck claims are rare. None is
+    // started near the deadline: a take-over cut off by the timeout waits out a new lease.
+    await this.eachInTime(stuck, 1, async (c) => {
+      try {
+        const after = await this.deps.engine.takeOverStuck(this.w.slug, c);
+        if (after.status !== "RESERVED") this.summary.taken_over!++;
+      } catch (err) {
+        // A claim that could not prove it held a slot and found none free (or its email taken) is
+        // resolved: the engine deleted it and minted nothing. Not a failure of the run.
+        if (err instanceof SoldOutError || err instanceof EmailAlreadyClaimedError || err instanceof ClaimsPausedError) {
+          this.summary.stuck_refused = (this.summary.stuck_refused ?? 0) + 1;
+        } else {
+          this.fail("take over stuck claim", err);
+        }
+      }
+    });
+  }
+
+  // ── expire ────────────────────────────────────────────────────────────────────────────────────
+  /**
+   * Disables every key of the workshop upstream and records its usage from that same answer (a
+   * disabled key cannot spend any more), deletes orphans, then marks the live claims EXPIRED and
+   * scrubs every plaintext key. Per key: one PATCH and one claim write.
+   */
+  async expire(): Promise<void> {
+    const { store, now } = this.deps;
+    const slug = this.w.slug;
+    // Keys first, claims second (plan.ts): an orphan is a key whose claim the later read lacks.
+    const keys = await this.listKeys({ includeDisabled: false });
+    const claims = await store.listClaims(slug);
+    const plan = planExpire(this.w, keys, claims, this.record.key_namespace);
+
+    const seen = new Map<string, KeyInfo>();
+    const { failed, notStarted } = await this.upstreamEach(plan.toDisable, async (k) => {
+      try {
+        seen.set(k.hash, await this.deps.openrouter.updateKey(k.hash, { disabled: true }));
+      } catch (err) {
+        // Deleted since the listing (by an overlapping run): nothing left to disable.
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    });
+    this.summary.keys = plan.toDisable.length + plan.orphans.length;
+    this.summary.keys_disabled = plan.toDisable.length - failed.length - notStarted;
+    for (const f of failed.slice(0, 3)) this.fail("disable key", f.error);
+    await this.deleteOrphans(plan.orphans);
+
+    const iso = new Date(now()).toISOString();
+    const isLive = new Set(plan.toExpire);
+    let expired = 0;
+    let scrubbed = 0;
+    let usageWritten = 0;
+    await this.eachInTime([...plan.toExpire, ...plan.toScrub], STORE_CONCURRENCY, async (c) => {
+      const live = isLive.has(c);
+      // The key's usage from the PATCH that disabled it (with what the claim's lost keys spent),
+      // never lower than what the claim holds.
+      const k = c.key_hash ? seen.get(c.key_hash) : undefined;
+      const observed = k && observedUsage(c, k);
+      const usage = observed && observed.usageUsd >= roundUsd(c.usage_usd ?? 0) ? observed : undefined;
+      try {
+        await store.transitionClaim(slug, c.user_id, {
+          from: [c.status],
+          set: {
+            ...(live ? { status: "EXPIRED", expired_at: iso } : {}),
+            ...(usage ? { usage_usd: usage.usageUsd, usage_synced_at: iso, ...(usage.limitRemaining === null ? {} : { limit_remaining: usage.limitRemaining }) } : {}),
+            updated_at: iso,
+          },
+          remove: ["key"],
+        });
+        if (live) expired++;
+        if (c.key !== undefined) scrubbed++;
+        if (usage) usageWritten++;
+      } catch (err) {
+        // It moved on since the read (another expire got there, or a revoke): the next run sees it.
+        if (!(err instanceof ConditionRefusedError)) this.fail("expire claim", err);
+        else if ((err.existing as ClaimItem | undefined)?.key !== undefined) this.fail("expire claim", new Error(`claim of ${c.user_id} changed during expiry and still holds its key`));
+      }
+    });
+    this.summary.claims_expired = expired;
+    this.summary.keys_scrubbed = scrubbed;
+    this.summary.usage_written = (this.summary.usage_written ?? 0) + usageWritten;
+
+    // The chart's last point: stored usage, with what the disabling just reported.
+    const spendUsd = claims.reduce((sum, c) => {
+      if (c.status === "RELEASED") return sum;
+      // Without a key (a re-issue that never got its new one): what its lost keys spent.
+      if (!c.key_hash) return sum + roundUsd(c.usage_usd ?? 0);
+      const k = seen.get(c.key_hash);
+      return sum + Math.max(roundUsd(c.usage_usd ?? 0), k ? claimUsageUsd(c, k.usage) : 0);
+    }, 0);
+    await this.writeSpendSample({ usage_usd: roundUsd(spendUsd), keys: 0 }, now());
+  }
+
+  // ── retire (syncs after expiry + FINAL_USAGE_AFTER_MS) ───────────────────────────────────────
+  /**
+   * Records each disabled key's final usage, then deletes the key upstream and notes that on its
+   * claim, so the account's key list does not grow with every workshop ever run. The one listing
+   * that includes disabled keys; skipped once every claim's key is gone.
+   */
+  async retire(): Promise<void> {
+    const { store, openrouter, now } = this.deps;
+    const slug = this.w.slug;
+    if (!needsRetire(await store.listClaims(slug))) {
+      this.summary.keys_deleted = 0;
+      return;
+    }
+    const keys = await this.listKeys({ includeDisabled: true });
+    const plan = planRetire(this.w, keys, await store.listClaims(slug), this.record.key_namespace);
+    const at = now();
+    const iso = new Date(at).toISOString();
+    let deleted = 0;
+    const markDeleted = async (c: ClaimItem): Promise<void> => {
+      try {
+        await store.transitionClaim(slug, c.user_id, { from: [c.status], set: { key_deleted_at: iso, updated_at: iso } });
+      } catch (err) {
+        // Moved on meanwhile (an overlapping run marked it): the next run sees it.
+        if (!(err instanceof ConditionRefusedError)) throw err;
+      }
+    };
+    const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
+      // Usage first: once the key is deleted, nobody can read it again. Usually the claim already
+      // holds it (expire recorded it when it disabled the key), and then there is nothing to write.
+      const observed = observedUsage(claim, key);
+      if (!storesUsage(claim, observed)) await store.recordUsage(slug, claim.user_id, { ...observed, syncedAt: iso });
+      if (await openrouter.deleteKey(key.hash)) deleted++;
+      await markDeleted(claim);
+    });
+    for (const f of failed.slice(0, 3)) this.fail("delete key", f.error);
+    await this.eachInTime(plan.alreadyGone, STORE_CONCURRENCY, markDeleted);
+    this.summary.keys_deleted = deleted;
+    await this.deleteOrphans(plan.orphans);
+  }
+
+  /**
+   * Runs one upstream call per item, a few at a time, then retries the failures once more. Answers
+   * the items that failed, and how many were not started for want of time (see `eachInTime`).
+   */
+  private async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ failed: { item: T; error: unknown }[]; notStarted: number }> {
+    let notStarted = 0;
+    const attempt = async (batch: readonly T[]) => {
+      const failed: { item: T; error: unknown }[] = [];
+      notStarted += (
+        await this.eachInTime(batch, this.concurrency, async (item) => {
+          try {
+            await call(item);
+          } catch (error) {
+            failed.push({ item, error });
+          }
+        })
+      ).length;
+      return failed;
+    };
+    const first = await attempt(items);
+    if (first.length === 0) return { failed: first, notStarted };
+    const second = await attempt(first.filter((f) => isRetryable(f.error)).map((f) => f.item));
+    return { failed: [...first.filter((f) => !isRetryable(f.error)), ...second], notStarted };
+  }
+
+  /**
+   * `forEachLimited` that starts no new item once the invocation is nearly out of time; answers the
+   * items it did not start (counted in the summary's `deferred`, for the next run).
+   */
+  private async eachInTime<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<T[]> {
+    const notStarted: T[] = [];
+    await forEachLimited(items, limit, async (item) => {
+      if (this.outOfTime()) notStarted.push(item);
+      else await fn(item);
+    });
+    if (notStarted.length > 0) {
+      const first = (this.summary.deferred ?? 0) === 0;
+      this.summary.deferred = (this.summary.deferred ?? 0) + notStarted.length;
+      if (first) this.fail("time", new Error("the invocation ran out of time; the next run carries on where this one stopped"));
+    }
+    return notStarted;
+  }
+
+  private outOfTime(): boolean {
+    const left = this.limits.timeLeftMs?.();
+    return left !== undefined && left < (this.limits.reserveMs ?? 50_000);
+  }
+}
