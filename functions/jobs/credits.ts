@@ -2,6 +2,7 @@ import { claimWindow, keyExpiresAt, keysLeft, roundUsd } from "../../workshops/d
 import type { Workshop } from "../../workshops/schema.js";
 import type { ClaimItem, CreditCheck, Ledger, Store, WorkshopRecord } from "../data/store.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
+import type { JobRun } from "./job-run.js";
 import { LIVE_STATUSES } from "./plan.js";
 
 /**
@@ -59,4 +60,25 @@ export async function checkAccountCredits(deps: CreditCheckDeps, current: { reco
   };
   await store.putCreditCheck(check);
   return check;
+}
+
+/**
+ * The credit step of a job run: the account's credit against what every workshop can still spend,
+ * stored for the organizer dashboard and reported in the summary. After a sync it reuses the claims
+ * the sync read.
+ */
+export async function reportAccountCredits(run: JobRun): Promise<void> {
+  try {
+    const check = await checkAccountCredits(run.deps, { record: run.record, claims: run.claimsRead });
+    run.summary.credit_available_usd = check.available_usd;
+    run.summary.worst_case_spend_usd = check.worst_case_usd;
+    run.summary.credit_shortfall_usd = check.shortfall_usd;
+    if (check.shortfall_usd > 0) {
+      run.summary.warnings.push(
+        `OpenRouter credit ($${check.available_usd}) is below what open and upcoming workshops can still spend ($${check.worst_case_usd}): add at least $${check.shortfall_usd}, or keys will stop with 402 before their budgets are used up`,
+      );
+    }
+  } catch (err) {
+    run.fail("credits", err);
+  }
 }

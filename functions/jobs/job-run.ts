@@ -10,7 +10,6 @@ import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
-import { checkAccountCredits } from "./credits.js";
 import { needsRetire, observedUsage, planExpire, planRetire, planSync, spendSampleAt, storesUsage, type SyncPlan, type UsageWrite } from "./plan.js";
 
 export interface JobDeps {
@@ -87,21 +86,26 @@ const STORE_CONCURRENCY = 16;
  * errors, the key listing, the invocation's time limit, per-key fan-out with one retry).
  */
 export class JobRun {
-  private readonly w: Workshop;
-  private readonly summary: JobSummary;
+  readonly w: Workshop;
+  readonly summary: JobSummary;
   private readonly concurrency: number;
   /** The claims the last sync step read (the credit check reuses them). */
-  private claimsRead: ClaimItem[] | undefined;
+  claimsRead: ClaimItem[] | undefined;
 
   constructor(
     input: JobInput,
-    private record: WorkshopRecord,
-    private readonly deps: JobDeps,
+    private current: WorkshopRecord,
+    readonly deps: JobDeps,
     private readonly limits: RunLimits,
   ) {
-    this.w = record.config;
+    this.w = current.config;
     this.concurrency = deps.upstreamConcurrency ?? 16;
     this.summary = { job: input.job, slug: input.slug, at: new Date(deps.now()).toISOString(), ms: 0, ok: true, warnings: [], errors: [] };
+  }
+
+  /** The workshop item, with the guardrail id once a step has recorded it. */
+  get record(): WorkshopRecord {
+    return this.current;
   }
 
   fail(step: string, err: unknown): void {
@@ -113,48 +117,6 @@ export class JobRun {
   finish(startedAt: number): JobSummary {
     this.summary.ms = Math.round(performance.now() - startedAt);
     return this.summary;
-  }
-
-  // ── open ──────────────────────────────────────────────────────────────────────────────────────
-  async open(): Promise<void> {
-    const { store, housekeeping, openrouter, now } = this.deps;
-    const slug = this.w.slug;
-    try {
-      const g = await openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
-      this.summary.guardrail_id = g.id;
-      this.summary.guardrail_recorded = false;
-      if (this.record.guardrail_id !== g.id) {
-        await store.setGuardrailId(slug, g.id, now());
-        this.summary.guardrail_recorded = true;
-      }
-    } catch (err) {
-      this.fail("guardrail", err);
-    }
-    try {
-      this.summary.ledger_created = await housekeeping.ensureLedger(slug);
-    } catch (err) {
-      this.fail("ledger", err);
-    }
-  }
-
-  /**
-   * The account's credit against what every workshop can still spend (jobs/credits.ts), stored for
-   * the organizer dashboard. After a sync it reuses the claims the sync read.
-   */
-  async checkCredits(): Promise<void> {
-    try {
-      const check = await checkAccountCredits(this.deps, { record: this.record, claims: this.claimsRead });
-      this.summary.credit_available_usd = check.available_usd;
-      this.summary.worst_case_spend_usd = check.worst_case_usd;
-      this.summary.credit_shortfall_usd = check.shortfall_usd;
-      if (check.shortfall_usd > 0) {
-        this.summary.warnings.push(
-          `OpenRouter credit ($${check.available_usd}) is below what open and upcoming workshops can still spend ($${check.worst_case_usd}): add at least $${check.shortfall_usd}, or keys will stop with 402 before their budgets are used up`,
-        );
-      }
-    } catch (err) {
-      this.fail("credits", err);
-    }
   }
 
   // ── sync (and close) ──────────────────────────────────────────────────────────────────────────
@@ -320,7 +282,7 @@ export class JobRun {
     if (this.record.guardrail_id) return this.record.guardrail_id;
     const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
     await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
-    this.record = { ...this.record, guardrail_id: g.id };
+    this.current = { ...this.current, guardrail_id: g.id };
     return g.id;
   }
 

@@ -3,6 +3,8 @@ import type { JobInput, JobName } from "../domain/timetable.js";
 import { WorkshopNotFoundError } from "../domain/errors.js";
 import { JobError } from "./errors.js";
 import { JobRun, type JobDeps, type JobSummary, type RunLimits } from "./job-run.js";
+import { reportAccountCredits } from "./credits.js";
+import { openWorkshop } from "./open.js";
 import { FINAL_USAGE_AFTER_MS } from "./plan.js";
 
 export { JobError, JobIncompleteError } from "./errors.js";
@@ -42,12 +44,12 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
   try {
     switch (input.job) {
       case "open":
-        await run.open();
-        await run.checkCredits();
+        await openWorkshop(run);
+        await reportAccountCredits(run);
         break;
       case "close":
         await run.sync();
-        await run.checkCredits();
+        await reportAccountCredits(run);
         break;
       case "sync": {
         // Past expiry a sync also finishes whatever expire left behind (a failed, late or
@@ -56,7 +58,7 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
         const expiry = Date.parse(keyExpiresAt(record.config));
         if (deps.now() < expiry) {
           await run.sync();
-          await run.checkCredits();
+          await reportAccountCredits(run);
         } else {
           await run.expire();
           if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await run.retire();
