@@ -3,14 +3,13 @@ import type { Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
-import { boundTransition, claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
+import { claimUsageUsd, type ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
-import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError } from "../domain/errors.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { NotFoundError, isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
-import { needsRetire, observedUsage, planExpire, planRetire, planSync, spendSampleAt, storesUsage, type SyncPlan, type UsageWrite } from "./plan.js";
+import { needsRetire, observedUsage, planExpire, planRetire, spendSampleAt, storesUsage, type SyncPlan } from "./plan.js";
 
 export interface JobDeps {
   store: Store;
@@ -80,7 +79,7 @@ export interface JobSummary {
 const MAX_REPORTED_ERRORS = 10;
 /** Extra tries of one page of GET /keys, on top of the client's own bounded retries. */
 const PAGE_TRIES = 3;
-const STORE_CONCURRENCY = 16;
+export const STORE_CONCURRENCY = 16;
 /**
  * One run of one job for one workshop: what the jobs share (the workshop record, the summary and its
  * errors, the key listing, the invocation's time limit, per-key fan-out with one retry).
@@ -119,31 +118,8 @@ export class JobRun {
     return this.summary;
   }
 
-  // ── sync (and close) ──────────────────────────────────────────────────────────────────────────
-  /** Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. */
-  async sync(): Promise<SyncPlan> {
-    const { store, now } = this.deps;
-    const slug = this.w.slug;
-    // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
-    const keys = await this.listKeys({ includeDisabled: false });
-    const claims = await store.listClaims(slug);
-    this.claimsRead = claims;
-    const at = now();
-    const plan = planSync(this.w, keys, claims, at, this.record.key_namespace);
-    this.summary.keys = plan.workshopKeys.length;
-
-    const unlisted = await this.lookUpUnlisted(plan.unlisted);
-    await this.writeUsage([...plan.usageWrites, ...unlisted.writes], at);
-    await this.writeSpendSample(plan.spend, at);
-    await this.deleteOrphans(plan.orphans);
-    await this.bindUnbound(plan);
-    await this.takeOverStuck(plan.stuck);
-    await this.reissueMissing(unlisted.gone);
-    return plan;
-  }
-
   /** Every page of GET /keys: the enabled keys, or (retire) every key the account has. */
-  private async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
+  async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
     const all: KeyInfo[] = [];
     for (let offset = 0; ; ) {
       const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, opts));
@@ -153,57 +129,8 @@ export class JobRun {
     }
   }
 
-  /**
-   * Claims that should hold a live key the listing of enabled keys did not show. Each key is looked
-   * up alone (these are exceptions, not the day's work): gone upstream (404) is `missing_upstream`;
-   * disabled outside the minter is reported and its usage recorded; found live (minted after the
-   * listing, or paged past while other keys were deleted) is simply its usage.
-   */
-  private async lookUpUnlisted(claims: readonly ClaimItem[]): Promise<{ writes: UsageWrite[]; gone: ClaimItem[] }> {
-    const writes: UsageWrite[] = [];
-    const gone: ClaimItem[] = [];
-    let missing = 0;
-    let disabled = 0;
-    const { failed } = await this.upstreamEach(claims, async (c) => {
-      let k: KeyInfo;
-      try {
-        k = await this.deps.openrouter.getKey(c.key_hash!);
-      } catch (err) {
-        if (!(err instanceof NotFoundError)) throw err;
-        missing++;
-        gone.push(c);
-        return;
-      }
-      if (k.disabled) disabled++;
-      writes.push(observedUsage(c, k));
-    });
-    this.summary.missing_upstream = (this.summary.missing_upstream ?? 0) + missing;
-    if (disabled > 0) {
-      this.summary.disabled_upstream = (this.summary.disabled_upstream ?? 0) + disabled;
-      this.summary.warnings.push(`${disabled} attendee key(s) were disabled on OpenRouter outside the minter; their claims still show them as live`);
-    }
-    for (const f of failed.slice(0, 3)) this.fail("look up key", f.error);
-    return { writes, gone };
-  }
-
-  /**
-   * Claims whose key upstream answered 404 for: each gets a new key in the same slot, one at a time
-   * (like take-overs), and none is started near the deadline (the next sync finds them again).
-   */
-  private async reissueMissing(gone: readonly ClaimItem[]): Promise<void> {
-    this.summary.reissued = 0;
-    await this.eachInTime(gone, 1, async (c) => {
-      try {
-        const after = await this.deps.engine.reissueMissingKey(this.w.slug, c.user_id, c.key_hash!, { answered404: true });
-        if (after.key_hash !== c.key_hash) this.summary.reissued!++;
-      } catch (err) {
-        this.fail("reissue missing key", err);
-      }
-    });
-  }
-
   /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
-  private async withTries<T>(call: () => Promise<T>): Promise<T> {
+  async withTries<T>(call: () => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       try {
         return await call();
@@ -213,26 +140,7 @@ export class JobRun {
     }
   }
 
-  private async writeUsage(usageWrites: readonly UsageWrite[], at: number): Promise<void> {
-    const syncedAt = new Date(at).toISOString();
-    let written = 0;
-    await this.eachInTime(usageWrites, STORE_CONCURRENCY, async (u) => {
-      try {
-        const ok = await this.deps.store.recordUsage(this.w.slug, u.userId, {
-          keyHash: u.keyHash,
-          usageUsd: u.usageUsd,
-          limitRemaining: u.limitRemaining,
-          syncedAt,
-        });
-        if (ok) written++;
-      } catch (err) {
-        this.fail("usage", err);
-      }
-    });
-    this.summary.usage_written = (this.summary.usage_written ?? 0) + written;
-  }
-
-  private async writeSpendSample(spend: SyncPlan["spend"], at: number): Promise<void> {
+  async writeSpendSample(spend: SyncPlan["spend"], at: number): Promise<void> {
     const sample = { at: spendSampleAt(at), ...spend };
     try {
       await this.deps.housekeeping.putSpendSample(this.w.slug, sample, keyExpiresAt(this.w));
@@ -242,7 +150,7 @@ export class JobRun {
     }
   }
 
-  private async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
+  async deleteOrphans(orphans: readonly KeyInfo[]): Promise<void> {
     let deleted = 0;
     // deleteKey answers false when the key was already gone (an overlapping run got it first).
     const { failed } = await this.upstreamEach(orphans, async (k) => {
@@ -252,58 +160,12 @@ export class JobRun {
     for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
   }
 
-  /** Every key waiting for its guardrail, in one bulk assignment; then each claim becomes ACTIVE. */
-  private async bindUnbound(plan: SyncPlan): Promise<void> {
-    this.summary.bound = 0;
-    if (plan.toBind.length === 0) return;
-    const { store, openrouter, now } = this.deps;
-    const slug = this.w.slug;
-    let guardrailId: string;
-    try {
-      guardrailId = await this.guardrailId();
-      await this.withTries(() => openrouter.assignKeys(guardrailId, plan.toBind.map((b) => b.keyHash)));
-    } catch (err) {
-      this.fail("bind keys", err);
-      return;
-    }
-    const iso = new Date(now()).toISOString();
-    await forEachLimited(plan.toBind, STORE_CONCURRENCY, async (b) => {
-      try {
-        await store.transitionClaim(slug, b.userId, boundTransition([b.from], b.keyHash, guardrailId, iso));
-        this.summary.bound!++;
-      } catch (err) {
-        // Moved on meanwhile (bound by the organizer's retry, revoked, re-issued): nothing to do.
-        if (!(err instanceof ConditionRefusedError)) this.fail("mark bound", err);
-      }
-    });
-  }
-
-  private async guardrailId(): Promise<string> {
+  async guardrailId(): Promise<string> {
     if (this.record.guardrail_id) return this.record.guardrail_id;
     const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
     await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
     this.current = { ...this.current, guardrail_id: g.id };
     return g.id;
-  }
-
-  private async takeOverStuck(stuck: readonly ClaimItem[]): Promise<void> {
-    this.summary.taken_over = 0;
-    // One at a time: each take-over lists the keys and mints, and stuck claims are rare. None is
-    // started near the deadline: a take-over cut off by the timeout waits out a new lease.
-    await this.eachInTime(stuck, 1, async (c) => {
-      try {
-        const after = await this.deps.engine.takeOverStuck(this.w.slug, c);
-        if (after.status !== "RESERVED") this.summary.taken_over!++;
-      } catch (err) {
-        // A claim that could not prove it held a slot and found none free (or its email taken) is
-        // resolved: the engine deleted it and minted nothing. Not a failure of the run.
-        if (err instanceof SoldOutError || err instanceof EmailAlreadyClaimedError || err instanceof ClaimsPausedError) {
-          this.summary.stuck_refused = (this.summary.stuck_refused ?? 0) + 1;
-        } else {
-          this.fail("take over stuck claim", err);
-        }
-      }
-    });
   }
 
   // ── expire ────────────────────────────────────────────────────────────────────────────────────
@@ -424,7 +286,7 @@ export class JobRun {
    * Runs one upstream call per item, a few at a time, then retries the failures once more. Answers
    * the items that failed, and how many were not started for want of time (see `eachInTime`).
    */
-  private async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ failed: { item: T; error: unknown }[]; notStarted: number }> {
+  async upstreamEach<T>(items: readonly T[], call: (item: T) => Promise<unknown>): Promise<{ failed: { item: T; error: unknown }[]; notStarted: number }> {
     let notStarted = 0;
     const attempt = async (batch: readonly T[]) => {
       const failed: { item: T; error: unknown }[] = [];
@@ -449,7 +311,7 @@ export class JobRun {
    * `forEachLimited` that starts no new item once the invocation is nearly out of time; answers the
    * items it did not start (counted in the summary's `deferred`, for the next run).
    */
-  private async eachInTime<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<T[]> {
+  async eachInTime<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<T[]> {
     const notStarted: T[] = [];
     await forEachLimited(items, limit, async (item) => {
       if (this.outOfTime()) notStarted.push(item);

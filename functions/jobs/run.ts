@@ -6,6 +6,7 @@ import { JobRun, type JobDeps, type JobSummary, type RunLimits } from "./job-run
 import { reportAccountCredits } from "./credits.js";
 import { openWorkshop } from "./open.js";
 import { FINAL_USAGE_AFTER_MS } from "./plan.js";
+import { syncWorkshop } from "./sync.js";
 
 export { JobError, JobIncompleteError } from "./errors.js";
 export type { JobDeps, JobSummary, RunLimits } from "./job-run.js";
@@ -48,7 +49,7 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
         await reportAccountCredits(run);
         break;
       case "close":
-        await run.sync();
+        await syncWorkshop(run);
         await reportAccountCredits(run);
         break;
       case "sync": {
@@ -57,7 +58,7 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
         // no-op when there is nothing left to do.
         const expiry = Date.parse(keyExpiresAt(record.config));
         if (deps.now() < expiry) {
-          await run.sync();
+          await syncWorkshop(run);
           await reportAccountCredits(run);
         } else {
           await run.expire();
