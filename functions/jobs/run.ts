@@ -4,6 +4,7 @@ import { WorkshopNotFoundError } from "../domain/errors.js";
 import { JobError } from "./errors.js";
 import { JobRun, type JobDeps, type JobSummary, type RunLimits } from "./job-run.js";
 import { reportAccountCredits } from "./credits.js";
+import { expireWorkshop } from "./expire.js";
 import { openWorkshop } from "./open.js";
 import { FINAL_USAGE_AFTER_MS } from "./plan.js";
 import { syncWorkshop } from "./sync.js";
@@ -61,13 +62,13 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
           await syncWorkshop(run);
           await reportAccountCredits(run);
         } else {
-          await run.expire();
+          await expireWorkshop(run);
           if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await run.retire();
         }
         break;
       }
       case "expire":
-        await run.expire();
+        await expireWorkshop(run);
         break;
     }
   } catch (err) {
