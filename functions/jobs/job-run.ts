@@ -1,6 +1,5 @@
 import { guardrailSpec, keyExpiresAt } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
-import { ConditionRefusedError } from "../data/errors.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
@@ -9,7 +8,7 @@ import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
 import { isRetryable, redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
-import { needsRetire, observedUsage, planRetire, spendSampleAt, storesUsage, type SyncPlan } from "./plan.js";
+import { spendSampleAt, type SyncPlan } from "./plan.js";
 
 export interface JobDeps {
   store: Store;
@@ -80,6 +79,7 @@ const MAX_REPORTED_ERRORS = 10;
 /** Extra tries of one page of GET /keys, on top of the client's own bounded retries. */
 const PAGE_TRIES = 3;
 export const STORE_CONCURRENCY = 16;
+
 /**
  * One run of one job for one workshop: what the jobs share (the workshop record, the summary and its
  * errors, the key listing, the invocation's time limit, per-key fan-out with one retry).
@@ -160,52 +160,13 @@ export class JobRun {
     for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
   }
 
+  /** The workshop's guardrail id, made sure of upstream and recorded when the item lacks it. */
   async guardrailId(): Promise<string> {
     if (this.record.guardrail_id) return this.record.guardrail_id;
     const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
     await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
     this.current = { ...this.current, guardrail_id: g.id };
     return g.id;
-  }
-
-  // ── retire (syncs after expiry + FINAL_USAGE_AFTER_MS) ───────────────────────────────────────
-  /**
-   * Records each disabled key's final usage, then deletes the key upstream and notes that on its
-   * claim, so the account's key list does not grow with every workshop ever run. The one listing
-   * that includes disabled keys; skipped once every claim's key is gone.
-   */
-  async retire(): Promise<void> {
-    const { store, openrouter, now } = this.deps;
-    const slug = this.w.slug;
-    if (!needsRetire(await store.listClaims(slug))) {
-      this.summary.keys_deleted = 0;
-      return;
-    }
-    const keys = await this.listKeys({ includeDisabled: true });
-    const plan = planRetire(this.w, keys, await store.listClaims(slug), this.record.key_namespace);
-    const at = now();
-    const iso = new Date(at).toISOString();
-    let deleted = 0;
-    const markDeleted = async (c: ClaimItem): Promise<void> => {
-      try {
-        await store.transitionClaim(slug, c.user_id, { from: [c.status], set: { key_deleted_at: iso, updated_at: iso } });
-      } catch (err) {
-        // Moved on meanwhile (an overlapping run marked it): the next run sees it.
-        if (!(err instanceof ConditionRefusedError)) throw err;
-      }
-    };
-    const { failed } = await this.upstreamEach(plan.toDelete, async ({ claim, key }) => {
-      // Usage first: once the key is deleted, nobody can read it again. Usually the claim already
-      // holds it (expire recorded it when it disabled the key), and then there is nothing to write.
-      const observed = observedUsage(claim, key);
-      if (!storesUsage(claim, observed)) await store.recordUsage(slug, claim.user_id, { ...observed, syncedAt: iso });
-      if (await openrouter.deleteKey(key.hash)) deleted++;
-      await markDeleted(claim);
-    });
-    for (const f of failed.slice(0, 3)) this.fail("delete key", f.error);
-    await this.eachInTime(plan.alreadyGone, STORE_CONCURRENCY, markDeleted);
-    this.summary.keys_deleted = deleted;
-    await this.deleteOrphans(plan.orphans);
   }
 
   /**

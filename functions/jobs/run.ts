@@ -7,6 +7,7 @@ import { reportAccountCredits } from "./credits.js";
 import { expireWorkshop } from "./expire.js";
 import { openWorkshop } from "./open.js";
 import { FINAL_USAGE_AFTER_MS } from "./plan.js";
+import { retireKeys } from "./retire.js";
 import { syncWorkshop } from "./sync.js";
 
 export { JobError, JobIncompleteError } from "./errors.js";
@@ -63,7 +64,7 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
           await reportAccountCredits(run);
         } else {
           await expireWorkshop(run);
-          if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await run.retire();
+          if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
         }
         break;
       }
