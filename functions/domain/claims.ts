@@ -1,12 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
-import { claimWindow, effectiveCapacity, guardrailSpec, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
+import { claimWindow, effectiveCapacity, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
-import type { ClaimItem, ClaimStatus, ClaimTransition, Ledger, Store, WorkshopRecord } from "../data/store.js";
+import type { ClaimItem, ClaimStatus, ClaimTransition, Ledger, WorkshopRecord } from "../data/store.js";
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
-import type { KeyInfo, OpenRouterClient } from "../openrouter/types.js";
+import type { KeyInfo } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
 import { unboundReason } from "./unbound.js";
+import { createEngineDeps, describe, requireClaim, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import {
   ClaimStateError,
   ClaimsClosedError,
@@ -21,7 +22,6 @@ import {
   SoldOutError,
 } from "./errors.js";
 import { currentRoomCode, isRoomCodeValid, normalizeRoomCode, type CurrentRoomCode } from "./room-code.js";
-import type { WorkshopCatalog } from "./workshops.js";
 
 /**
  * The claim engine: one personal key per (workshop, person), never more keys than the ledger
@@ -63,22 +63,7 @@ export interface ClaimOutcome {
   workshop: WorkshopRecord;
 }
 
-export interface ClaimEngineOptions {
-  store: Store;
-  openrouter: OpenRouterClient;
-  workshops: WorkshopCatalog;
-  /** The workshop clock (epoch ms); the local stack shifts it to rehearse a timeline. */
-  now: () => number;
-  /** How long a RESERVED claim belongs to the attempt that reserved it. Longer than a mint can take. */
-  leaseMs?: number;
-  /** How long a repeated claim waits for the first one to leave RESERVED before answering with it. */
-  waitMs?: number;
-  pollMs?: number;
-  /** After a failed guardrail lookup, how long claims skip it (and go UNBOUND) before trying again. */
-  guardrailRetryAfterMs?: number;
-  /** Structured events; never given a plaintext key. */
-  log?: (event: string, fields: Record<string, unknown>) => void;
-}
+export type { ClaimEngineOptions } from "./engine-deps.js";
 
 export type ClaimEngine = ReturnType<typeof createClaimEngine>;
 
@@ -110,528 +95,39 @@ export function boundTransition(from: readonly ClaimStatus[], keyHash: string, g
   return { from, keyHash, set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: at, updated_at: at }, remove: ["last_error", "unbound_reason"] };
 }
 
-const describe = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
-
 export function createClaimEngine(opts: ClaimEngineOptions) {
-  const { store, openrouter, workshops, now } = opts;
-  const leaseMs = opts.leaseMs ?? 90_000;
-  const waitMs = opts.waitMs ?? 10_000;
-  const pollMs = opts.pollMs ?? 100;
-  const log = opts.log ?? (() => {});
-  const iso = () => new Date(now()).toISOString();
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-  // The guardrail is ensured at most once per workshop per container, never per claim. A failure is
-  // remembered for a short while, so a burst during an outage gets UNBOUND keys (repaired later by
-  // the sync job or an organizer) instead of one guardrail lookup per claim.
-  const guardrails = new Map<string, { id: Promise<string>; failed: boolean }>();
-  const guardrailRetryAfterMs = opts.guardrailRetryAfterMs ?? 30_000;
-
-  /** `retryFailed`: an organizer's explicit retry does not wait out the cool-down. */
-  function guardrailIdFor(record: WorkshopRecord, retryFailed = false): Promise<string> {
-    if (record.guardrail_id) return Promise.resolve(record.guardrail_id);
-    const slug = record.config.slug;
-    const cached = guardrails.get(slug);
-    if (cached && !(retryFailed && cached.failed)) return cached.id;
-    const entry = {
-      failed: false,
-      id: (async () => {
-        const g = await openrouter.ensureGuardrail(guardrailSpec(record.config, record.key_namespace));
-        await store.setGuardrailId(slug, g.id, now());
-        workshops.invalidate(slug);
-        log("guardrail_ensured", { slug, guardrail_id: g.id });
-        return g.id;
-      })(),
-    };
-    guardrails.set(slug, entry);
-    entry.id.catch((err) => {
-      entry.failed = true;
-      log("guardrail_ensure_failed", { slug, error: describe(err) });
-      setTimeout(() => guardrails.get(slug) === entry && guardrails.delete(slug), guardrailRetryAfterMs).unref();
-    });
-    return entry.id;
-  }
-
-  // The room-code secret, read (or made) once per container; a failed read is tried again next time.
-  let roomCodeSecret: Promise<Buffer> | undefined;
-  function secret(): Promise<Buffer> {
-    if (!roomCodeSecret) {
-      const pending = store.roomCodeSecret(now());
-      roomCodeSecret = pending;
-      pending.catch(() => roomCodeSecret === pending && (roomCodeSecret = undefined));
-    }
-    return roomCodeSecret;
-  }
-
-  /** A workshop with `claim_code` hands out keys only for its current room code (or the previous one, within its grace). */
-  async function roomCodeRefusal(w: Workshop, given: string | undefined, at: number): Promise<DomainError | undefined> {
-    if (!w.claim_code) return undefined;
-    if (given === undefined || normalizeRoomCode(given) === "") return new RoomCodeRequiredError(w.slug);
-    return isRoomCodeValid(await secret(), w.slug, w.claim_code, given, at) ? undefined : new RoomCodeInvalidError(w.slug, w.claim_code.rotate_minutes);
-  }
-
-  /** Why a new claim cannot be reserved right now, read before writing anything. */
-  function refusalFor(w: Workshop, ledger: Ledger, at: number): DomainError | undefined {
-    const window = claimWindow(w, at);
-    if (window === "upcoming") return new ClaimsNotOpenError(w.slug, w.claims_open_at);
-    if (window === "closed") return new ClaimsClosedError(w.slug, w.is_active ? w.claims_close_at : new Date(Math.min(at, Date.parse(w.claims_close_at))).toISOString());
-    // A key minted now would already be expired (claims close after the keys expire: a config warning).
-    const expiresAt = keyExpiresAt(w);
-    if (Date.parse(expiresAt) <= at) return new ClaimsClosedError(w.slug, expiresAt);
-    if (ledger.paused) return new ClaimsPausedError(w.slug);
-    const { budget_usd, guardrail } = w.openrouter;
-    if (effectiveCapacity(w) === 0 || ledger.claimed >= guardrail.max_keys || ledger.committed_usd + budget_usd > guardrail.cap_usd + 1e-9) {
-      return new SoldOutError(w.slug);
-    }
-    return undefined;
-  }
-
-  async function claim(slug: string, who: Claimant, retries = 1): Promise<ClaimOutcome> {
-    const record = await workshops.get(slug);
-    const w = record.config;
-    const at = now();
-    const refusal = refusalFor(w, await store.getLedger(slug), at) ?? (await roomCodeRefusal(w, who.roomCode, at));
-    if (refusal) {
-      // Someone who already holds a claim gets it back, whatever the window or ledger say now.
-      const existing = await store.getClaim(slug, who.userId);
-      if (existing && existing.status !== "RELEASED") return { claim: await settle(record, existing, who, retries), created: false, workshop: record };
-      throw refusal;
-    }
-
-    const claimId = claimIdFor(slug, who.userId);
-    const reserved: ClaimItem = {
-      slug,
-      user_id: who.userId,
-      email: who.email,
-      email_normalized: normalizeEmail(who.email),
-      ...(who.displayName ? { display_name: who.displayName } : {}),
-      claim_id: claimId,
-      status: "RESERVED",
-      key_name: keyName(w, claimId, record.key_namespace),
-      limit_usd: w.openrouter.budget_usd,
-      expires_at: keyExpiresAt(w),
-      usage_usd: 0,
-      reserved_at: new Date(at).toISOString(),
-      lease_until: at + leaseMs,
-      attempt: randomUUID(),
-      claimed_at: new Date(at).toISOString(),
-      updated_at: new Date(at).toISOString(),
-    };
-
-    try {
-      await store.createClaim(reserved);
-    } catch (err) {
-      if (!(err instanceof ConditionRefusedError)) throw err;
-      const existing = err.existing as ClaimItem | undefined;
-      if (!existing) {
-        // It vanished between the write and the read (a compensation): start over once.
-        if (retries > 0) return claim(slug, who, retries - 1);
-        throw new OpenRouterUnavailableError("Your claim could not be completed. Please try again.");
-      }
-      return { claim: await settle(record, existing, who, retries), created: false, workshop: record };
-    }
-
-    await acquire(w, reserved);
-    return { claim: await mint(record, reserved), created: true, workshop: record };
-  }
-
-  /**
-   * Reserves the claim's slot, then locks its normalized email for its attempt (the lock is the
-   * proof of the slot, so it comes second). On a refusal the claim item is deleted and the slot
-   * given back, and the refusal is thrown as the answer a new claim gets.
-   */
-  async function acquire(w: Workshop, reserved: ClaimItem): Promise<void> {
-    const slug = reserved.slug;
-    const compensationFailed = (e: unknown) => log("compensation_failed", { slug, user_id: reserved.user_id, error: describe(e) });
-    const deleteClaim = () => store.deleteReservedClaim(slug, reserved.user_id, reserved.attempt).catch(compensationFailed);
-
-    try {
-      await store.reserveSlot(slug, {
-        maxKeys: w.openrouter.guardrail.max_keys,
-        capUsd: w.openrouter.guardrail.cap_usd,
-        budgetUsd: w.openrouter.budget_usd,
-      });
-    } catch (err) {
-      // Refused: no slot was taken. Any other error: the slot may have been taken; it stays
-      // (a leak) rather than be given back unproven.
-      await deleteClaim();
-      if (err instanceof ConditionRefusedError) throw (err.existing as Ledger | undefined)?.paused ? new ClaimsPausedError(slug) : new SoldOutError(slug);
-      throw err;
-    }
-
-    try {
-      await store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt, reserved.expires_at);
-    } catch (err) {
-      if (err instanceof ConditionRefusedError) {
-        // Another account holds the email: nothing of ours was locked, so the slot goes back.
-        await Promise.all([deleteClaim(), store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed)]);
-        throw new EmailAlreadyClaimedError(slug);
-      }
-      // The lock may have been written: the slot goes back only once no lock of this attempt can
-      // remain to vouch for it.
-      const unlocked = await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt).then(
-        () => true,
-        (e) => (compensationFailed(e), false),
-      );
-      await Promise.all([deleteClaim(), unlocked ? store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed) : undefined]);
-      throw err;
-    }
-  }
-
-  /**
-   * A claim found in place of a new one. While another attempt is minting or binding it (RESERVED,
-   * MINTED), wait briefly for it to settle; past its lease, take it over (RESERVED) or bind it here
-   * (MINTED), so a repeated claim answers the settled state (ACTIVE or UNBOUND), not a midway one.
-   */
-  async function settle(record: WorkshopRecord, found: ClaimItem, who: Claimant | undefined, retries: number): Promise<ClaimItem> {
-    const slug = record.config.slug;
-    const deadline = Date.now() + waitMs;
-    let current: ClaimItem | undefined = found;
-    while (current && (current.status === "RESERVED" || current.status === "MINTED")) {
-      const waitedEnough = current.lease_until <= now() || Date.now() >= deadline;
-      if (current.status === "MINTED" && waitedEnough) return bind(record, current, guardrailIdFor(record), false);
-      if (current.lease_until <= now()) return takeOverStuck(slug, current);
-      if (Date.now() >= deadline) return current;
-      await sleep(pollMs);
-      current = await store.getClaim(slug, found.user_id);
-    }
-    if (!current || current.status === "RELEASED") {
-      // The attempt we waited for was refused or failed; this request gets its own answer.
-      if (who && retries > 0) return (await claim(slug, who, retries - 1)).claim;
-      throw new OpenRouterUnavailableError("Your key could not be created just now. Nothing was used up; please try again in a minute.");
-    }
-    return current;
-  }
-
-  /** `reserved` is RESERVED by this attempt and provably holds its slot (acquired, or proven at take-over). */
-  async function mint(record: WorkshopRecord, reserved: ClaimItem): Promise<ClaimItem> {
-    const slug = record.config.slug;
-    // Started now, awaited after the mint: the guardrail lookup never delays the key.
-    const guardrail = guardrailIdFor(record);
-    guardrail.catch(() => {});
-
-    let created;
-    try {
-      created = await openrouter.createKey({ name: reserved.key_name, limit: budgetLeft(reserved), expires_at: reserved.expires_at });
-    } catch (err) {
-      log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
-      // A claim that held a key before (a re-issue, or a take-over of one) keeps its slot: what its
-      // lost key spent is committed, and its owner already had a key. It stays RESERVED under this
-      // attempt's lease, and a take-over (the key page, the next sync) mints again.
-      if (reserved.reissued_at === undefined) await release(reserved, describe(err));
-      throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
-    }
-
-    // The key goes to the guardrail while it is being stored: the attendee waits for the slower of
-    // the two, not for both one after the other. Binding a key whose claim was taken over meanwhile
-    // is harmless: that key is deleted below.
-    const assignment = guardrail.then(async (id) => {
-      await openrouter.assignKeys(id, [created.hash]);
-      return id;
-    });
-    assignment.catch(() => {});
-
-    let minted: ClaimItem;
-    try {
-      minted = await store.transitionClaim(slug, reserved.user_id, {
-        from: ["RESERVED"],
-        attempt: reserved.attempt,
-        set: { status: "MINTED", key_hash: created.hash, key: created.key, updated_at: iso() },
-      });
-    } catch (err) {
-      if (err instanceof ConditionRefusedError) {
-        // Taken over while this attempt was minting: this key is an orphan under the claim's name.
-        await openrouter.deleteKey(created.hash).catch((e) => log("orphan_delete_failed", { slug, key_hash: created.hash, error: describe(e) }));
-        const current = err.existing as ClaimItem | undefined;
-        if (current) return settle(record, current, undefined, 0);
-        throw new NoClaimError(slug);
-      }
-      throw err;
-    }
-    return bind(record, minted, guardrail, false, assignment);
-  }
-
-  /** `assignment`: the key's assignment to the guardrail when already under way (mint). */
-  async function bind(record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean, assignment?: Promise<string>): Promise<ClaimItem> {
-    const slug = record.config.slug;
-    let step: "guardrail" | "assign" = "guardrail";
-    try {
-      const guardrailId = await guardrail;
-      step = "assign";
-      await (assignment ?? openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
-      return await store.transitionClaim(slug, claimed.user_id, boundTransition(["MINTED", "UNBOUND"], claimed.key_hash!, guardrailId, iso()));
-    } catch (err) {
-      if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
-      log("bind_failed", { slug, user_id: claimed.user_id, error: describe(err) });
-      let unbound = claimed;
-      try {
-        unbound = await store.transitionClaim(slug, claimed.user_id, {
-          from: ["MINTED", "UNBOUND"],
-          keyHash: claimed.key_hash,
-          set: { status: "UNBOUND", last_error: describe(err), unbound_reason: unboundReason(err, step), updated_at: iso() },
-        });
-      } catch (e) {
-        if (e instanceof ConditionRefusedError) return (e.existing as ClaimItem | undefined) ?? claimed;
-        throw e;
-      }
-      if (throwOnFailure) throw new OpenRouterUnavailableError("OpenRouter could not attach the key to the workshop's model allowlist. The key still works; try again in a minute.", err);
-      return unbound;
-    }
-  }
-
-  /**
-   * Mint failed for good: the claim gives back its slot, its budget and the email lock. Only from
-   * mint(), whose claim provably holds its slot; the RELEASED write, conditional on the attempt,
-   * makes sure no take-over has the claim (and the slot) now.
-   */
-  async function release(reserved: ClaimItem, reason: string): Promise<void> {
-    const slug = reserved.slug;
-    try {
-      await store.transitionClaim(slug, reserved.user_id, {
-        from: ["RESERVED"],
-        attempt: reserved.attempt,
-        set: { status: "RELEASED", released_at: iso(), last_error: reason, updated_at: iso() },
-      });
-    } catch (err) {
-      // Another attempt owns the claim now; the slot is its to keep.
-      if (err instanceof ConditionRefusedError) return;
-      throw err;
-    }
-    await store.releaseSlot(slug, reserved.limit_usd);
-    // Conditional on this attempt: once RELEASED, the same user's next claim may already have
-    // locked the email for itself, and that lock is not ours to remove.
-    await store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
-  }
-
-  /**
-   * Takes over a claim stuck in RESERVED past its lease. Its email lock passes to the new attempt
-   * when it names the stuck one (the proof that the slot is held); otherwise the slot and the lock
-   * are reserved again, and a refusal (sold out, paused, email taken) deletes the claim and is
-   * thrown. Then any upstream key with its name is deleted (its plaintext was never stored) and it
-   * mints again. Answers with the claim as it is now when another attempt got there first or the
-   * lease has not run out.
-   */
-  async function takeOverStuck(slug: string, stuck: ClaimItem): Promise<ClaimItem> {
-    const record = await workshops.get(slug);
-    const at = now();
-    let claimItem: ClaimItem;
-    try {
-      claimItem = await store.transitionClaim(slug, stuck.user_id, {
-        from: ["RESERVED"],
-        attempt: stuck.attempt,
-        leaseExpiredBy: at,
-        set: { attempt: randomUUID(), lease_until: at + leaseMs, updated_at: new Date(at).toISOString() },
-      });
-    } catch (err) {
-      if (err instanceof ConditionRefusedError) {
-        const current = err.existing as ClaimItem | undefined;
-        if (!current) throw new NoClaimError(slug);
-        return current;
-      }
-      throw err;
-    }
-    log("claim_taken_over", { slug, user_id: stuck.user_id, key_name: stuck.key_name });
-    try {
-      await store.repointEmailLock(slug, claimItem.email_normalized, claimItem.user_id, stuck.attempt, claimItem.attempt);
-    } catch (err) {
-      if (!(err instanceof ConditionRefusedError)) throw err;
-      // No lock of the stuck attempt: its process may have died before the slot was reserved.
-      log("claim_slot_unproven", { slug, user_id: stuck.user_id });
-      await acquire(record.config, claimItem);
-    }
-    try {
-      // Enabled keys only: a leftover of an interrupted mint was never disabled, and the listing
-      // then follows the account's live keys, not every key it ever had.
-      const leftovers = (await openrouter.listAllKeys({ includeDisabled: false })).filter((k) => k.name === claimItem.key_name);
-      for (const k of leftovers) await openrouter.deleteKey(k.hash);
-    } catch (err) {
-      // The claim stays RESERVED under the new lease; the next take-over tries again.
-      throw new OpenRouterUnavailableError("OpenRouter could not be reached to finish an interrupted claim. Please try again in a minute.", err);
-    }
-    return mint(record, claimItem);
-  }
-
-  /**
-   * Gives a REVOKED claim's slot and unspent budget back, once (see revoke). The key is disabled,
-   * so the usage read now is final; a key gone upstream gives back its slot but none of its budget,
-   * because what it spent is unknown.
-   */
-  async function giveBack(revoked: ClaimItem, disabled?: KeyInfo): Promise<ClaimItem> {
-    if (revoked.returned_usd !== undefined) return revoked;
-    const slug = revoked.slug;
-    let spent: number | undefined;
-    let limitRemaining: number | null = null;
-    try {
-      const info = disabled ?? (await openrouter.getKey(revoked.key_hash!));
-      spent = claimUsageUsd(revoked, info.usage);
-      limitRemaining = info.limit_remaining;
-    } catch (err) {
-      if (!(err instanceof UpstreamNotFoundError)) {
-        throw new OpenRouterUnavailableError(
-          "The key is turned off, but OpenRouter could not say what it spent, so its budget is not back in the pool yet. Revoke it again in a minute to finish.",
-          err,
-        );
-      }
-    }
-    // Rounded down to a micro-dollar: the pool never gets back more than the key left unspent.
-    const unspent = spent === undefined ? 0 : Math.max(0, Math.floor((revoked.limit_usd - spent) * 1e6) / 1e6);
-    const { returnedUsd } = await store.returnRevokedSlot(slug, revoked.claim_id, unspent);
-    if (spent !== undefined) {
-      await store.recordUsage(slug, revoked.user_id, { keyHash: revoked.key_hash!, usageUsd: spent, limitRemaining, syncedAt: iso() });
-    }
-    try {
-      return await store.transitionClaim(slug, revoked.user_id, { from: ["REVOKED"], set: { returned_usd: returnedUsd, updated_at: iso() } });
-    } catch (err) {
-      if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
-      throw err;
-    }
-  }
-
-  /**
-   * A claim whose key upstream no longer has (deleted by hand on openrouter.ai, an emulator that lost
-   * its state) gets a new key in the same slot: the ledger already counts the slot and its budget, so
-   * nothing is reserved again. What the lost key spent (as last synced) stays spent: it is carried in
-   * the claim's usage and taken off the new key's limit, so the slot never spends more than its budget.
-   *
-   *   KEY_HOLDING(hash) ─ GET /keys/{hash}: 404 ─ RESERVED (same attempt: its email lock still
-   *   proves the slot), key and hash removed ─ mint as for a first claim (take-over if this dies or
-   *   the mint fails: a re-issue is never RELEASED, the slot is the owner's)
-   *
-   * The move to RESERVED is conditional on the claim still holding that very key, so repairs running
-   * at once (the sync job, the attendee's page) mint once. Answers the claim as it is afterwards.
-   */
-  async function reissueMissingKey(slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}): Promise<ClaimItem> {
-    const record = await workshops.get(slug);
-    const c = await requireClaim(slug, userId, "attendee");
-    if (!KEY_HOLDING.includes(c.status) || c.key_hash !== missingHash) return c;
-    // Past the keys' expiry a new key is of no use (upstream refuses the date): the expire job retires the claim.
-    if (Date.parse(c.expires_at) <= now()) return c;
-    // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is
-    // gone (`answered404`: the caller has just had that answer).
-    if (!opts.answered404) {
-      try {
-        await openrouter.getKey(missingHash);
-        return c;
-      } catch (err) {
-        if (!(err instanceof UpstreamNotFoundError)) throw err;
-      }
-    }
-    const carried = roundUsd(c.usage_usd ?? 0);
-    if (budgetLeft({ ...c, carried_usage_usd: carried }) <= 0) {
-      log("reissue_skipped", { slug, user_id: userId, reason: "budget spent" });
-      return c;
-    }
-    const at = now();
-    let reserved: ClaimItem;
-    try {
-      reserved = await store.transitionClaim(slug, userId, {
-        from: [c.status],
-        keyHash: missingHash,
-        set: { status: "RESERVED", carried_usage_usd: carried, reissued_at: new Date(at).toISOString(), lease_until: at + leaseMs, updated_at: new Date(at).toISOString() },
-        remove: ["key", "key_hash", "guardrail_id", "bound_at", "limit_remaining", "last_error", "unbound_reason"],
-      });
-    } catch (err) {
-      // Another repair (or a revoke, an expiry) got there first.
-      if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
-      throw err;
-    }
-    log("key_reissued", { slug, user_id: userId, missing_key_hash: missingHash, carried_usage_usd: carried });
-    return mint(record, reserved);
-  }
-
-  /**
-   * The owner's page polls a claim that is still being set up. Past its lease nobody is working on it
-   * any more (the process died): a RESERVED claim is taken over, a MINTED one is bound, or gets a new
-   * key when upstream lost it. Failing that, the page shows the claim as stored and asks again.
-   */
-  async function finishAbandoned(slug: string, c: ClaimItem): Promise<ClaimItem> {
-    if (c.lease_until > now()) return c;
-    try {
-      if (c.status === "RESERVED") return await takeOverStuck(slug, c);
-      if (c.status === "MINTED" && c.key_hash) {
-        const after = await reissueMissingKey(slug, c.user_id, c.key_hash);
-        if (after.status !== "MINTED") return after;
-        const record = await workshops.get(slug);
-        return await bind(record, after, guardrailIdFor(record), false);
-      }
-    } catch (err) {
-      log("finish_abandoned_failed", { slug, user_id: c.user_id, status: c.status, error: describe(err) });
-    }
-    return c;
-  }
-
-  /** See `revoke`. `retries`: how often to start over when the claim got a new key meanwhile. */
-  async function revokeKey(slug: string, userId: string, retries: number): Promise<ClaimItem> {
-    const c = await requireClaim(slug, userId, "organizer");
-    if (c.status === "REVOKED") return giveBack(c);
-    if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
-      throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
-    }
-    // The PATCH answers with the disabled key, whose usage is final: no second call to read it.
-    let disabled: KeyInfo | undefined;
-    try {
-      disabled = await openrouter.updateKey(c.key_hash, { disabled: true });
-    } catch (err) {
-      if (!(err instanceof UpstreamNotFoundError)) {
-        throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
-      }
-    }
-    let revoked: ClaimItem;
-    try {
-      // Only while the claim still holds the key just disabled: a re-issue meanwhile (the key was
-      // gone upstream) gave it a new one, which must be disabled before the budget goes back.
-      revoked = await store.transitionClaim(slug, userId, {
-        from: KEY_HOLDING,
-        keyHash: c.key_hash,
-        set: { status: "REVOKED", revoked_at: iso(), updated_at: iso() },
-        remove: ["key"],
-      });
-    } catch (err) {
-      if (!(err instanceof ConditionRefusedError) || !err.existing) throw err;
-      const current = err.existing as ClaimItem;
-      if (current.key_hash !== c.key_hash && retries > 0) return revokeKey(slug, userId, retries - 1);
-      // Expired meanwhile: its whole budget stays committed, as for every expired key.
-      if (current.status !== "REVOKED" || current.key_hash !== c.key_hash) return current;
-      revoked = current; // a concurrent revoke got there first; the give-back below is shared
-    }
-    return giveBack(revoked, disabled);
-  }
-
-  async function requireClaim(slug: string, userId: string, audience: "attendee" | "organizer"): Promise<ClaimItem> {
-    const c = await store.getClaim(slug, userId);
-    if (!c) throw new NoClaimError(slug, audience);
-    return c;
-  }
+  const d = createEngineDeps(opts);
+  const { store, openrouter, workshops, now, log } = d;
 
   return {
-    claim: (slug: string, who: Claimant) => claim(slug, who),
+    claim: (slug: string, who: Claimant) => claim(d, slug, who),
 
     /** The workshop's current room code, for its organizers (undefined: the workshop has none). */
     async roomCode(slug: string): Promise<{ policy: ClaimCodePolicy; current: CurrentRoomCode } | undefined> {
       const w = (await workshops.get(slug)).config;
       if (!w.claim_code) return undefined;
-      return { policy: w.claim_code, current: currentRoomCode(await secret(), slug, w.claim_code, now()) };
+      return { policy: w.claim_code, current: currentRoomCode(await d.roomCodeSecret(), slug, w.claim_code, now()) };
     },
 
     /** The caller's own claim (any state; one abandoned mid-way is finished first), or NoClaimError. */
     async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
       const workshop = await workshops.get(slug);
-      const c = await requireClaim(slug, userId, "attendee");
+      const c = await requireClaim(d, slug, userId, "attendee");
       const settling = c.status === "RESERVED" || c.status === "MINTED";
-      return { claim: settling ? await finishAbandoned(slug, c) : c, workshop };
+      return { claim: settling ? await finishAbandoned(d, slug, c) : c, workshop };
     },
 
-    reissueMissingKey,
+    reissueMissingKey: (slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}) => reissueMissingKey(d, slug, userId, missingHash, opts),
 
     /** Assigns an UNBOUND (or stuck MINTED) key to the workshop's guardrail; ACTIVE on success. */
     async retryBinding(slug: string, userId: string): Promise<ClaimItem> {
       const record = await workshops.get(slug);
-      const c = await requireClaim(slug, userId, "organizer");
+      const c = await requireClaim(d, slug, userId, "organizer");
       if (c.status === "ACTIVE") return c;
       if ((c.status !== "UNBOUND" && c.status !== "MINTED") || !c.key_hash) {
         throw new ClaimStateError(slug, c.status, `Only an UNBOUND key can be bound again; this claim is ${c.status}.`);
       }
-      return bind(record, c, guardrailIdFor(record, true), true);
+      return bind(d, record, c, d.guardrailIdFor(record, true), true);
     },
 
     /**
@@ -649,7 +145,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
      */
     async revoke(slug: string, userId: string): Promise<ClaimItem> {
       await workshops.get(slug);
-      return revokeKey(slug, userId, 1);
+      return revokeKey(d, slug, userId, 1);
     },
 
     /**
@@ -672,14 +168,14 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
           });
         } catch (err) {
           // Gone upstream: the owner gets a new key in the same slot.
-          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(slug, userId, checking.key_hash, { answered404: true }).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
+          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(d, slug, userId, checking.key_hash, { answered404: true }).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
           else log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
         }
       }
-      return { claim: await requireClaim(slug, userId, "attendee"), workshop };
+      return { claim: await requireClaim(d, slug, userId, "attendee"), workshop };
     },
 
-    takeOverStuck,
+    takeOverStuck: (slug: string, stuck: ClaimItem) => takeOverStuck(d, slug, stuck),
 
     async pause(slug: string): Promise<Ledger> {
       await workshops.get(slug);
@@ -692,6 +188,441 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     },
 
     /** The workshop's guardrail id: from its item, or found/created once and recorded there. */
-    guardrailId: async (slug: string) => guardrailIdFor(await workshops.get(slug)),
+    guardrailId: async (slug: string) => d.guardrailIdFor(await workshops.get(slug)),
   };
 }
+
+/** A workshop with `claim_code` hands out keys only for its current room code (or the previous one, within its grace). */
+async function roomCodeRefusal(d: EngineDeps, w: Workshop, given: string | undefined, at: number): Promise<DomainError | undefined> {
+  if (!w.claim_code) return undefined;
+  if (given === undefined || normalizeRoomCode(given) === "") return new RoomCodeRequiredError(w.slug);
+  return isRoomCodeValid(await d.roomCodeSecret(), w.slug, w.claim_code, given, at) ? undefined : new RoomCodeInvalidError(w.slug, w.claim_code.rotate_minutes);
+}
+
+/** Why a new claim cannot be reserved right now, read before writing anything. */
+function refusalFor(d: EngineDeps, w: Workshop, ledger: Ledger, at: number): DomainError | undefined {
+  const window = claimWindow(w, at);
+  if (window === "upcoming") return new ClaimsNotOpenError(w.slug, w.claims_open_at);
+  if (window === "closed") return new ClaimsClosedError(w.slug, w.is_active ? w.claims_close_at : new Date(Math.min(at, Date.parse(w.claims_close_at))).toISOString());
+  // A key minted now would already be expired (claims close after the keys expire: a config warning).
+  const expiresAt = keyExpiresAt(w);
+  if (Date.parse(expiresAt) <= at) return new ClaimsClosedError(w.slug, expiresAt);
+  if (ledger.paused) return new ClaimsPausedError(w.slug);
+  const { budget_usd, guardrail } = w.openrouter;
+  if (effectiveCapacity(w) === 0 || ledger.claimed >= guardrail.max_keys || ledger.committed_usd + budget_usd > guardrail.cap_usd + 1e-9) {
+    return new SoldOutError(w.slug);
+  }
+  return undefined;
+}
+
+async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1): Promise<ClaimOutcome> {
+  const record = await d.workshops.get(slug);
+  const w = record.config;
+  const at = d.now();
+  const refusal = refusalFor(d, w, await d.store.getLedger(slug), at) ?? (await roomCodeRefusal(d, w, who.roomCode, at));
+  if (refusal) {
+    // Someone who already holds a claim gets it back, whatever the window or ledger say now.
+    const existing = await d.store.getClaim(slug, who.userId);
+    if (existing && existing.status !== "RELEASED") return { claim: await settle(d, record, existing, who, retries), created: false, workshop: record };
+    throw refusal;
+  }
+
+  const claimId = claimIdFor(slug, who.userId);
+  const reserved: ClaimItem = {
+    slug,
+    user_id: who.userId,
+    email: who.email,
+    email_normalized: normalizeEmail(who.email),
+    ...(who.displayName ? { display_name: who.displayName } : {}),
+    claim_id: claimId,
+    status: "RESERVED",
+    key_name: keyName(w, claimId, record.key_namespace),
+    limit_usd: w.openrouter.budget_usd,
+    expires_at: keyExpiresAt(w),
+    usage_usd: 0,
+    reserved_at: new Date(at).toISOString(),
+    lease_until: at + d.leaseMs,
+    attempt: randomUUID(),
+    claimed_at: new Date(at).toISOString(),
+    updated_at: new Date(at).toISOString(),
+  };
+
+  try {
+    await d.store.createClaim(reserved);
+  } catch (err) {
+    if (!(err instanceof ConditionRefusedError)) throw err;
+    const existing = err.existing as ClaimItem | undefined;
+    if (!existing) {
+      // It vanished between the write and the read (a compensation): start over once.
+      if (retries > 0) return claim(d, slug, who, retries - 1);
+      throw new OpenRouterUnavailableError("Your claim could not be completed. Please try again.");
+    }
+    return { claim: await settle(d, record, existing, who, retries), created: false, workshop: record };
+  }
+
+  await acquire(d, w, reserved);
+  return { claim: await mint(d, record, reserved), created: true, workshop: record };
+}
+
+/**
+ * Reserves the claim's slot, then locks its normalized email for its attempt (the lock is the
+ * proof of the slot, so it comes second). On a refusal the claim item is deleted and the slot
+ * given back, and the refusal is thrown as the answer a new claim gets.
+ */
+async function acquire(d: EngineDeps, w: Workshop, reserved: ClaimItem): Promise<void> {
+  const slug = reserved.slug;
+  const compensationFailed = (e: unknown) => d.log("compensation_failed", { slug, user_id: reserved.user_id, error: describe(e) });
+  const deleteClaim = () => d.store.deleteReservedClaim(slug, reserved.user_id, reserved.attempt).catch(compensationFailed);
+
+  try {
+    await d.store.reserveSlot(slug, {
+      maxKeys: w.openrouter.guardrail.max_keys,
+      capUsd: w.openrouter.guardrail.cap_usd,
+      budgetUsd: w.openrouter.budget_usd,
+    });
+  } catch (err) {
+    // Refused: no slot was taken. Any other error: the slot may have been taken; it stays
+    // (a leak) rather than be given back unproven.
+    await deleteClaim();
+    if (err instanceof ConditionRefusedError) throw (err.existing as Ledger | undefined)?.paused ? new ClaimsPausedError(slug) : new SoldOutError(slug);
+    throw err;
+  }
+
+  try {
+    await d.store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt, reserved.expires_at);
+  } catch (err) {
+    if (err instanceof ConditionRefusedError) {
+      // Another account holds the email: nothing of ours was locked, so the slot goes back.
+      await Promise.all([deleteClaim(), d.store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed)]);
+      throw new EmailAlreadyClaimedError(slug);
+    }
+    // The lock may have been written: the slot goes back only once no lock of this attempt can
+    // remain to vouch for it.
+    const unlocked = await d.store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt).then(
+      () => true,
+      (e) => (compensationFailed(e), false),
+    );
+    await Promise.all([deleteClaim(), unlocked ? d.store.releaseSlot(slug, reserved.limit_usd).catch(compensationFailed) : undefined]);
+    throw err;
+  }
+}
+
+/**
+ * A claim found in place of a new one. While another attempt is minting or binding it (RESERVED,
+ * MINTED), wait briefly for it to settle; past its lease, take it over (RESERVED) or bind it here
+ * (MINTED), so a repeated claim answers the settled state (ACTIVE or UNBOUND), not a midway one.
+ */
+async function settle(d: EngineDeps, record: WorkshopRecord, found: ClaimItem, who: Claimant | undefined, retries: number): Promise<ClaimItem> {
+  const slug = record.config.slug;
+  const deadline = Date.now() + d.waitMs;
+  let current: ClaimItem | undefined = found;
+  while (current && (current.status === "RESERVED" || current.status === "MINTED")) {
+    const waitedEnough = current.lease_until <= d.now() || Date.now() >= deadline;
+    if (current.status === "MINTED" && waitedEnough) return bind(d, record, current, d.guardrailIdFor(record), false);
+    if (current.lease_until <= d.now()) return takeOverStuck(d, slug, current);
+    if (Date.now() >= deadline) return current;
+    await d.sleep(d.pollMs);
+    current = await d.store.getClaim(slug, found.user_id);
+  }
+  if (!current || current.status === "RELEASED") {
+    // The attempt we waited for was refused or failed; this request gets its own answer.
+    if (who && retries > 0) return (await claim(d, slug, who, retries - 1)).claim;
+    throw new OpenRouterUnavailableError("Your key could not be created just now. Nothing was used up; please try again in a minute.");
+  }
+  return current;
+}
+
+/** `reserved` is RESERVED by this attempt and provably holds its slot (acquired, or proven at take-over). */
+async function mint(d: EngineDeps, record: WorkshopRecord, reserved: ClaimItem): Promise<ClaimItem> {
+  const slug = record.config.slug;
+  // Started now, awaited after the mint: the guardrail lookup never delays the key.
+  const guardrail = d.guardrailIdFor(record);
+  guardrail.catch(() => {});
+
+  let created;
+  try {
+    created = await d.openrouter.createKey({ name: reserved.key_name, limit: budgetLeft(reserved), expires_at: reserved.expires_at });
+  } catch (err) {
+    d.log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
+    // A claim that held a key before (a re-issue, or a take-over of one) keeps its slot: what its
+    // lost key spent is committed, and its owner already had a key. It stays RESERVED under this
+    // attempt's lease, and a take-over (the key page, the next sync) mints again.
+    if (reserved.reissued_at === undefined) await release(d, reserved, describe(err));
+    throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
+  }
+
+  // The key goes to the guardrail while it is being stored: the attendee waits for the slower of
+  // the two, not for both one after the other. Binding a key whose claim was taken over meanwhile
+  // is harmless: that key is deleted below.
+  const assignment = guardrail.then(async (id) => {
+    await d.openrouter.assignKeys(id, [created.hash]);
+    return id;
+  });
+  assignment.catch(() => {});
+
+  let minted: ClaimItem;
+  try {
+    minted = await d.store.transitionClaim(slug, reserved.user_id, {
+      from: ["RESERVED"],
+      attempt: reserved.attempt,
+      set: { status: "MINTED", key_hash: created.hash, key: created.key, updated_at: d.iso() },
+    });
+  } catch (err) {
+    if (err instanceof ConditionRefusedError) {
+      // Taken over while this attempt was minting: this key is an orphan under the claim's name.
+      await d.openrouter.deleteKey(created.hash).catch((e) => d.log("orphan_delete_failed", { slug, key_hash: created.hash, error: describe(e) }));
+      const current = err.existing as ClaimItem | undefined;
+      if (current) return settle(d, record, current, undefined, 0);
+      throw new NoClaimError(slug);
+    }
+    throw err;
+  }
+  return bind(d, record, minted, guardrail, false, assignment);
+}
+
+/** `assignment`: the key's assignment to the guardrail when already under way (mint). */
+async function bind(d: EngineDeps, record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean, assignment?: Promise<string>): Promise<ClaimItem> {
+  const slug = record.config.slug;
+  let step: "guardrail" | "assign" = "guardrail";
+  try {
+    const guardrailId = await guardrail;
+    step = "assign";
+    await (assignment ?? d.openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
+    return await d.store.transitionClaim(slug, claimed.user_id, boundTransition(["MINTED", "UNBOUND"], claimed.key_hash!, guardrailId, d.iso()));
+  } catch (err) {
+    if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
+    d.log("bind_failed", { slug, user_id: claimed.user_id, error: describe(err) });
+    let unbound = claimed;
+    try {
+      unbound = await d.store.transitionClaim(slug, claimed.user_id, {
+        from: ["MINTED", "UNBOUND"],
+        keyHash: claimed.key_hash,
+        set: { status: "UNBOUND", last_error: describe(err), unbound_reason: unboundReason(err, step), updated_at: d.iso() },
+      });
+    } catch (e) {
+      if (e instanceof ConditionRefusedError) return (e.existing as ClaimItem | undefined) ?? claimed;
+      throw e;
+    }
+    if (throwOnFailure) throw new OpenRouterUnavailableError("OpenRouter could not attach the key to the workshop's model allowlist. The key still works; try again in a minute.", err);
+    return unbound;
+  }
+}
+
+/**
+ * Mint failed for good: the claim gives back its slot, its budget and the email lock. Only from
+ * mint(d, ), whose claim provably holds its slot; the RELEASED write, conditional on the attempt,
+ * makes sure no take-over has the claim (and the slot) now.
+ */
+async function release(d: EngineDeps, reserved: ClaimItem, reason: string): Promise<void> {
+  const slug = reserved.slug;
+  try {
+    await d.store.transitionClaim(slug, reserved.user_id, {
+      from: ["RESERVED"],
+      attempt: reserved.attempt,
+      set: { status: "RELEASED", released_at: d.iso(), last_error: reason, updated_at: d.iso() },
+    });
+  } catch (err) {
+    // Another attempt owns the claim now; the slot is its to keep.
+    if (err instanceof ConditionRefusedError) return;
+    throw err;
+  }
+  await d.store.releaseSlot(slug, reserved.limit_usd);
+  // Conditional on this attempt: once RELEASED, the same user's next claim may already have
+  // locked the email for itself, and that lock is not ours to remove.
+  await d.store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
+}
+
+/**
+ * Takes over a claim stuck in RESERVED past its lease. Its email lock passes to the new attempt
+ * when it names the stuck one (the proof that the slot is held); otherwise the slot and the lock
+ * are reserved again, and a refusal (sold out, paused, email taken) deletes the claim and is
+ * thrown. Then any upstream key with its name is deleted (its plaintext was never stored) and it
+ * mints again. Answers with the claim as it is now when another attempt got there first or the
+ * lease has not run out.
+ */
+async function takeOverStuck(d: EngineDeps, slug: string, stuck: ClaimItem): Promise<ClaimItem> {
+  const record = await d.workshops.get(slug);
+  const at = d.now();
+  let claimItem: ClaimItem;
+  try {
+    claimItem = await d.store.transitionClaim(slug, stuck.user_id, {
+      from: ["RESERVED"],
+      attempt: stuck.attempt,
+      leaseExpiredBy: at,
+      set: { attempt: randomUUID(), lease_until: at + d.leaseMs, updated_at: new Date(at).toISOString() },
+    });
+  } catch (err) {
+    if (err instanceof ConditionRefusedError) {
+      const current = err.existing as ClaimItem | undefined;
+      if (!current) throw new NoClaimError(slug);
+      return current;
+    }
+    throw err;
+  }
+  d.log("claim_taken_over", { slug, user_id: stuck.user_id, key_name: stuck.key_name });
+  try {
+    await d.store.repointEmailLock(slug, claimItem.email_normalized, claimItem.user_id, stuck.attempt, claimItem.attempt);
+  } catch (err) {
+    if (!(err instanceof ConditionRefusedError)) throw err;
+    // No lock of the stuck attempt: its process may have died before the slot was reserved.
+    d.log("claim_slot_unproven", { slug, user_id: stuck.user_id });
+    await acquire(d, record.config, claimItem);
+  }
+  try {
+    // Enabled keys only: a leftover of an interrupted mint was never disabled, and the listing
+    // then follows the account's live keys, not every key it ever had.
+    const leftovers = (await d.openrouter.listAllKeys({ includeDisabled: false })).filter((k) => k.name === claimItem.key_name);
+    for (const k of leftovers) await d.openrouter.deleteKey(k.hash);
+  } catch (err) {
+    // The claim stays RESERVED under the new lease; the next take-over tries again.
+    throw new OpenRouterUnavailableError("OpenRouter could not be reached to finish an interrupted claim. Please try again in a minute.", err);
+  }
+  return mint(d, record, claimItem);
+}
+
+/**
+ * Gives a REVOKED claim's slot and unspent budget back, once (see revoke). The key is disabled,
+ * so the usage read now is final; a key gone upstream gives back its slot but none of its budget,
+ * because what it spent is unknown.
+ */
+async function giveBack(d: EngineDeps, revoked: ClaimItem, disabled?: KeyInfo): Promise<ClaimItem> {
+  if (revoked.returned_usd !== undefined) return revoked;
+  const slug = revoked.slug;
+  let spent: number | undefined;
+  let limitRemaining: number | null = null;
+  try {
+    const info = disabled ?? (await d.openrouter.getKey(revoked.key_hash!));
+    spent = claimUsageUsd(revoked, info.usage);
+    limitRemaining = info.limit_remaining;
+  } catch (err) {
+    if (!(err instanceof UpstreamNotFoundError)) {
+      throw new OpenRouterUnavailableError(
+        "The key is turned off, but OpenRouter could not say what it spent, so its budget is not back in the pool yet. Revoke it again in a minute to finish.",
+        err,
+      );
+    }
+  }
+  // Rounded down to a micro-dollar: the pool never gets back more than the key left unspent.
+  const unspent = spent === undefined ? 0 : Math.max(0, Math.floor((revoked.limit_usd - spent) * 1e6) / 1e6);
+  const { returnedUsd } = await d.store.returnRevokedSlot(slug, revoked.claim_id, unspent);
+  if (spent !== undefined) {
+    await d.store.recordUsage(slug, revoked.user_id, { keyHash: revoked.key_hash!, usageUsd: spent, limitRemaining, syncedAt: d.iso() });
+  }
+  try {
+    return await d.store.transitionClaim(slug, revoked.user_id, { from: ["REVOKED"], set: { returned_usd: returnedUsd, updated_at: d.iso() } });
+  } catch (err) {
+    if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
+    throw err;
+  }
+}
+
+/**
+ * A claim whose key upstream no longer has (deleted by hand on openrouter.ai, an emulator that lost
+ * its state) gets a new key in the same slot: the ledger already counts the slot and its budget, so
+ * nothing is reserved again. What the lost key spent (as last synced) stays spent: it is carried in
+ * the claim's usage and taken off the new key's limit, so the slot never spends more than its budget.
+ *
+ *   KEY_HOLDING(hash) ─ GET /keys/{hash}: 404 ─ RESERVED (same attempt: its email lock still
+ *   proves the slot), key and hash removed ─ mint as for a first claim (take-over if this dies or
+ *   the mint fails: a re-issue is never RELEASED, the slot is the owner's)
+ *
+ * The move to RESERVED is conditional on the claim still holding that very key, so repairs running
+ * at once (the sync job, the attendee's page) mint once. Answers the claim as it is afterwards.
+ */
+async function reissueMissingKey(d: EngineDeps, slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}): Promise<ClaimItem> {
+  const record = await d.workshops.get(slug);
+  const c = await requireClaim(d, slug, userId, "attendee");
+  if (!KEY_HOLDING.includes(c.status) || c.key_hash !== missingHash) return c;
+  // Past the keys' expiry a new key is of no use (upstream refuses the date): the expire job retires the claim.
+  if (Date.parse(c.expires_at) <= d.now()) return c;
+  // A listing can miss a key (another page, a race); only upstream's 404 for the hash says it is
+  // gone (`answered404`: the caller has just had that answer).
+  if (!opts.answered404) {
+    try {
+      await d.openrouter.getKey(missingHash);
+      return c;
+    } catch (err) {
+      if (!(err instanceof UpstreamNotFoundError)) throw err;
+    }
+  }
+  const carried = roundUsd(c.usage_usd ?? 0);
+  if (budgetLeft({ ...c, carried_usage_usd: carried }) <= 0) {
+    d.log("reissue_skipped", { slug, user_id: userId, reason: "budget spent" });
+    return c;
+  }
+  const at = d.now();
+  let reserved: ClaimItem;
+  try {
+    reserved = await d.store.transitionClaim(slug, userId, {
+      from: [c.status],
+      keyHash: missingHash,
+      set: { status: "RESERVED", carried_usage_usd: carried, reissued_at: new Date(at).toISOString(), lease_until: at + d.leaseMs, updated_at: new Date(at).toISOString() },
+      remove: ["key", "key_hash", "guardrail_id", "bound_at", "limit_remaining", "last_error", "unbound_reason"],
+    });
+  } catch (err) {
+    // Another repair (or a revoke, an expiry) got there first.
+    if (err instanceof ConditionRefusedError && err.existing) return err.existing as ClaimItem;
+    throw err;
+  }
+  d.log("key_reissued", { slug, user_id: userId, missing_key_hash: missingHash, carried_usage_usd: carried });
+  return mint(d, record, reserved);
+}
+
+/**
+ * The owner's page polls a claim that is still being set up. Past its lease nobody is working on it
+ * any more (the process died): a RESERVED claim is taken over, a MINTED one is bound, or gets a new
+ * key when upstream lost it. Failing that, the page shows the claim as stored and asks again.
+ */
+async function finishAbandoned(d: EngineDeps, slug: string, c: ClaimItem): Promise<ClaimItem> {
+  if (c.lease_until > d.now()) return c;
+  try {
+    if (c.status === "RESERVED") return await takeOverStuck(d, slug, c);
+    if (c.status === "MINTED" && c.key_hash) {
+      const after = await reissueMissingKey(d, slug, c.user_id, c.key_hash);
+      if (after.status !== "MINTED") return after;
+      const record = await d.workshops.get(slug);
+      return await bind(d, record, after, d.guardrailIdFor(record), false);
+    }
+  } catch (err) {
+    d.log("finish_abandoned_failed", { slug, user_id: c.user_id, status: c.status, error: describe(err) });
+  }
+  return c;
+}
+
+/** See `revoke`. `retries`: how often to start over when the claim got a new key meanwhile. */
+async function revokeKey(d: EngineDeps, slug: string, userId: string, retries: number): Promise<ClaimItem> {
+  const c = await requireClaim(d, slug, userId, "organizer");
+  if (c.status === "REVOKED") return giveBack(d, c);
+  if (!KEY_HOLDING.includes(c.status) || !c.key_hash) {
+    throw new ClaimStateError(slug, c.status, `Only a claim with a live key can be revoked; this claim is ${c.status}.`);
+  }
+  // The PATCH answers with the disabled key, whose usage is final: no second call to read it.
+  let disabled: KeyInfo | undefined;
+  try {
+    disabled = await d.openrouter.updateKey(c.key_hash, { disabled: true });
+  } catch (err) {
+    if (!(err instanceof UpstreamNotFoundError)) {
+      throw new OpenRouterUnavailableError("OpenRouter could not disable the key just now; it was not revoked. Try again in a minute.", err);
+    }
+  }
+  let revoked: ClaimItem;
+  try {
+    // Only while the claim still holds the key just disabled: a re-issue meanwhile (the key was
+    // gone upstream) gave it a new one, which must be disabled before the budget goes back.
+    revoked = await d.store.transitionClaim(slug, userId, {
+      from: KEY_HOLDING,
+      keyHash: c.key_hash,
+      set: { status: "REVOKED", revoked_at: d.iso(), updated_at: d.iso() },
+      remove: ["key"],
+    });
+  } catch (err) {
+    if (!(err instanceof ConditionRefusedError) || !err.existing) throw err;
+    const current = err.existing as ClaimItem;
+    if (current.key_hash !== c.key_hash && retries > 0) return revokeKey(d, slug, userId, retries - 1);
+    // Expired meanwhile: its whole budget stays committed, as for every expired key.
+    if (current.status !== "REVOKED" || current.key_hash !== c.key_hash) return current;
+    revoked = current; // a concurrent revoke got there first; the give-back below is shared
+  }
+  return giveBack(d, revoked, disabled);
+}
+
