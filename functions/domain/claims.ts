@@ -6,7 +6,8 @@ import type { ClaimItem, ClaimStatus, ClaimTransition, Ledger, WorkshopRecord } 
 import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
-import { unboundReason } from "./unbound.js";
+import { bind, retryBinding } from "./bind.js";
+export { boundTransition } from "./bind.js";
 import { createEngineDeps, describe, requireClaim, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import {
   ClaimStateError,
@@ -86,15 +87,6 @@ export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageU
   return roundUsd((c.carried_usage_usd ?? 0) + keyUsageUsd);
 }
 
-/**
- * The move to ACTIVE once a key is assigned to the workshop's guardrail (the engine's bind, the
- * sync's bulk binding). Only while the claim still holds that very key: a claim re-issued meanwhile
- * holds a new key, bound or not.
- */
-export function boundTransition(from: readonly ClaimStatus[], keyHash: string, guardrailId: string, at: string): ClaimTransition {
-  return { from, keyHash, set: { status: "ACTIVE", guardrail_id: guardrailId, bound_at: at, updated_at: at }, remove: ["last_error", "unbound_reason"] };
-}
-
 export function createClaimEngine(opts: ClaimEngineOptions) {
   const d = createEngineDeps(opts);
   const { store, openrouter, workshops, now, log } = d;
@@ -120,15 +112,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     reissueMissingKey: (slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}) => reissueMissingKey(d, slug, userId, missingHash, opts),
 
     /** Assigns an UNBOUND (or stuck MINTED) key to the workshop's guardrail; ACTIVE on success. */
-    async retryBinding(slug: string, userId: string): Promise<ClaimItem> {
-      const record = await workshops.get(slug);
-      const c = await requireClaim(d, slug, userId, "organizer");
-      if (c.status === "ACTIVE") return c;
-      if ((c.status !== "UNBOUND" && c.status !== "MINTED") || !c.key_hash) {
-        throw new ClaimStateError(slug, c.status, `Only an UNBOUND key can be bound again; this claim is ${c.status}.`);
-      }
-      return bind(d, record, c, d.guardrailIdFor(record, true), true);
-    },
+    retryBinding: (slug: string, userId: string) => retryBinding(d, slug, userId),
 
     /**
      * Disables the key upstream, marks the claim REVOKED (plaintext removed), then gives its slot
@@ -378,34 +362,6 @@ async function mint(d: EngineDeps, record: WorkshopRecord, reserved: ClaimItem):
     throw err;
   }
   return bind(d, record, minted, guardrail, false, assignment);
-}
-
-/** `assignment`: the key's assignment to the guardrail when already under way (mint). */
-async function bind(d: EngineDeps, record: WorkshopRecord, claimed: ClaimItem, guardrail: Promise<string>, throwOnFailure: boolean, assignment?: Promise<string>): Promise<ClaimItem> {
-  const slug = record.config.slug;
-  let step: "guardrail" | "assign" = "guardrail";
-  try {
-    const guardrailId = await guardrail;
-    step = "assign";
-    await (assignment ?? d.openrouter.assignKeys(guardrailId, [claimed.key_hash!]));
-    return await d.store.transitionClaim(slug, claimed.user_id, boundTransition(["MINTED", "UNBOUND"], claimed.key_hash!, guardrailId, d.iso()));
-  } catch (err) {
-    if (err instanceof ConditionRefusedError) return (err.existing as ClaimItem | undefined) ?? claimed;
-    d.log("bind_failed", { slug, user_id: claimed.user_id, error: describe(err) });
-    let unbound = claimed;
-    try {
-      unbound = await d.store.transitionClaim(slug, claimed.user_id, {
-        from: ["MINTED", "UNBOUND"],
-        keyHash: claimed.key_hash,
-        set: { status: "UNBOUND", last_error: describe(err), unbound_reason: unboundReason(err, step), updated_at: d.iso() },
-      });
-    } catch (e) {
-      if (e instanceof ConditionRefusedError) return (e.existing as ClaimItem | undefined) ?? claimed;
-      throw e;
-    }
-    if (throwOnFailure) throw new OpenRouterUnavailableError("OpenRouter could not attach the key to the workshop's model allowlist. The key still works; try again in a minute.", err);
-    return unbound;
-  }
 }
 
 /**
