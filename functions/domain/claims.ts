@@ -9,6 +9,7 @@ import { normalizeEmail } from "./email.js";
 import { bind, retryBinding } from "./bind.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
+import { takeOverStuck } from "./takeover.js";
 export { boundTransition } from "./bind.js";
 import { createEngineDeps, describe, requireClaim, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import {
@@ -240,7 +241,7 @@ async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1): P
  * proof of the slot, so it comes second). On a refusal the claim item is deleted and the slot
  * given back, and the refusal is thrown as the answer a new claim gets.
  */
-async function acquire(d: EngineDeps, w: Workshop, reserved: ClaimItem): Promise<void> {
+export async function acquire(d: EngineDeps, w: Workshop, reserved: ClaimItem): Promise<void> {
   const slug = reserved.slug;
   const compensationFailed = (e: unknown) => d.log("compensation_failed", { slug, user_id: reserved.user_id, error: describe(e) });
   const deleteClaim = () => d.store.deleteReservedClaim(slug, reserved.user_id, reserved.attempt).catch(compensationFailed);
@@ -373,54 +374,6 @@ async function release(d: EngineDeps, reserved: ClaimItem, reason: string): Prom
   // Conditional on this attempt: once RELEASED, the same user's next claim may already have
   // locked the email for itself, and that lock is not ours to remove.
   await d.store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
-}
-
-/**
- * Takes over a claim stuck in RESERVED past its lease. Its email lock passes to the new attempt
- * when it names the stuck one (the proof that the slot is held); otherwise the slot and the lock
- * are reserved again, and a refusal (sold out, paused, email taken) deletes the claim and is
- * thrown. Then any upstream key with its name is deleted (its plaintext was never stored) and it
- * mints again. Answers with the claim as it is now when another attempt got there first or the
- * lease has not run out.
- */
-async function takeOverStuck(d: EngineDeps, slug: string, stuck: ClaimItem): Promise<ClaimItem> {
-  const record = await d.workshops.get(slug);
-  const at = d.now();
-  let claimItem: ClaimItem;
-  try {
-    claimItem = await d.store.transitionClaim(slug, stuck.user_id, {
-      from: ["RESERVED"],
-      attempt: stuck.attempt,
-      leaseExpiredBy: at,
-      set: { attempt: randomUUID(), lease_until: at + d.leaseMs, updated_at: new Date(at).toISOString() },
-    });
-  } catch (err) {
-    if (err instanceof ConditionRefusedError) {
-      const current = err.existing as ClaimItem | undefined;
-      if (!current) throw new NoClaimError(slug);
-      return current;
-    }
-    throw err;
-  }
-  d.log("claim_taken_over", { slug, user_id: stuck.user_id, key_name: stuck.key_name });
-  try {
-    await d.store.repointEmailLock(slug, claimItem.email_normalized, claimItem.user_id, stuck.attempt, claimItem.attempt);
-  } catch (err) {
-    if (!(err instanceof ConditionRefusedError)) throw err;
-    // No lock of the stuck attempt: its process may have died before the slot was reserved.
-    d.log("claim_slot_unproven", { slug, user_id: stuck.user_id });
-    await acquire(d, record.config, claimItem);
-  }
-  try {
-    // Enabled keys only: a leftover of an interrupted mint was never disabled, and the listing
-    // then follows the account's live keys, not every key it ever had.
-    const leftovers = (await d.openrouter.listAllKeys({ includeDisabled: false })).filter((k) => k.name === claimItem.key_name);
-    for (const k of leftovers) await d.openrouter.deleteKey(k.hash);
-  } catch (err) {
-    // The claim stays RESERVED under the new lease; the next take-over tries again.
-    throw new OpenRouterUnavailableError("OpenRouter could not be reached to finish an interrupted claim. Please try again in a minute.", err);
-  }
-  return mint(d, record, claimItem);
 }
 
 /**
