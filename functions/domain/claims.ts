@@ -7,6 +7,7 @@ import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js"
 import type { KeyInfo } from "../openrouter/types.js";
 import { normalizeEmail } from "./email.js";
 import { bind, retryBinding } from "./bind.js";
+import { getMyKey, refreshUsage } from "./my-key.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
 import { takeOverStuck } from "./takeover.js";
@@ -92,7 +93,7 @@ export function claimUsageUsd(c: Pick<ClaimItem, "carried_usage_usd">, keyUsageU
 
 export function createClaimEngine(opts: ClaimEngineOptions) {
   const d = createEngineDeps(opts);
-  const { store, openrouter, workshops, now, log } = d;
+  const { store, workshops, now } = d;
 
   return {
     claim: (slug: string, who: Claimant) => claim(d, slug, who),
@@ -105,12 +106,7 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     },
 
     /** The caller's own claim (any state; one abandoned mid-way is finished first), or NoClaimError. */
-    async getMyKey(slug: string, userId: string): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
-      const workshop = await workshops.get(slug);
-      const c = await requireClaim(d, slug, userId, "attendee");
-      const settling = c.status === "RESERVED" || c.status === "MINTED";
-      return { claim: settling ? await finishAbandoned(d, slug, c) : c, workshop };
-    },
+    getMyKey: (slug: string, userId: string) => getMyKey(d, slug, userId),
 
     reissueMissingKey: (slug: string, userId: string, missingHash: string, opts: { answered404?: boolean } = {}) => reissueMissingKey(d, slug, userId, missingHash, opts),
 
@@ -120,32 +116,8 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     /** See `revoke` in revoke.ts. */
     revoke: (slug: string, userId: string) => revoke(d, slug, userId),
 
-    /**
-     * The owner's key with its usage read live from OpenRouter, at most once per `minIntervalMs`
-     * per claim (the rate limit is a conditional write on the claim, so it holds across
-     * containers). Within the interval, or when OpenRouter does not answer, the stored figures.
-     */
-    async refreshUsage(slug: string, userId: string, minIntervalMs = USAGE_CHECK_INTERVAL_MS): Promise<{ claim: ClaimItem; workshop: WorkshopRecord }> {
-      const workshop = await workshops.get(slug);
-      const at = now();
-      const checking = await store.startUsageCheck(slug, userId, at, minIntervalMs, KEY_HOLDING);
-      if (checking?.key_hash) {
-        try {
-          const info = await openrouter.getKey(checking.key_hash);
-          await store.recordUsage(slug, userId, {
-            keyHash: checking.key_hash,
-            usageUsd: claimUsageUsd(checking, info.usage),
-            limitRemaining: info.limit_remaining,
-            syncedAt: new Date(at).toISOString(),
-          });
-        } catch (err) {
-          // Gone upstream: the owner gets a new key in the same slot.
-          if (err instanceof UpstreamNotFoundError) await reissueMissingKey(d, slug, userId, checking.key_hash, { answered404: true }).catch((e) => log("reissue_failed", { slug, user_id: userId, error: describe(e) }));
-          else log("usage_read_failed", { slug, user_id: userId, error: describe(err) });
-        }
-      }
-      return { claim: await requireClaim(d, slug, userId, "attendee"), workshop };
-    },
+    /** The owner's key with its usage, read live from OpenRouter at most once per `minIntervalMs`. */
+    refreshUsage: (slug: string, userId: string, minIntervalMs = USAGE_CHECK_INTERVAL_MS) => refreshUsage(d, slug, userId, minIntervalMs),
 
     takeOverStuck: (slug: string, stuck: ClaimItem) => takeOverStuck(d, slug, stuck),
 
@@ -374,26 +346,5 @@ async function release(d: EngineDeps, reserved: ClaimItem, reason: string): Prom
   // Conditional on this attempt: once RELEASED, the same user's next claim may already have
   // locked the email for itself, and that lock is not ours to remove.
   await d.store.unlockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt);
-}
-
-/**
- * The owner's page polls a claim that is still being set up. Past its lease nobody is working on it
- * any more (the process died): a RESERVED claim is taken over, a MINTED one is bound, or gets a new
- * key when upstream lost it. Failing that, the page shows the claim as stored and asks again.
- */
-async function finishAbandoned(d: EngineDeps, slug: string, c: ClaimItem): Promise<ClaimItem> {
-  if (c.lease_until > d.now()) return c;
-  try {
-    if (c.status === "RESERVED") return await takeOverStuck(d, slug, c);
-    if (c.status === "MINTED" && c.key_hash) {
-      const after = await reissueMissingKey(d, slug, c.user_id, c.key_hash);
-      if (after.status !== "MINTED") return after;
-      const record = await d.workshops.get(slug);
-      return await bind(d, record, after, d.guardrailIdFor(record), false);
-    }
-  } catch (err) {
-    d.log("finish_abandoned_failed", { slug, user_id: c.user_id, status: c.status, error: describe(err) });
-  }
-  return c;
 }
 
