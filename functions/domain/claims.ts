@@ -2,19 +2,15 @@ import { createHash, randomUUID } from "node:crypto";
 import { claimWindow, effectiveCapacity, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
-import type { ClaimItem, ClaimStatus, ClaimTransition, Ledger, WorkshopRecord } from "../data/store.js";
-import { NotFoundError as UpstreamNotFoundError } from "../openrouter/errors.js";
-import type { KeyInfo } from "../openrouter/types.js";
-import { normalizeEmail } from "./email.js";
+import type { ClaimItem, ClaimStatus, Ledger, WorkshopRecord } from "../data/store.js";
 import { bind, retryBinding } from "./bind.js";
+import { normalizeEmail } from "./email.js";
+import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import { getMyKey, refreshUsage } from "./my-key.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
 import { takeOverStuck } from "./takeover.js";
-export { boundTransition } from "./bind.js";
-import { createEngineDeps, describe, requireClaim, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import {
-  ClaimStateError,
   ClaimsClosedError,
   ClaimsNotOpenError,
   ClaimsPausedError,
@@ -31,6 +27,15 @@ import { currentRoomCode, isRoomCodeValid, normalizeRoomCode, type CurrentRoomCo
 /**
  * The claim engine: one personal key per (workshop, person), never more keys than the ledger
  * allows, never a second key for a repeated or concurrent claim.
+ *
+ *   RESERVED ──mint──► MINTED ──bind──► ACTIVE | UNBOUND           (this file; bind.ts)
+ *      │  └─ past its lease: taken over, mints again                (takeover.ts)
+ *      └─ mint failed for good ──► RELEASED                         (this file)
+ *   MINTED | ACTIVE | UNBOUND ──► REVOKED                            (revoke.ts)
+ *                             ──► EXPIRED, plaintext scrubbed        (the expire job)
+ *                             ──► RESERVED when upstream lost the key (reissue.ts)
+ *
+ * The claim path:
  *
  *   claim ──► claim item (attribute_not_exists)      one claim per user
  *         ──► ledger ADD (claimed < max AND committed <= cap - budget AND not paused)
@@ -68,6 +73,7 @@ export interface ClaimOutcome {
   workshop: WorkshopRecord;
 }
 
+export { boundTransition } from "./bind.js";
 export type { ClaimEngineOptions } from "./engine-deps.js";
 
 export type ClaimEngine = ReturnType<typeof createClaimEngine>;
