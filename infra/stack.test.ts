@@ -109,8 +109,9 @@ describe("workshops", () => {
       const item = byName(T.tableItem, `workshop-${w.slug}-item`);
       expect(item.inputs).toMatchObject({ hashKey: "pk", rangeKey: "sk" });
       const stored = JSON.parse(item.inputs.item as string);
-      expect(stored.pk).toEqual({ S: w.slug });
-      expect(stored.sk).toEqual({ S: "CONFIG" });
+      // Under the deploy's own partition, apart from the claims (functions/data/tables.ts).
+      expect(stored.pk).toEqual({ S: "#catalog" });
+      expect(stored.sk).toEqual({ S: `CONFIG#${w.slug}` });
       expect(stored.guardrail_id).toEqual({ S: `gr-workshop-${w.slug}-guardrail` });
       expect(stored.key_namespace).toEqual({ S: "test" });
       expect(stored.config.M.slug).toEqual({ S: w.slug });

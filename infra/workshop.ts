@@ -1,11 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CATALOG_KEY, catalogEntries } from "../functions/data/tables.js";
+import { CATALOG_KEY, catalogEntries, workshopConfigKey } from "../functions/data/tables.js";
 import { guardrailSpec } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { OpenRouterGuardrail } from "./guardrail.js";
-
-export const CONFIG_SK = "CONFIG";
 
 export interface WorkshopDeploymentArgs {
   workshop: Workshop;
@@ -46,7 +44,7 @@ export function toAttributeValue(value: unknown): AttributeValue {
 
 /**
  * What one workshop file becomes: its OpenRouter guardrail (the model allowlist) and the workshop
- * item the functions read, `{pk: slug, sk: "CONFIG", config, guardrail_id, key_namespace}`. Functions never parse
+ * item the functions read, `{...workshopConfigKey(slug), config, guardrail_id, key_namespace}`. Functions never parse
  * YAML; this item is their copy of the file.
  */
 export class WorkshopDeployment extends pulumi.ComponentResource {
@@ -70,6 +68,7 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
       { parent: this },
     );
     const { hashKey, rangeKey } = args.workshopsTable;
+    const key = workshopConfigKey(w.slug);
     this.item = new aws.dynamodb.TableItem(
       `${name}-item`,
       {
@@ -78,8 +77,8 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
         rangeKey,
         item: this.guardrail.guardrailId.apply((guardrailId) =>
           JSON.stringify({
-            [hashKey]: { S: w.slug },
-            [rangeKey]: { S: CONFIG_SK },
+            [hashKey]: { S: key.pk },
+            [rangeKey]: { S: key.sk },
             config: toAttributeValue(w),
             guardrail_id: { S: guardrailId },
             key_namespace: { S: args.keyNamespace },

@@ -9,7 +9,7 @@ import { DeleteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { createStore, type Store } from "../functions/data/store.js";
-import { tableNames as defaultTableNames, type TableNames } from "../functions/data/tables.js";
+import { tableNames as defaultTableNames, workshopConfigKey, type TableNames } from "../functions/data/tables.js";
 import { createOpenRouterClient, DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
 import { claimWindow, guardrailSpec, KEY_NAMESPACE_PATTERN } from "../workshops/derive.js";
@@ -522,7 +522,7 @@ async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, se
   const doc = DynamoDBDocumentClient.from(dynamo.client);
   for (const slug of servedBefore) {
     if (keep.has(slug)) continue;
-    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: slug, sk: "CONFIG" } }));
+    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: workshopConfigKey(slug) }));
     log(`local stack: ${slug} is no longer served (no file, or --no-demo); its claims are kept`);
   }
 }

@@ -52,7 +52,8 @@ describe("ttl on every item kind", () => {
     const after = Math.floor(Date.now() / 1000);
 
     const afterKeys = Math.floor(Date.parse(keyExpiresAt(w)) / 1000) + DEFAULT_RETENTION.afterKeyExpiryDays * DAY_S;
-    const items = (await rawItems(stack.store.tableNames.workshops)).filter((i) => i.pk === w.slug);
+    // The workshop's own partition, and its CONFIG item in the deploy's partition (tables.ts).
+    const items = (await rawItems(stack.store.tableNames.workshops)).filter((i) => i.pk === w.slug || i.sk === `CONFIG#${w.slug}`);
     const byKind = new Map<string, Record<string, unknown>[]>();
     for (const i of items) byKind.set(kindOf(i), [...(byKind.get(kindOf(i)) ?? []), i]);
     expect([...byKind.keys()].sort()).toEqual(["CLAIM", "CONFIG", "CONSENT", "EMAIL", "LEDGER", "SPEND"]);
