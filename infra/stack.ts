@@ -10,7 +10,7 @@ import { ApiFirewall } from "./firewall.js";
 import { resourcePrefix, roleBoundaryArn } from "./iam/documents.js";
 import { MinterFunctions } from "./functions.js";
 import { JobSchedules } from "./schedules.js";
-import { ManagementKeySecret } from "./secrets.js";
+import { managementKeySecret, originVerifySecret as originVerifySecretOf } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
 import { siteContentSecurityPolicy, StaticSite, type CspSources } from "./site.js";
@@ -47,18 +47,17 @@ export function workshopKeyMinter(inputs: StackInputs) {
   const prefix = resourcePrefix(stack);
   const boundary = roleBoundaryArn(inputs.accountId, stack);
 
-  const data = new DataTables("data", { tags });
-  const managementKey = new ManagementKeySecret("openrouter-key", {
-    secretName: `workshop-key-minter/${stack}/openrouter-management-key`,
-    tags,
-  });
+  const data = new DataTables("data", { namePrefix: prefix, tags });
+  const managementKey = managementKeySecret("openrouter-key", stack, tags);
 
   // CloudFront proves to the API that a request came through it with this value: random once, then
   // kept in the state, so it holds from deploy to deploy; a Pulumi secret wherever it is used, so
-  // the state and the preview's diff never show it in the clear.
+  // the state and the preview's diff never show it in the clear. The API function reads it from
+  // Secrets Manager, not from its environment.
   const originVerifySecret = pulumi.secret(new random.RandomPassword("api-origin-verify", { length: 48, special: false }).result);
+  const originVerify = originVerifySecretOf("origin-verify", stack, originVerifySecret, tags);
   const firewall =
-    settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, tags }) : undefined;
+    settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, namePrefix: prefix, tags }) : undefined;
 
   const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
   const site = new StaticSite("site", {
@@ -67,6 +66,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     originVerifySecret,
     webAclArn: firewall?.webAcl.arn,
     bucketPrefix: `${prefix}site-`,
+    namePrefix: prefix,
     domain: settings.domain,
     contentSecurityPolicy: siteContentSecurityPolicy(siteCspSources(settings)),
     tags,
@@ -96,7 +96,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     logRetentionDays: settings.logRetentionDays,
     attendeeRetentionDays: settings.attendeeRetentionDays,
     corsOrigins,
-    originVerifySecret,
+    originVerifySecretArn: originVerify.arn,
     rolePrefix: prefix,
     roleBoundaryArn: boundary,
     bundle: inputs.bundle,
@@ -108,9 +108,13 @@ export function workshopKeyMinter(inputs: StackInputs) {
     corsOrigins,
     throttle: settings.apiThrottle,
     logRetentionDays: settings.logRetentionDays,
+    namePrefix: prefix,
     tags,
   });
-  resolveApiDomain(api.domain);
+  // The execute-api host is no secret to AWS, but a pull request's preview diff and job log are read
+  // by its author: as a Pulumi secret it shows as [secret] there (the origin header keeps direct
+  // callers out anyway; this keeps the address out of chats and tickets).
+  resolveApiDomain(pulumi.secret(api.domain));
 
   const schedules = new JobSchedules("schedules", {
     workshops,
@@ -152,7 +156,9 @@ export function workshopKeyMinter(inputs: StackInputs) {
   return {
     siteUrl: site.origin,
     apiUrl,
-    apiEndpoint: api.endpoint,
+    // A secret output: `pulumi stack output --show-secrets apiEndpoint` for operators, [secret] in
+    // every log, PR comment and step summary.
+    apiEndpoint: pulumi.secret(api.endpoint),
     distributionDomain: site.distribution.domainName,
     distributionId: site.distribution.id,
     siteBucket: site.bucket.bucket,

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { handle } from "hono/aws-lambda";
 import { createTokenVerifier } from "../auth/verify.js";
 import { lambdaCredentials } from "../aws-credentials.js";
-import { loadManagementKey, readConfig } from "../config.js";
+import { loadManagementKey, loadOriginVerifySecret, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
@@ -39,5 +39,11 @@ export const app = createApp({
   log,
 });
 
-// In the cloud only requests CloudFront forwarded (with its secret header) reach the app.
-export const handler = requireOriginSecret(config.originVerifySecret, handle(app));
+// In the cloud only requests CloudFront forwarded (with its secret header) reach the app; the header's
+// value comes from Secrets Manager, once per container, never from the environment.
+const { originVerify } = config;
+export const handler = requireOriginSecret(
+  originVerify && (() => loadOriginVerifySecret(originVerify, secrets)),
+  handle(app),
+  (err) => log("origin_verify_secret_unavailable", { error: err instanceof Error ? err.name : "error" }),
+);
