@@ -148,7 +148,9 @@ export class MinterFunctions extends pulumi.ComponentResource {
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
         tags: args.tags,
       },
-      { parent: this },
+      // The deploy role may not rewrite a trust policy (iam:UpdateAssumeRolePolicy is denied, infra/iam):
+      // a changed one means a new role (namePrefix: the new one is created before the old one goes).
+      { parent: this, replaceOnChanges: ["assumeRolePolicy"] },
     );
     new aws.iam.RolePolicy(
       `${name}-access`,
