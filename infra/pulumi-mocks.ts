@@ -198,15 +198,14 @@ export interface DeclaredStack {
 
 /**
  * The whole program as `pulumi preview` would declare it for this stack config: the repository's
- * workshop files, a fake site build and fake bundles, the deploy's clock at BEFORE_EVERY_WORKSHOP.
- * Resolves once every resource is recorded.
+ * workshop files, a fake site build and fake bundles, the deploy's clock at BEFORE_EVERY_WORKSHOP
+ * unless `now` says otherwise. Resolves once every resource is recorded.
  */
-export async function declareStack(config: Record<string, string>, secretKeys: string[] = []): Promise<DeclaredStack> {
+export async function declareStack(config: Record<string, string>, secretKeys: string[] = [], now = BEFORE_EVERY_WORKSHOP): Promise<DeclaredStack> {
   const program = installMocks(config, secretKeys);
   const { workshopKeyMinter } = await import("./stack.js");
   const { readStackSettings } = await import("./settings.js");
   const workshops = loadWorkshops();
-  const now = BEFORE_EVERY_WORKSHOP;
   const declared = workshopKeyMinter({
     workshops,
     settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),

@@ -14,7 +14,7 @@ import { managementKeySecret, originVerifySecret as originVerifySecretOf } from 
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
 import { siteContentSecurityPolicy, StaticSite, type CspSources } from "./site.js";
-import { WorkshopDeployment, workshopIndexItem } from "./workshop.js";
+import { isHistory, WorkshopDeployment, workshopIndexItem } from "./workshop.js";
 
 export interface StackInputs {
   workshops: Workshop[];
@@ -37,6 +37,9 @@ export interface StackInputs {
  */
 export function workshopKeyMinter(inputs: StackInputs) {
   const { settings, workshops } = inputs;
+  // Workshops whose keys had expired when this deploy ran get no guardrail, no schedule and no
+  // invitation (workshop.ts `isHistory`): a fresh stack does nothing for past workshops.
+  const live = workshops.filter((w) => !isHistory(w, inputs.now));
   // The site calls the API on its own origin (CloudFront /api/*); a custom domain is the only other
   // origin a browser could call it from. CloudFront's own host name cannot be listed: the API would
   // then depend on the distribution that depends on the API.
@@ -77,7 +80,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     siteOrigin: site.origin,
     domainPrefix: settings.authDomainPrefix,
     adminEmails: settings.adminEmails,
-    organizerEmails: workshops.flatMap((w) => w.organizers),
+    organizerEmails: live.flatMap((w) => w.organizers),
     sessionHours: settings.sessionHours,
     google: settings.google,
     sesEmail: settings.sesEmail,
@@ -117,7 +120,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
   resolveApiDomain(pulumi.secret(api.domain));
 
   const schedules = new JobSchedules("schedules", {
-    workshops,
+    workshops: live,
     jobsFunction: functions.jobs.fn,
     jobsRole: functions.jobs.role,
     now: inputs.now,
@@ -136,6 +139,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
         workshopsTable: workshopsTableRef,
         openrouterBaseUrl: settings.openrouterBaseUrl,
         keyNamespace: keyNamespaceFor(stack),
+        live: live.includes(w),
       }),
   );
   workshopIndexItem("workshop-index", { workshops, workshopsTable: workshopsTableRef });
@@ -174,7 +178,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     jobsFunction: functions.jobs.fn.name,
     scheduleGroup: schedules.group.name,
     deadLetterQueueUrl: schedules.deadLetters.url,
-    guardrailIds: pulumi.all(Object.fromEntries(deployments.map((d, i) => [workshops[i].slug, d.guardrail.guardrailId]))),
+    guardrailIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.guardrail ? [[workshops[i].slug, d.guardrail.guardrailId]] : [])))),
   };
 }
 
