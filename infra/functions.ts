@@ -80,7 +80,11 @@ export interface TableRef {
 
 export interface MinterFunctionsArgs {
   tables: Record<TableName, TableRef>;
-  managementKeySecretArn: pulumi.Input<string>;
+  /**
+   * The management key's secret: its name (OPENROUTER_SECRET_ARN; Secrets Manager takes a name or an
+   * ARN) and its ARN as an IAM pattern (the six characters Secrets Manager appends are unknown here).
+   */
+  managementKeySecret: { name: string; arnPattern: string };
   auth: { issuer: pulumi.Input<string>; clientId: pulumi.Input<string>; jwksUri: pulumi.Input<string> };
   openrouterBaseUrl: string;
   attendeeBaseUrl: string;
@@ -186,7 +190,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
       WORKSHOPS_TABLE: args.tables.workshops.name,
       OPENROUTER_BASE_URL: args.openrouterBaseUrl,
       ATTENDEE_BASE_URL: args.attendeeBaseUrl,
-      ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecretArn } : {}),
+      ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecret.name } : {}),
       ...(spec.needsAuth
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }
         : {}),
@@ -199,7 +203,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
   /** Concrete ARNs only: the two tables, this function's log group, and the secrets it reads. */
   private accessPolicy(spec: FunctionSpec, args: MinterFunctionsArgs, logGroup: aws.cloudwatch.LogGroup): pulumi.Output<string> {
     return pulumi
-      .all([args.tables.attendees.arn, args.tables.workshops.arn, args.managementKeySecretArn, args.originVerifySecretArn, logGroup.arn])
+      .all([args.tables.attendees.arn, args.tables.workshops.arn, args.managementKeySecret.arnPattern, args.originVerifySecretArn, logGroup.arn])
       .apply(([attendeesArn, workshopsArn, secretArn, originVerifyArn, logGroupArn]) => {
         const tableArn: Record<TableName, string> = { attendees: attendeesArn, workshops: workshopsArn };
         const statements: object[] = (Object.keys(spec.tableActions) as TableName[])

@@ -35,7 +35,6 @@ export const {
   authClientId,
   authIssuer,
   loginOrigin,
-  managementKeySecretArn,
   managementKeySecretName,
   attendeesTable,
   workshopsTable,

@@ -11,9 +11,9 @@ export interface StackSecretArgs {
 }
 
 /**
- * A Secrets Manager secret the functions read once per container (functions/config.ts), so no
- * Lambda environment carries a secret in the clear. Named `workshop-key-minter/<stack>/…`: the only
- * secrets the stack's roles may read (infra/iam/role-boundary.json).
+ * A Secrets Manager secret the deploy fills and the functions read once per container
+ * (functions/config.ts), so no Lambda environment carries a secret in the clear. Named
+ * `workshop-key-minter/<stack>/…`: the only secrets the stack's roles may read (infra/iam/role-boundary.json).
  */
 export class StackSecret extends pulumi.ComponentResource {
   readonly secret: aws.secretsmanager.Secret;
@@ -41,17 +41,18 @@ export class StackSecret extends pulumi.ComponentResource {
 }
 
 /**
- * The secret that holds the OpenRouter management key, its one copy: the functions read it at run
- * time and the deploy job reads it for the guardrail provider (.github/workflows/deploy.yml). Only
- * the container exists here: the organizer puts the value once with `aws secretsmanager
- * put-secret-value`, so the key is never in the repository, the program, the Pulumi state or GitHub.
+ * The secret that holds the OpenRouter management key: its one copy. You create it, with its value,
+ * in the one-time setup (README) before the first deploy, because that deploy already needs the key
+ * (the guardrail provider, .github/workflows/deploy.yml reads it with the deploy role); the program
+ * only names it, so the key is never in the repository, the program, the Pulumi state or GitHub.
  */
-export function managementKeySecret(name: string, stack: string, tags: Record<string, string>): StackSecret {
-  return new StackSecret(name, {
-    secretName: `workshop-key-minter/${stack}/openrouter-management-key`,
-    description: "OpenRouter management key used by the Workshop Key Minter functions to mint and sync attendee keys",
-    tags,
-  });
+export function managementKeySecretName(stack: string): string {
+  return `workshop-key-minter/${stack}/openrouter-management-key`;
+}
+
+/** The secret's ARN as an IAM pattern: Secrets Manager appends `-` and six random characters to the name. */
+export function managementKeySecretArnPattern(region: string, accountId: string, stack: string): string {
+  return `arn:aws:secretsmanager:${region}:${accountId}:secret:${managementKeySecretName(stack)}-??????`;
 }
 
 /**

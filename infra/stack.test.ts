@@ -240,7 +240,8 @@ describe("data", () => {
 });
 
 describe("functions and permissions", () => {
-  const managementKeySecret = () => byName(T.secret, "openrouter-key-secret");
+  // Created with its value in the one-time setup, named by the program (infra/secrets.ts).
+  const managementKeySecret = () => ({ name: "workshop-key-minter/test/openrouter-management-key", arn: `arn:aws:secretsmanager:eu-central-1:${ACCOUNT}:secret:workshop-key-minter/test/openrouter-management-key-??????` });
   const tableArns = () => program.ofType(T.table).map((t) => t.state.arn as string);
 
   it("runs both functions on nodejs22.x with the environment they read at cold start", () => {
@@ -257,7 +258,7 @@ describe("functions and permissions", () => {
         ATTENDEES_TABLE: attendees.state.name,
         WORKSHOPS_TABLE: workshopsTable.state.name,
         OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
-        OPENROUTER_SECRET_ARN: secret.state.arn,
+        OPENROUTER_SECRET_ARN: secret.name,
         ATTENDEE_BASE_URL: "https://openrouter.ai/api/v1",
       });
       expect(revealed(fn.inputs.environment).variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
@@ -279,14 +280,16 @@ describe("functions and permissions", () => {
     const apiEnv = revealed(program.one(T.fn, "functions-api").inputs.environment).variables;
     const jobsEnv = revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables;
     const api = readConfig(apiEnv);
-    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: managementKeySecret().state.arn });
+    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: managementKeySecret().name });
     expect(api.auth.adminGroup).toBe("admins");
     const jobs = readJobsConfig(jobsEnv);
     expect(jobs.tables).toEqual(api.tables);
   });
 
   it("names concrete ARNs in every policy: no wildcard resource on data or the secret", () => {
-    const secretArn = managementKeySecret().state.arn;
+    const secretArn = managementKeySecret().arn;
+    // The program declares no secret for the key: the one-time setup made it, with its value.
+    expect(program.ofType(T.secret).map((s) => s.inputs.name)).toEqual(["workshop-key-minter/test/origin-verify"]);
     const policies = program.ofType(T.rolePolicy);
     expect(policies.length).toBeGreaterThanOrEqual(3);
     for (const p of policies) {

@@ -10,7 +10,7 @@ import { ApiFirewall } from "./firewall.js";
 import { resourcePrefix, roleBoundaryArn } from "./iam/documents.js";
 import { MinterFunctions } from "./functions.js";
 import { JobSchedules } from "./schedules.js";
-import { managementKeySecret, originVerifySecret as originVerifySecretOf } from "./secrets.js";
+import { managementKeySecretArnPattern, managementKeySecretName, originVerifySecret as originVerifySecretOf } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
 import { siteContentSecurityPolicy, StaticSite, type CspSources } from "./site.js";
@@ -51,7 +51,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
   const boundary = roleBoundaryArn(inputs.accountId, stack);
 
   const data = new DataTables("data", { namePrefix: prefix, tags });
-  const managementKey = managementKeySecret("openrouter-key", stack, tags);
+  // Created with its value in the one-time setup (secrets.ts): the program only names it.
+  const managementKey = { name: managementKeySecretName(stack), arnPattern: managementKeySecretArnPattern(settings.region, inputs.accountId, stack) };
 
   // CloudFront proves to the API that a request came through it with this value: random once, then
   // kept in the state, so it holds from deploy to deploy; a Pulumi secret wherever it is used, so
@@ -92,7 +93,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
       attendees: { name: data.attendees.name, arn: data.attendees.arn },
       workshops: { name: data.workshops.name, arn: data.workshops.arn },
     },
-    managementKeySecretArn: managementKey.arn,
+    managementKeySecret: managementKey,
     auth: { issuer: auth.issuer, clientId: auth.clientId, jwksUri: auth.jwksUri },
     openrouterBaseUrl: settings.openrouterBaseUrl,
     attendeeBaseUrl: settings.attendeeBaseUrl,
@@ -170,8 +171,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     authClientId: auth.clientId,
     authIssuer: auth.issuer,
     loginOrigin: auth.loginOrigin,
-    managementKeySecretArn: managementKey.arn,
-    managementKeySecretName: managementKey.secret.name,
+    managementKeySecretName: managementKey.name,
     attendeesTable: data.attendees.name,
     workshopsTable: data.workshops.name,
     apiFunction: functions.api.fn.name,
