@@ -66,6 +66,11 @@ const userPoolOf = (r: RecordedResource) => byId(r.inputs.userPoolId);
 const userPoolCalls = (r: RecordedResource, actions: string[]) => calls(actions, userPoolOf(r).state.arn, tagged(userPoolOf(r)));
 const bucketOf = (r: RecordedResource) => byId(r.inputs.bucket).state.arn as string;
 const tableArnNamed = (name: string) => program.ofType("aws:dynamodb/table:Table").find((t) => t.state.name === name)!.state.arn as string;
+/** CloudFront's policies and access controls: created on "*" (no name to scope), then by id. */
+const cloudfrontPolicyCalls = (kind: string, arnKind: string) => (r: RecordedResource) => [
+  ...calls([`cloudfront:Create${kind}`], "*"),
+  ...calls([`cloudfront:Get${kind}`, `cloudfront:Update${kind}`, `cloudfront:Delete${kind}`], cloudfrontArn(arnKind, r.id)),
+];
 const passRole = (role: string, service: string): Call => ({ action: "iam:PassRole", resource: role, context: { "iam:PassedToService": service } });
 const withBoundary = { "iam:PermissionsBoundary": BOUNDARY };
 
@@ -192,22 +197,10 @@ const PROVIDER_CALLS: Record<string, ((r: RecordedResource) => Call[]) | "no AWS
     ...calls(["cloudfront:CreateFunction"], "*"),
     ...calls(["cloudfront:DescribeFunction", "cloudfront:GetFunction", "cloudfront:UpdateFunction", "cloudfront:PublishFunction", "cloudfront:DeleteFunction"], r.state.arn),
   ],
-  "aws:cloudfront/cachePolicy:CachePolicy": (r) => [
-    ...calls(["cloudfront:CreateCachePolicy"], "*"),
-    ...calls(["cloudfront:GetCachePolicy", "cloudfront:UpdateCachePolicy", "cloudfront:DeleteCachePolicy"], cloudfrontArn("cache-policy", r.id)),
-  ],
-  "aws:cloudfront/originRequestPolicy:OriginRequestPolicy": (r) => [
-    ...calls(["cloudfront:CreateOriginRequestPolicy"], "*"),
-    ...calls(["cloudfront:GetOriginRequestPolicy", "cloudfront:UpdateOriginRequestPolicy", "cloudfront:DeleteOriginRequestPolicy"], cloudfrontArn("origin-request-policy", r.id)),
-  ],
-  "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": (r) => [
-    ...calls(["cloudfront:CreateResponseHeadersPolicy"], "*"),
-    ...calls(["cloudfront:GetResponseHeadersPolicy", "cloudfront:UpdateResponseHeadersPolicy", "cloudfront:DeleteResponseHeadersPolicy"], cloudfrontArn("response-headers-policy", r.id)),
-  ],
-  "aws:cloudfront/originAccessControl:OriginAccessControl": (r) => [
-    ...calls(["cloudfront:CreateOriginAccessControl"], "*"),
-    ...calls(["cloudfront:GetOriginAccessControl", "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl"], cloudfrontArn("origin-access-control", r.id)),
-  ],
+  "aws:cloudfront/cachePolicy:CachePolicy": cloudfrontPolicyCalls("CachePolicy", "cache-policy"),
+  "aws:cloudfront/originRequestPolicy:OriginRequestPolicy": cloudfrontPolicyCalls("OriginRequestPolicy", "origin-request-policy"),
+  "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": cloudfrontPolicyCalls("ResponseHeadersPolicy", "response-headers-policy"),
+  "aws:cloudfront/originAccessControl:OriginAccessControl": cloudfrontPolicyCalls("OriginAccessControl", "origin-access-control"),
   "aws:wafv2/webAcl:WebAcl": (r) => calls(["wafv2:CreateWebACL", "wafv2:GetWebACL", "wafv2:UpdateWebACL", "wafv2:ListTagsForResource", "wafv2:TagResource", "wafv2:DeleteWebACL"], r.state.arn),
   "aws:sqs/queue:Queue": (r) =>
     calls(["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue", "sqs:DeleteQueue"], r.state.arn),
