@@ -22,6 +22,12 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
  *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
+ *   sk = "ATTEMPTS#<user_id>#<window>"  one person's claim attempts in one attempt window (the room
+ *       code's rotation, `domain/attempts.ts`; `<window>` is e.g. "5m5893421"):
+ *       { user_id, claims (number), wrong_room_codes (number), window_ends_at (epoch ms), ttl }
+ *       Each count is an UpdateItem ADD whose condition holds the limit, so containers racing each
+ *       other cannot count past it; the next window is a new item, and `ttl` (an hour after the
+ *       window ends) clears the old ones.
  * and, under pk = "#catalog" (slugs never start with "#"), everything the deploy writes and nothing else:
  *   sk = "INDEX"              the deployment's workshop index, written whole with the CONFIG items:
  *       { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of scanning the
@@ -38,7 +44,8 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
- * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
+ * written (README "Privacy"); attempt counters an hour after their window. Workshop items and
+ * ledgers have none: the deploy owns them.
  */
 
 /** Sort keys (and the deployment's partition key) of the layout above. */
