@@ -53,6 +53,7 @@ export const LEDGER_SK = "LEDGER";
 export const claimSk = (userId: string) => `CLAIM#${userId}`;
 export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 export const consentSk = (userId: string) => `CONSENT#${userId}`;
+export const attemptsSk = (userId: string, window: string) => `ATTEMPTS#${userId}#${window}`;
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 export const DEPLOYMENT_PK = "#deployment";
 export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";

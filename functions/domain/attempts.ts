@@ -1,4 +1,7 @@
 import type { Workshop } from "../../workshops/schema.js";
+import { ConditionRefusedError } from "../data/errors.js";
+import type { AttemptCounts, Store } from "../data/store.js";
+import { TooManyAttemptsError } from "./errors.js";
 import { roomCodeStep } from "./room-code.js";
 
 /**
@@ -29,4 +32,36 @@ export function attemptWindow(w: Pick<Workshop, "claim_code">, nowMs: number): A
   const minutes = w.claim_code ? w.claim_code.rotate_minutes : WINDOW_MINUTES_WITHOUT_CODE;
   const step = w.claim_code ? roomCodeStep(w.claim_code, nowMs) : Math.floor(nowMs / (minutes * 60_000));
   return { id: `${minutes}m${step}`, endsAt: (step + 1) * minutes * 60_000 };
+}
+
+type Counter = Pick<Store, "countAttempt">;
+
+/**
+ * Counts a claim by `userId` against this window's limits; TooManyAttemptsError (429 until the window
+ * ends) once they made `limits.claims` claims, or `limits.wrongRoomCodes` wrong guesses, in it.
+ */
+export async function countClaim(store: Counter, w: Pick<Workshop, "slug" | "claim_code">, userId: string, nowMs: number, limits: AttemptLimits = ATTEMPT_LIMITS): Promise<void> {
+  const window = attemptWindow(w, nowMs);
+  try {
+    await store.countAttempt(w.slug, userId, window, "claims", { claims: limits.claims, wrong_room_codes: limits.wrongRoomCodes });
+  } catch (err) {
+    if (!(err instanceof ConditionRefusedError)) throw err;
+    const counts = err.existing as AttemptCounts | undefined;
+    const guessing = (counts?.wrong_room_codes ?? 0) >= limits.wrongRoomCodes;
+    throw new TooManyAttemptsError(w.slug, guessing ? "room_code" : "claim", window.endsAt, nowMs);
+  }
+}
+
+/**
+ * Counts a wrong room code. The guess that reaches the limit is still answered as wrong; one that
+ * would pass it (racing requests that all got past `countClaim`) is answered 429 instead.
+ */
+export async function countWrongRoomCode(store: Counter, w: Pick<Workshop, "slug" | "claim_code">, userId: string, nowMs: number, limits: AttemptLimits = ATTEMPT_LIMITS): Promise<void> {
+  const window = attemptWindow(w, nowMs);
+  try {
+    await store.countAttempt(w.slug, userId, window, "wrong_room_codes", { wrong_room_codes: limits.wrongRoomCodes });
+  } catch (err) {
+    if (!(err instanceof ConditionRefusedError)) throw err;
+    throw new TooManyAttemptsError(w.slug, "room_code", window.endsAt, nowMs);
+  }
 }
