@@ -4,11 +4,11 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ModelCatalogue, type EmulatorModel } from "./catalogue.js";
-import { errorResponse, json, type EmulatorContext } from "./context.js";
+import { errorResponse, json, requireManagement, type EmulatorContext } from "./context.js";
 import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
 import { registerInferenceRoutes } from "./inference.js";
 import { registerManagementRoutes } from "./management.js";
-import { HostCheck, isWildcardHost, serverOrigins } from "../hosts.js";
+import { HostCheck, isLoopbackHost, isWildcardHost, serverOrigins } from "../hosts.js";
 import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
 
 /**
@@ -37,6 +37,12 @@ export interface EmulatorOptions {
   totalCredits?: number;
   /** Clock (ms since epoch) for expiry and usage windows; the local stack passes its rehearsal clock. */
   now?: () => number;
+  /**
+   * The control routes (/_emulator/*: faults, credits, models, stats) answer only the management key
+   * (Bearer). Off by default, for a loopback-only emulator; on for one that listens on a network
+   * (`--host 0.0.0.0`), so nobody else on the Wi-Fi can change credits or inject faults.
+   */
+  controlNeedsManagementKey?: boolean;
 }
 
 export interface Emulator {
@@ -87,6 +93,9 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   registerManagementRoutes(app, ctx);
   registerInferenceRoutes(app, ctx);
 
+  if (opts.controlNeedsManagementKey) {
+    app.use("/_emulator/*", async (c, next) => requireManagement(ctx, c) ?? next());
+  }
   // Control writes need a JSON content type: a web page can send a cross-site "simple" POST
   // (text/plain, form) to a loopback port without asking, but not an application/json one, and the
   // control routes answer no CORS preflight.
@@ -184,8 +193,8 @@ export interface RunningEmulator {
 }
 
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
-  const emulator = createEmulator(opts);
   const host = opts.host ?? "127.0.0.1";
+  const emulator = createEmulator({ controlNeedsManagementKey: !isLoopbackHost(host), ...opts });
   // Only its own names as Host (DNS rebinding: see local/hosts.ts); known once the port is.
   let hostCheck: HostCheck | undefined;
   const fetch = (req: Request) => {
