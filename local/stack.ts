@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -229,7 +229,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const log = opts.quiet ? () => {} : (opts.log ?? ((line: string) => console.log(line)));
   const logEvent = (event: string, fields: Record<string, unknown>) => log(logLine("api", event, fields));
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
-  mkdirSync(dataDir, { recursive: true });
+  // It holds the keys, the room-code secret and the sign-in key: owner-only, also when an older
+  // start made it with the default mode (nothing inside can be reached through a 0700 folder).
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const clock = createStackClock({ at: opts.at, speed: opts.speed });
   const admins = [...new Set((opts.admins ?? []).map((e) => e.trim().toLowerCase()).filter(Boolean))];
   const openrouterMode: OpenRouterMode = opts.openrouter ?? "emulator";
@@ -247,7 +250,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   // A bad workshop file stops the start before anything listens, with every problem listed.
   const fileWorkshops = loadWorkshops(opts.workshopsDir);
   const wantDemo = (opts.demo ?? true) && !fileWorkshops.some((w) => w.slug === DEMO_SLUG);
-  const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
 
   // The server listens first: the origins (and so the issuers) depend on the port it got. Until every
   // part is up, every request gets a 503 "starting"; a Host that is not one of ours gets a 421.
@@ -311,10 +313,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   );
 
   try {
-    const siteDir = join(dataDir, "site");
-    const siteBuild = ensureSiteBuilt(workshops, siteDir);
-    siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
-
+    // The database is the folder's lock (LevelDB's, held by the OS until this process lets go or
+    // dies), so it is opened before anything is written: a second stack on a folder in use is
+    // refused before it touches the demo workshop or the site the running one serves.
     const dynamo = await startLocalDynamo({ dataDir: join(dataDir, "dynamodb") }).catch((err: unknown) => {
       if (err instanceof DatabaseInUseError) {
         throw new LocalStackError(`The data folder ${dataDir} is in use by another process (another local stack?): stop it first, or start this one with --data <another folder>.`, { cause: err });
@@ -322,6 +323,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       throw err instanceof DamagedDatabaseError ? damagedDataFolder(dataDir, err.message, [], err) : err;
     });
     cleanups.push(() => dynamo.close());
+
+    const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
+    const siteDir = join(dataDir, "site");
+    const siteBuild = ensureSiteBuilt(workshops, siteDir);
+    siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
     const tableNames = defaultTableNames("local");
     // A database this folder used before (it has its namespace) must still hold its tables; without
     // them its log was cut short, and creating them afresh would hide that every claim is gone.
@@ -466,7 +472,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const scheduler = startScheduler({
       workshops: () => workshops,
       clock,
-      runJob: (input) => api.runJob(input),
+      runJob: async (input) => {
+        try {
+          return await api.runJob(input);
+        } finally {
+          // The expire job scrubbed the keys from the claims; compacting drops the old copies LevelDB
+          // still keeps on disk (also after a failed run: it may have scrubbed some).
+          if (input.job === "expire") await dynamo.compact();
+        }
+      },
       stateFile: join(dataDir, "scheduler.json"),
       intervalMs: opts.schedulerIntervalMs,
       log,
@@ -570,7 +584,7 @@ function localKeyNamespace(dataDir: string, recorded: string | undefined): strin
   }
   const namespace = recorded ?? `local-${randomBytes(4).toString("hex")}`;
   if (!KEY_NAMESPACE_PATTERN.test(namespace)) throw damagedDataFolder(dataDir, `the database recorded ${JSON.stringify(namespace)} as its key namespace`);
-  writeFileSync(file, `${namespace}\n`);
+  writeFileSync(file, `${namespace}\n`, { mode: 0o600 });
   return namespace;
 }
 
