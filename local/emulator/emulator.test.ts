@@ -231,6 +231,27 @@ describe("fault injection", () => {
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("on a network address (--host 0.0.0.0) answers its control routes only with the management key", async () => {
+    const onNetwork = await startEmulator({ managementKey: MANAGEMENT_KEY, host: "0.0.0.0" });
+    try {
+      const control = (method: string, path: string, key?: string) =>
+        fetch(`${onNetwork.origin}/_emulator${path}`, {
+          method,
+          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          body: method === "GET" ? undefined : JSON.stringify({ "*": { errorRate: 1 } }),
+        });
+      expect((await control("PUT", "/faults")).status).toBe(401);
+      expect((await control("GET", "/stats")).status).toBe(401);
+      expect(onNetwork.emulator.stats().calls).toEqual({});
+      expect((await control("GET", "/faults", MANAGEMENT_KEY)).status).toBe(200);
+      expect((await control("PUT", "/faults", MANAGEMENT_KEY)).status).toBe(200);
+    } finally {
+      await onNetwork.close();
+    }
+    // On loopback (the default) they stay open, as the tests and the bench use them.
+    expect((await fetch(`${running.origin}/_emulator/stats`)).status).toBe(200);
+  });
+
   it("fails the same calls for the same seed", async () => {
     const outcomes = async () => {
       const e = createEmulator({ managementKey: MANAGEMENT_KEY, seed: 42, faults: { credits: { errorRate: 0.5 } } });
