@@ -13,13 +13,19 @@ import { callApi, signIn, spawnNpmStart, tempDirs, waitForRunningUrl, workshopFi
  */
 
 const tempDir = tempDirs();
+
+/** Signs `who` in on the stack at `url`, fills in the profile and claims a key of `slug`: the claim's answer. */
+async function claimAs(url: string, who: string, slug = DEMO_SLUG) {
+  const token = await signIn(url, `${who}@example.com`, { name: who });
+  await callApi(url, token, "PUT", "/api/me", { display_name: who, marketing_opted_in: false });
+  return callApi(url, token, "POST", `/api/workshops/${slug}/claim`);
+}
+
 /** A folder a stack was stopped cleanly in, after one claim. */
 async function cleanlyStoppedFolder(): Promise<string> {
   const dataDir = tempDir("wkm-clean-");
   const stack = await startLocalStack({ port: 0, dataDir, quiet: true });
-  const token = await signIn(stack.url, "clean@example.com", { name: "Clean" });
-  await callApi(stack.url, token, "PUT", "/api/me", { display_name: "Clean", marketing_opted_in: false });
-  expect((await callApi(stack.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+  expect((await claimAs(stack.url, "clean")).status).toBe(201);
   await stack.close();
   return dataDir;
 }
@@ -126,9 +132,7 @@ describe("a damaged data folder", () => {
     const dataDir = tempDir("wkm-log-");
     const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
     const url = await waitForRunningUrl(cli);
-    const token = await signIn(url, "crash@example.com", { name: "Crash" });
-    await callApi(url, token, "PUT", "/api/me", { display_name: "Crash", marketing_opted_in: false });
-    expect((await callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+    expect((await claimAs(url, "crash")).status).toBe(201);
     cli.child.kill("SIGKILL");
     await cli.exited;
     const logs = readdirSync(join(dataDir, "dynamodb")).filter((f) => f.endsWith(".log"));
@@ -226,9 +230,7 @@ describe("the data folder's secrets", () => {
     const dataDir = join(tempDir("wkm-modes-"), "data");
     const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
     const url = await waitForRunningUrl(cli);
-    const token = await signIn(url, "modes@example.com", { name: "Modes" });
-    await callApi(url, token, "PUT", "/api/me", { display_name: "Modes", marketing_opted_in: false });
-    expect((await callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+    expect((await claimAs(url, "modes")).status).toBe(201);
     cli.child.kill("SIGINT");
     expect((await cli.exited).code).toBe(0);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
@@ -255,9 +257,7 @@ describe("the data folder's secrets", () => {
     const during = await startLocalStack({ ...quietScheduler, at: new Date(openAt).toISOString() });
     let key: string;
     try {
-      const token = await signIn(during.url, "scrub@example.com", { name: "Scrub" });
-      await callApi(during.url, token, "PUT", "/api/me", { display_name: "Scrub", marketing_opted_in: false });
-      const claim = await callApi(during.url, token, "POST", "/api/workshops/scrub-test/claim");
+      const claim = await claimAs(during.url, "scrub", "scrub-test");
       expect(claim.status).toBe(201);
       key = claim.body.key.key as string;
       expect(key).toMatch(/^sk-or-v1-[0-9a-f]{64}$/);
