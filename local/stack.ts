@@ -22,7 +22,7 @@ import { createEmulator, EmulatorDataError } from "./emulator/index.js";
 import { ADMIN_GROUP, createLocalOidc, LocalOidcError, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
 import { startScheduler, type LocalScheduler } from "./scheduler.js";
 import { securityHeadersFor, setSecurityHeaders } from "./security-headers.js";
-import { HostCheck, isLoopbackHost, serverOrigins } from "./hosts.js";
+import { answersMethod, HostCheck, isLoopbackHost, serverOrigins } from "./hosts.js";
 import { ensureSiteBuilt, serveSiteFile } from "./site.js";
 import { createLocalApi } from "./api.js";
 
@@ -188,18 +188,6 @@ const unavailablePage = (state: keyof typeof UNAVAILABLE) => `<!doctype html>
 </html>
 `;
 
-/**
- * The methods some part of the stack answers. Any other (TRACE, PROPFIND, …) gets 405 here, before
- * the request is turned into a fetch Request, which refuses TRACE with an error (a 500).
- */
-const ANSWERED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
-
-function answerMethodNotAllowed(res: ServerResponse): void {
-  setSecurityHeaders(res);
-  res.writeHead(405, { allow: [...ANSWERED_METHODS].join(", "), "content-type": "application/json", "cache-control": "no-store" });
-  res.end(JSON.stringify({ error: { code: "method_not_allowed", message: "The local stack does not answer this method." } }));
-}
-
 /** How long a stop waits for the requests being answered before it closes the parts under them. */
 const STOP_DRAIN_MS = 15_000;
 
@@ -263,7 +251,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const server = createServer((req, res) => {
     if (!hostCheck) return answerUnavailable(req, res, "starting");
     if (!hostCheck.admit(req, res)) return;
-    if (!ANSWERED_METHODS.has(req.method ?? "")) return answerMethodNotAllowed(res);
+    if (!answersMethod(req, res, setSecurityHeaders)) return;
     const toEmulator = req.url?.startsWith("/openrouter/") ?? false;
     // The emulator answers as soon as it exists (the stack's own start-up calls it: guardrails) and
     // until the last request that needs it is done.

@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -250,6 +251,24 @@ describe("fault injection", () => {
     }
     // On loopback (the default) they stay open, as the tests and the bench use them.
     expect((await fetch(`${running.origin}/_emulator/stats`)).status).toBe(200);
+  });
+
+  it("answers TRACE and other methods it has no route for with 405 and Allow, not 500", async () => {
+    const { origin } = running;
+    const u = new URL(origin);
+    for (const method of ["TRACE", "PROPFIND"]) {
+      const answer = await new Promise<{ status: number; allow?: string }>((resolve, reject) => {
+        // fetch refuses to send TRACE; a raw request does what a scanner on the room network would.
+        const req = httpRequest({ host: u.hostname, port: u.port, method, path: "/api/v1/keys" }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode!, allow: res.headers.allow }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(answer.status, method).toBe(405);
+      expect(answer.allow).toContain("GET");
+    }
   });
 
   it("fails the same calls for the same seed", async () => {

@@ -1,4 +1,5 @@
 import { randomInt } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
@@ -8,7 +9,7 @@ import { errorResponse, json, requireManagement, type EmulatorContext } from "./
 import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
 import { registerInferenceRoutes } from "./inference.js";
 import { registerManagementRoutes } from "./management.js";
-import { HostCheck, isLoopbackHost, isWildcardHost, serverOrigins } from "../hosts.js";
+import { answersMethod, HostCheck, isLoopbackHost, isWildcardHost, serverOrigins } from "../hosts.js";
 import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
 
 /**
@@ -207,6 +208,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     // overrideGlobalObjects: false keeps the global Response undici's own; node-server would otherwise
     // swap it, and clients in the same process (the SDK checks `instanceof Response`) would break.
     const s = serve({ fetch, port: opts.port ?? 0, hostname: host, overrideGlobalObjects: false }, () => resolve(s));
+    // TRACE and other methods nothing answers get 405 before node-server turns them into a fetch Request (a 500).
+    const listeners = s.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    s.removeAllListeners("request");
+    s.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      if (answersMethod(req, res)) for (const listener of listeners) listener(req, res);
+    });
     s.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
