@@ -2,7 +2,8 @@
  * Debian's Chromium, as every browser test here launches it. Never skipped: without the browser
  * the launch throws with what to install, and the run fails.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
@@ -57,4 +58,43 @@ export const SCREENSHOTS_DIR = process.env.WKM_SCREENSHOTS ?? join(tmpdir(), "wk
 /** A full-page screenshot, `<name>.png` in SCREENSHOTS_DIR (Playwright makes the folder). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS_DIR, `${name}.png`), fullPage: true });
+}
+
+// axe-core's browser build, read once; evaluated in the page over the DevTools protocol, which the
+// page's Content-Security-Policy (script-src 'self') does not govern, so the policy stays as served.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[]; failureSummary?: string }[];
+}
+
+/**
+ * axe-core's violations on the page as it stands, checked in the light and in the dark colour
+ * scheme in turn (the scheme is emulated on the page, as `colorScheme` on a context does, and put
+ * back afterwards): one line per rule and scheme, with the elements it found, so a test can expect
+ * the list to be empty and read what broke when it is not.
+ */
+export async function axeViolations(page: Page, schemes: ("light" | "dark")[] = ["light", "dark"]): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
+  const found: string[] = [];
+  const initial = await page.evaluate(() => (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
+  try {
+    for (const scheme of schemes) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const violations = await page.evaluate(async () => {
+        const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
+        return (await axe.run(document, { resultTypes: ["violations"] })).violations;
+      });
+      for (const v of violations) {
+        const where = v.nodes.map((n) => n.target.join(" ")).join(", ");
+        found.push(`${scheme} ${new URL(page.url()).pathname}: ${v.id} (${v.impact}) ${v.help}: ${where}`);
+      }
+    }
+  } finally {
+    await page.emulateMedia({ colorScheme: initial });
+  }
+  return found;
 }
