@@ -5,7 +5,8 @@ import { signIn } from "./auth.js";
 import { explainInferenceError, inferenceErrorHelp } from "./inference-errors.js";
 import { workshopState } from "./phase.js";
 import { findWorkshop } from "./site-data.js";
-import { codeSnippet, envSnippet, SNIPPET_LANGUAGES, type SnippetLanguage } from "./snippets.js";
+import { codeSnippet, envSnippet, SHELL_CALL_LABEL, SNIPPET_LANGUAGES, type Shell, type SnippetLanguage } from "./snippets.js";
+import { useSessionEnded } from "./session-ended.js";
 import { useStatuses } from "./status.js";
 import { formatAgo, formatDuration, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
 import type { CatalogModel, CatalogWorkshop, ClaimStatus, MyKey, SiteProps, WorkshopState } from "./types.js";
@@ -59,6 +60,7 @@ function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey) => void }) {
   const used = Math.max(0, k.budget_usd - left, k.usage_usd);
   const now = useNow(15_000);
   const [checking, setChecking] = useState(false);
+  // Why the last "Check now" failed (null: it did not); the figures then are the older ones.
   const [failed, setFailed] = useState<string | null>(null);
   const check = async () => {
     setChecking(true);
@@ -66,12 +68,13 @@ function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey) => void }) {
     try {
       onChecked(await fetchLiveKey(k.slug));
     } catch (err) {
-      // An unreachable server is said by the banner at the top of the page.
-      if (!(err instanceof ApiError && err.code === "network")) setFailed(errorMessage(err));
+      // An unreachable server is also said by the banner at the top of the page.
+      setFailed(err instanceof ApiError && err.code === "network" ? "the server cannot be reached" : errorMessage(err).replace(/\.$/, ""));
     } finally {
       setChecking(false);
     }
   };
+  const read = k.usage_synced_at ? formatAgo(now - Date.parse(k.usage_synced_at)) : null;
   return (
     <section class="card" aria-labelledby="budget-heading">
       <h2 id="budget-heading" class="h3">
@@ -87,14 +90,17 @@ function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey) => void }) {
       </p>
       <Meter value={used} max={k.budget_usd} label="Budget used" />
       <p class="fineprint budget-checked">
-        <span data-testid="usage-checked">
-          {k.usage_synced_at ? `Usage checked ${formatAgo(now - Date.parse(k.usage_synced_at))}.` : "Usage not checked yet."}
+        <span data-testid="usage-checked" aria-live="polite">
+          {failed !== null
+            ? `Usage could not be checked: ${failed}. ${read ? `These figures were read ${read}.` : "These figures were never checked."}`
+            : read
+              ? `Usage checked ${read}.`
+              : "Usage not checked yet."}
         </span>{" "}
-        <button type="button" class="btn-link" disabled={checking} onClick={check}>
+        <button type="button" class="btn-link" aria-disabled={checking} onClick={() => !checking && void check()}>
           {checking ? "Checking…" : "Check now"}
         </button>
       </p>
-      {failed && <p class="small muted">{failed}</p>}
     </section>
   );
 }
@@ -115,48 +121,56 @@ function Expiry({ expiresAt }: { expiresAt: string }) {
   );
 }
 
+/** A choice among a few options, as one row of radio buttons. */
+function Segmented<T extends string>({ legend, name, options, value, onChange }: { legend: string; name: string; options: { id: T; label: string }[]; value: T; onChange: (v: T) => void }) {
+  return (
+    <fieldset class="segmented">
+      <legend class="field-label">{legend}</legend>
+      {options.map((o) => (
+        <label key={o.id} class={o.id === value ? "selected" : undefined}>
+          <input type="radio" name={name} value={o.id} checked={o.id === value} onChange={() => onChange(o.id)} />
+          {o.label}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+const SHELLS: { id: Shell; label: string }[] = [
+  { id: "posix", label: "macOS / Linux" },
+  { id: "powershell", label: "Windows (PowerShell)" },
+];
+
 function UseIt({ k }: { k: MyKey }) {
+  const [shell, setShell] = useState<Shell>("posix");
   const [language, setLanguage] = useState<SnippetLanguage>("python");
   const [model, setModel] = useState(k.models[0]?.id ?? "");
-  const lang = SNIPPET_LANGUAGES.find((l) => l.id === language) ?? SNIPPET_LANGUAGES[0];
-  const code = codeSnippet(language, k.base_url, model);
+  const languages = SNIPPET_LANGUAGES.map((l) => (l.id === "curl" ? { ...l, label: SHELL_CALL_LABEL[shell] } : l));
+  const lang = languages.find((l) => l.id === language) ?? languages[0];
+  const code = codeSnippet(language, k.base_url, model, shell);
   const secret = k.key ?? "";
+  const shellLabel = SHELLS.find((s) => s.id === shell)!.label;
   return (
     <section class="card" aria-labelledby="use-heading">
       <h2 id="use-heading" class="h3">
         Use it
       </h2>
+      <Segmented legend="Your terminal" name="snippet-shell" options={SHELLS} value={shell} onChange={setShell} />
       <p class="step">
         <span class="step-n" aria-hidden="true">1</span> Put the key in your terminal's environment:
       </p>
       <CodeBlock
-        title="macOS / Linux"
-        code={envSnippet(maskKey(secret), "posix")}
-        copyText={envSnippet(secret, "posix")}
-        copyLabel="Copy the export command with your key"
+        title={shellLabel}
+        code={envSnippet(maskKey(secret), shell)}
+        copyText={envSnippet(secret, shell)}
+        copyLabel={`Copy the ${shell === "posix" ? "export" : "PowerShell"} command with your key`}
+        testId="env-snippet"
       />
-      <details class="small">
-        <summary>On Windows (PowerShell)</summary>
-        <CodeBlock
-          title="PowerShell"
-          code={envSnippet(maskKey(secret), "powershell")}
-          copyText={envSnippet(secret, "powershell")}
-          copyLabel="Copy the PowerShell command with your key"
-        />
-      </details>
       <p class="step">
         <span class="step-n" aria-hidden="true">2</span> Call a model:
       </p>
       <div class="snippet-controls">
-        <fieldset class="segmented">
-          <legend class="field-label">Language</legend>
-          {SNIPPET_LANGUAGES.map((l) => (
-            <label key={l.id} class={l.id === language ? "selected" : undefined}>
-              <input type="radio" name="snippet-language" value={l.id} checked={l.id === language} onChange={() => setLanguage(l.id)} />
-              {l.label}
-            </label>
-          ))}
-        </fieldset>
+        <Segmented legend="Language" name="snippet-language" options={languages} value={language} onChange={setLanguage} />
         <label class="field field-inline" for="snippet-model">
           <span class="field-label">Model</span>
           <select id="snippet-model" value={model} onChange={(e) => setModel((e.target as HTMLSelectElement).value)}>
@@ -173,7 +187,13 @@ function UseIt({ k }: { k: MyKey }) {
           Install first: <code>{lang.install}</code>
         </p>
       )}
-      <CodeBlock title={lang.label} code={code} copyLabel={`Copy the ${lang.label} example`} testId="snippet" />
+      <CodeBlock title={lang.label} fileName={lang.file} code={code} copyLabel={`Copy the ${lang.label} example`} testId="snippet" />
+      {lang.file && lang.run && (
+        <p class="small muted" data-testid="snippet-run">
+          Save it as <code>{lang.file}</code> and run <code>{lang.run}</code>
+          {lang.id === "typescript" && " (the .mts ending makes it a module, so the await at the top level works in any folder)"}.
+        </p>
+      )}
       <p class="small muted">
         Base URL: <code class="break">{k.base_url}</code>
       </p>
@@ -226,6 +246,7 @@ function TryIt({ k }: { k: MyKey }) {
   const [result, setResult] = useState<TestResult | null>(null);
   if (!model || !k.key) return null;
   const run = async () => {
+    if (busy) return;
     setBusy(true);
     setResult(null);
     try {
@@ -260,7 +281,8 @@ function TryIt({ k }: { k: MyKey }) {
         Sends one tiny request (“{TEST_PROMPT}”, at most {TEST_MAX_TOKENS} tokens) to {model.label}, the cheapest model here. It
         costs a fraction of a cent.
       </p>
-      <button type="button" class="btn btn-secondary" disabled={busy} onClick={run}>
+      {/* Not `disabled` while busy: a disabled button drops the focus, and the keyboard would start over. */}
+      <button type="button" class="btn btn-secondary" aria-disabled={busy} onClick={run}>
         {busy ? "Testing…" : "Test my key"}
       </button>
       <div class="try-result" aria-live="polite" data-testid="try-result">
@@ -354,6 +376,7 @@ function EndedKey({ k }: { k: MyKey }) {
 export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
   const w = findWorkshop(catalog, slug);
   const session = useSession();
+  const sessionEnded = useSessionEnded();
   const myKey = useMyKey(session, slug);
   const { bySlug } = useStatuses();
   const now = useNow(1000);
@@ -397,9 +420,12 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
         {back}
         <PageTitle title="Your API key" />
         <p>Sign in with the account you used to claim your key.</p>
-        <button type="button" class="btn btn-primary btn-block" onClick={() => void signIn(`/w/${slug}/key`)}>
-          Sign in to see my key
-        </button>
+        {/* After a session ended, the notice above has the one sign-in button. */}
+        {!sessionEnded && (
+          <button type="button" class="btn btn-primary btn-block" onClick={() => void signIn(`/w/${slug}/key`)}>
+            Sign in to see my key
+          </button>
+        )}
       </>
     );
   }

@@ -7,7 +7,18 @@ import { useEffect, useState } from "preact/hooks";
 
 const listeners = new Set<() => void>();
 
+// Set by an in-app navigation, taken by the next page heading that renders: it takes the focus, so
+// a screen reader announces the new page and the keyboard starts from its top.
+let headingFocusPending = false;
+
+export function takeHeadingFocus(): boolean {
+  const pending = headingFocusPending;
+  headingFocusPending = false;
+  return pending;
+}
+
 export function navigate(path: string, opts: { replace?: boolean } = {}): void {
+  headingFocusPending = true;
   if (opts.replace) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
   for (const l of listeners) l();

@@ -82,8 +82,12 @@ export function formatAgo(ms: number): string {
   return `${Math.floor(h / 24)} d ago`;
 }
 
+/**
+ * Every amount of money on every page: dollars and cents, "< $0.01" for a spend below one
+ * cent (a test call), so "$0.00" always means nothing was spent.
+ */
 export function formatUsd(amount: number): string {
-  if (amount > 0 && amount < 0.01) return `$${amount.toFixed(4)}`;
+  if (amount > 0 && amount < 0.01) return "< $0.01";
   return `$${amount.toFixed(2)}`;
 }
 

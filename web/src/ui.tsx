@@ -1,5 +1,6 @@
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, RefObject } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { takeHeadingFocus } from "./router.js";
 
 /** Small building blocks shared by every page. */
 
@@ -8,8 +9,10 @@ export function PageTitle({ title, children }: { title: string; children?: Compo
   const ref = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     document.title = `${title} · Workshop keys`;
-    // Only after an in-app navigation: on first load the browser's own focus order is right.
-    if (document.activeElement && document.activeElement !== document.body) ref.current?.focus({ preventScroll: true });
+    // Only after an in-app navigation (a claim that leads to the key page, a link): on first load the
+    // browser's own focus order is right. The element that had focus is gone by now, so the router
+    // says whether one happened.
+    if (takeHeadingFocus() || (document.activeElement && document.activeElement !== document.body)) ref.current?.focus({ preventScroll: true });
   }, [title]);
   return (
     <h1 ref={ref} tabIndex={-1}>
@@ -85,15 +88,44 @@ function legacyCopy(text: string): boolean {
   return ok;
 }
 
-/** A code block with a title bar holding its copy button, so the button never covers the code. */
-export function CodeBlock({ title, code, copyText, copyLabel, testId }: { title: string; code: string; copyText?: string; copyLabel: string; testId?: string }) {
+/** Whether the element scrolls sideways (its content is wider than its box), kept up to date. */
+function useScrollsSideways<T extends HTMLElement>(): [RefObject<T>, boolean] {
+  const ref = useRef<T>(null);
+  const [scrolls, setScrolls] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const measure = () => setScrolls(el.scrollWidth > el.clientWidth + 1);
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    if (el.firstElementChild) observer.observe(el.firstElementChild);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, scrolls];
+}
+
+/**
+ * A code block with a title bar holding its copy button, so the button never covers the code. When
+ * the code is wider than the block, the block takes focus, so a keyboard can scroll it too.
+ */
+export function CodeBlock({ title, code, copyText, copyLabel, testId, fileName }: { title: string; code: string; copyText?: string; copyLabel: string; testId?: string; fileName?: string }) {
+  const [ref, scrolls] = useScrollsSideways<HTMLPreElement>();
   return (
     <div class="code">
       <div class="code-head">
-        <span>{title}</span>
+        <span>
+          {title}
+          {fileName && (
+            <>
+              {" "}
+              · <code data-testid={testId && `${testId}-file`}>{fileName}</code>
+            </>
+          )}
+        </span>
         <CopyButton text={copyText ?? code} label={copyLabel} />
       </div>
-      <pre>
+      <pre ref={ref} tabIndex={scrolls ? 0 : undefined} role={scrolls ? "region" : undefined} aria-label={scrolls ? `${title} code, scrolls sideways` : undefined}>
         <code data-testid={testId}>{code}</code>
       </pre>
     </div>
