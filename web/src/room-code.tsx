@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 
 /**
  * The room code on the attendee's side. The projector's QR code opens `/w/<slug>?code=XXXXXX`; the
@@ -32,16 +32,35 @@ export function forgetRoomCode(slug: string): void {
 /** The API's answers that mean "ask for the code again" (after too many wrong ones: once the screen shows a new one). */
 export const ROOM_CODE_REFUSALS = new Set(["room_code_required", "room_code_invalid", "too_many_room_codes"]);
 
-/** Asks for the room code; `onCode` runs the claim with it. */
-export function RoomCodeForm({ busy, onCode }: { busy: boolean; onCode: (code: string) => void }) {
-  const [code, setCode] = useState("");
-  const typed = code.replace(/[\s-]+/g, "");
+/**
+ * Asks for the room code; `onCode` runs the claim with it. The typed text stays after a refusal
+ * (the parent keeps it), and the refusal is said under the field: tied to it with
+ * aria-describedby, announced as it appears, and the field takes the focus back to be corrected.
+ */
+export function RoomCodeForm({
+  busy,
+  value,
+  onChange,
+  error,
+  onCode,
+}: {
+  busy: boolean;
+  value: string;
+  onChange: (value: string) => void;
+  error: string | null;
+  onCode: (code: string) => void;
+}) {
+  const input = useRef<HTMLInputElement>(null);
+  const typed = value.replace(/[\s-]+/g, "");
+  useEffect(() => {
+    if (error) input.current?.focus();
+  }, [error]);
   return (
     <form
       class="room-code-form"
       onSubmit={(e) => {
         e.preventDefault();
-        if (typed) onCode(typed);
+        if (typed && !busy) onCode(typed);
       }}
     >
       <label class="field" for="room-code">
@@ -50,6 +69,7 @@ export function RoomCodeForm({ busy, onCode }: { busy: boolean; onCode: (code: s
           Enter the room code shown on the screen (or scan its QR code).
         </span>
         <input
+          ref={input}
           id="room-code"
           name="code"
           type="text"
@@ -58,12 +78,16 @@ export function RoomCodeForm({ busy, onCode }: { busy: boolean; onCode: (code: s
           spellcheck={false}
           maxLength={12}
           required
-          aria-describedby="room-code-hint"
-          value={code}
-          onInput={(e) => setCode((e.target as HTMLInputElement).value.toUpperCase())}
+          aria-describedby={error ? "room-code-hint room-code-error" : "room-code-hint"}
+          aria-invalid={error ? true : undefined}
+          value={value}
+          onInput={(e) => onChange((e.target as HTMLInputElement).value.toUpperCase())}
         />
       </label>
-      <button type="submit" class="btn btn-primary btn-block" disabled={busy || !typed}>
+      <p class="field-error" id="room-code-error" role="alert">
+        {error}
+      </p>
+      <button type="submit" class="btn btn-primary btn-block" aria-disabled={busy || !typed}>
         {busy ? "Creating your key…" : "Get my API key"}
       </button>
     </form>

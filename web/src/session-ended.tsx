@@ -2,13 +2,21 @@ import { useEffect, useState } from "preact/hooks";
 import { onSessionChange, sessionEnded, signIn } from "./auth.js";
 import { Notice } from "./ui.js";
 
-/**
- * Shown on every page once a session ended by itself (the issuer refused to refresh it: the day is
- * over, or it was revoked), so the visitor knows why the page asks them to sign in again.
- */
-export function SessionEndedNotice() {
+/** Whether the session ended by itself; pages then leave signing in to the notice below. */
+export function useSessionEnded(): boolean {
   const [ended, setEnded] = useState(sessionEnded);
   useEffect(() => onSessionChange(() => setEnded(sessionEnded())), []);
+  return ended;
+}
+
+/**
+ * Shown on every page once a session ended by itself (the issuer refused to refresh it: the day is
+ * over, or it was revoked), so the visitor knows why the page asks them to sign in again. Its
+ * button is the page's one action (the pages hide their own sign-in buttons meanwhile) and brings
+ * the visitor back to this very page.
+ */
+export function SessionEndedNotice() {
+  const ended = useSessionEnded();
   if (!ended) return null;
   return (
     <div class="session-ended">

@@ -6,6 +6,7 @@ import { STATE_LABEL, workshopState } from "./phase.js";
 import { navigate } from "./router.js";
 import { findWorkshop } from "./site-data.js";
 import { captureRoomCode, forgetRoomCode, rememberRoomCode, ROOM_CODE_REFUSALS, RoomCodeForm } from "./room-code.js";
+import { useSessionEnded } from "./session-ended.js";
 import { refreshStatus, useStatuses } from "./status.js";
 import { formatDuration, formatRange, formatUsd, formatWhen, realMsUntil, useNow } from "./time.js";
 import type { CatalogModel, CatalogWorkshop, MyKey, Profile, SiteProps, WorkshopState, WorkshopStatus } from "./types.js";
@@ -16,10 +17,12 @@ import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 function SignInButton({ returnTo, label, secondary }: { returnTo: string; label: string; secondary?: boolean }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const ended = useSessionEnded();
   useEffect(() => {
     // Fetch the issuer's metadata while the visitor reads, so the tap goes straight to sign-in.
     discoverIssuer().catch(() => undefined);
   }, []);
+  if (ended) return null; // the "session ended" notice's button signs in, back to this page
   return (
     <>
       <button
@@ -152,6 +155,8 @@ function ClaimButton({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [code, setCode] = useState<string | null>(() => (needsCode ? captureRoomCode(slug) : null));
+  // What the attendee typed: kept through a refusal, so a typo is corrected, not typed again.
+  const [typed, setTyped] = useState<string | null>(null);
   const [autoAt, setAutoAt] = useState(() => (autoAfterMs === undefined ? null : Date.now() + autoAfterMs));
   useNow(autoAt === null ? 60_000 : 250); // re-renders the countdown to the automatic claim
   const claim = async (withCode = code) => {
@@ -172,7 +177,8 @@ function ClaimButton({
       void refreshStatus();
     }
   };
-  const askForCode = needsCode && !code;
+  const askForCode = needsCode && (!code || typed !== null);
+  const codeRefused = error && ROOM_CODE_REFUSALS.has(error.code) ? (error.status === 429 ? `Too many tries: please wait. ${error.message}` : error.message) : null;
   useEffect(() => {
     if (autoStart && !askForCode) void claim();
   }, []);
@@ -187,10 +193,13 @@ function ClaimButton({
       {askForCode ? (
         <RoomCodeForm
           busy={busy}
-          onCode={(typed) => {
-            rememberRoomCode(slug, typed);
-            setCode(typed);
-            void claim(typed);
+          value={typed ?? ""}
+          onChange={setTyped}
+          error={codeRefused}
+          onCode={(entered) => {
+            rememberRoomCode(slug, entered);
+            setCode(entered);
+            void claim(entered);
           }}
         />
       ) : (
@@ -215,7 +224,7 @@ function ClaimButton({
           </button>
         </>
       )}
-      {error && (
+      {error && !codeRefused && (
         <Notice
           tone="error"
           title={error.status === 503 ? "OpenRouter is not answering right now." : error.status === 429 ? "Too many tries: please wait." : undefined}
