@@ -6,8 +6,11 @@ import { signIn } from "./auth.js";
 import { STATE_LABEL } from "./phase.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
-import { formatUsd, formatWhen } from "./time.js";
-import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus, CreditCheck, SiteProps } from "./types.js";
+import { useSessionEnded } from "./session-ended.js";
+import { findWorkshop } from "./site-data.js";
+import { SYNC_AFTER_EXPIRE_MS, SYNC_EVERY_MINUTES } from "../../functions/domain/timetable.js";
+import { formatAgo, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
+import type { AdminClaim, AdminClaims, AdminWorkshop, ClaimStatus, CreditCheck, SiteProps, WorkshopState } from "./types.js";
 import { Meter, Notice, PageTitle, Spinner } from "./ui.js";
 
 /**
@@ -60,14 +63,37 @@ function CreditWarning({ credits }: { credits: CreditCheck | null }) {
 }
 
 function SignInFirst({ returnTo }: { returnTo: string }) {
+  const ended = useSessionEnded();
   return (
     <>
       <PageTitle title="Organizer dashboard" />
       <p>Sign in with the email listed as an organizer in the workshop file.</p>
-      <button type="button" class="btn btn-primary" onClick={() => void signIn(returnTo)}>
-        Sign in
-      </button>
+      {/* After a session ended, the notice above has the one sign-in button. */}
+      {!ended && (
+        <button type="button" class="btn btn-primary" onClick={() => void signIn(returnTo)}>
+          Sign in
+        </button>
+      )}
     </>
+  );
+}
+
+/** "synced 3 min ago": how old a spend figure is (spend is read from OpenRouter by the sync job). */
+function SyncedAgo({ at }: { at: string | null }) {
+  const now = useNow(15_000);
+  return <>{at ? `synced ${formatAgo(now - Date.parse(at))}` : "not synced yet"}</>;
+}
+
+// Workshops that need the organizer now come first: claims open (or paused, or sold out), then
+// the next to open, then the past ones, most recent first.
+const STATE_ORDER: Record<WorkshopState, number> = { open: 0, paused: 0, sold_out: 0, upcoming: 1, closed: 2 };
+
+export function organizerOrder(workshops: AdminWorkshop[]): AdminWorkshop[] {
+  return [...workshops].sort(
+    (a, b) =>
+      STATE_ORDER[a.state] - STATE_ORDER[b.state] ||
+      (a.state === "closed" ? b.claims_close_at.localeCompare(a.claims_close_at) : a.claims_open_at.localeCompare(b.claims_open_at)) ||
+      a.slug.localeCompare(b.slug),
   );
 }
 
@@ -81,7 +107,7 @@ function WorkshopList({ workshops }: { workshops: AdminWorkshop[] }) {
   }
   return (
     <ul class="cards">
-      {workshops.map((w) => (
+      {organizerOrder(workshops).map((w) => (
         <li key={w.slug}>
           <a class="card card-link" href={`/organizer/${w.slug}`}>
             <span class="card-top">
@@ -90,7 +116,10 @@ function WorkshopList({ workshops }: { workshops: AdminWorkshop[] }) {
             </span>
             <span class="card-title">{w.name}</span>
             <span class="card-detail">
-              {w.claimed} of {w.capacity} keys claimed · {formatUsd(w.usage_usd)} spent of {formatUsd(w.cap_usd)} cap
+              {w.claimed} of {w.capacity} keys claimed ·{" "}
+              <span data-testid="list-spend">
+                {formatUsd(w.usage_usd)} spent of {formatUsd(w.cap_usd)} cap (<SyncedAgo at={w.usage_synced_at} />)
+              </span>
             </span>
           </a>
         </li>
@@ -99,7 +128,24 @@ function WorkshopList({ workshops }: { workshops: AdminWorkshop[] }) {
   );
 }
 
-function SpendChart({ spend, capUsd }: { spend: AdminClaims["spend"]; capUsd: number }) {
+const SYNC_PERIOD_MS = SYNC_EVERY_MINUTES * 60_000;
+
+/**
+ * When the chart will have its two points, from the sync job's timetable (every few minutes from
+ * claims opening until an hour after the keys expire); null once no more syncs will run.
+ */
+export function chartAppearsAt(w: Pick<AdminWorkshop, "claims_open_at" | "key_expires_at">, samples: number, now: number): number | null {
+  const from = Date.parse(w.claims_open_at);
+  const until = Date.parse(w.key_expires_at) + SYNC_AFTER_EXPIRE_MS;
+  const nextSync = now <= from ? from : from + Math.ceil((now - from) / SYNC_PERIOD_MS) * SYNC_PERIOD_MS;
+  const at = nextSync + Math.max(0, 1 - samples) * SYNC_PERIOD_MS;
+  return at > until ? null : at;
+}
+
+// Steps of the spend axis, all whole cents (or whole dollars): two ticks never read the same.
+const USD_AXIS_STEPS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000];
+
+function SpendChart({ spend, capUsd, workshop }: { spend: AdminClaims["spend"]; capUsd: number; workshop: AdminWorkshop | undefined }) {
   const box = useRef<HTMLDivElement>(null);
   const points = spend.filter((p) => Number.isFinite(Date.parse(p.at)));
   useEffect(() => {
@@ -117,8 +163,16 @@ function SpendChart({ spend, capUsd }: { spend: AdminClaims["spend"]; capUsd: nu
         height: 220,
         legend: { show: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.01)] } },
-        axes: [axis, { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => `$${t.toFixed(t < 10 ? 2 : 0)}`) }],
+        scales: { y: { range: (_u, _min, max) => [0, Math.max(max * 1.15, 0.02)] } },
+        axes: [
+          axis,
+          {
+            ...axis,
+            size: 64,
+            incrs: USD_AXIS_STEPS,
+            values: (_u, ticks, _axis, _space, step) => ticks.map((t) => `$${t.toFixed(step >= 1 ? 0 : 2)}`),
+          },
+        ],
         series: [{}, { label: "Spend", stroke: accent, width: 2, fill: `${accent}22`, points: { show: false } }],
       },
       data,
@@ -132,14 +186,21 @@ function SpendChart({ spend, capUsd }: { spend: AdminClaims["spend"]; capUsd: nu
     };
   }, [JSON.stringify(points)]);
   const last = points.at(-1);
+  const appears = workshop ? chartAppearsAt(workshop, points.length, serverNow()) : null;
   return (
     <figure class="chart">
       {points.length < 2 ? (
-        <p class="muted chart-empty">The spend chart appears after the first usage syncs.</p>
+        <p class="muted chart-empty" data-testid="chart-empty">
+          {appears === null
+            ? "Too few usage syncs ran to draw a spend chart."
+            : `The spend chart appears after ${points.length === 0 ? "two usage syncs" : "the next usage sync"}, about ${formatWhen(new Date(appears).toISOString())} (usage syncs every ${SYNC_EVERY_MINUTES} minutes while claims are open).`}
+        </p>
       ) : (
         <div ref={box} role="img" aria-label={`Spend over time; latest ${formatUsd(last?.usage_usd ?? 0)} of a ${formatUsd(capUsd)} cap`} />
       )}
-      <figcaption class="small muted">Total spend of all keys over time (US dollars).</figcaption>
+      <figcaption class="small muted">
+        Total spend of all keys over time (US dollars){last ? <>, <SyncedAgo at={last.at} /></> : null}.
+      </figcaption>
     </figure>
   );
 }
@@ -235,6 +296,9 @@ function ClaimsTable({
                 <td class="num">
                   {formatUsd(c.usage_usd)}
                   <span class="muted"> / {formatUsd(c.limit_usd)}</span>
+                  <span class="claim-synced">
+                    <SyncedAgo at={c.usage_synced_at} />
+                  </span>
                 </td>
                 <td class="nowrap">{formatWhen(c.claimed_at)}</td>
                 <td class="row-actions">
@@ -301,7 +365,7 @@ async function downloadCsv(slug: string, file: "marketing" | "attendance"): Prom
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; workshop: AdminWorkshop | undefined; onStatus: () => void }) {
+function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: string; workshop: AdminWorkshop | undefined; roomCode: boolean; onStatus: () => void }) {
   const [data, setData] = useState<AdminClaims | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
@@ -338,6 +402,8 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
   const title = workshop?.name ?? slug;
   const paused = workshop?.paused ?? false;
   const totals = data?.totals;
+  const lastSample = data?.spend.at(-1);
+  const spent = lastSample?.usage_usd ?? 0;
   return (
     <>
       <p class="back">
@@ -385,7 +451,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
           Attendee page
         </a>
       </div>
-      <RoomCodePanel slug={slug} />
+      {roomCode && <RoomCodePanel slug={slug} claimsClosed={workshop?.window === "closed"} />}
       {message && (
         <Notice tone={message.tone === "ok" ? "ok" : "error"}>
           <p>{message.text}</p>
@@ -418,13 +484,17 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
             </div>
             <div class="total">
               <p class="total-label">Spent so far</p>
-              <p class="total-value">
-                {formatUsd(totals.usage_usd)} <span class="muted">/ {formatUsd(totals.cap_usd)}</span>
+              {/* The last sync's total, the figure the workshop list shows too (it reads no claims). */}
+              <p class="total-value" data-testid="dashboard-spend">
+                {formatUsd(spent)} <span class="muted">/ {formatUsd(totals.cap_usd)}</span>
               </p>
-              <Meter value={totals.usage_usd} max={totals.cap_usd} label="Spend against the cap" />
+              <Meter value={spent} max={totals.cap_usd} label="Spend against the cap" />
+              <p class="total-note">
+                All keys, <SyncedAgo at={lastSample?.at ?? null} />.
+              </p>
             </div>
           </section>
-          <SpendChart spend={data.spend} capUsd={totals.cap_usd} />
+          <SpendChart spend={data.spend} capUsd={totals.cap_usd} workshop={workshop} />
           <h2>Claims</h2>
           <ClaimsTable
             claims={data.claims}
@@ -466,7 +536,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
   );
 }
 
-export function OrganizerPage({ route }: SiteProps & { route: Route }) {
+export function OrganizerPage({ catalog, route }: SiteProps & { route: Route }) {
   const slug = route.page === "organizer" ? route.slug : null;
   const session = useSession();
   const { workshops, credits, error, reload } = useAdminWorkshops(session !== null);
@@ -499,7 +569,7 @@ export function OrganizerPage({ route }: SiteProps & { route: Route }) {
     return (
       <>
         <CreditWarning credits={credits} />
-        <WorkshopDashboard slug={slug} workshop={workshop} onStatus={reload} />
+        <WorkshopDashboard slug={slug} workshop={workshop} roomCode={findWorkshop(catalog, slug)?.room_code ?? true} onStatus={reload} />
       </>
     );
   }

@@ -6,6 +6,7 @@ import { ProjectorRoomCode, useRoomCode } from "./room-code-display.js";
 import type { SiteProps } from "./types.js";
 import { workshopState } from "./phase.js";
 import type { Route } from "./router.js";
+import { useSessionEnded } from "./session-ended.js";
 import { findWorkshop } from "./site-data.js";
 import { useStatuses } from "./status.js";
 import { formatDuration, formatWhen, useNow } from "./time.js";
@@ -76,14 +77,18 @@ function LoopbackWarning({ slug }: { slug: string }) {
  * by an organizer, who signs in here (the code is theirs to show, never the public's).
  */
 function RoomCodeGate({ slug, signedIn, error }: { slug: string; signedIn: boolean; error: ApiError | null }) {
+  const ended = useSessionEnded();
   let body;
   if (!signedIn || error?.status === 401) {
     body = (
       <>
         <p>This workshop's keys need the room code. Sign in as an organizer to show it here with its QR code.</p>
-        <button type="button" class="btn btn-primary" onClick={() => void signIn(`/w/${slug}/projector`)}>
-          Sign in to show the room code
-        </button>
+        {/* After a session ended, the notice above has the one sign-in button. */}
+        {!ended && (
+          <button type="button" class="btn btn-primary" onClick={() => void signIn(`/w/${slug}/projector`)}>
+            Sign in to show the room code
+          </button>
+        )}
       </>
     );
   } else if (error?.status === 403) {
@@ -106,7 +111,10 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
   const { bySlug } = useStatuses();
   const now = useNow(1000);
   const session = useSession();
-  const needsCode = w?.room_code === true;
+  const status = bySlug.get(slug);
+  const state = w ? workshopState(w, status, now) : "closed";
+  // Once claims are closed a room code admits nobody: it is neither asked for nor shown.
+  const needsCode = w?.room_code === true && state !== "closed";
   const room = useRoomCode(slug, needsCode && session !== null);
   if (!w) {
     return (
@@ -115,11 +123,10 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
       </div>
     );
   }
-  const status = bySlug.get(slug);
-  const state = workshopState(w, status, now);
   const url = `${location.origin}/w/${slug}`;
   // With a room code, the QR code carries it: scanning is all an attendee does.
-  const code = needsCode ? room.view?.code : undefined;
+  const code = needsCode && !room.view?.closed ? room.view?.code : undefined;
+  const gated = needsCode && !code;
   const qrUrl = code ? `${url}?code=${code}` : url;
   const headline =
     state === "upcoming"
@@ -130,10 +137,12 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
           ? "All keys have been claimed"
           : state === "closed"
             ? "Claims are closed"
-            : "Scan to get your API key";
+            : gated
+              ? "Waiting for the room code"
+              : "Scan to get your API key";
   return (
     <div class="projector">
-      {needsCode && !code ? (
+      {gated ? (
         <RoomCodeGate slug={slug} signedIn={session !== null} error={room.error} />
       ) : (
         <div class="projector-qr">

@@ -11,6 +11,8 @@ import { Notice } from "./ui.js";
 
 export interface RoomCodeView {
   enabled: boolean;
+  /** Claims are closed: there is no code any more, and none will come. */
+  closed?: boolean;
   code?: string;
   rotate_minutes?: number;
   grace_minutes?: number;
@@ -42,6 +44,8 @@ export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeVie
         // Half a second past the change, so the answer is the new code (in real time: a rehearsal
         // clock may run faster than this one).
         if (next.enabled && next.rotates_at) wait = realMsUntil(Date.parse(next.rotates_at)) + 500;
+        // Closed for good (or no room code at all): nothing will change, so nothing to ask again.
+        if (!next.enabled || next.closed) return;
       } catch (err) {
         if (stopped) return;
         setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
@@ -69,10 +73,20 @@ function ChangesIn({ view }: { view: RoomCodeView }) {
   return <>changes in {formatDuration(Date.parse(view.rotates_at) - now)}</>;
 }
 
-/** The organizer dashboard's room-code box; nothing for a workshop without `claim_code`. */
-export function RoomCodePanel({ slug }: { slug: string }) {
-  const { view, error } = useRoomCode(slug, true);
-  if (error && !view) return <Notice tone="error">The room code could not be loaded: {error.message}</Notice>;
+/**
+ * The organizer dashboard's room-code box; nothing for a workshop without `claim_code`. Once claims
+ * are closed it is neither asked for nor shown (the API answers `closed` too).
+ */
+export function RoomCodePanel({ slug, claimsClosed }: { slug: string; claimsClosed: boolean }) {
+  const { view, error } = useRoomCode(slug, !claimsClosed);
+  if (error && !view && !claimsClosed) return <Notice tone="error">The room code could not be loaded: {error.message}</Notice>;
+  if (claimsClosed || (view?.enabled && view.closed)) {
+    return (
+      <p class="small muted room-code-closed" data-testid="room-code-closed">
+        Claims are closed, so there is no room code any more.
+      </p>
+    );
+  }
   if (!view?.enabled || !view.code) return null;
   return (
     <section class="room-code-panel" aria-labelledby="room-code-heading">

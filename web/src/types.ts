@@ -87,7 +87,9 @@ export interface MyKey {
 export interface AdminWorkshop extends WorkshopStatus {
   committed_usd: number;
   cap_usd: number;
+  /** The last usage sync's total (its spend sample), and when that sync ran (null before the first). */
   usage_usd: number;
+  usage_synced_at: string | null;
 }
 
 export interface AdminClaim {
