@@ -224,6 +224,7 @@ function page(title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${OIDC_MOUNT_PATH}/local.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body><main>
 ${body}
