@@ -40,16 +40,33 @@ export async function launchChromiumProfile(profileDir: string): Promise<Browser
 
 /**
  * A page in a new context of `browser` that records in `problems` each script error and each
- * Content-Security-Policy refusal it meets, so a test can expect the list to stay empty.
+ * Content-Security-Policy refusal it meets, so a test can expect the list to stay empty. With
+ * `consoleErrors`, every error in the console too (a failed request is one: a 404, a refused
+ * fetch), for a visit in which nothing should fail.
  */
-export async function watchedPage(browser: Browser, problems: string[], options: BrowserContextOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
+export async function watchedPage(
+  browser: Browser,
+  problems: string[],
+  options: BrowserContextOptions = {},
+  watch: { consoleErrors?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext(options);
   const page = await context.newPage();
   page.on("pageerror", (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
   page.on("console", (msg) => {
-    if (msg.type() === "error" && /Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP on ${page.url()}: ${msg.text()}`);
+    if (msg.type() !== "error") return;
+    if (/Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP on ${page.url()}: ${msg.text()}`);
+    else if (watch.consoleErrors) problems.push(`console error on ${page.url()}: ${msg.text()} (${msg.location().url})`);
   });
   return { context, page };
+}
+
+/** How far the page scrolls down and sideways (0 and 0: everything is on the screen). */
+export async function scrollOverflow(page: Page): Promise<{ down: number; sideways: number }> {
+  return page.evaluate(() => ({
+    down: document.documentElement.scrollHeight - window.innerHeight,
+    sideways: document.documentElement.scrollWidth - window.innerWidth,
+  }));
 }
 
 /** Where the browser tests leave their screenshots: $WKM_SCREENSHOTS, else the temp folder's wkm-web-screenshots. */

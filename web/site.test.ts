@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, screenshot, SCREENSHOTS_DIR, watchedPage } from "../local/chromium.js";
+import { axeViolations, launchChromium, screenshot, SCREENSHOTS_DIR, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
@@ -77,10 +77,16 @@ async function claimViaApi(slug: string, email: string, opts: { name?: string; c
   return { token, status: claim.body.key.status };
 }
 
+// Every visit here is a normal one: any error in the console (a failed request included) is a problem.
 async function newPage(viewport = PHONE): Promise<{ context: BrowserContext; page: Page }> {
-  const opened = await watchedPage(browser, pageProblems, { viewport, deviceScaleFactor: 1 });
+  const opened = await watchedPage(browser, pageProblems, { viewport, deviceScaleFactor: 1 }, { consoleErrors: true });
   await opened.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
   return opened;
+}
+
+/** axe-core finds nothing on the page as it stands, in light and in dark. */
+async function accessible(page: Page): Promise<void> {
+  expect(await axeViolations(page)).toEqual([]);
 }
 
 async function noHorizontalScroll(page: Page): Promise<void> {
@@ -121,6 +127,8 @@ async function timedAttendeeFlow(email: string, name: string, opts: { consent: b
 
   await page.waitForURL(`${stack.url}/w/ui-open/key`);
   lap("key page");
+  // The claim took the page elsewhere: the focus is on the new page's heading, not lost on <body>.
+  await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe("Your API key");
   await page.getByRole("button", { name: "Copy API key" }).click();
   await expect.poll(() => page.getByRole("button", { name: "Copy API key" }).textContent()).toContain("Copied");
   const copied = await page.evaluate(() => navigator.clipboard.readText());
@@ -181,6 +189,9 @@ describe("attendee pages", () => {
     expect(totalMs).toBeLessThan(FLOW_PROMISE_MS);
     await noHorizontalScroll(page);
     await screenshot(page, "key-page-phone");
+    // At 360 px the snippets scroll sideways: each such block takes focus (axe: scrollable-region-focusable).
+    expect(await page.locator("pre[tabindex='0']").count()).toBeGreaterThan(0);
+    await accessible(page);
 
     // The snippets follow the model picker, against the base URL the API returned.
     await page.getByLabel("Model").selectOption("qwen/qwen3.5-flash-02-23");
@@ -189,25 +200,51 @@ describe("attendee pages", () => {
     expect(snippet).toContain(`baseURL: "${stack.openrouterBaseUrl}"`);
     expect(snippet).toContain('model: "qwen/qwen3.5-flash-02-23"');
     expect(snippet).not.toContain(copied);
+    const fileName = (await page.getByTestId("snippet-file").textContent()) ?? "";
+    expect(fileName).toBe("hello.mts");
+    expect(await page.getByTestId("snippet-run").textContent()).toContain(`npx tsx ${fileName}`);
+    await accessible(page);
     await page.getByText("curl", { exact: true }).click();
     const curl = (await page.getByTestId("snippet").textContent()) ?? "";
     expect(curl).toContain(`curl ${stack.openrouterBaseUrl}/chat/completions`);
+
+    // PowerShell: the key goes in with $env:, and the call is PowerShell's own (curl there is another command).
+    await page.getByRole("radio", { name: "Windows (PowerShell)" }).check();
+    expect(await page.getByTestId("env-snippet").textContent()).toMatch(/^\$env:OPENROUTER_API_KEY = "sk-or-v1-•+[0-9a-f]{4}"$/);
+    expect(await page.getByRole("radio", { name: "curl" }).count()).toBe(0);
+    await page.getByRole("radio", { name: "PowerShell", exact: true }).check();
+    const powershell = (await page.getByTestId("snippet").textContent()) ?? "";
+    expect(powershell).toContain(`Invoke-RestMethod -Method Post -Uri "${stack.openrouterBaseUrl}/chat/completions"`);
+    expect(powershell).toContain('Authorization = "Bearer $env:OPENROUTER_API_KEY"');
+    expect(powershell).not.toMatch(/\\$|^curl/m);
+    await screenshot(page, "key-powershell-phone");
+    await accessible(page);
+    await page.getByRole("radio", { name: "macOS / Linux" }).check();
 
     // The snippets work as shown, with the copied key in the environment, against the emulator.
     const env = { ...process.env, OPENROUTER_API_KEY: copied };
     const curlOut = JSON.parse((await run("sh", ["-c", `${curl} --silent --fail-with-body`], { env, encoding: "utf8" })).stdout);
     expect(curlOut.model).toBe("qwen/qwen3.5-flash-02-23");
     expect(curlOut.choices[0].message.content).toEqual(expect.any(String));
-    const script = join(workDir, "snippet.mjs");
-    const openaiUrl = pathToFileURL(join(REPO_ROOT, "node_modules", "openai", "index.mjs")).href;
-    writeFileSync(script, snippet.replace('from "openai"', `from ${JSON.stringify(openaiUrl)}`));
-    expect((await run(process.execPath, [script], { env, encoding: "utf8" })).stdout.trim().length).toBeGreaterThan(0);
+    // The TypeScript one in a folder as `npm init -y` leaves it (CommonJS), with openai installed
+    // (linked from this repository), saved under the name the page gives and run as it says.
+    const project = tempDir("wkm-snippet-");
+    await run("npm", ["init", "-y"], { cwd: project, encoding: "utf8" });
+    mkdirSync(join(project, "node_modules"));
+    symlinkSync(join(REPO_ROOT, "node_modules", "openai"), join(project, "node_modules", "openai"), "dir");
+    const tsx = (file: string) => run(process.execPath, [join(REPO_ROOT, "node_modules", "tsx", "dist", "cli.mjs"), file], { cwd: project, env, encoding: "utf8" });
+    writeFileSync(join(project, fileName), snippet);
+    expect((await tsx(fileName)).stdout.trim().length).toBeGreaterThan(0);
+    // The same code as a plain .ts file there is CommonJS, where top-level await is an error: the name matters.
+    writeFileSync(join(project, "hello.ts"), snippet);
+    await expect(tsx("hello.ts")).rejects.toThrow(/await/);
     for (const code of ["401", "402", "403", "404", "429"]) expect(await page.locator(".errors").textContent()).toContain(code);
 
     // Back on the workshop page the one action is now "See my key".
     await page.goto(`${stack.url}/w/ui-open`);
     await expect.poll(() => page.getByRole("link", { name: "See my key" }).isVisible()).toBe(true);
     await screenshot(page, "workshop-page-has-key-phone");
+    await accessible(page);
     await context.close();
   });
 
@@ -219,17 +256,20 @@ describe("attendee pages", () => {
     await expect.poll(() => page.getByText("All keys have been claimed").isVisible()).toBe(true);
     expect(await page.locator("#keys-left").textContent()).toBe("0 of 1 key left");
     await screenshot(page, "workshop-sold-out-phone");
+    await accessible(page);
 
     await page.goto(`${stack.url}/w/ui-upcoming`);
     await expect.poll(() => page.getByText(/Claims open in (1 h 5\d|2 h 0) min/).isVisible()).toBe(true);
     expect(await page.getByText(/Keys become available/).isVisible()).toBe(true);
     expect(await page.getByRole("button", { name: "Sign in now to be ready" }).isVisible()).toBe(true);
     await screenshot(page, "workshop-upcoming-phone");
+    await accessible(page);
 
     await page.goto(`${stack.url}/w/ui-closed`);
     await expect.poll(() => page.getByText("Claims are closed").isVisible()).toBe(true);
     expect(await page.getByText(/Claims closed .*\d/).isVisible()).toBe(true);
     await screenshot(page, "workshop-closed-phone");
+    await accessible(page);
 
     await page.goto(stack.url);
     await expect.poll(() => page.getByRole("heading", { name: "Open now" }).isVisible()).toBe(true);
@@ -241,6 +281,7 @@ describe("attendee pages", () => {
     expect(shelves["Past"]).toEqual(["UI test: ui-closed"]);
     await noHorizontalScroll(page);
     await screenshot(page, "home-phone");
+    await accessible(page);
     await context.close();
   });
 
@@ -252,6 +293,7 @@ describe("attendee pages", () => {
     expect(await page.locator(".welcome img, .welcome script").count()).toBe(0);
     expect(await page.locator('.welcome a[href^="javascript"]').count()).toBe(0);
     expect(await page.locator('.welcome a[href="https://openrouter.ai/docs"]').count()).toBe(1);
+    await accessible(page);
 
     await page.goto(`${stack.url}/organizer/ui-open`);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -260,6 +302,7 @@ describe("attendee pages", () => {
     const row = page.locator("tr", { hasText: "mallory@example.org" });
     await expect.poll(() => row.locator(".claim-name").textContent()).toBe(HOSTILE_NAME);
     expect(await page.locator("table img, table script").count()).toBe(0);
+    await accessible(page);
     await page.waitForTimeout(300); // an onerror handler would have fired by now
     expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
     await context.close();
@@ -278,9 +321,11 @@ describe("attendee pages", () => {
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
     expect(outline).not.toBe("none");
     await screenshot(page, "workshop-keyboard-focus-phone");
+    await accessible(page);
     await page.keyboard.press("Enter");
     await signInOnProvider(page, "keys@example.org");
     await page.getByLabel("Your name").waitFor();
+    await accessible(page);
     // Name field, then consent, then the button: all reachable by Tab, the box toggled by Space.
     await page.getByLabel("Your name").focus();
     await page.keyboard.type("Kim Keys");
@@ -313,12 +358,18 @@ describe("organizer pages", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await signInOnProvider(page, ORGANIZER);
     await page.waitForURL(`${stack.url}/organizer`);
+    // Open workshops first, then the one coming up, then the past one (not the files' order).
+    await page.getByRole("link", { name: /UI test: ui-open/ }).waitFor();
+    expect(await page.locator(".cards .card-title").allTextContents()).toEqual(["UI test: ui-open", "UI test: ui-sold-out", "UI test: ui-upcoming", "UI test: ui-closed"]);
+    await screenshot(page, "organizer-list-desktop");
+    await accessible(page);
     await page.getByRole("link", { name: /UI test: ui-open/ }).click();
     await page.waitForURL(`${stack.url}/organizer/ui-open`);
 
     const row = (email: string) => page.locator("tr", { hasText: email });
     await expect.poll(() => row("unbound@example.org").locator(".status").textContent()).toBe("Unbound");
     await screenshot(page, "organizer-unbound-desktop");
+    await accessible(page);
     await row("unbound@example.org").getByRole("button", { name: /Retry/ }).click();
     await expect.poll(() => row("unbound@example.org").locator(".status").textContent()).toBe("Active");
 
@@ -326,6 +377,7 @@ describe("organizer pages", () => {
     const dialog = page.getByRole("dialog", { name: "Revoke this key?" });
     await dialog.waitFor();
     await screenshot(page, "organizer-revoke-dialog-desktop");
+    await accessible(page);
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await expect.poll(() => row("quiet@example.org").locator(".status").textContent()).toBe("Revoked");
     const revoked = await callApi(stack.url, quiet.token, "GET", "/api/workshops/ui-open/key");
@@ -338,6 +390,7 @@ describe("organizer pages", () => {
     await attendee.goto(`${stack.url}/w/ui-open`);
     await expect.poll(() => attendee.getByText("Claims are paused").isVisible()).toBe(true);
     await screenshot(attendee, "workshop-paused-phone");
+    await accessible(attendee);
     await attendee.close();
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Download consenting attendees/ }).click()]);
@@ -354,6 +407,7 @@ describe("organizer pages", () => {
     await page.setViewportSize(PHONE);
     await noHorizontalScroll(page);
     await screenshot(page, "organizer-dashboard-phone");
+    await accessible(page);
     await context.close();
   });
 
@@ -367,12 +421,13 @@ describe("organizer pages", () => {
     expect(await left()).toBeGreaterThan(0);
     const before = await left();
     await screenshot(page, "projector-desktop");
+    await accessible(page);
     await claimViaApi("ui-open", "late@example.org");
     await expect.poll(left, { timeout: 15_000 }).toBe(before - 1);
     await context.close();
   });
 
-  it("raised no script error and no Content-Security-Policy violation on any page", () => {
+  it("raised no script error, no Content-Security-Policy violation and no console error (no failed request) on any page", () => {
     expect(pageProblems).toEqual([]);
   });
 });
