@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
+import { axeViolations, launchChromium, screenshot, scrollOverflow, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../local/stack.js";
 import { callApi, signIn, signInOnProvider, tempDirs, writeWorkshopFiles } from "../local/testing.js";
 
@@ -84,7 +84,27 @@ async function signInOnPage(page: Page, button: string | RegExp, email: string):
   await page.waitForURL((u) => !u.pathname.startsWith("/oidc") && u.pathname !== "/callback");
 }
 
-const shot = (page: Page, name: string) => screenshot(page, `states-${name}`);
+/** A screenshot, and axe-core's check of the same state in light and dark: nothing found. */
+async function shot(page: Page, name: string): Promise<void> {
+  await screenshot(page, `states-${name}`);
+  expect(await axeViolations(page)).toEqual([]);
+}
+
+/** The projector at the two screens a room most often has: everything on it, nothing to scroll. */
+const PROJECTOR_SCREENS = [
+  { width: 1280, height: 800 },
+  { width: 1024, height: 768 },
+];
+
+async function fitsProjectorScreens(page: Page, name: string): Promise<void> {
+  const before = page.viewportSize();
+  for (const screen of PROJECTOR_SCREENS) {
+    await page.setViewportSize(screen);
+    await expect.poll(() => scrollOverflow(page), { message: `${name} at ${screen.width}x${screen.height}` }).toEqual({ down: 0, sideways: 0 });
+    await shot(page, `${name}-${screen.width}x${screen.height}`);
+  }
+  if (before) await page.setViewportSize(before);
+}
 
 async function noHorizontalScroll(page: Page): Promise<void> {
   const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
@@ -226,10 +246,13 @@ describe("attendee and organizer states on the wall clock", () => {
     await expect.poll(() => page.locator(".budget-figures").innerText()).toMatch(/\$1\.40\s+left\s+\$0\.60 used of \$2\.00/);
     expect(await page.getByTestId("usage-checked").innerText()).toBe("Usage checked just now.");
 
-    // Test my key: the cheapest model by the workshop's prices answers, from this browser.
-    await page.getByRole("button", { name: "Test my key" }).click();
+    // Test my key, from the keyboard: the cheapest model by the workshop's prices answers, from this
+    // browser, and the focus is still on the button (a disabled button would have dropped it).
+    await page.getByRole("button", { name: "Test my key" }).focus();
+    await page.keyboard.press("Enter");
     const result = page.getByTestId("try-result");
     await expect.poll(() => result.innerText()).toContain("It works. GPT-5 nano answered:");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Test my key");
     expect(await result.innerText()).toContain("OpenRouter emulator answering as openai/gpt-5-nano");
     await noHorizontalScroll(page);
     await shot(page, "key-tested-phone");
@@ -266,8 +289,18 @@ describe("attendee and organizer states on the wall clock", () => {
     }
 
     const { context, page } = await newPage(DESKTOP);
-    await page.goto(`${stack.url}/organizer/st-closed`);
+    await page.goto(`${stack.url}/organizer`);
     await signInOnPage(page, "Sign in", ORGANIZER);
+    // The list and the dashboard show the same spend, and say when it was synced. The spender's
+    // $0.60 was read live by their key page; no sync job has run, so both say so.
+    const listSpend = page.locator(".card", { hasText: "States: st-open" }).getByTestId("list-spend");
+    await expect.poll(() => listSpend.innerText()).toBe("$0.00 spent of $100.00 cap (not synced yet)");
+    await shot(page, "organizer-list-desktop");
+    await page.goto(`${stack.url}/organizer/st-open`);
+    await expect.poll(() => page.getByTestId("dashboard-spend").innerText()).toMatch(/^\$0\.00\s+\/ \$100\.00$/);
+    expect(await page.getByText("All keys, not synced yet.").isVisible()).toBe(true);
+    expect(await page.getByTestId("chart-empty").innerText()).toMatch(/^The spend chart appears after two usage syncs, about .+ \(usage syncs every 5 minutes while claims are open\)\.$/);
+    await page.goto(`${stack.url}/organizer/st-closed`);
     await page.getByRole("heading", { name: "States: st-closed" }).waitFor();
     await page.getByRole("button", { name: /Download attendance/ }).waitFor();
     expect(await page.getByRole("button", { name: /Pause claims|Resume claims/ }).count()).toBe(0);
@@ -316,11 +349,16 @@ describe("attendee and organizer states on the wall clock", () => {
     expect(warning).toContain("Phones cannot open this QR code");
     expect(warning).toContain("npm start -- --host 0.0.0.0");
     await shot(page, "projector-sold-out-desktop");
+    await fitsProjectorScreens(page, "projector-sold-out");
 
     await page.goto(`${stack.url}/w/st-closed/projector`);
     await page.getByText("Claims are closed").waitFor();
     await page.waitForLoadState("networkidle");
     expect(await page.getByTestId("keys-left").count()).toBe(0);
+    await fitsProjectorScreens(page, "projector-closed");
+    await page.goto(`${stack.url}/w/st-open/projector`);
+    await page.locator('[data-live="yes"]').waitFor();
+    await fitsProjectorScreens(page, "projector-open");
 
     // A narrow screen (a phone held up, a split window): still no break inside the slug.
     await page.setViewportSize(PHONE);
@@ -345,8 +383,11 @@ describe("attendee and organizer states on the wall clock", () => {
     // Ctrl-C: the whole stack goes away (a real outage, not a mock).
     const port = Number(new URL(stack.url).port);
     await stack.close();
+    expect(await page.getByTestId("usage-checked").innerText()).toBe("Usage checked just now.");
     await page.getByRole("button", { name: "Check now" }).click();
     await page.getByTestId("unreachable").waitFor();
+    // The check failed: the line says so, not "checked just now".
+    await expect.poll(() => page.getByTestId("usage-checked").innerText()).toBe("Usage could not be checked: the server cannot be reached. These figures were read just now.");
     expect(await page.getByTestId("unreachable").innerText()).toMatch(/The server cannot be reached\. Trying again (in \d+ s|now)/);
     // The key stays on screen; nothing says it is gone.
     expect(await page.locator("#api-key").isVisible()).toBe(true);
