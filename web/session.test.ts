@@ -1,6 +1,6 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
+import { axeViolations, launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { DEMO_SLUG } from "../local/demo.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { idTokenClaims, revokeToken, signInOnProvider, tempDirs } from "../local/testing.js";
@@ -71,6 +71,9 @@ describe("a session that lasts the workshop", () => {
     await notice.waitFor({ timeout: (ID_TOKEN_TTL_S + 10) * 1000 });
     expect(await stored(page)).toBeNull();
     await screenshot(page, "session-ended");
+    expect(await axeViolations(page)).toEqual([]);
+    // One thing to do: the notice's button. The key page's own "Sign in to see my key" stays away.
+    expect(await page.locator(".btn-primary:visible").allTextContents()).toEqual(["Sign in again"]);
 
     // The provider still knows the browser (its own cookie session), so one click is enough: no form.
     await page.getByRole("button", { name: "Sign in again" }).click();

@@ -4,9 +4,9 @@ import { encode } from "uqr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roomCodeAt, roomCodeStep } from "../functions/domain/room-code.js";
 import { checkAccountCredits } from "../functions/jobs/credits.js";
-import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
+import { axeViolations, launchChromium, screenshot, scrollOverflow, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
-import { signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";
+import { callApi, signIn, signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";
 
 /**
  * Workshop-day safety in a real Chromium against the real local stack: the room code from the
@@ -16,6 +16,8 @@ import { signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } fr
 
 const ORGANIZER = "day-organizer@example.org";
 const SLUG = "room-day";
+// Same room code policy, but its claims closed half an hour before the stack's clock starts.
+const CLOSED_SLUG = "room-closed";
 const POLICY = { rotate_minutes: 10, grace_minutes: 4 };
 const PERIOD = POLICY.rotate_minutes * 60_000;
 const START = Math.floor(Date.now() / PERIOD) * PERIOD + 20_000;
@@ -31,7 +33,10 @@ beforeAll(async () => {
   stack = await startLocalStack({
     port: 0,
     dataDir: join(workDir, "data"),
-    workshopsDir: writeWorkshopFiles(join(workDir, "workshops"), [workshopFileAround(SLUG, START, { organizers: [ORGANIZER], claim_code: POLICY })]),
+    workshopsDir: writeWorkshopFiles(join(workDir, "workshops"), [
+      workshopFileAround(SLUG, START, { organizers: [ORGANIZER], claim_code: POLICY }),
+      workshopFileAround(CLOSED_SLUG, START - 150 * 60_000, { organizers: [ORGANIZER], claim_code: POLICY }),
+    ]),
     demo: false,
     quiet: true,
     at: new Date(START).toISOString(),
@@ -46,6 +51,24 @@ afterAll(async () => {
 
 async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
   return (await watchedPage(browser, pageProblems, { viewport })).page;
+}
+
+/** A screenshot, and axe-core's check of the same state in light and dark: nothing found. */
+async function shot(page: Page, name: string): Promise<void> {
+  await screenshot(page, name);
+  expect(await axeViolations(page)).toEqual([]);
+}
+
+/** The projector at 1280x800 and 1024x768: everything on the screen, nothing to scroll. */
+async function fitsProjectorScreens(page: Page, name: string): Promise<void> {
+  for (const screen of [
+    { width: 1280, height: 800 },
+    { width: 1024, height: 768 },
+  ]) {
+    await page.setViewportSize(screen);
+    await expect.poll(() => scrollOverflow(page), { message: `${name} at ${screen.width}x${screen.height}` }).toEqual({ down: 0, sideways: 0 });
+    await shot(page, `${name}-${screen.width}x${screen.height}`);
+  }
 }
 
 async function codes() {
@@ -74,7 +97,12 @@ describe("the room code, from the projector to a key", () => {
     // The room's screen: an organizer opens the projector view and signs in there.
     const projector = await newPage();
     await projector.goto(`${stack.url}/w/${SLUG}/projector`);
-    await projector.getByRole("button", { name: "Sign in to show the room code" }).click();
+    const signInHere = projector.getByRole("button", { name: "Sign in to show the room code" });
+    await signInHere.waitFor();
+    // No QR code yet, so no "Scan": the screen says what it waits for.
+    expect(await projector.locator(".projector-headline").textContent()).toBe("Waiting for the room code");
+    await fitsProjectorScreens(projector, "projector-room-code-gate");
+    await signInHere.click();
     expect(await projector.locator("svg.qr").count()).toBe(0);
     await signInOnProvider(projector, ORGANIZER);
     await projector.waitForURL(`${stack.url}/w/${SLUG}/projector`);
@@ -83,7 +111,7 @@ describe("the room code, from the projector to a key", () => {
     expect(await projector.locator("svg.qr").getAttribute("aria-label")).toBe(`QR code for ${qrUrl}`);
     // The drawn modules are exactly those of that URL's QR code.
     expect(await qrCells(projector)).toEqual(cellsOf(qrUrl));
-    await screenshot(projector, "projector-room-code");
+    await fitsProjectorScreens(projector, "projector-room-code");
 
     // An attendee scans it: the code rides along through the sign-in and the confirm step.
     const phone = await newPage();
@@ -100,11 +128,12 @@ describe("the room code, from the projector to a key", () => {
     await expect.poll(() => projector.locator(".room-code-panel").getByTestId("room-code").textContent(), { timeout: 15_000 }).toBe(
       `${current.slice(0, 3)} ${current.slice(3)}`,
     );
-    await screenshot(projector, "organizer-room-code");
+    await shot(projector, "organizer-room-code");
 
     // Signed in as an attendee, the projector does not show the code.
     await phone.goto(`${stack.url}/w/${SLUG}/projector`);
     await phone.getByText("Only this workshop's organizers can show its room code").waitFor({ timeout: 15_000 });
+    await shot(phone, "projector-room-code-attendee");
     expect(await phone.locator("svg.qr").count()).toBe(0);
     expect(await phone.content()).not.toContain(current);
     await projector.context().close();
@@ -129,7 +158,14 @@ describe("the room code, from the projector to a key", () => {
     await field.fill(expired.toLowerCase());
     await page.getByRole("button", { name: "Get my API key" }).click();
     await expect.poll(async () => (await field.isVisible()) && (await refusal.textContent()), { timeout: 15_000 }).toContain("That room code is not valid now");
-    await screenshot(page, "room-code-refused-phone");
+    // What was typed stays, to be corrected; the refusal is the field's own description, and the
+    // field has the focus again.
+    expect(await field.inputValue()).toBe(expired);
+    expect(await field.getAttribute("aria-invalid")).toBe("true");
+    expect((await field.getAttribute("aria-describedby"))?.split(" ")).toContain(await refusal.getAttribute("id"));
+    expect(await page.locator(".room-code-form").getByRole("alert").count()).toBe(1);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("room-code");
+    await shot(page, "room-code-refused-phone");
     expect((await stack.store.listClaims(SLUG)).some((c) => c.email === "forger@example.org")).toBe(false);
 
     await field.fill(`${current.slice(0, 3)}-${current.slice(3)}`);
@@ -178,7 +214,7 @@ describe("the room code, from the projector to a key", () => {
     await warning.waitFor({ timeout: 15_000 });
     expect(await page.getByText("OpenRouter credit is $17.00 short").isVisible()).toBe(true);
     expect(await warning.textContent()).toContain("The account has $3.00 left, but the keys of open and upcoming workshops can still spend up to $20.00");
-    await screenshot(page, "organizer-credit-warning");
+    await shot(page, "organizer-credit-warning");
 
     // Credit added: the warning goes with the next check.
     expect((await setCredit(1000)).status).toBe(200);
@@ -186,6 +222,31 @@ describe("the room code, from the projector to a key", () => {
     await page.reload();
     await page.getByText(`Workshop ${SLUG}`).waitFor({ timeout: 15_000 });
     expect(await page.getByTestId("credit-shortfall").count()).toBe(0);
+    await page.context().close();
+  });
+
+  it("once claims are closed, shows no room code on the dashboard or the projector, and the API gives none", async () => {
+    const token = await signIn(stack.url, ORGANIZER);
+    const answer = await callApi(stack.url, token, "GET", `/api/admin/workshops/${CLOSED_SLUG}/room-code`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ enabled: true, closed: true });
+    expect(answer.body.code).toBeUndefined();
+    expect(answer.body.claim_path).toBeUndefined();
+
+    const page = await newPage();
+    await page.goto(`${stack.url}/organizer/${CLOSED_SLUG}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await signInOnProvider(page, ORGANIZER);
+    await page.getByTestId("room-code-closed").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("room-code").count()).toBe(0);
+    await shot(page, "organizer-room-code-closed");
+
+    await page.goto(`${stack.url}/w/${CLOSED_SLUG}/projector`);
+    await page.getByText("Claims are closed").waitFor();
+    await page.waitForLoadState("networkidle");
+    expect(await page.getByTestId("room-code").count()).toBe(0);
+    expect(await page.getByRole("button", { name: /room code/ }).count()).toBe(0);
+    await fitsProjectorScreens(page, "projector-room-code-closed");
     await page.context().close();
   });
 
