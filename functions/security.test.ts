@@ -22,6 +22,8 @@ import { tableNames } from "./data/tables.js";
  */
 
 const PUBLIC_ROUTES = ["GET /api/workshops", "GET /api/workshops/:slug"];
+// No sign-in either: a signed projector link (`?link=`, made by an organizer) is what opens them.
+const LINK_ROUTES = ["GET /api/workshops/:slug/projector"];
 const SLUG = "guarded";
 const ORGANIZER = { sub: "sec-organizer", email: "organizer@example.com" };
 
@@ -51,7 +53,7 @@ function appRoutes(): Route[] {
 }
 
 const routeId = (r: Route) => `${r.method} ${r.path}`;
-const authenticated = () => appRoutes().filter((r) => !PUBLIC_ROUTES.includes(routeId(r)));
+const authenticated = () => appRoutes().filter((r) => !PUBLIC_ROUTES.includes(routeId(r)) && !LINK_ROUTES.includes(routeId(r)));
 const organizerRoutes = () => appRoutes().filter((r) => r.path.startsWith("/api/admin/"));
 const withBody = () => authenticated().filter((r) => r.method === "POST" || r.method === "PUT");
 
@@ -94,6 +96,7 @@ describe("the routes under test", () => {
     const ids = appRoutes().map(routeId);
     for (const expected of [
       ...PUBLIC_ROUTES,
+      ...LINK_ROUTES,
       "GET /api/me",
       "PUT /api/me",
       "POST /api/workshops/:slug/claim",
@@ -106,10 +109,25 @@ describe("the routes under test", () => {
       "POST /api/admin/workshops/:slug/resume",
       "GET /api/admin/workshops/:slug/marketing.csv",
       "GET /api/admin/workshops/:slug/room-code",
+      "POST /api/admin/workshops/:slug/projector-link",
     ]) {
       expect(ids).toContain(expected);
     }
-    expect(authenticated().length).toBe(ids.length - PUBLIC_ROUTES.length);
+    expect(authenticated().length).toBe(ids.length - PUBLIC_ROUTES.length - LINK_ROUTES.length);
+  });
+
+  it("link routes refuse a request without a valid link (no token opens them either), and carry no key", async () => {
+    for (const r of appRoutes().filter((x) => LINK_ROUTES.includes(routeId(x)))) {
+      for (const query of ["", "?link=", "?link=1.abc", `?link=${"9".repeat(10)}.${"A".repeat(43)}`]) {
+        for (const token of [undefined, organizerToken]) {
+          const res = await stack.call(r.method, concrete(r, alice.sub) + query, token);
+          expect(res.status, `${routeId(r)}${query}`).toBe(403);
+          const text = await res.text();
+          expect(JSON.parse(text).error.code).toBe("projector_link_invalid");
+          expect(text).not.toMatch(KEY_PATTERN);
+        }
+      }
+    }
   });
 
   it("public routes answer without a token, and carry no key", async () => {
@@ -232,7 +250,7 @@ describe("one attendee's key", () => {
     }
     // Bob's own view of the workshop: no claim of his, and a claim of his own is a different key.
     const mine = await stack.call("GET", `/api/workshops/${SLUG}/key`, bob.token);
-    expect(mine.status === 404 || mine.status === 200).toBe(true);
+    expect(mine.status === 204 || mine.status === 200).toBe(true);
     const bobs = await stack.call("POST", `/api/workshops/${SLUG}/claim`, bob.token);
     expect([200, 201]).toContain(bobs.status);
     expect((await json<{ key: { key: string } }>(bobs)).key.key).not.toBe(aliceKey);
@@ -349,8 +367,10 @@ describe("secrets in error answers and Lambda logs", () => {
     await expectError(503, invoke("POST", "/api/workshops/lambda-sec/claim", token("lam-c"), "{}"));
     stack.upstream.emulator.setFaults({});
 
-    // Asking for someone else's claim, bad bodies, a key pasted as the token.
-    await expectError(404, invoke("GET", "/api/workshops/lambda-sec/key", token("lam-d")));
+    // Asking for someone else's claim (D has none: "no key yet", 204 and nothing else), bad bodies, a key pasted as the token.
+    const none = await invoke("GET", "/api/workshops/lambda-sec/key", token("lam-d"));
+    expect(none.statusCode).toBe(204);
+    expect(none.body).toBe("");
     await expectError(400, invoke("POST", "/api/workshops/lambda-sec/claim", token("lam-a"), JSON.stringify({ key: "please" })));
     await expectError(401, invoke("GET", "/api/workshops/lambda-sec/key", keysSeen[0]));
 
@@ -370,7 +390,7 @@ describe("secrets in error answers and Lambda logs", () => {
     errorBodies.push(d.body);
     expect(stack.upstream.emulator.state.keys.length).toBe(keysBefore + 1);
 
-    expect(errorBodies).toHaveLength(7);
+    expect(errorBodies).toHaveLength(6);
     for (const body of errorBodies) {
       expect(body).not.toMatch(KEY_PATTERN);
       expect(body).not.toContain(stack.upstream.managementKey);

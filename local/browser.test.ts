@@ -40,17 +40,11 @@ describe("a newcomer in Chromium", () => {
     // A normal visit: nothing in the console is an error, not even a failed request (before the
     // claim, "no key yet" is an answer, 204, not a 404; the sign-in form has the site's favicon).
     page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()} (${m.location().url})`);
+      if (m.type() === "error" && !(restarting && m.text().startsWith("Failed to load resource"))) problems.push(`console: ${m.text()} (${m.location().url})`);
     });
     page.on("response", (r) => {
-<<<<<<< HEAD
-      const path = new URL(r.url()).pathname;
-      // Before the claim, "no key yet" is the API's documented 404 {code: "no_claim"}.
-      const expected = (r.status() === 404 && path === `/api/workshops/${DEMO_SLUG}/key`) || (r.status() === 503 && restarting);
-      if (r.status() >= 400 && !expected) problems.push(`${r.status()} ${r.request().method()} ${path}`);
-=======
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
->>>>>>> 64e3781 (workshop-day, session and browser tests check the rest of issue 18: axe-core on each state; the room-code projector before sign-in (no 'Scan') and with its code fits 1280x800 and 1024x768; a refused typed room code stays in the field with the refusal as its description and the focus back on it; a closed room-code workshop shows no code on the dashboard or the projector and its API route answers {enabled, closed} without one; a session that ended shows one primary button; a newcomer's visit logs no console error at all (browser.test no longer excuses the key route's 404))
+      // While the test restarts the stack, a poll may meet its documented 503 "stopping"/"starting".
+      if (r.status() >= 400 && !(r.status() === 503 && restarting)) problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
     });
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 

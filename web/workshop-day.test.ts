@@ -225,6 +225,38 @@ describe("the room code, from the projector to a key", () => {
     await page.context().close();
   });
 
+  it("a projector link from the dashboard shows the code, its QR code and the counter on a screen nobody signed in on; a changed link says so", async () => {
+    const { current } = await codes();
+    const dashboard = await newPage();
+    await dashboard.goto(`${stack.url}/organizer/${SLUG}`);
+    await dashboard.getByRole("button", { name: "Sign in" }).click();
+    await signInOnProvider(dashboard, ORGANIZER);
+    await dashboard.getByRole("button", { name: "Projector link for the room's screen" }).click({ timeout: 15_000 });
+    const link = (await dashboard.getByTestId("projector-link").textContent({ timeout: 15_000 }))!;
+    expect(link).toMatch(new RegExp(`^${stack.url}/w/${SLUG}/projector\\?link=\\d+\\.[\\w-]{43}$`));
+    await shot(dashboard, "organizer-projector-link");
+    await dashboard.context().close();
+
+    // The room's laptop: a fresh browser, no sign-in.
+    const screen = await newPage();
+    await screen.goto(link);
+    await expect.poll(() => screen.getByTestId("room-code").textContent(), { timeout: 15_000 }).toBe(`${current.slice(0, 3)} ${current.slice(3)}`);
+    expect(await qrCells(screen)).toEqual(cellsOf(`${stack.url}/w/${SLUG}?code=${current}`));
+    await screen.getByTestId("keys-left").waitFor();
+    expect(await screen.getByRole("button").count()).toBe(0);
+    expect(await screen.evaluate(() => sessionStorage.getItem("wkm.session"))).toBeNull();
+    await fitsProjectorScreens(screen, "projector-link");
+
+    // One character changed: refused, with what to do, and no code.
+    const forged = link.slice(0, -1) + (link.endsWith("A") ? "B" : "A");
+    await screen.goto(forged);
+    await screen.getByText("This projector link is not valid").waitFor({ timeout: 15_000 });
+    expect(await screen.getByTestId("room-code").count()).toBe(0);
+    expect(await screen.locator("svg.qr").count()).toBe(0);
+    await shot(screen, "projector-link-refused");
+    await screen.context().close();
+  });
+
   it("once claims are closed, shows no room code on the dashboard or the projector, and the API gives none", async () => {
     const token = await signIn(stack.url, ORGANIZER);
     const answer = await callApi(stack.url, token, "GET", `/api/admin/workshops/${CLOSED_SLUG}/room-code`);

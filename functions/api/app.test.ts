@@ -158,13 +158,14 @@ describe("attendee", () => {
     const a = await stack.attendee("alice@example.com", { sub: "alice" });
     const b = await stack.attendee("bob@example.com", { sub: "bob" });
     const { key } = await json<{ key: { key: string } }>(await stack.call("POST", "/api/workshops/open/claim", a.token));
+    // Bob has no key yet: 204, nothing in the body (not Alice's key, not an error).
     const asB = await stack.call("GET", "/api/workshops/open/key", b.token);
-    expect(asB.status).toBe(404);
-    const text = await asB.text();
-    expect(text).not.toContain(key.key);
-    expect(JSON.parse(text).error.code).toBe("no_claim");
+    expect(asB.status).toBe(204);
+    expect(await asB.text()).toBe("");
     // No route takes a user id from an attendee: query strings and bodies naming Alice change nothing.
-    expect((await stack.call("GET", "/api/workshops/open/key?user_id=alice", b.token)).status).toBe(404);
+    const named = await stack.call("GET", "/api/workshops/open/key?user_id=alice", b.token);
+    expect(named.status).toBe(204);
+    expect(await named.text()).not.toContain(key.key);
     expect((await stack.call("POST", "/api/workshops/open/claim", b.token, { user_id: "alice" })).status).toBe(400);
     // Bob's own claim is his own key.
     const bobs = await json<{ key: { key: string } }>(await stack.call("POST", "/api/workshops/open/claim", b.token));
@@ -207,9 +208,9 @@ describe("attendee", () => {
     await Promise.all(Array.from({ length: 10 }, () => stack.call("GET", "/api/workshops/open/key?usage=live", u.token)));
     expect(reads()).toBe(before + 1);
 
-    // Someone without a key gets the same 404 as without the query.
+    // Someone without a key gets the same 204 (no key yet) as without the query.
     const none = await stack.attendee("keyless@example.com");
-    expect((await stack.call("GET", "/api/workshops/open/key?usage=live", none.token)).status).toBe(404);
+    expect((await stack.call("GET", "/api/workshops/open/key?usage=live", none.token)).status).toBe(204);
   });
 
   it("refuses a claim before opening and after closing, with the time", async () => {

@@ -40,6 +40,9 @@ export interface AppDeps {
 const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
   room_code_required: 403,
   room_code_invalid: 403,
+  projector_link_invalid: 403,
+  projector_link_expired: 403,
+  no_room_code: 409,
   workshop_not_found: 404,
   no_claim: 404,
   sold_out: 409,

@@ -4,7 +4,7 @@ import type { Principal } from "../auth/index.js";
 import { consentForWorkshop } from "../domain/consent.js";
 import { cleanDisplayName } from "../domain/display-name.js";
 import { normalizeEmail } from "../domain/email.js";
-import { EmailNotVerifiedError, ProfileNotConfirmedError } from "../domain/errors.js";
+import { EmailNotVerifiedError, NoClaimError, ProfileNotConfirmedError } from "../domain/errors.js";
 import { authenticate, organizerOf } from "./access.js";
 import type { AppDeps } from "./app.js";
 import { ApiError, param, readBody, slugParam, type Env } from "./request.js";
@@ -82,7 +82,14 @@ export function attendeeRoutes(app: Hono<Env>, deps: AttendeeDeps) {
     // `?usage=live` reads the key's usage from OpenRouter first (at most every 30 s per claim).
     const live = c.req.query("usage") === "live";
     // The owner is always the token's subject: there is no way to name another user here.
-    const { claim, workshop } = live ? await engine.refreshUsage(slug, p.sub) : await engine.getMyKey(slug, p.sub);
-    return c.json(myKeyView(claim, workshop, deps.attendeeBaseUrl));
+    try {
+      const { claim, workshop } = live ? await engine.refreshUsage(slug, p.sub) : await engine.getMyKey(slug, p.sub);
+      return c.json(myKeyView(claim, workshop, deps.attendeeBaseUrl));
+    } catch (err) {
+      // "No key yet" is an answer, not a failure: every page asks before the claim, and a 404 would
+      // be an error in every visitor's console. (An unknown workshop is still 404.)
+      if (err instanceof NoClaimError) return c.body(null, 204);
+      throw err;
+    }
   });
 }

@@ -5,7 +5,7 @@ import { authenticate, organizerOf, organizerOnly } from "./access.js";
 import type { AppDeps } from "./app.js";
 import { ApiError, param, readBody, userIdParam, type Env } from "./request.js";
 import { organizerExportRoutes } from "./organizer-exports.js";
-import { adminClaimView, workshopStatus } from "./views.js";
+import { adminClaimView, roomCodeView, workshopStatus } from "./views.js";
 
 const EmptyBody = z.strictObject({});
 
@@ -33,6 +33,7 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
           committed_usd: ledger.committed_usd,
           cap_usd: r.config.openrouter.guardrail.cap_usd,
           usage_usd: spend?.usage_usd ?? 0,
+          usage_synced_at: spend?.at ?? null,
         };
       }),
     );
@@ -65,22 +66,20 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
     });
   });
 
-  // The room code for the projector and the dashboard; the only route that ever answers with it.
+  // The room code for the projector and the dashboard (and, with a projector link, the public
+  // projector route): no other route answers with it.
   app.get("/api/admin/workshops/:slug/room-code", async (c) => {
     const slug = c.get("workshop").config.slug;
-    const room = await engine.roomCode(slug);
-    if (!room) return c.json({ enabled: false });
-    const { code, validFrom, rotatesAt } = room.current;
-    return c.json({
-      enabled: true,
-      code,
-      rotate_minutes: room.policy.rotate_minutes,
-      grace_minutes: room.policy.grace_minutes,
-      valid_from: new Date(validFrom).toISOString(),
-      rotates_at: new Date(rotatesAt).toISOString(),
-      now: new Date(now()).toISOString(),
-      claim_path: `/w/${slug}?code=${code}`,
-    });
+    return c.json(roomCodeView(slug, await engine.roomCode(slug), now()));
+  });
+
+  // A read-only, expiring projector link: the room's laptop shows the code without a sign-in.
+  app.post("/api/admin/workshops/:slug/projector-link", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const slug = c.get("workshop").config.slug;
+    const { token, expiresAt } = await engine.projectorLink(slug);
+    log("projector_link_made", { slug, by: c.get("principal").sub, expires_at: new Date(expiresAt).toISOString() });
+    return c.json({ path: `/w/${slug}/projector?link=${token}`, expires_at: new Date(expiresAt).toISOString() }, 201);
   });
 
   app.post("/api/admin/workshops/:slug/claims/:userId/retry-binding", async (c) => {

@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import type { AppDeps } from "./app.js";
 import { param, slugParam, type Env } from "./request.js";
-import { workshopStatus } from "./views.js";
+import { roomCodeView, workshopStatus } from "./views.js";
 
 /**
  * The public status (keys left) may be served from a cache for a few seconds: CloudFront answers a
@@ -9,8 +9,12 @@ import { workshopStatus } from "./views.js";
  */
 export const PUBLIC_STATUS_CACHE_CONTROL = "public, max-age=5, s-maxage=5";
 
-/** GET /api/workshops and /api/workshops/:slug: no token, no personal data. */
-export function publicRoutes(app: Hono<Env>, { store, workshops, now }: Pick<AppDeps, "store" | "workshops" | "now">) {
+/**
+ * GET /api/workshops and /api/workshops/:slug: no token, no personal data. And the projector's
+ * read of the room code with a projector link (`?link=`, made by an organizer): no sign-in, the
+ * signed link is what opens it, and it opens nothing else.
+ */
+export function publicRoutes(app: Hono<Env>, { store, engine, workshops, now }: Pick<AppDeps, "store" | "engine" | "workshops" | "now">) {
   // Open and upcoming workshops only: the page knows the others from its build-time catalog and
   // shows them closed, so a poll never reads a past workshop (nor scans the table for them).
   app.get("/api/workshops", async (c) => {
@@ -26,5 +30,10 @@ export function publicRoutes(app: Hono<Env>, { store, workshops, now }: Pick<App
     const status = workshopStatus(record.config, await store.getLedger(record.config.slug), now());
     c.header("Cache-Control", PUBLIC_STATUS_CACHE_CONTROL);
     return c.json(status);
+  });
+
+  app.get("/api/workshops/:slug/projector", async (c) => {
+    const slug = param(c, "slug", slugParam);
+    return c.json(roomCodeView(slug, await engine.roomCodeForLink(slug, c.req.query("link") ?? ""), now()));
   });
 }

@@ -2,6 +2,7 @@ import { claimWindow, effectiveCapacity, keysLeft, publicWorkshopFacts, type Pub
 import type { Workshop } from "../../workshops/schema.js";
 import type { AttendeeItem, ClaimItem, Ledger, WorkshopRecord } from "../data/store.js";
 import type { Principal } from "../auth/verify.js";
+import type { RoomCodeNow } from "../domain/claims.js";
 import type { ConsentAnswer } from "../domain/consent.js";
 
 /** The JSON shapes of the API contract, built from stored items. Pure. */
@@ -58,6 +59,28 @@ export function myKeyView(claim: ClaimItem, record: WorkshopRecord, baseUrl: str
     expired_at: claim.expired_at ?? null,
     base_url: baseUrl,
     models: modelsView(record.config),
+  };
+}
+
+/**
+ * The room code as the projector and the dashboard read it: `enabled: false` for a workshop without
+ * one, `closed: true` (and no code) once claims are closed.
+ */
+export function roomCodeView(slug: string, room: RoomCodeNow | undefined, nowMs: number) {
+  if (!room) return { enabled: false };
+  const now = new Date(nowMs).toISOString();
+  if (room.closed) return { enabled: true, closed: true, now };
+  const { code, validFrom, rotatesAt } = room.current;
+  return {
+    enabled: true,
+    closed: false,
+    code,
+    rotate_minutes: room.policy.rotate_minutes,
+    grace_minutes: room.policy.grace_minutes,
+    valid_from: new Date(validFrom).toISOString(),
+    rotates_at: new Date(rotatesAt).toISOString(),
+    now,
+    claim_path: `/w/${slug}?code=${code}`,
   };
 }
 

@@ -483,7 +483,7 @@ describe("a failed mint's release racing the same user's next claim", () => {
 });
 
 describe("no claim to act on", () => {
-  it("organizers are told the attendee has no claim; the attendee is told they have not claimed", async () => {
+  it("organizers are told the attendee has no claim; the attendee's own key route answers 204, no key yet", async () => {
     const w = testWorkshop("no-claim", stack.now());
     await stack.addWorkshop(w);
     const u = await stack.attendee("nobody@example.com");
@@ -493,8 +493,10 @@ describe("no claim to act on", () => {
       expect(res.status).toBe(404);
       expect(await res.json()).toEqual({ error: { code: "no_claim", message: "This attendee has no claim for this workshop." } });
     }
+    // The attendee's own key route answers "no key yet" as 204 with no body: not an error (api.md).
     const mine = await stack.call("GET", "/api/workshops/no-claim/key", u.token);
-    expect(mine.status).toBe(404);
-    expect(await mine.json()).toEqual({ error: { code: "no_claim", message: "You have not claimed a key for this workshop yet." } });
+    expect(mine.status).toBe(204);
+    expect(await mine.text()).toBe("");
+    expect((await stack.call("GET", "/api/workshops/no-claim/key?usage=live", u.token)).status).toBe(204);
   });
 });

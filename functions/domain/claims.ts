@@ -23,7 +23,11 @@ import {
   RoomCodeRequiredError,
   SoldOutError,
 } from "./errors.js";
+import { checkProjectorLink, PROJECTOR_LINK_MAX_MS, signProjectorLink } from "./projector-link.js";
 import { currentRoomCode, isRoomCodeValid, normalizeRoomCode, type CurrentRoomCode } from "./room-code.js";
+
+/** A workshop's room code as its projector shows it: the current one, or none since claims closed. */
+export type RoomCodeNow = { policy: ClaimCodePolicy; closed: false; current: CurrentRoomCode } | { policy: ClaimCodePolicy; closed: true };
 
 /**
  * The claim engine: one personal key per (workshop, person), never more keys than the ledger
@@ -102,6 +106,13 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
   const d = createEngineDeps(opts);
   const { store, workshops, now } = d;
 
+  const roomCodeNow = async (slug: string): Promise<RoomCodeNow | undefined> => {
+    const w = (await workshops.get(slug)).config;
+    if (!w.claim_code) return undefined;
+    if (claimWindow(w, now()) === "closed") return { policy: w.claim_code, closed: true };
+    return { policy: w.claim_code, closed: false, current: currentRoomCode(await d.roomCodeSecret(), slug, w.claim_code, now()) };
+  };
+
   return {
     /** Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window ends. */
     async claim(slug: string, who: Claimant): Promise<ClaimOutcome> {
@@ -109,11 +120,30 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
       return claim(d, slug, who);
     },
 
-    /** The workshop's current room code, for its organizers (undefined: the workshop has none). */
-    async roomCode(slug: string): Promise<{ policy: ClaimCodePolicy; current: CurrentRoomCode } | undefined> {
+    /**
+     * The workshop's current room code, for its organizers (undefined: the workshop has none). Once
+     * claims are closed (and so after expiry) there is none to show: a code would admit nobody.
+     */
+    roomCode: roomCodeNow,
+
+    /**
+     * A read-only projector link's token (projector-link.ts) for a workshop with a room code: it
+     * works until claims close, for at most PROJECTOR_LINK_MAX_MS.
+     */
+    async projectorLink(slug: string): Promise<{ token: string; expiresAt: number }> {
       const w = (await workshops.get(slug)).config;
-      if (!w.claim_code) return undefined;
-      return { policy: w.claim_code, current: currentRoomCode(await d.roomCodeSecret(), slug, w.claim_code, now()) };
+      if (!w.claim_code) throw new DomainError("no_room_code", "This workshop has no room code: its projector page needs no link.");
+      const at = now();
+      if (claimWindow(w, at) === "closed") throw new ClaimsClosedError(slug, w.claims_close_at);
+      const expiresAt = Math.min(Date.parse(w.claims_close_at), at + PROJECTOR_LINK_MAX_MS);
+      return { token: signProjectorLink(await d.roomCodeSecret(), slug, expiresAt), expiresAt };
+    },
+
+    /** The room code, for whoever holds a projector link of this workshop (refused: the link's own error). */
+    async roomCodeForLink(slug: string, token: string): Promise<RoomCodeNow | undefined> {
+      await workshops.get(slug);
+      checkProjectorLink(await d.roomCodeSecret(), slug, token, now());
+      return roomCodeNow(slug);
     },
 
     /** The caller's own claim (any state; one abandoned mid-way is finished first), or NoClaimError. */

@@ -85,20 +85,11 @@ export function rememberKey(session: Session, key: MyKey): void {
   keyCache = { sub: session.sub, key };
 }
 
-/** The visitor's key for a workshop; `null` when they have not claimed one. */
+/** The visitor's key for a workshop; `null` when they have not claimed one (the API's 204). */
 export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | null> {
   const cached = session && keyCache?.sub === session.sub && keyCache.key.slug === slug ? keyCache.key : undefined;
   return useLoaded<MyKey | null>(
-    session
-      ? async () => {
-          try {
-            return await api<MyKey>(`/workshops/${slug}/key`, { auth: true });
-          } catch (err) {
-            if (err instanceof ApiError && err.status === 404 && err.code === "no_claim") return null;
-            throw err;
-          }
-        }
-      : null,
+    session ? () => api<MyKey | null>(`/workshops/${slug}/key`, { auth: true }) : null,
     [session?.sub, slug],
     cached,
   );

@@ -113,8 +113,10 @@ export async function apiWithAge<T>(path: string, req: ApiRequest = {}): Promise
   return { body: (await res.json()) as T, ageMs: Number.isFinite(age) && age > 0 ? age * 1000 : 0 };
 }
 
+/** The answer's JSON; `null` for 204 No Content (e.g. "no key yet"). */
 export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
-  return (await (await answer(path, req)).json()) as T;
+  const res = await answer(path, req);
+  return (res.status === 204 ? null : await res.json()) as T;
 }
 
 /** Like `api`, for answers that are files (the CSV exports). */

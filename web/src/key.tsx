@@ -50,12 +50,12 @@ function KeyBox({ secret }: { secret: string }) {
   );
 }
 
-/** The owner's key with its usage read live from OpenRouter (the API allows it every 30 s). */
-function fetchLiveKey(slug: string): Promise<MyKey> {
-  return api<MyKey>(`/workshops/${slug}/key?usage=live`, { auth: true });
+/** The owner's key with its usage read live from OpenRouter (the API allows it every 30 s); null: no key. */
+function fetchLiveKey(slug: string): Promise<MyKey | null> {
+  return api<MyKey | null>(`/workshops/${slug}/key?usage=live`, { auth: true });
 }
 
-function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey) => void }) {
+function Budget({ k, onChecked }: { k: MyKey; onChecked: (k: MyKey | null) => void }) {
   const left = k.limit_remaining ?? Math.max(0, k.budget_usd - k.usage_usd);
   const used = Math.max(0, k.budget_usd - left, k.usage_usd);
   const now = useNow(15_000);

@@ -1,8 +1,9 @@
+import { useState } from "preact/hooks";
 import { encode } from "uqr";
 import { useSession } from "./account.js";
 import type { ApiError } from "./api.js";
 import { signIn } from "./auth.js";
-import { ProjectorRoomCode, useRoomCode } from "./room-code-display.js";
+import { PROJECTOR_LINK_REFUSALS, ProjectorRoomCode, useRoomCode } from "./room-code-display.js";
 import type { SiteProps } from "./types.js";
 import { workshopState } from "./phase.js";
 import type { Route } from "./router.js";
@@ -79,7 +80,9 @@ function LoopbackWarning({ slug }: { slug: string }) {
 function RoomCodeGate({ slug, signedIn, error }: { slug: string; signedIn: boolean; error: ApiError | null }) {
   const ended = useSessionEnded();
   let body;
-  if (!signedIn || error?.status === 401) {
+  if (error && PROJECTOR_LINK_REFUSALS.has(error.code)) {
+    body = <p>{error.message}</p>;
+  } else if (!signedIn || error?.status === 401) {
     body = (
       <>
         <p>This workshop's keys need the room code. Sign in as an organizer to show it here with its QR code.</p>
@@ -115,7 +118,9 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
   const state = w ? workshopState(w, status, now) : "closed";
   // Once claims are closed a room code admits nobody: it is neither asked for nor shown.
   const needsCode = w?.room_code === true && state !== "closed";
-  const room = useRoomCode(slug, needsCode && session !== null);
+  // A projector link from the dashboard (`?link=`) reads the code without anyone signing in here.
+  const [link] = useState(() => new URL(location.href).searchParams.get("link"));
+  const room = useRoomCode(slug, needsCode && (session !== null || link !== null), link);
   if (!w) {
     return (
       <div class="projector">
@@ -143,7 +148,7 @@ export function ProjectorPage({ catalog, route }: SiteProps & { route: Route }) 
   return (
     <div class="projector">
       {gated ? (
-        <RoomCodeGate slug={slug} signedIn={session !== null} error={room.error} />
+        <RoomCodeGate slug={slug} signedIn={session !== null || link !== null} error={room.error} />
       ) : (
         <div class="projector-qr">
           <QrCode text={qrUrl} label={`QR code for ${qrUrl}`} />

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, errorMessage } from "./api.js";
-import { formatDuration, realMsUntil, syncServerClock, useNow } from "./time.js";
-import { Notice } from "./ui.js";
+import { formatDuration, formatWhen, realMsUntil, syncServerClock, useNow } from "./time.js";
+import { CodeBlock, Notice } from "./ui.js";
 
 /**
  * The room code on the organizers' side: the projector shows it (and its QR code), the dashboard
@@ -26,7 +26,14 @@ export interface RoomCodeView {
 // Read again at least this often, so a clock that drifts or a changed workshop file shows up.
 const MAX_WAIT_MS = 30_000;
 
-export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeView | null; error: ApiError | null } {
+/** The API's refusals of a projector link: asking again would not change them. */
+export const PROJECTOR_LINK_REFUSALS = new Set(["projector_link_invalid", "projector_link_expired"]);
+
+/**
+ * The room code, read by a signed-in organizer, or with `link` (a projector link from the
+ * dashboard) by a screen nobody signed in on.
+ */
+export function useRoomCode(slug: string, enabled: boolean, link: string | null = null): { view: RoomCodeView | null; error: ApiError | null } {
   const [view, setView] = useState<RoomCodeView | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   useEffect(() => {
@@ -36,7 +43,9 @@ export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeVie
     const load = async () => {
       let wait = MAX_WAIT_MS;
       try {
-        const next = await api<RoomCodeView>(`/admin/workshops/${slug}/room-code`, { auth: true });
+        const next = link
+          ? await api<RoomCodeView>(`/workshops/${slug}/projector?link=${encodeURIComponent(link)}`)
+          : await api<RoomCodeView>(`/admin/workshops/${slug}/room-code`, { auth: true });
         if (stopped) return;
         syncServerClock(next.now);
         setView(next);
@@ -48,7 +57,10 @@ export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeVie
         if (!next.enabled || next.closed) return;
       } catch (err) {
         if (stopped) return;
-        setError(err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown"));
+        const failure = err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown");
+        setError(failure);
+        setView(null);
+        if (PROJECTOR_LINK_REFUSALS.has(failure.code)) return; // an expired or changed link stays so
         wait = 10_000;
       }
       timer = setTimeout(() => void load(), Math.min(Math.max(wait, 500), MAX_WAIT_MS));
@@ -58,7 +70,7 @@ export function useRoomCode(slug: string, enabled: boolean): { view: RoomCodeVie
       stopped = true;
       clearTimeout(timer);
     };
-  }, [slug, enabled]);
+  }, [slug, enabled, link]);
   return { view, error };
 }
 
@@ -103,7 +115,50 @@ export function RoomCodePanel({ slug, claimsClosed }: { slug: string; claimsClos
         </a>{" "}
         shows it with a QR code that carries it.
       </p>
+      <ProjectorLink slug={slug} />
     </section>
+  );
+}
+
+/**
+ * A read-only, expiring link for the room's screen: it shows the code, the QR code and the counter
+ * without an organizer signing in on that computer, and can do nothing else.
+ */
+function ProjectorLink({ slug }: { slug: string }) {
+  const [made, setMade] = useState<{ url: string; expires_at: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const make = async () => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const link = await api<{ path: string; expires_at: string }>(`/admin/workshops/${slug}/projector-link`, { method: "POST", auth: true, body: {} });
+      setMade({ url: new URL(link.path, location.origin).href, expires_at: link.expires_at });
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="projector-link">
+      <button type="button" class="btn btn-small btn-secondary" aria-disabled={busy} onClick={make}>
+        {busy ? "Making the link…" : made ? "Make a new projector link" : "Projector link for the room's screen"}
+      </button>
+      <div aria-live="polite">
+        {made && (
+          <>
+            <p class="small">
+              Open this on the room's screen: it shows the code, its QR code and the counter without signing in there, and can do
+              nothing else. It works until {formatWhen(made.expires_at)}.
+            </p>
+            <CodeBlock title="Projector link" code={made.url} copyLabel="Copy the projector link" testId="projector-link" />
+          </>
+        )}
+        {error && <Notice tone="error">{error}</Notice>}
+      </div>
+    </div>
   );
 }
 
