@@ -7,6 +7,7 @@ import { STATE_LABEL } from "./phase.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { useSessionEnded } from "./session-ended.js";
+import { USD_AXIS_STEPS, usdAxisLabels } from "./spend-axis.js";
 import { findWorkshop } from "./site-data.js";
 import { SYNC_AFTER_EXPIRE_MS, SYNC_EVERY_MINUTES } from "../../functions/domain/timetable.js";
 import { formatAgo, formatUsd, formatWhen, serverNow, useNow } from "./time.js";
@@ -142,9 +143,6 @@ export function chartAppearsAt(w: Pick<AdminWorkshop, "claims_open_at" | "key_ex
   return at > until ? null : at;
 }
 
-// Steps of the spend axis, all whole cents (or whole dollars): two ticks never read the same.
-const USD_AXIS_STEPS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000];
-
 function SpendChart({ spend, capUsd, workshop }: { spend: AdminClaims["spend"]; capUsd: number; workshop: AdminWorkshop | undefined }) {
   const box = useRef<HTMLDivElement>(null);
   const points = spend.filter((p) => Number.isFinite(Date.parse(p.at)));
@@ -170,7 +168,7 @@ function SpendChart({ spend, capUsd, workshop }: { spend: AdminClaims["spend"]; 
             ...axis,
             size: 64,
             incrs: USD_AXIS_STEPS,
-            values: (_u, ticks, _axis, _space, step) => ticks.map((t) => `$${t.toFixed(step >= 1 ? 0 : 2)}`),
+            values: (_u, ticks, _axis, _space, step) => usdAxisLabels(ticks, step),
           },
         ],
         series: [{}, { label: "Spend", stroke: accent, width: 2, fill: `${accent}22`, points: { show: false } }],
