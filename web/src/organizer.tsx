@@ -79,10 +79,13 @@ function SignInFirst({ returnTo }: { returnTo: string }) {
   );
 }
 
-/** "synced 3 min ago": how old a spend figure is (spend is read from OpenRouter by the sync job). */
-function SyncedAgo({ at }: { at: string | null }) {
+/**
+ * "synced 3 min ago": how old a spend figure is. Totals come from the sync job's samples; a claim's
+ * own figure may be fresher (its owner's key page reads it live), so it is "read".
+ */
+function SyncedAgo({ at, verb = "synced" }: { at: string | null; verb?: "synced" | "read" }) {
   const now = useNow(15_000);
-  return <>{at ? `synced ${formatAgo(now - Date.parse(at))}` : "not synced yet"}</>;
+  return <>{at ? `${verb} ${formatAgo(now - Date.parse(at))}` : `not ${verb} yet`}</>;
 }
 
 // Workshops that need the organizer now come first: claims open (or paused, or sold out), then
@@ -295,7 +298,7 @@ function ClaimsTable({
                   {formatUsd(c.usage_usd)}
                   <span class="muted"> / {formatUsd(c.limit_usd)}</span>
                   <span class="claim-synced">
-                    <SyncedAgo at={c.usage_synced_at} />
+                    <SyncedAgo at={c.usage_synced_at} verb="read" />
                   </span>
                 </td>
                 <td class="nowrap">{formatWhen(c.claimed_at)}</td>
