@@ -2,6 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "../../local/test-stack.js";
+import { createHousekeeping } from "../data/housekeeping.js";
+import { createJobRunner } from "../jobs/run.js";
 
 /** The HTTP contract (api.md) against dynalite, the emulator and a loopback JWKS. */
 
@@ -348,6 +350,20 @@ describe("organizer", () => {
     ["GET", `/api/admin/workshops/${slug}/marketing.csv`],
     ["GET", "/api/admin/workshops"],
   ];
+
+  it("lists each workshop's spend as the last sync's total, with when that sync ran", async () => {
+    const organizer = stack.issuer.tokenFor(ORGANIZER);
+    type Row = { slug: string; usage_usd: number; usage_synced_at: string | null };
+    const row = async () => (await json<{ workshops: Row[] }>(await stack.call("GET", "/api/admin/workshops", organizer))).workshops.find((w) => w.slug === "later")!;
+    // Claims there open in an hour: no sync has run.
+    expect(await row()).toMatchObject({ usage_usd: 0, usage_synced_at: null });
+    // The sync job, as the scheduler runs it: the list then says what it found, and when.
+    const runJob = createJobRunner({ store: stack.store, housekeeping: createHousekeeping({ client: stack.dynamo.client, tableNames: stack.store.tableNames }), engine: stack.engine, openrouter: stack.openrouter, now: stack.now });
+    await runJob({ job: "sync", slug: "later" });
+    const sample = await stack.store.latestSpendSample("later");
+    expect(sample).toBeDefined();
+    expect(await row()).toMatchObject({ usage_usd: sample!.usage_usd, usage_synced_at: sample!.at });
+  });
 
   it("a non-organizer gets 403 on every organizer route, and changes nothing", async () => {
     const victim = await stack.attendee("victim@example.com", { sub: "victim" });
