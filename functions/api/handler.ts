@@ -49,7 +49,7 @@ export const app = createApp({
 // record logged while answering carries the request's ids (the claim id once a claim knows it).
 const answer = handle(app);
 export const handler = requireOriginSecret(config.originVerifySecret, (event, context) => {
-  if (context) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
+  if (context?.awsRequestId) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
   const requestId = (event.requestContext as { requestId?: string } | undefined)?.requestId ?? context?.awsRequestId;
   return withLogContext({ request_id: context?.awsRequestId ?? requestId, correlation_id: requestId }, () => answer(event, context));
 });
