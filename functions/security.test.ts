@@ -9,7 +9,7 @@ import { KEY_PATTERN } from "../local/log-guard.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { apiGatewayEvent, startTestStack, testWorkshop, TEST_CLIENT_ID, type TestStack } from "../local/test-stack.js";
 import { createStore } from "./data/store.js";
-import { captureStdout } from "./observability/stdout-records.js";
+import { captureStdout } from "../local/stdout-records.js";
 import { tableNames } from "./data/tables.js";
 
 /**

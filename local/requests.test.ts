@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiGatewayEvent, startTestStack, testWorkshop, type TestStack } from "./test-stack.js";
 import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
-import { captureStdout } from "../functions/observability/stdout-records.js";
+import { captureStdout } from "./stdout-records.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
 import { freePort, signIn, tempDirs } from "./testing.js";
 

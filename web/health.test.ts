@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { METRICS_NAMESPACE, METRICS_SERVICE } from "../functions/observability/metrics.js";
-import { captureStdout, emfFor, type StdoutRecords } from "../functions/observability/stdout-records.js";
+import { captureStdout, emfFor, type StdoutRecords } from "../local/stdout-records.js";
 import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { signIn, signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";

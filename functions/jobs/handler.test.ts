@@ -8,7 +8,7 @@ import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import { METRICS_NAMESPACE, METRICS_SERVICE } from "../observability/metrics.js";
-import { captureStdout, emfFor, type EmfRecord } from "../observability/stdout-records.js";
+import { captureStdout, emfFor, type EmfRecord } from "../../local/stdout-records.js";
 
 /**
  * The Lambda entry point as EventBridge Scheduler calls it: configured only through the environment
