@@ -1,6 +1,6 @@
 import { ResourceNotFoundException, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadManagementKey } from "./config.js";
+import { ConfigError, loadManagementKey, loadOriginVerifySecret } from "./config.js";
 
 const ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:workshop-key-minter/prod/openrouter-management-key-AbCdEf";
 const config = { openrouter: { baseUrl: "https://openrouter.ai/api/v1", secretArn: ARN } };
@@ -33,5 +33,26 @@ describe("loadManagementKey before the key is put into its secret", () => {
       throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
     });
     await expect(loadManagementKey(config, throttled)).rejects.toThrow(/^Rate exceeded$/);
+  });
+});
+
+describe("loadOriginVerifySecret", () => {
+  const originArn = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:workshop-key-minter/prod/origin-verify-AbCdEf";
+
+  it("answers the secret's value in the cloud, and the given value where there is no AWS", async () => {
+    const asked: unknown[] = [];
+    const client = { send: async (command: { input: unknown }) => (asked.push(command.input), { SecretString: "from-secrets-manager\n" }) } as unknown as SecretsManagerClient;
+    expect(await loadOriginVerifySecret({ secretArn: originArn }, client)).toBe("from-secrets-manager");
+    expect(asked).toEqual([{ SecretId: originArn }]);
+    expect(await loadOriginVerifySecret({ value: "local" }, answering(async () => Promise.reject(new Error("no AWS here"))))).toBe("local");
+  });
+
+  it("names the secret when it has no value, without ever printing one", async () => {
+    const empty = answering(async () => {
+      throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT", $metadata: {} });
+    });
+    const error = await loadOriginVerifySecret({ secretArn: originArn }, empty).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(originArn);
   });
 });

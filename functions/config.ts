@@ -23,8 +23,13 @@ export interface FunctionsConfig {
   allowedOrigins: string[];
   /** ATTENDEE_RETENTION_DAYS: how long attendee profiles and consents are kept after they were last written. */
   retention: RetentionPolicy;
-  /** The header value CloudFront adds (ORIGIN_VERIFY_SECRET); none locally: no check (api/origin-verify.ts). */
-  originVerifySecret?: string;
+  /**
+   * The header value CloudFront adds (api/origin-verify.ts): in the cloud the ARN of the Secrets
+   * Manager secret that holds it (ORIGIN_VERIFY_SECRET_ARN), read once per container like the
+   * management key, so no Lambda environment carries it in the clear; the value itself
+   * (ORIGIN_VERIFY_SECRET) only where there is no AWS (tests). Neither: no check (the local stack).
+   */
+  originVerify?: { secretArn: string } | { value: string };
 }
 
 export class ConfigError extends Error {
@@ -81,8 +86,38 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
     attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_URL,
     allowedOrigins: (optional("CORS_ALLOWED_ORIGINS") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     retention: { ...DEFAULT_RETENTION, attendeeDays },
-    originVerifySecret: optional("ORIGIN_VERIFY_SECRET"),
+    ...originVerifyFrom(optional("ORIGIN_VERIFY_SECRET_ARN"), optional("ORIGIN_VERIFY_SECRET")),
   };
+}
+
+function originVerifyFrom(secretArn: string | undefined, value: string | undefined): Pick<FunctionsConfig, "originVerify"> {
+  if (secretArn) return { originVerify: { secretArn } };
+  return value ? { originVerify: { value } } : {};
+}
+
+/**
+ * The SecretString of a secret; no `value` when it has none yet (with Secrets Manager's answer as
+ * `cause`). Any other failure is thrown as it is. Never log the result.
+ */
+async function secretString(client: SecretsManagerClient, arn: string): Promise<{ value?: string; cause?: unknown }> {
+  try {
+    const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+    return { value: res.SecretString?.trim() || undefined };
+  } catch (err) {
+    if ((err as Error).name === "ResourceNotFoundException") return { cause: err };
+    throw err;
+  }
+}
+
+/**
+ * The value CloudFront's origin header must carry: from Secrets Manager in the cloud (the deploy
+ * puts it there, infra/secrets.ts), as given where there is no AWS. Call once per container.
+ */
+export async function loadOriginVerifySecret(originVerify: NonNullable<FunctionsConfig["originVerify"]>, secrets?: SecretsManagerClient): Promise<string> {
+  if ("value" in originVerify) return originVerify.value;
+  const { value, cause } = await secretString(secrets ?? new SecretsManagerClient({}), originVerify.secretArn);
+  if (!value) throw new ConfigError([`secret ${originVerify.secretArn} holds no origin-verify value: the deploy writes it; run the deploy again`], { cause });
+  return value;
 }
 
 /**
@@ -93,18 +128,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
 export async function loadManagementKey(config: Pick<FunctionsConfig, "openrouter">, secrets?: SecretsManagerClient): Promise<string> {
   if (config.openrouter.managementKey) return config.openrouter.managementKey;
   const arn = config.openrouter.secretArn!;
-  const client = secrets ?? new SecretsManagerClient({});
-  let res: { SecretString?: string };
-  try {
-    res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  } catch (err) {
-    // The deploy creates the secret empty; its value is put by hand once (README, Deploy). Until
-    // then every call that needs OpenRouter says so, instead of an opaque AWS error.
-    if ((err as Error).name === "ResourceNotFoundException") throw new ConfigError([MISSING_KEY(arn)], { cause: err });
-    throw err;
-  }
-  const raw = res.SecretString?.trim();
-  if (!raw) throw new ConfigError([MISSING_KEY(arn)]);
+  // The deploy creates the secret empty; its value is put by hand once (README, Deploy). Until
+  // then every call that needs OpenRouter says so, instead of an opaque AWS error.
+  const { value: raw, cause } = await secretString(secrets ?? new SecretsManagerClient({}), arn);
+  if (!raw) throw new ConfigError([MISSING_KEY(arn)], { cause });
   if (raw.startsWith("{")) {
     let parsed: Record<string, unknown>;
     try {

@@ -11,6 +11,8 @@ export interface HttpApiArgs {
   corsOrigins: string[];
   throttle: { ratePerSecond: number; burst: number };
   logRetentionDays: number;
+  /** The access-log group is named `<namePrefix>api-access`: the deploy role changes only the stack's log groups (infra/iam). */
+  namePrefix: string;
   tags?: Record<string, string>;
 }
 
@@ -90,7 +92,7 @@ export class HttpApi extends pulumi.ComponentResource {
   private createStage(name: string, args: HttpApiArgs): aws.apigatewayv2.Stage {
     const accessLogs = new aws.cloudwatch.LogGroup(
       `${name}-access-logs`,
-      { retentionInDays: args.logRetentionDays, tags: args.tags },
+      { name: `${args.namePrefix}api-access`, retentionInDays: args.logRetentionDays, tags: args.tags },
       { parent: this },
     );
     return new aws.apigatewayv2.Stage(

@@ -9,9 +9,17 @@ export const AUTH_SCOPE = "openid email profile";
  * What the SPA client allows. Managed login shows the sign-in methods the app client's flows
  * permit ("Configure authentication methods for managed login", Cognito developer guide): choice-based
  * USER_AUTH (the pool allows only the password factor, see `signInPolicy`) and SRP, so the password
- * never leaves the browser; refresh tokens keep a signed-in attendee signed in for the session.
+ * never leaves the browser. Refresh tokens keep a signed-in attendee signed in for the session, at
+ * the token endpoint with refresh-token rotation (`REFRESH_TOKEN_ROTATION`): without
+ * ALLOW_REFRESH_TOKEN_AUTH, which AWS documents as incompatible with rotation.
  */
-export const SPA_AUTH_FLOWS = ["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"];
+export const SPA_AUTH_FLOWS = ["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH"];
+/**
+ * Each refresh hands out a new refresh token and retires the old one after a short grace (two tabs
+ * refreshing at once), so a stolen refresh token stops working at its owner's next refresh instead
+ * of lasting the whole session (web/src/auth.ts keeps each new one).
+ */
+export const REFRESH_TOKEN_ROTATION = { feature: "ENABLED", retryGracePeriodSeconds: 10 };
 /** ID and access tokens are short-lived; the refresh token (sessionHours) carries the session. */
 export const TOKEN_MINUTES = 60;
 
@@ -171,6 +179,7 @@ export class AttendeeAuth extends pulumi.ComponentResource {
         logoutUrls: [pulumi.interpolate`${siteOrigin}/`],
         supportedIdentityProviders: identityProviders.names,
         explicitAuthFlows: SPA_AUTH_FLOWS,
+        refreshTokenRotation: REFRESH_TOKEN_ROTATION,
         preventUserExistenceErrors: "ENABLED",
         // A refresh token can be revoked (/oauth2/revoke) when its holder signs out.
         enableTokenRevocation: true,

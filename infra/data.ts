@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { TABLES, type TableDefinition } from "../functions/data/tables.js";
 
 export interface DataTablesArgs {
+  /** Tables are named `<namePrefix><logical name>`: the only tables the deploy role may touch (infra/iam). */
+  namePrefix: string;
   /** Tags every table carries. */
   tags?: Record<string, string>;
 }
@@ -17,20 +19,21 @@ export class DataTables extends pulumi.ComponentResource {
   readonly attendees: aws.dynamodb.Table;
   readonly workshops: aws.dynamodb.Table;
 
-  constructor(name: string, args: DataTablesArgs = {}, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: DataTablesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:data:DataTables", name, {}, opts);
     const byName = new Map(TABLES.map((t) => [t.logicalName, t]));
-    this.attendees = this.createTable(name, byName.get("attendees")!, args.tags);
-    this.workshops = this.createTable(name, byName.get("workshops")!, args.tags);
+    this.attendees = this.createTable(name, byName.get("attendees")!, args);
+    this.workshops = this.createTable(name, byName.get("workshops")!, args);
     this.registerOutputs({ attendeesArn: this.attendees.arn, workshopsArn: this.workshops.arn });
   }
 
-  private createTable(parent: string, def: TableDefinition, tags: Record<string, string> | undefined): aws.dynamodb.Table {
+  private createTable(parent: string, def: TableDefinition, args: DataTablesArgs): aws.dynamodb.Table {
     const attributes = [{ name: def.hashKey, type: "S" }];
     if (def.rangeKey) attributes.push({ name: def.rangeKey, type: "S" });
     return new aws.dynamodb.Table(
       `${parent}-${def.logicalName}`,
       {
+        name: `${args.namePrefix}${def.logicalName}`,
         billingMode: "PAY_PER_REQUEST",
         hashKey: def.hashKey,
         rangeKey: def.rangeKey,
@@ -39,7 +42,7 @@ export class DataTables extends pulumi.ComponentResource {
         deletionProtectionEnabled: true,
         serverSideEncryption: { enabled: true },
         ttl: { attributeName: def.ttlAttribute, enabled: true },
-        tags,
+        tags: args.tags,
       },
       { parent: this },
     );

@@ -9,6 +9,7 @@ import { startEmulator, type RunningEmulator } from "../local/emulator/index.js"
 import { loadWorkshops } from "../workshops/load.js";
 import { REPO_ROOT } from "./bundle.js";
 import type { GuardrailInputs, GuardrailProvider } from "./guardrail.js";
+import { BEFORE_EVERY_WORKSHOP } from "./pulumi-mocks.js";
 
 /**
  * The real entry point (infra/index.ts) in a separate Node process with `--import tsx`, the loader
@@ -44,13 +45,23 @@ beforeAll(async () => {
   delete env.OPENROUTER_MANAGEMENT_KEY;
   const options = { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 };
   // Exactly what the README gives, parsed as JSON: stdout must hold nothing else.
-  const root = await run("npm", ["run", "-s", "infra:mock-preview", "--", "--json", "--provider-out", providerFile], { ...options, cwd: REPO_ROOT });
+  // On a day before every workshop in the repository, so each one is declared whole (guardrail
+  // included); with Google sign-in, so a room of sign-ups passes the email check.
+  const now = [
+    "--now",
+    new Date(BEFORE_EVERY_WORKSHOP).toISOString(),
+    "--config",
+    "workshop-key-minter:googleClientId=1234.apps.googleusercontent.com",
+    "--config",
+    "workshop-key-minter:googleClientSecret=google-client-secret-for-tests",
+  ];
+  const root = await run("npm", ["run", "-s", "infra:mock-preview", "--", "--json", "--provider-out", providerFile, ...now], { ...options, cwd: REPO_ROOT });
   fromRoot = JSON.parse(root.stdout);
   providerText = readFileSync(providerFile, "utf8");
   // As Pulumi runs it: from the program's folder (Pulumi.yaml `main: infra/`).
-  const infra = await run(process.execPath, ["--import", "tsx", "mock-preview.ts", "--json"], { ...options, cwd: join(REPO_ROOT, "infra") });
+  const infra = await run(process.execPath, ["--import", "tsx", "mock-preview.ts", "--json", ...now], { ...options, cwd: join(REPO_ROOT, "infra") });
   fromInfra = JSON.parse(infra.stdout);
-  summary = JSON.parse((await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts"], { ...options, cwd: REPO_ROOT })).stdout);
+  summary = JSON.parse((await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts", ...now], { ...options, cwd: REPO_ROOT })).stdout);
   emu = await startEmulator({ port: 0 });
 }, 300_000);
 
@@ -81,6 +92,19 @@ describe("infra/index.ts under Node ESM + tsx", () => {
     expect(summary.byType["aws:s3/bucketObjectv2:BucketObjectv2"]).toBeGreaterThanOrEqual(5);
     expect(summary.guardrailProviderMethods).toEqual(["check", "create", "delete", "diff", "read", "update"]);
     expect(summary.resources).toBe(fromRoot.length);
+  });
+
+  it("shows the stack's security settings in its JSON: refresh-token rotation, no cookie to the API, uncached errors, the origin secret loaded from Secrets Manager", () => {
+    const one = (type: string) => fromRoot.filter((r) => r.type === type);
+    const client = one("aws:cognito/userPoolClient:UserPoolClient")[0].inputs;
+    expect(client.refreshTokenRotation).toMatchObject({ feature: "ENABLED" });
+    expect(client.explicitAuthFlows).not.toContain("ALLOW_REFRESH_TOKEN_AUTH");
+    expect(one("aws:cloudfront/originRequestPolicy:OriginRequestPolicy")[0].inputs.cookiesConfig).toEqual({ cookieBehavior: "none" });
+    const distribution = one("aws:cloudfront/distribution:Distribution")[0].inputs;
+    expect(distribution.customErrorResponses.every((e: { errorCachingMinTtl: number }) => e.errorCachingMinTtl === 0)).toBe(true);
+    const api = fromRoot.find((r) => r.name === "functions-api")!.inputs;
+    expect(JSON.stringify(api.environment)).toContain("ORIGIN_VERIFY_SECRET_ARN");
+    expect(one("aws:secretsmanager/secretVersion:SecretVersion")).toHaveLength(1);
   });
 
   it("builds the same site and Lambda packages whether it runs from the repository root or from infra/", () => {

@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface ApiFirewallArgs {
   /** API requests (paths under /api/) one client IP may make per 5 minutes before it is blocked. */
   apiRequestsPerIpPer5Minutes: number;
+  /** The web ACL is named `<namePrefix>api`: the deploy role changes only the stack's web ACLs (infra/iam). */
+  namePrefix: string;
   tags?: Record<string, string>;
 }
 
@@ -29,6 +31,7 @@ export class ApiFirewall extends pulumi.ComponentResource {
     this.webAcl = new aws.wafv2.WebAcl(
       `${name}-acl`,
       {
+        name: `${args.namePrefix}api`,
         description: "Workshop Key Minter: per-IP rate limit on the API",
         scope: "CLOUDFRONT",
         defaultAction: { allow: {} },

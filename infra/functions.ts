@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ORIGIN_VERIFY_ENV } from "../functions/api/origin-verify.js";
+import { ORIGIN_VERIFY_SECRET_ARN_ENV } from "../functions/api/origin-verify.js";
 import { ADMIN_GROUP } from "./auth.js";
 import { bundleFunction, LAMBDA_HANDLER, type BundledFunction } from "./bundle.js";
 
@@ -19,7 +19,7 @@ interface FunctionSpec {
   readsManagementKey: boolean;
   /** Verifies attendee tokens. */
   needsAuth: boolean;
-  /** Serves requests CloudFront forwards, and only those (ORIGIN_VERIFY_SECRET). */
+  /** Serves requests CloudFront forwards, and only those (the origin-verify secret). */
   behindCloudFront: boolean;
 }
 
@@ -80,7 +80,11 @@ export interface TableRef {
 
 export interface MinterFunctionsArgs {
   tables: Record<TableName, TableRef>;
-  managementKeySecretArn: pulumi.Input<string>;
+  /**
+   * The management key's secret: its name (OPENROUTER_SECRET_ARN; Secrets Manager takes a name or an
+   * ARN) and its ARN as an IAM pattern (the six characters Secrets Manager appends are unknown here).
+   */
+  managementKeySecret: { name: string; arnPattern: string };
   auth: { issuer: pulumi.Input<string>; clientId: pulumi.Input<string>; jwksUri: pulumi.Input<string> };
   openrouterBaseUrl: string;
   attendeeBaseUrl: string;
@@ -89,8 +93,8 @@ export interface MinterFunctionsArgs {
   attendeeRetentionDays: number;
   /** Browser origins the API answers CORS for (CORS_ALLOWED_ORIGINS); same-origin needs none. */
   corsOrigins: string[];
-  /** The value CloudFront sends in its origin-verify header (a Pulumi secret). */
-  originVerifySecret: pulumi.Input<string>;
+  /** The Secrets Manager secret holding the value CloudFront sends in its origin-verify header. */
+  originVerifySecretArn: pulumi.Input<string>;
   /**
    * Roles are named `<rolePrefix><function>-…` and the functions `<rolePrefix><function>`: the only
    * names the deploy role may create or change (infra/iam).
@@ -135,7 +139,8 @@ export class MinterFunctions extends pulumi.ComponentResource {
   ): DeployedFunction {
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { retentionInDays: args.logRetentionDays, tags: args.tags },
+      // Under the stack's prefix: the only log groups the deploy role may delete or change (infra/iam).
+      { name: `${args.rolePrefix}${shortName}`, retentionInDays: args.logRetentionDays, tags: args.tags },
       { parent: this },
     );
     const role = new aws.iam.Role(
@@ -147,7 +152,9 @@ export class MinterFunctions extends pulumi.ComponentResource {
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
         tags: args.tags,
       },
-      { parent: this },
+      // The deploy role may not rewrite a trust policy (iam:UpdateAssumeRolePolicy is denied, infra/iam):
+      // a changed one means a new role (namePrefix: the new one is created before the old one goes).
+      { parent: this, replaceOnChanges: ["assumeRolePolicy"] },
     );
     new aws.iam.RolePolicy(
       `${name}-access`,
@@ -183,21 +190,21 @@ export class MinterFunctions extends pulumi.ComponentResource {
       WORKSHOPS_TABLE: args.tables.workshops.name,
       OPENROUTER_BASE_URL: args.openrouterBaseUrl,
       ATTENDEE_BASE_URL: args.attendeeBaseUrl,
-      ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecretArn } : {}),
+      ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecret.name } : {}),
       ...(spec.needsAuth
         ? { AUTH_ISSUER: args.auth.issuer, AUTH_CLIENT_ID: args.auth.clientId, AUTH_JWKS_URI: args.auth.jwksUri, ADMIN_GROUP }
         : {}),
       ...(spec.needsAuth && args.corsOrigins.length > 0 ? { CORS_ALLOWED_ORIGINS: args.corsOrigins.join(",") } : {}),
       ...(spec.needsAuth ? { ATTENDEE_RETENTION_DAYS: String(args.attendeeRetentionDays) } : {}),
-      ...(spec.behindCloudFront ? { [ORIGIN_VERIFY_ENV]: args.originVerifySecret } : {}),
+      ...(spec.behindCloudFront ? { [ORIGIN_VERIFY_SECRET_ARN_ENV]: args.originVerifySecretArn } : {}),
     };
   }
 
-  /** Concrete ARNs only: the two tables, this function's log group, and (if it mints) the secret. */
+  /** Concrete ARNs only: the two tables, this function's log group, and the secrets it reads. */
   private accessPolicy(spec: FunctionSpec, args: MinterFunctionsArgs, logGroup: aws.cloudwatch.LogGroup): pulumi.Output<string> {
     return pulumi
-      .all([args.tables.attendees.arn, args.tables.workshops.arn, args.managementKeySecretArn, logGroup.arn])
-      .apply(([attendeesArn, workshopsArn, secretArn, logGroupArn]) => {
+      .all([args.tables.attendees.arn, args.tables.workshops.arn, args.managementKeySecret.arnPattern, args.originVerifySecretArn, logGroup.arn])
+      .apply(([attendeesArn, workshopsArn, secretArn, originVerifyArn, logGroupArn]) => {
         const tableArn: Record<TableName, string> = { attendees: attendeesArn, workshops: workshopsArn };
         const statements: object[] = (Object.keys(spec.tableActions) as TableName[])
           .filter((t) => spec.tableActions[t].length > 0)
@@ -210,6 +217,9 @@ export class MinterFunctions extends pulumi.ComponentResource {
         });
         if (spec.readsManagementKey) {
           statements.push({ Sid: "ManagementKey", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secretArn] });
+        }
+        if (spec.behindCloudFront) {
+          statements.push({ Sid: "OriginVerify", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [originVerifyArn] });
         }
         return JSON.stringify({ Version: "2012-10-17", Statement: statements });
       });

@@ -9,7 +9,10 @@ import { siteCspSources, workshopKeyMinter } from "./stack.js";
 
 // The Pulumi entry point: read the workshop files and the stack's settings (every problem of every
 // file is reported before anything is created), build the site, declare the stack.
-const now = Date.now();
+// The deploy's clock. Only the mock preview sets WKM_DEPLOY_NOW (its `--now`), to show what a deploy
+// on another day would declare: which schedules lie ahead, which workshops are history.
+const now = process.env.WKM_DEPLOY_NOW ? Date.parse(process.env.WKM_DEPLOY_NOW) : Date.now();
+if (Number.isNaN(now)) throw new Error(`WKM_DEPLOY_NOW must be an ISO time, got ${process.env.WKM_DEPLOY_NOW}`);
 const workshops = loadWorkshops();
 const { accountId } = await aws.getCallerIdentity();
 const settings = readStackSettings({ accountId, workshops, now });
@@ -35,7 +38,6 @@ export const {
   authClientId,
   authIssuer,
   loginOrigin,
-  managementKeySecretArn,
   managementKeySecretName,
   attendeesTable,
   workshopsTable,

@@ -6,6 +6,8 @@
  *   node --import tsx infra/mock-preview.ts            # summary
  *   node --import tsx infra/mock-preview.ts --json     # every resource and its inputs (files as path + sha256)
  *   ... --provider-out FILE                            # also writes the serialized guardrail provider
+ *   ... --now 2026-04-01T00:00:00Z                     # as a deploy on that day would declare it
+ *   ... --config workshop-key-minter:KEY=VALUE         # stack config (repeatable), as `pulumi config set`
  *
  * stdout carries only the JSON: anything the program prints while it runs goes to stderr. The
  * management key is never needed: a mocked preview calls no provider.
@@ -21,7 +23,12 @@ import { installMocks, settle } from "./pulumi-mocks.js";
 const stdoutLog = console.log;
 console.log = console.info = console.debug = (...args: unknown[]) => console.error(...args);
 
-const program = installMocks({});
+const nowArg = process.argv.indexOf("--now");
+if (nowArg > 0) process.env.WKM_DEPLOY_NOW = process.argv[nowArg + 1];
+const config = Object.fromEntries(
+  process.argv.flatMap((arg, i) => (arg === "--config" && process.argv[i + 1]?.includes("=") ? [process.argv[i + 1].split(/=(.*)/s).slice(0, 2)] : [])),
+);
+const program = installMocks(config);
 const started = performance.now();
 await import("./index.js");
 await settle();

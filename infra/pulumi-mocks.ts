@@ -40,11 +40,11 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
   const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
   switch (type) {
     case "aws:dynamodb/table:Table":
-      return { name: inputs.name ?? `${name}-tbl`, arn: arn("dynamodb", `table/${name}-tbl`) };
+      return { name: inputs.name ?? `${name}-tbl`, arn: arn("dynamodb", `table/${inputs.name ?? `${name}-tbl`}`) };
     case "aws:secretsmanager/secret:Secret":
       return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
     case "aws:cloudwatch/logGroup:LogGroup":
-      return { name: `/wkm/${name}`, arn: arn("logs", `log-group:/wkm/${name}:*`) };
+      return { name: inputs.name ?? `/wkm/${name}`, arn: arn("logs", `log-group:${inputs.name ?? `/wkm/${name}`}:*`) };
     case "aws:iam/role:Role": {
       const roleName = physicalName(inputs.name, inputs.namePrefix, `${name}-role`);
       return { name: roleName, arn: `arn:aws:iam::${ACCOUNT}:role/${roleName}` };
@@ -66,7 +66,7 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
     case "aws:cloudfront/distribution:Distribution":
       return { arn: `arn:aws:cloudfront::${ACCOUNT}:distribution/E${name.toUpperCase()}`, domainName: `d${name}.cloudfront.net` };
     case "aws:cloudfront/function:Function":
-      return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${name}` };
+      return { arn: `arn:aws:cloudfront::${ACCOUNT}:function/${inputs.name ?? name}` };
     case "aws:sqs/queue:Queue": {
       const queue = physicalName(inputs.name, inputs.namePrefix, `${name}-q`);
       return { name: queue, arn: arn("sqs", queue), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}` };
@@ -86,7 +86,7 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
     case "pulumi-nodejs:dynamic/openrouter:Guardrail":
       return { guardrailId: `gr-${name}` };
     case "aws:wafv2/webAcl:WebAcl":
-      return { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/${name}/0f1e2d3c`, id: `${name}-acl-id` };
+      return { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/${inputs.name ?? name}/0f1e2d3c`, id: `${name}-acl-id` };
     case "random:index/randomPassword:RandomPassword":
       // What the random provider would generate: a fresh value per declaration.
       return { result: randomBytes(36).toString("base64url").slice(0, inputs.length ?? 16) };
@@ -200,15 +200,14 @@ export interface DeclaredStack {
 
 /**
  * The whole program as `pulumi preview` would declare it for this stack config: the repository's
- * workshop files, a fake site build and fake bundles, the deploy's clock at BEFORE_EVERY_WORKSHOP.
- * Resolves once every resource is recorded.
+ * workshop files, a fake site build and fake bundles, the deploy's clock at BEFORE_EVERY_WORKSHOP
+ * unless `now` says otherwise. Resolves once every resource is recorded.
  */
-export async function declareStack(config: Record<string, string>, secretKeys: string[] = []): Promise<DeclaredStack> {
+export async function declareStack(config: Record<string, string>, secretKeys: string[] = [], now = BEFORE_EVERY_WORKSHOP): Promise<DeclaredStack> {
   const program = installMocks(config, secretKeys);
   const { workshopKeyMinter } = await import("./stack.js");
   const { readStackSettings } = await import("./settings.js");
   const workshops = loadWorkshops();
-  const now = BEFORE_EVERY_WORKSHOP;
   const declared = workshopKeyMinter({
     workshops,
     settings: readStackSettings({ accountId: ACCOUNT, workshops, now }),

@@ -128,7 +128,9 @@ export class JobSchedules extends pulumi.ComponentResource {
         }),
         tags: args.tags,
       },
-      { parent: this },
+      // The deploy role may not rewrite a trust policy (iam:UpdateAssumeRolePolicy is denied, infra/iam):
+      // a changed one means a new role.
+      { parent: this, replaceOnChanges: ["assumeRolePolicy"] },
     );
     new aws.iam.RolePolicy(
       `${name}-invoker-access`,

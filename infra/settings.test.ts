@@ -168,8 +168,8 @@ describe("email delivery for a room", () => {
   it("refuses a stack whose open workshops can hand out more than 50 keys with only Cognito's own sender, spelling out the fix", () => {
     const problems = problemsWith({}, context([workshop("morning", 30), workshop("afternoon", 30)]));
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/can hand out 60 keys \(morning \(30\), afternoon \(30\)\)/);
-    expect(problems[0]).toMatch(/about 50 sign-up codes a day/);
+    expect(problems[0]).toMatch(/can hand out 60 keys \(morning \(30\), afternoon \(30\)\) and the deploy invites 1 organizers and admins/);
+    expect(problems[0]).toMatch(/about 50 emails \(sign-up codes and invitations\) a day/);
     expect(problems[0]).toMatch(/pulumi config set sesFromEmail/);
     expect(problems[0]).toMatch(/pulumi config set sesIdentityArn/);
     expect(problems[0]).toMatch(/production access/);
@@ -183,14 +183,32 @@ describe("email delivery for a room", () => {
   });
 
   it("counts only workshops that can still hand out keys, by their effective capacity", () => {
-    expect(problemsWith({}, context([workshop("small", 50)]))).toEqual([]);
+    // 49 sign-up codes and one organizer's invitation: 50.
+    expect(problemsWith({}, context([workshop("small", 49)]))).toEqual([]);
     // max_keys 300 but the cap pays for 40 keys of $5.
     const capped = testWorkshop("capped", NOW + 24 * 3600_000, { openrouter: { budget_usd: 5, guardrail: { cap_usd: 200, reset_interval: "monthly", max_keys: 300 } } });
     expect(problemsWith({}, context([capped]))).toEqual([]);
     expect(problemsWith({}, context([workshop("retired", 300, { is_active: false })]))).toEqual([]);
     const closed = testWorkshop("closed", NOW - 30 * 24 * 3600_000, { openrouter: { guardrail: { cap_usd: 1000, reset_interval: "monthly", max_keys: 300 } } });
     expect(problemsWith({}, context([closed]))).toEqual([]);
-    expect(problemsWith({}, context([workshop("small", 50), workshop("one-more", 1)]))).toHaveLength(1);
+    expect(problemsWith({}, context([workshop("small", 49), workshop("one-more", 1)]))).toHaveLength(1);
+  });
+
+  it("counts the invitations the deploy sends (admins and the organizers of workshops that are not history) in the same 50, Google or not", () => {
+    const organizers = (n: number) => Array.from({ length: n }, (_, i) => `organizer-${i}@example.org`);
+    const admins = { "workshop-key-minter:adminEmails": JSON.stringify(["admin-1@example.org", "admin-2@example.org"]) };
+    // 40 sign-ups + 8 organizers + 2 admins = 50; one more address tips it over.
+    expect(problemsWith(admins, context([workshop("room", 40, { organizers: organizers(8) })]))).toEqual([]);
+    const over = problemsWith(admins, context([workshop("room", 40, { organizers: organizers(9) })]));
+    expect(over).toEqual([expect.stringMatching(/invites 11 organizers and admins/)]);
+    // Google sign-in spares the sign-up codes, not the invitations.
+    const many = context([workshop("room", 300, { organizers: organizers(49) })]);
+    expect(problemsWith({ ...GOOGLE, ...admins }, many)).toEqual([expect.stringMatching(/attendees sign in with Google and the deploy invites 51 organizers and admins/)]);
+    expect(problemsWith({ ...GOOGLE, ...admins }, many)[0]).not.toMatch(/offer Google sign-in/);
+    expect(problemsWith({ ...SES, ...admins }, many)).toEqual([]);
+    // A workshop that is history invites nobody (stack.ts).
+    const past = testWorkshop("past", NOW - 60 * 24 * 3600_000, { organizers: organizers(60) });
+    expect(problemsWith({}, context([past]))).toEqual([]);
   });
 
   it("checks the SES identity's ARN", () => {

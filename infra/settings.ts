@@ -4,6 +4,8 @@ import { claimWindow, effectiveCapacity } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 import { DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
+import { invitedAccounts } from "./auth.js";
+import { isHistory } from "./workshop.js";
 
 /**
  * The stack's configuration (`Pulumi.<stack>.yaml`), read and checked in one place. Every problem
@@ -180,7 +182,7 @@ export function readStackSettings(context: SettingsContext): StackSettings {
   }
   const sesEmail = sesFrom && sesIdentityArn ? { from: sesFrom, identityArn: sesIdentityArn } : undefined;
   const google = googleClientId && googleClientSecret ? { clientId: googleClientId, clientSecret: googleClientSecret } : undefined;
-  problems.push(...emailDeliveryProblems(context.workshops, context.now, { ses: Boolean(sesEmail), google: Boolean(google) }));
+  problems.push(...emailDeliveryProblems(context.workshops, context.now, { ses: Boolean(sesEmail), google: Boolean(google) }, validEmails(adminEmails)));
 
   if (problems.length > 0) throw new StackSettingsError(problems);
   return {
@@ -233,21 +235,27 @@ export function authDomainPrefixProblems(prefix: string): string[] {
   return problems;
 }
 
+const validEmails = (list: unknown): string[] => (Array.isArray(list) ? list.filter((e): e is string => typeof e === "string") : []);
+
 /**
  * Cognito's built-in sender delivers about 50 emails a day. Every attendee's sign-up needs one (the
- * code), so a stack whose open workshops can hand out more keys than that would leave most of the
- * room waiting for a code that never comes, unless SES sends the mail or attendees can use Google.
+ * code) unless they sign in with Google, and the deploy sends one invitation (a temporary password)
+ * per admin and organizer account (auth.ts); a stack that needs more than that would leave most of
+ * the room waiting for a code that never comes, unless SES sends the mail.
  */
-export function emailDeliveryProblems(workshops: Workshop[], now: number, senders: { ses: boolean; google: boolean }): string[] {
-  if (senders.ses || senders.google) return [];
+export function emailDeliveryProblems(workshops: Workshop[], now: number, senders: { ses: boolean; google: boolean }, adminEmails: string[] = []): string[] {
+  if (senders.ses) return [];
   const upcoming = workshops.filter((w) => claimWindow(w, now) !== "closed");
-  const keys = upcoming.reduce((sum, w) => sum + effectiveCapacity(w), 0);
-  if (keys <= COGNITO_DAILY_EMAILS) return [];
+  const keys = senders.google ? 0 : upcoming.reduce((sum, w) => sum + effectiveCapacity(w), 0);
+  // The accounts the deploy creates: admins and the organizers of every workshop that is not history.
+  const invitations = invitedAccounts(adminEmails, workshops.filter((w) => !isHistory(w, now)).flatMap((w) => w.organizers)).length;
+  if (keys + invitations <= COGNITO_DAILY_EMAILS) return [];
   const which = upcoming.map((w) => `${w.slug} (${effectiveCapacity(w)})`).join(", ");
+  const signUps = senders.google ? "attendees sign in with Google" : `the active workshops can hand out ${keys} keys (${which})`;
   return [
-    `the active workshops can hand out ${keys} keys (${which}), but Cognito's built-in email sender delivers only about ${COGNITO_DAILY_EMAILS} sign-up codes a day: ` +
+    `${signUps} and the deploy invites ${invitations} organizers and admins, but Cognito's built-in email sender delivers only about ${COGNITO_DAILY_EMAILS} emails (sign-up codes and invitations) a day: ` +
       "send the mail through Amazon SES (verify a domain or address in SES, request production access, then " +
-      "`pulumi config set sesFromEmail keys@example.org` and `pulumi config set sesIdentityArn arn:aws:ses:<region>:<account>:identity/example.org`; README, \"Sign-up email\") " +
-      "or offer Google sign-in (`pulumi config set googleClientId …` and `pulumi config set --secret googleClientSecret …`)",
+      "`pulumi config set sesFromEmail keys@example.org` and `pulumi config set sesIdentityArn arn:aws:ses:<region>:<account>:identity/example.org`; README, \"Sign-up email\")" +
+      (senders.google ? "" : " or offer Google sign-in (`pulumi config set googleClientId …` and `pulumi config set --secret googleClientSecret …`)"),
   ];
 }

@@ -9,10 +9,13 @@ import type { CustomDomain } from "./settings.js";
 export const MANAGED_CACHE_POLICY = {
   cachingOptimized: "658327ea-f89d-4fab-a63d-7e88639e58f6",
 };
-export const MANAGED_ORIGIN_REQUEST_POLICY = {
-  // Forwards every viewer header, cookie and query string except Host, which must be the API's.
-  allViewerExceptHostHeader: "b689b0a8-53d0-40ab-baf2-68738e2966ac",
-};
+
+/**
+ * The HTTP status codes whose error answers CloudFront would otherwise keep for its default 10 s:
+ * with a minimum TTL of 0, one malformed request cannot make the public workshop status fail for
+ * the whole room; an answer is kept only as long as its own Cache-Control says.
+ */
+export const UNCACHED_ERROR_CODES = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
 
 /**
  * The longest CloudFront keeps an API answer. The API says per answer what may be cached
@@ -32,6 +35,8 @@ export interface StaticSiteArgs {
   webAclArn?: pulumi.Input<string>;
   /** The bucket is named `<bucketPrefix>…`: the only buckets the deploy role may manage (infra/iam). */
   bucketPrefix: string;
+  /** The routing function is named `<namePrefix>spa-routing`: the only CloudFront functions the deploy role may change (infra/iam). */
+  namePrefix: string;
   contentSecurityPolicy: string;
   domain?: CustomDomain;
   tags?: Record<string, string>;
@@ -147,6 +152,7 @@ export class StaticSite extends pulumi.ComponentResource {
   readonly distribution: aws.cloudfront.Distribution;
   readonly headersPolicy: aws.cloudfront.ResponseHeadersPolicy;
   readonly apiCachePolicy: aws.cloudfront.CachePolicy;
+  readonly apiOriginRequestPolicy: aws.cloudfront.OriginRequestPolicy;
   readonly routingFunction: aws.cloudfront.Function;
   /** e.g. https://keys.example.org or https://d1234.cloudfront.net */
   readonly origin: pulumi.Output<string>;
@@ -167,11 +173,12 @@ export class StaticSite extends pulumi.ComponentResource {
     );
     this.routingFunction = new aws.cloudfront.Function(
       `${name}-spa-routing`,
-      { runtime: "cloudfront-js-2.0", code: spaRoutingFunctionCode(this.files), comment: "Serve the app shell for app routes", publish: true },
+      { name: `${args.namePrefix}spa-routing`, runtime: "cloudfront-js-2.0", code: spaRoutingFunctionCode(this.files), comment: "Serve the app shell for app routes", publish: true },
       { parent: this },
     );
     this.headersPolicy = this.createHeadersPolicy(name, args.contentSecurityPolicy);
     this.apiCachePolicy = this.createApiCachePolicy(name);
+    this.apiOriginRequestPolicy = this.createApiOriginRequestPolicy(name);
     this.distribution = this.createDistribution(name, args, accessControl);
     this.allowOnlyThisDistribution(name);
     this.uploadFiles(name);
@@ -243,6 +250,25 @@ export class StaticSite extends pulumi.ComponentResource {
     );
   }
 
+  /**
+   * What CloudFront passes on to the API besides the cache key: every viewer header but Host (which
+   * must be the API's own) and every query string, and no cookie. The API reads the bearer token,
+   * never a cookie, so a cookie of the site's origin (analytics, another app on a custom domain)
+   * has no business reaching it.
+   */
+  private createApiOriginRequestPolicy(name: string): aws.cloudfront.OriginRequestPolicy {
+    return new aws.cloudfront.OriginRequestPolicy(
+      `${name}-api-request`,
+      {
+        comment: "Workshop Key Minter API: viewer headers except Host, query strings, no cookies",
+        headersConfig: { headerBehavior: "allExcept", headers: { items: ["Host"] } },
+        queryStringsConfig: { queryStringBehavior: "all" },
+        cookiesConfig: { cookieBehavior: "none" },
+      },
+      { parent: this },
+    );
+  }
+
   private createDistribution(name: string, args: StaticSiteArgs, accessControl: aws.cloudfront.OriginAccessControl): aws.cloudfront.Distribution {
     const siteOrigin = "site-bucket";
     const apiOrigin = "http-api";
@@ -285,10 +311,11 @@ export class StaticSite extends pulumi.ComponentResource {
             cachedMethods: ["GET", "HEAD"],
             compress: true,
             cachePolicyId: this.apiCachePolicy.id,
-            originRequestPolicyId: MANAGED_ORIGIN_REQUEST_POLICY.allViewerExceptHostHeader,
+            originRequestPolicyId: this.apiOriginRequestPolicy.id,
             responseHeadersPolicyId: this.headersPolicy.id,
           },
         ],
+        customErrorResponses: UNCACHED_ERROR_CODES.map((errorCode) => ({ errorCode, errorCachingMinTtl: 0 })),
         restrictions: { geoRestriction: { restrictionType: "none" } },
         webAclId: args.webAclArn,
         viewerCertificate: args.domain

@@ -109,8 +109,9 @@ describe("workshops", () => {
       const item = byName(T.tableItem, `workshop-${w.slug}-item`);
       expect(item.inputs).toMatchObject({ hashKey: "pk", rangeKey: "sk" });
       const stored = JSON.parse(item.inputs.item as string);
-      expect(stored.pk).toEqual({ S: w.slug });
-      expect(stored.sk).toEqual({ S: "CONFIG" });
+      // Under the deploy's own partition, apart from the claims (functions/data/tables.ts).
+      expect(stored.pk).toEqual({ S: "#catalog" });
+      expect(stored.sk).toEqual({ S: `CONFIG#${w.slug}` });
       expect(stored.guardrail_id).toEqual({ S: `gr-workshop-${w.slug}-guardrail` });
       expect(stored.key_namespace).toEqual({ S: "test" });
       expect(stored.config.M.slug).toEqual({ S: w.slug });
@@ -239,11 +240,13 @@ describe("data", () => {
 });
 
 describe("functions and permissions", () => {
+  // Created with its value in the one-time setup, named by the program (infra/secrets.ts).
+  const managementKeySecret = () => ({ name: "workshop-key-minter/test/openrouter-management-key", arn: `arn:aws:secretsmanager:eu-central-1:${ACCOUNT}:secret:workshop-key-minter/test/openrouter-management-key-??????` });
   const tableArns = () => program.ofType(T.table).map((t) => t.state.arn as string);
 
   it("runs both functions on nodejs22.x with the environment they read at cold start", () => {
     const [api, jobs] = [program.one(T.fn, "functions-api"), program.one(T.fn, "functions-jobs")];
-    const secret = program.one(T.secret);
+    const secret = managementKeySecret();
     const pool = program.one(T.userPool);
     const client = program.one(T.client);
     const attendees = byName(T.table, "data-attendees");
@@ -255,11 +258,12 @@ describe("functions and permissions", () => {
         ATTENDEES_TABLE: attendees.state.name,
         WORKSHOPS_TABLE: workshopsTable.state.name,
         OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
-        OPENROUTER_SECRET_ARN: secret.state.arn,
+        OPENROUTER_SECRET_ARN: secret.name,
         ATTENDEE_BASE_URL: "https://openrouter.ai/api/v1",
       });
       expect(revealed(fn.inputs.environment).variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
-      expect(fn.inputs.loggingConfig.logGroup).toMatch(/^\/wkm\//);
+      // Under the stack's prefix: the only log groups the deploy role may change (infra/iam).
+      expect(fn.inputs.loggingConfig.logGroup).toMatch(/^wkm-test--/);
     }
     expect(revealed(api.inputs.environment).variables).toMatchObject({
       AUTH_ISSUER: `https://cognito-idp.eu-central-1.amazonaws.com/${pool.id}`,
@@ -276,14 +280,16 @@ describe("functions and permissions", () => {
     const apiEnv = revealed(program.one(T.fn, "functions-api").inputs.environment).variables;
     const jobsEnv = revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables;
     const api = readConfig(apiEnv);
-    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: program.one(T.secret).state.arn });
+    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: managementKeySecret().name });
     expect(api.auth.adminGroup).toBe("admins");
     const jobs = readJobsConfig(jobsEnv);
     expect(jobs.tables).toEqual(api.tables);
   });
 
   it("names concrete ARNs in every policy: no wildcard resource on data or the secret", () => {
-    const secretArn = program.one(T.secret).state.arn;
+    const secretArn = managementKeySecret().arn;
+    // The program declares no secret for the key: the one-time setup made it, with its value.
+    expect(program.ofType(T.secret).map((s) => s.inputs.name)).toEqual(["workshop-key-minter/test/origin-verify"]);
     const policies = program.ofType(T.rolePolicy);
     expect(policies.length).toBeGreaterThanOrEqual(3);
     for (const p of policies) {
@@ -298,10 +304,10 @@ describe("functions and permissions", () => {
         }
         if (actions.some((a) => a.startsWith("secretsmanager:"))) {
           expect(actions).toEqual(["secretsmanager:GetSecretValue"]);
-          expect(resources).toEqual([secretArn]);
+          expect([[secretArn], [byName(T.secret, "origin-verify-secret").state.arn]]).toContainEqual(resources);
         }
         if (actions.some((a) => a.startsWith("logs:"))) {
-          for (const r of resources) expect(r).toMatch(/^arn:aws:logs:.*:log-group:\/wkm\/[^*]+:\*$/);
+          for (const r of resources) expect(r).toMatch(/^arn:aws:logs:.*:log-group:wkm-test--[^*]+:\*$/);
         }
       }
     }
@@ -396,7 +402,11 @@ describe("the site", () => {
   it("routes the app with a viewer-request function, never by rewriting error pages, and proxies /api/* to the API", () => {
     const distribution = program.one(T.distribution).inputs;
     const api = program.one(T.api);
-    expect(distribution.customErrorResponses ?? []).toEqual([]);
+    // Error answers are passed through as the origin gave them (no page rewrite), and not kept:
+    // CloudFront's default would cache a 4xx/5xx for 10 s for everyone.
+    expect(distribution.customErrorResponses.length).toBeGreaterThan(0);
+    for (const e of distribution.customErrorResponses) expect(e).toEqual({ errorCode: e.errorCode, errorCachingMinTtl: 0 });
+    expect(distribution.customErrorResponses.map((e: { errorCode: number }) => e.errorCode)).toEqual(expect.arrayContaining([400, 403, 404, 500, 502, 503, 504]));
     expect(distribution.defaultCacheBehavior.functionAssociations).toEqual([
       { eventType: "viewer-request", functionArn: program.one(T.cfFunction).state.arn },
     ]);
@@ -405,6 +415,8 @@ describe("the site", () => {
     expect(apiBehavior.allowedMethods).toEqual(expect.arrayContaining(["POST", "PUT"]));
     const apiOrigin = revealed(distribution.origins).find((o: { originId: string }) => o.originId === apiBehavior.targetOriginId);
     expect(apiOrigin.domainName).toBe(new URL(api.state.apiEndpoint).host);
+    // The execute-api address reaches neither the preview's diff nor the outputs in the clear.
+    expect(isSecretInput(distribution.origins)).toBe(true);
     expect(apiOrigin.customOriginConfig.originProtocolPolicy).toBe("https-only");
   });
 
@@ -422,12 +434,18 @@ describe("the site", () => {
     expect(key.headersConfig.headers.items).toContain("Authorization");
     expect(key.queryStringsConfig.queryStringBehavior).toBe("all");
     expect(key.cookiesConfig.cookieBehavior).toBe("none");
-    // Everything else the API reads (body, content type, methods) is forwarded, Host excepted.
-    expect(apiBehavior.originRequestPolicyId).toBe("b689b0a8-53d0-40ab-baf2-68738e2966ac");
+    // Everything else the API reads (body, content type, methods) is forwarded, Host excepted, and no viewer cookie.
+    const request = program.one("aws:cloudfront/originRequestPolicy:OriginRequestPolicy");
+    expect(apiBehavior.originRequestPolicyId).toBe(request.id);
+    expect(request.inputs).toMatchObject({
+      headersConfig: { headerBehavior: "allExcept", headers: { items: ["Host"] } },
+      queryStringsConfig: { queryStringBehavior: "all" },
+      cookiesConfig: { cookieBehavior: "none" },
+    });
     expect(apiBehavior.cachedMethods.sort()).toEqual(["GET", "HEAD"]);
   });
 
-  it("proves every request to the API origin with a secret header, and gives the API function the same secret", () => {
+  it("proves every request to the API origin with a secret header, and gives the API function the same secret through Secrets Manager", () => {
     const distribution = program.one(T.distribution).inputs;
     // The whole origins list is a Pulumi secret: the state and the preview's diff never show it.
     expect(isSecretInput(distribution.origins)).toBe(true);
@@ -440,10 +458,24 @@ describe("the site", () => {
     const siteOrigin = origins.find((o: { originId: string }) => o.originId === "site-bucket");
     expect(siteOrigin.customHeaders ?? []).toEqual([]);
 
-    const apiEnv = program.one(T.fn, "functions-api").inputs.environment;
-    expect(isSecretInput(apiEnv)).toBe(true);
-    expect(revealed(apiEnv).variables.ORIGIN_VERIFY_SECRET).toBe(value);
-    expect(revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables.ORIGIN_VERIFY_SECRET).toBeUndefined();
+    // No Lambda environment holds it: the API function gets the secret's ARN and may read that one secret.
+    const secret = program.resources.find((r) => r.type === "aws:secretsmanager/secret:Secret" && r.inputs.name === "workshop-key-minter/test/origin-verify")!;
+    const version = program.one("aws:secretsmanager/secretVersion:SecretVersion");
+    expect(version.inputs.secretId).toBe(secret.id);
+    expect(isSecretInput(version.inputs.secretString)).toBe(true);
+    expect(revealed(version.inputs.secretString)).toBe(value);
+    for (const fn of program.ofType(T.fn)) {
+      expect(JSON.stringify(revealed(fn.inputs.environment)), fn.name).not.toContain(value);
+      expect(revealed(fn.inputs.environment).variables.ORIGIN_VERIFY_SECRET, fn.name).toBeUndefined();
+    }
+    expect(revealed(program.one(T.fn, "functions-api").inputs.environment).variables.ORIGIN_VERIFY_SECRET_ARN).toBe(secret.state.arn);
+    expect(revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables.ORIGIN_VERIFY_SECRET_ARN).toBeUndefined();
+    const readsOriginSecret = (fn: string) =>
+      statementsOf(program.one("aws:iam/rolePolicy:RolePolicy", `functions-${fn}-access`).inputs.policy).some(
+        (s) => s.Action.includes("secretsmanager:GetSecretValue") && s.Resource?.includes(secret.state.arn),
+      );
+    expect(readsOriginSecret("api")).toBe(true);
+    expect(readsOriginSecret("jobs")).toBe(false);
     // Random once, kept in the state: a RandomPassword, not a value in the repository.
     expect(program.one("random:index/randomPassword:RandomPassword").state.result).toBe(value);
     expect(JSON.stringify(outputs)).not.toContain(value);
@@ -523,7 +555,7 @@ describe("sign-in", () => {
 
   it("offers email and password on managed login: the flows managed login needs, password as the only factor", () => {
     const client = program.one(T.client).inputs;
-    expect([...client.explicitAuthFlows].sort()).toEqual(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH"]);
+    expect([...client.explicitAuthFlows].sort()).toEqual(["ALLOW_USER_AUTH", "ALLOW_USER_SRP_AUTH"]);
     // No flow that sends the password itself to the API.
     expect(client.explicitAuthFlows).not.toContain("ALLOW_USER_PASSWORD_AUTH");
     const pool = program.one(T.userPool).inputs;
@@ -541,7 +573,7 @@ describe("sign-in", () => {
     });
   });
 
-  it("keeps an attendee signed in for a workshop day: hour-long tokens, a revocable refresh token valid 24 hours", () => {
+  it("keeps an attendee signed in for a workshop day: hour-long tokens, a revocable, rotated refresh token valid 24 hours", () => {
     const client = program.one(T.client).inputs;
     expect(client).toMatchObject({
       idTokenValidity: 60,
@@ -550,7 +582,11 @@ describe("sign-in", () => {
       tokenValidityUnits: { idToken: "minutes", accessToken: "minutes", refreshToken: "hours" },
       enableTokenRevocation: true,
     });
-    expect(client.explicitAuthFlows).toContain("ALLOW_REFRESH_TOKEN_AUTH");
+    // Each refresh retires the token it used: a stolen refresh token does not last the day. AWS
+    // documents ALLOW_REFRESH_TOKEN_AUTH as incompatible with rotation; refreshes go to the token endpoint.
+    expect(client.refreshTokenRotation).toEqual({ feature: "ENABLED", retryGracePeriodSeconds: expect.any(Number) });
+    expect(client.refreshTokenRotation.retryGracePeriodSeconds).toBeLessThanOrEqual(60);
+    expect(client.explicitAuthFlows).not.toContain("ALLOW_REFRESH_TOKEN_AUTH");
   });
 });
 

@@ -11,11 +11,11 @@ import { resourcePrefix, roleBoundaryArn } from "./iam/documents.js";
 import { MinterFunctions } from "./functions.js";
 import { Monitoring } from "./monitoring.js";
 import { JobSchedules } from "./schedules.js";
-import { ManagementKeySecret } from "./secrets.js";
+import { managementKeySecretArnPattern, managementKeySecretName, originVerifySecret as originVerifySecretOf } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
 import { SiteConfigFile } from "./site-config.js";
 import { siteContentSecurityPolicy, StaticSite, type CspSources } from "./site.js";
-import { WorkshopDeployment, workshopIndexItem } from "./workshop.js";
+import { isHistory, WorkshopDeployment, workshopIndexItem } from "./workshop.js";
 
 export interface StackInputs {
   workshops: Workshop[];
@@ -38,6 +38,9 @@ export interface StackInputs {
  */
 export function workshopKeyMinter(inputs: StackInputs) {
   const { settings, workshops } = inputs;
+  // Workshops whose keys had expired when this deploy ran get no guardrail, no schedule and no
+  // invitation (workshop.ts `isHistory`): a fresh stack does nothing for past workshops.
+  const live = workshops.filter((w) => !isHistory(w, inputs.now));
   // The site calls the API on its own origin (CloudFront /api/*); a custom domain is the only other
   // origin a browser could call it from. CloudFront's own host name cannot be listed: the API would
   // then depend on the distribution that depends on the API.
@@ -48,18 +51,18 @@ export function workshopKeyMinter(inputs: StackInputs) {
   const prefix = resourcePrefix(stack);
   const boundary = roleBoundaryArn(inputs.accountId, stack);
 
-  const data = new DataTables("data", { tags });
-  const managementKey = new ManagementKeySecret("openrouter-key", {
-    secretName: `workshop-key-minter/${stack}/openrouter-management-key`,
-    tags,
-  });
+  const data = new DataTables("data", { namePrefix: prefix, tags });
+  // Created with its value in the one-time setup (secrets.ts): the program only names it.
+  const managementKey = { name: managementKeySecretName(stack), arnPattern: managementKeySecretArnPattern(settings.region, inputs.accountId, stack) };
 
   // CloudFront proves to the API that a request came through it with this value: random once, then
   // kept in the state, so it holds from deploy to deploy; a Pulumi secret wherever it is used, so
-  // the state and the preview's diff never show it in the clear.
+  // the state and the preview's diff never show it in the clear. The API function reads it from
+  // Secrets Manager, not from its environment.
   const originVerifySecret = pulumi.secret(new random.RandomPassword("api-origin-verify", { length: 48, special: false }).result);
+  const originVerify = originVerifySecretOf("origin-verify", stack, originVerifySecret, tags);
   const firewall =
-    settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, tags }) : undefined;
+    settings.wafApiRateLimit !== undefined ? new ApiFirewall("firewall", { apiRequestsPerIpPer5Minutes: settings.wafApiRateLimit, namePrefix: prefix, tags }) : undefined;
 
   const [apiDomain, resolveApiDomain] = pulumi.deferredOutput<string>();
   const site = new StaticSite("site", {
@@ -68,6 +71,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     originVerifySecret,
     webAclArn: firewall?.webAcl.arn,
     bucketPrefix: `${prefix}site-`,
+    namePrefix: prefix,
     domain: settings.domain,
     contentSecurityPolicy: siteContentSecurityPolicy(siteCspSources(settings)),
     tags,
@@ -78,7 +82,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     siteOrigin: site.origin,
     domainPrefix: settings.authDomainPrefix,
     adminEmails: settings.adminEmails,
-    organizerEmails: workshops.flatMap((w) => w.organizers),
+    organizerEmails: live.flatMap((w) => w.organizers),
     sessionHours: settings.sessionHours,
     google: settings.google,
     sesEmail: settings.sesEmail,
@@ -90,14 +94,14 @@ export function workshopKeyMinter(inputs: StackInputs) {
       attendees: { name: data.attendees.name, arn: data.attendees.arn },
       workshops: { name: data.workshops.name, arn: data.workshops.arn },
     },
-    managementKeySecretArn: managementKey.arn,
+    managementKeySecret: managementKey,
     auth: { issuer: auth.issuer, clientId: auth.clientId, jwksUri: auth.jwksUri },
     openrouterBaseUrl: settings.openrouterBaseUrl,
     attendeeBaseUrl: settings.attendeeBaseUrl,
     logRetentionDays: settings.logRetentionDays,
     attendeeRetentionDays: settings.attendeeRetentionDays,
     corsOrigins,
-    originVerifySecret,
+    originVerifySecretArn: originVerify.arn,
     rolePrefix: prefix,
     roleBoundaryArn: boundary,
     bundle: inputs.bundle,
@@ -109,12 +113,16 @@ export function workshopKeyMinter(inputs: StackInputs) {
     corsOrigins,
     throttle: settings.apiThrottle,
     logRetentionDays: settings.logRetentionDays,
+    namePrefix: prefix,
     tags,
   });
-  resolveApiDomain(api.domain);
+  // The execute-api host is no secret to AWS, but a pull request's preview diff and job log are read
+  // by its author: as a Pulumi secret it shows as [secret] there (the origin header keeps direct
+  // callers out anyway; this keeps the address out of chats and tickets).
+  resolveApiDomain(pulumi.secret(api.domain));
 
   const schedules = new JobSchedules("schedules", {
-    workshops,
+    workshops: live,
     jobsFunction: functions.jobs.fn,
     jobsRole: functions.jobs.role,
     now: inputs.now,
@@ -145,6 +153,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
         workshopsTable: workshopsTableRef,
         openrouterBaseUrl: settings.openrouterBaseUrl,
         keyNamespace: keyNamespaceFor(stack),
+        live: live.includes(w),
       }),
   );
   workshopIndexItem("workshop-index", { workshops, workshopsTable: workshopsTableRef });
@@ -165,7 +174,9 @@ export function workshopKeyMinter(inputs: StackInputs) {
   return {
     siteUrl: site.origin,
     apiUrl,
-    apiEndpoint: api.endpoint,
+    // A secret output: `pulumi stack output --show-secrets apiEndpoint` for operators, [secret] in
+    // every log, PR comment and step summary.
+    apiEndpoint: pulumi.secret(api.endpoint),
     distributionDomain: site.distribution.domainName,
     distributionId: site.distribution.id,
     siteBucket: site.bucket.bucket,
@@ -173,8 +184,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     authClientId: auth.clientId,
     authIssuer: auth.issuer,
     loginOrigin: auth.loginOrigin,
-    managementKeySecretArn: managementKey.arn,
-    managementKeySecretName: managementKey.secret.name,
+    managementKeySecretName: managementKey.name,
     attendeesTable: data.attendees.name,
     workshopsTable: data.workshops.name,
     apiFunction: functions.api.fn.name,
@@ -183,7 +193,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     deadLetterQueueUrl: schedules.deadLetters.url,
     alertTopicArn: monitoring.topic.arn,
     dashboardName: monitoring.dashboard.dashboardName,
-    guardrailIds: pulumi.all(Object.fromEntries(deployments.map((d, i) => [workshops[i].slug, d.guardrail.guardrailId]))),
+    guardrailIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.guardrail ? [[workshops[i].slug, d.guardrail.guardrailId]] : [])))),
   };
 }
 

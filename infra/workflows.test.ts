@@ -126,7 +126,8 @@ describe("house rules", () => {
     expect(Object.keys(w.on)).toEqual(["pull_request"]);
     const preview = w.jobs.preview;
     const step = preview.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
-    expect(step.with).toMatchObject({ command: "preview", "comment-on-pr": true });
+    // Without refresh: the preview role describes nothing (infra/iam/preview-policy.json).
+    expect(step.with).toMatchObject({ command: "preview", "comment-on-pr": true, refresh: false });
     expect(preview.permissions).toMatchObject({ "pull-requests": "write" });
     expect(source("pr.yml")).not.toContain("OPENROUTER_MANAGEMENT_KEY");
   });
@@ -149,7 +150,32 @@ describe("house rules", () => {
     expect(deploy.environment).toBe("production");
     const step = deploy.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
     expect(step.with?.command).toBe("up");
-    // The key reaches `pulumi up` through the environment only, from an environment secret.
-    expect(step.env?.OPENROUTER_MANAGEMENT_KEY).toBe("${{ secrets.OPENROUTER_MANAGEMENT_KEY }}");
+    // The key's one copy is in Secrets Manager: the job reads it with the deploy role and masks it
+    // before `pulumi up`; no GitHub secret holds a second copy.
+    expect(source("deploy.yml")).not.toContain("secrets.OPENROUTER_MANAGEMENT_KEY");
+    const names = deploy.steps.map((s) => s.name ?? s.uses ?? "");
+    const read = deploy.steps.find((s) => s.run?.includes("aws secretsmanager get-secret-value"))!;
+    expect(read.run).toMatch(/openrouter-management-key/);
+    expect(read.run).toMatch(/::add-mask::\$key/);
+    expect(names.indexOf(read.name!)).toBeLessThan(deploy.steps.indexOf(step));
+    expect(names.findIndex((n) => n.startsWith("AWS credentials"))).toBeLessThan(names.indexOf(read.name!));
+    // A job that can deploy restores no cache another workflow could have written.
+    const setupNode = deploy.steps.find((s) => s.uses?.startsWith("actions/setup-node@"))!;
+    expect(setupNode.with).toMatchObject({ "package-manager-cache": false });
+    expect(setupNode.with?.cache).toBeUndefined();
+  });
+
+  it("uses releases of the actions that run on Node 24 (GitHub retires the Node 20 runtime)", () => {
+    // The first major release of each whose action.yml declares `using: node24`.
+    const NODE24_SINCE: Record<string, number> = { "actions/checkout": 5, "actions/setup-node": 5, "aws-actions/configure-aws-credentials": 5, "pulumi/actions": 7 };
+    for (const f of files) {
+      for (const step of allSteps(workflow(f)).filter((s) => s.uses)) {
+        const action = step.uses!.split("@")[0];
+        expect(Object.keys(NODE24_SINCE), `${f}: ${action} is not known here`).toContain(action);
+        const line = source(f).split("\n").find((l) => l.includes(step.uses!))!;
+        const major = Number(/# v(\d+)/.exec(line)?.[1]);
+        expect(major, `${f}: ${line.trim()}`).toBeGreaterThanOrEqual(NODE24_SINCE[action]);
+      }
+    }
   });
 });

@@ -1,11 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CATALOG_KEY, catalogEntries } from "../functions/data/tables.js";
-import { guardrailSpec } from "../workshops/derive.js";
+import { CATALOG_KEY, catalogEntries, workshopConfigKey } from "../functions/data/tables.js";
+import { guardrailSpec, keyExpiresAt } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { OpenRouterGuardrail } from "./guardrail.js";
-
-export const CONFIG_SK = "CONFIG";
 
 export interface WorkshopDeploymentArgs {
   workshop: Workshop;
@@ -16,6 +14,21 @@ export interface WorkshopDeploymentArgs {
    * stack and a local rehearsal, sharing one OpenRouter account never sweep each other's keys.
    */
   keyNamespace: string;
+  /**
+   * False for a workshop whose keys had expired when the deploy ran (`isHistory`): no guardrail for
+   * it, only the item the organizer dashboard reads.
+   */
+  live: boolean;
+}
+
+/**
+ * A workshop is history once its keys have expired: its jobs have run, nothing can be claimed or
+ * spent. A deploy then touches nothing outside the table for it: no guardrail on OpenRouter, no
+ * schedules, no invitation email. So a fork's first deploy does nothing for the past workshops its
+ * files describe, and a running stack drops the guardrail and schedules of a workshop after it.
+ */
+export function isHistory(w: Workshop, now: number): boolean {
+  return Date.parse(keyExpiresAt(w)) <= now;
 }
 
 /** A DynamoDB attribute value in the low-level JSON form TableItem takes. */
@@ -46,49 +59,53 @@ export function toAttributeValue(value: unknown): AttributeValue {
 
 /**
  * What one workshop file becomes: its OpenRouter guardrail (the model allowlist) and the workshop
- * item the functions read, `{pk: slug, sk: "CONFIG", config, guardrail_id, key_namespace}`. Functions never parse
+ * item the functions read, `{...workshopConfigKey(slug), config, guardrail_id, key_namespace}`. Functions never parse
  * YAML; this item is their copy of the file.
  */
 export class WorkshopDeployment extends pulumi.ComponentResource {
-  readonly guardrail: OpenRouterGuardrail;
+  /** None for a workshop that is history. */
+  readonly guardrail?: OpenRouterGuardrail;
   readonly item: aws.dynamodb.TableItem;
 
   constructor(name: string, args: WorkshopDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:workshops:WorkshopDeployment", name, {}, opts);
     const w = args.workshop;
-    const spec = guardrailSpec(w, args.keyNamespace);
-    this.guardrail = new OpenRouterGuardrail(
-      `${name}-guardrail`,
-      {
-        name: spec.name,
-        description: spec.description,
-        allowedModels: spec.allowed_models,
-        limitUsd: spec.limit_usd,
-        resetInterval: spec.reset_interval,
-        baseUrl: args.openrouterBaseUrl,
-      },
-      { parent: this },
-    );
+    if (args.live) {
+      const spec = guardrailSpec(w, args.keyNamespace);
+      this.guardrail = new OpenRouterGuardrail(
+        `${name}-guardrail`,
+        {
+          name: spec.name,
+          description: spec.description,
+          allowedModels: spec.allowed_models,
+          limitUsd: spec.limit_usd,
+          resetInterval: spec.reset_interval,
+          baseUrl: args.openrouterBaseUrl,
+        },
+        { parent: this },
+      );
+    }
     const { hashKey, rangeKey } = args.workshopsTable;
+    const key = workshopConfigKey(w.slug);
     this.item = new aws.dynamodb.TableItem(
       `${name}-item`,
       {
         tableName: args.workshopsTable.name,
         hashKey,
         rangeKey,
-        item: this.guardrail.guardrailId.apply((guardrailId) =>
+        item: pulumi.output(this.guardrail?.guardrailId).apply((guardrailId) =>
           JSON.stringify({
-            [hashKey]: { S: w.slug },
-            [rangeKey]: { S: CONFIG_SK },
+            [hashKey]: { S: key.pk },
+            [rangeKey]: { S: key.sk },
             config: toAttributeValue(w),
-            guardrail_id: { S: guardrailId },
+            ...(guardrailId ? { guardrail_id: { S: guardrailId } } : {}),
             key_namespace: { S: args.keyNamespace },
           }),
         ),
       },
       { parent: this },
     );
-    this.registerOutputs({ guardrailId: this.guardrail.guardrailId });
+    this.registerOutputs({ guardrailId: this.guardrail?.guardrailId });
   }
 }
 

@@ -1,9 +1,9 @@
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEMO_SLUG } from "./demo.js";
 import { startLocalStack, type LocalStack } from "./stack.js";
-import { callApi, signIn, spawnNpmStart, tempDirs, waitForRunningUrl } from "./testing.js";
+import { callApi, signIn, spawnNpmStart, tempDirs, waitForRunningUrl, workshopFileAround, writeWorkshopFiles } from "./testing.js";
 
 /**
  * The data folder as `npm start` leaves it: a process killed in the middle of a burst of claims
@@ -13,13 +13,19 @@ import { callApi, signIn, spawnNpmStart, tempDirs, waitForRunningUrl } from "./t
  */
 
 const tempDir = tempDirs();
+
+/** Signs `who` in on the stack at `url`, fills in the profile and claims a key of `slug`: the claim's answer. */
+async function claimAs(url: string, who: string, slug = DEMO_SLUG) {
+  const token = await signIn(url, `${who}@example.com`, { name: who });
+  await callApi(url, token, "PUT", "/api/me", { display_name: who, marketing_opted_in: false });
+  return callApi(url, token, "POST", `/api/workshops/${slug}/claim`);
+}
+
 /** A folder a stack was stopped cleanly in, after one claim. */
 async function cleanlyStoppedFolder(): Promise<string> {
   const dataDir = tempDir("wkm-clean-");
   const stack = await startLocalStack({ port: 0, dataDir, quiet: true });
-  const token = await signIn(stack.url, "clean@example.com", { name: "Clean" });
-  await callApi(stack.url, token, "PUT", "/api/me", { display_name: "Clean", marketing_opted_in: false });
-  expect((await callApi(stack.url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+  expect((await claimAs(stack.url, "clean")).status).toBe(201);
   await stack.close();
   return dataDir;
 }
@@ -126,9 +132,7 @@ describe("a damaged data folder", () => {
     const dataDir = tempDir("wkm-log-");
     const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
     const url = await waitForRunningUrl(cli);
-    const token = await signIn(url, "crash@example.com", { name: "Crash" });
-    await callApi(url, token, "PUT", "/api/me", { display_name: "Crash", marketing_opted_in: false });
-    expect((await callApi(url, token, "POST", `/api/workshops/${DEMO_SLUG}/claim`)).status).toBe(201);
+    expect((await claimAs(url, "crash")).status).toBe(201);
     cli.child.kill("SIGKILL");
     await cli.exited;
     const logs = readdirSync(join(dataDir, "dynamodb")).filter((f) => f.endsWith(".log"));
@@ -187,5 +191,103 @@ describe("a damaged data folder", () => {
     cutInHalf(join(dataDir, "openrouter-emulator.json"));
     const message = await expectRefused(dataDir, /openrouter-emulator\.json is not valid JSON/);
     expect(message).toContain("the next sync gives each claim a new key");
+  });
+});
+
+describe("a data folder in use", () => {
+  it("refuses a second stack before it writes anything: the demo workshop and the site stay as the running stack made them", async () => {
+    const dataDir = tempDir("wkm-locked-");
+    const running = await startLocalStack({ port: 0, dataDir, quiet: true });
+    try {
+      const watched = ["demo-workshop.json", "site/index.html", "site/.local-stack-build.json", "key-namespace", "scheduler.json"];
+      const state = () => Object.fromEntries(watched.map((f) => [f, `${statSync(join(dataDir, f)).mtimeMs} ${readFileSync(join(dataDir, f)).toString("base64")}`]));
+      const before = state();
+      // A month later on its clock the second start would make a new demo workshop and rebuild the site.
+      const at = new Date(Date.now() + 30 * 24 * 3_600_000).toISOString();
+      const err = (await startLocalStack({ port: 0, dataDir, quiet: true, at }).catch((e: unknown) => e)) as Error;
+      expect(err.message).toBe(`The data folder ${dataDir} is in use by another process (another local stack?): stop it first, or start this one with --data <another folder>.`);
+      expect(state()).toEqual(before);
+      expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    } finally {
+      await running.close();
+    }
+    // Once the first has stopped, the folder is free again.
+    const next = await startLocalStack({ port: 0, dataDir, quiet: true });
+    await next.close();
+  });
+});
+
+describe("the data folder's secrets", () => {
+  /** Every file and folder under `dir` whose mode lets anyone but the owner in, with that mode. */
+  function openToOthers(dir: string): string[] {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .map((e) => join(e.parentPath, e.name))
+      .filter((p) => (statSync(p).mode & 0o077) !== 0)
+      .map((p) => `${p.slice(dir.length + 1)} ${(statSync(p).mode & 0o777).toString(8)}`);
+  }
+
+  it("npm start makes it owner-only: 0700 folders, 0600 files, the database's and the site's included", { timeout: 120_000 }, async () => {
+    const dataDir = join(tempDir("wkm-modes-"), "data");
+    const cli = spawnNpmStart(["--port", "0", "--data", dataDir]);
+    const url = await waitForRunningUrl(cli);
+    expect((await claimAs(url, "modes")).status).toBe(201);
+    cli.child.kill("SIGINT");
+    expect((await cli.exited).code).toBe(0);
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const names = readdirSync(dataDir, { recursive: true }).map(String);
+    for (const made of ["dynamodb/CURRENT", "oidc", "openrouter-emulator.json", "openrouter-emulator-management-key", "key-namespace", "demo-workshop.json", "site/index.html"]) {
+      expect(names, made).toContain(made);
+    }
+    expect(openToOthers(dataDir)).toEqual([]);
+  });
+
+  it("tightens a folder an older start left open to others", async () => {
+    const dataDir = tempDir("wkm-open-");
+    chmodSync(dataDir, 0o755);
+    const stack = await startLocalStack({ port: 0, dataDir, quiet: true });
+    await stack.close();
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+  });
+
+  it("keeps no copy of a key on disk once the expire job scrubbed it", { timeout: 120_000 }, async () => {
+    const openAt = Date.parse("2026-05-04T10:00:00Z");
+    const workshopsDir = writeWorkshopFiles(tempDir("wkm-scrub-workshops-"), [workshopFileAround("scrub-test", openAt)]);
+    const dataDir = tempDir("wkm-scrub-");
+    const quietScheduler = { schedulerIntervalMs: 3_600_000, demo: false, workshopsDir, dataDir, port: 0, quiet: true };
+    const during = await startLocalStack({ ...quietScheduler, at: new Date(openAt).toISOString() });
+    let key: string;
+    try {
+      const claim = await claimAs(during.url, "scrub", "scrub-test");
+      expect(claim.status).toBe(201);
+      key = claim.body.key.key as string;
+      expect(key).toMatch(/^sk-or-v1-[0-9a-f]{64}$/);
+    } finally {
+      await during.close();
+    }
+    // The claim's key is on disk now (a clean stop moved it into a table file), as it must be.
+    const secret = key.slice("sk-or-v1-".length);
+    // Pieces of the key's random part: a table file stores its blocks compressed, which may split a
+    // long string but not every 12-character piece of one.
+    const pieces = Array.from({ length: secret.length - 11 }, (_, i) => Buffer.from(secret.slice(i, i + 12)));
+    const holdingKey = () =>
+      readdirSync(join(dataDir, "dynamodb"))
+        .filter((f) => pieces.some((p) => readFileSync(join(dataDir, "dynamodb", f)).includes(p)))
+        .sort();
+    expect(holdingKey().length, "the key is stored before expiry").toBeGreaterThan(0);
+
+    // Half an hour after the workshop's end plus its expiry buffer: the expire job is due.
+    const after = await startLocalStack({ ...quietScheduler, at: new Date(openAt + 4 * 3_600_000).toISOString() });
+    try {
+      const runs = await after.scheduler.tick();
+      const expire = runs.find((r) => r.input.job === "expire");
+      expect(expire?.ok, expire?.error).toBe(true);
+      const [claim] = await after.store.listClaims("scrub-test");
+      expect(claim?.status).toBe("EXPIRED");
+      expect(claim?.key).toBeUndefined();
+      expect(holdingKey(), "files holding the scrubbed key while the stack runs").toEqual([]);
+    } finally {
+      await after.close();
+    }
+    expect(holdingKey(), "files holding the scrubbed key after a stop").toEqual([]);
   });
 });

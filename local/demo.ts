@@ -65,6 +65,6 @@ export function loadOrCreateDemoWorkshop(dataDir: string, nowMs: number): Worksh
     if (kept.success && claimWindow(kept.data, nowMs) === "open") return kept.data;
   }
   const fresh = demoWorkshop(nowMs);
-  writeFileSync(file, JSON.stringify(fresh, null, 2));
+  writeFileSync(file, JSON.stringify(fresh, null, 2), { mode: 0o600 });
   return fresh;
 }

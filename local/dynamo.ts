@@ -19,9 +19,46 @@ interface DynaliteOptions {
   updateTableMs?: number;
 }
 
+/** dynalite's LevelDB (classic-level), as far as this file uses it. */
+interface DynaliteLevel {
+  open(options: { passive: true }): Promise<void>;
+  keys(options: unknown): ClosableIterator;
+  values(options: unknown): ClosableIterator;
+  compactRange(start: Uint8Array, end: Uint8Array, options: { keyEncoding: "buffer" }): Promise<void>;
+}
+
+interface ClosableIterator {
+  close(): Promise<void>;
+  return?: () => Promise<void>;
+}
+
 // dynalite is CommonJS without type declarations.
 const requireHere = createRequire(import.meta.url);
 const dynalite = requireHere("dynalite") as (opts: DynaliteOptions) => Server;
+const dynaliteStore = requireHere("dynalite/db") as { create(opts: DynaliteOptions): { db: DynaliteLevel } };
+
+/**
+ * A dynalite server and the LevelDB under it. dynalite keeps its store to itself, but it makes the
+ * store with `require("./db").create(...)` during the call, looked up on the module's exports: a
+ * wrapper there for the length of the call hands it over.
+ */
+function createDynalite(opts: DynaliteOptions): { server: Server; db: DynaliteLevel } {
+  const create = dynaliteStore.create;
+  let db: DynaliteLevel | undefined;
+  dynaliteStore.create = (o) => {
+    const store = create(o);
+    db = store.db;
+    return store;
+  };
+  try {
+    const server = dynalite(opts);
+    if (!db) throw new Error("dynalite no longer makes its store through dynalite/db's create(): see createDynalite in local/dynamo.ts");
+    closeIteratorsOnReturn(db);
+    return { server, db };
+  } finally {
+    dynaliteStore.create = create;
+  }
+}
 // The LevelDB binding dynalite stores its data with (its own dependency, opened the same way).
 const { Level } = createRequire(requireHere.resolve("dynalite"))("level") as {
   Level: new (path: string, opts: { createIfMissing: boolean }) => {
@@ -54,6 +91,13 @@ export class DamagedDatabaseError extends Error {
   }
 }
 
+/** A LevelDB that would not open or read: in use by another process (its lock is held), else damaged. */
+function openFailure(dir: string, err: unknown): DatabaseInUseError | DamagedDatabaseError {
+  const cause = (err as { cause?: unknown }).cause ?? err;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return /\block\b/i.test(reason) ? new DatabaseInUseError(dir, { cause: err }) : new DamagedDatabaseError(dir, reason, { cause: err });
+}
+
 /** Reads every entry of the LevelDB once. Throws DamagedDatabaseError when the files cannot be opened or read. */
 async function readWholeDatabase(dir: string): Promise<void> {
   const db = new Level(dir, { createIfMissing: false });
@@ -63,9 +107,7 @@ async function readWholeDatabase(dir: string): Promise<void> {
       // Reading is the check: LevelDB verifies each block it reads.
     }
   } catch (err) {
-    const cause = (err as { cause?: unknown }).cause ?? err;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw /\block\b/i.test(reason) ? new DatabaseInUseError(dir, { cause: err }) : new DamagedDatabaseError(dir, reason, { cause: err });
+    throw openFailure(dir, err);
   } finally {
     await db.close().catch(() => {});
   }
@@ -96,21 +138,52 @@ async function settleAfterStop(dir: string): Promise<void> {
   await readWholeDatabase(dir);
 }
 
+/**
+ * dynalite reads each query and scan through a stream that, once done, lets go of its LevelDB
+ * iterator with `iterator.return()`, a method abstract-level's iterators do not have. So every
+ * iterator stayed open until the database closed, each holding a snapshot, and a snapshot keeps
+ * every value older than it from compaction: a key the expire job scrubbed stayed on disk.
+ */
+function closeIteratorsOnReturn(db: DynaliteLevel): void {
+  for (const method of ["keys", "values"] as const) {
+    const make = db[method].bind(db);
+    db[method] = (options) => {
+      const iterator = make(options);
+      iterator.return ??= () => iterator.close();
+      return iterator;
+    };
+  }
+}
+
 export interface LocalDynamo {
   endpoint: string;
   client: DynamoDBClient;
   /** The data folder held a database before this start (so its tables should be there). */
   existing: boolean;
+  /**
+   * Rewrites the database files so that only the current value of each item is left on disk: LevelDB
+   * keeps an overwritten value (a key the expire job scrubbed) in its log and table files until a
+   * compaction drops it. Nothing to do in memory.
+   */
+  compact(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startLocalDynamo(opts: { dataDir?: string; port?: number } = {}): Promise<LocalDynamo> {
   let existing = false;
   if (opts.dataDir) {
-    mkdirSync(opts.dataDir, { recursive: true });
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
     existing = await checkDatabaseFiles(opts.dataDir);
   }
-  const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const { server, db } = createDynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  if (opts.dataDir) {
+    // Open now, not at the first request: the LevelDB lock is the data folder's lock (the local stack
+    // takes it before it writes anything there), and another process may have taken it since the check.
+    const dir = opts.dataDir;
+    await db.open({ passive: true }).catch((err: unknown) => {
+      throw openFailure(dir, err);
+    });
+  }
   // Loopback only, and the client keeps its sockets alive: a server closing an idle socket just as
   // the client reuses it answers ECONNRESET, which a busy machine (a burst of claims) makes likely.
   const answering = trackRequests(server);
@@ -140,6 +213,10 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
     endpoint,
     client,
     existing,
+    async compact() {
+      // From the first key to past the last (dynalite's keys are text: no byte 0xff).
+      if (opts.dataDir) await db.compactRange(new Uint8Array(0), new Uint8Array(8).fill(0xff), { keyEncoding: "buffer" });
+    },
     async close() {
       // dynalite closes its LevelDB when its server closes: a request it is still answering then
       // fails inside it, outside any caller ("Database is closed"). So: no new connection, let the

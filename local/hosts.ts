@@ -103,3 +103,19 @@ export class HostCheck {
     return false;
   }
 }
+
+/**
+ * The methods some part of the local stack or the emulator answers. Any other (TRACE, PROPFIND, …)
+ * gets 405 with `Allow` before the request is turned into a fetch Request, which refuses TRACE with
+ * an error (a 500).
+ */
+const ANSWERED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** False, with the 405 answered, for a method nothing here answers. */
+export function answersMethod(req: IncomingMessage, res: ServerResponse, setHeaders: (res: ServerResponse) => void = () => {}): boolean {
+  if (ANSWERED_METHODS.has(req.method ?? "")) return true;
+  setHeaders(res);
+  res.writeHead(405, { allow: [...ANSWERED_METHODS].join(", "), "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify({ error: { code: "method_not_allowed", message: `${req.method} is not answered here.` } }));
+  return false;
+}

@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.js";
@@ -18,6 +19,19 @@ import { freePort, signInWithTokens, tempDirs } from "./testing.js";
  */
 
 const tempDir = tempDirs();
+
+/** A request with any method (fetch refuses TRACE); answers the status and headers. */
+function rawRequest(origin: string, method: string, path: string): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  const u = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: u.hostname.replace(/^\[|\]$/g, ""), port: u.port, method, path }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("a rehearsal on the room network (--host 0.0.0.0)", () => {
   let stack: LocalStack;
@@ -79,6 +93,56 @@ describe("a rehearsal on the room network (--host 0.0.0.0)", () => {
     const [h, , sig] = fromRoom.idToken.split(".");
     const renamed = `${h}.${Buffer.from(JSON.stringify({ ...fromRoom.claims, iss: "http://attacker.example/oidc" })).toString("base64url")}.${sig}`;
     expect((await fetch(`${room}/api/me`, { headers: { authorization: `Bearer ${renamed}` } })).status).toBe(401);
+  });
+
+  it("answers the emulator's control routes only with its management key, on every name", async () => {
+    const port = new URL(room).port;
+    const managementKey = stack.emulator!.managementKey;
+    const control = (base: string, method: string, path: string, key?: string, body?: unknown) =>
+      fetch(`${base}/openrouter/_emulator${path}`, {
+        method,
+        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    for (const base of [room, `http://127.0.0.1:${port}`]) {
+      for (const key of [undefined, "sk-or-v1-not-the-management-key"]) {
+        for (const [method, path, body] of [
+          ["PUT", "/credits", { total_credits: 0 }],
+          ["PUT", "/faults", { "*": { errorRate: 1 } }],
+          ["POST", "/models", [{ id: "x/free", price_in_per_mtok: 0, price_out_per_mtok: 0 }]],
+          ["POST", "/stats/reset", {}],
+          ["GET", "/stats", undefined],
+          ["GET", "/credits", undefined],
+        ] as const) {
+          const res = await control(base, method, path, key, body);
+          expect(res.status, `${method} ${path} on ${base} with ${key ? "a wrong key" : "no key"}`).toBe(401);
+          expect(await res.text()).not.toContain("total_credits");
+        }
+      }
+    }
+    // Nothing was changed by the refused writes.
+    expect(stack.emulator!.state.total_credits).toBeGreaterThan(0);
+    expect(stack.emulator!.stats().calls).not.toHaveProperty("*");
+    const credits = await control(room, "GET", "/credits", managementKey);
+    expect(credits.status).toBe(200);
+    const before = ((await credits.json()) as { total_credits: number }).total_credits;
+    expect(before).toBe(stack.emulator!.state.total_credits);
+    const set = await control(room, "PUT", "/credits", managementKey, { total_credits: before + 1 });
+    expect(set.status).toBe(200);
+    expect(stack.emulator!.state.total_credits).toBe(before + 1);
+    expect((await control(room, "PUT", "/credits", managementKey, { total_credits: before })).status).toBe(200);
+  });
+
+  it("answers TRACE and other methods no part of it answers with 405 and Allow, not 500", async () => {
+    for (const method of ["TRACE", "PROPFIND", "SEARCH", "MKCOL"]) {
+      for (const path of ["/", "/api/workshops", "/oidc/.well-known/openid-configuration", "/openrouter/api/v1/models", "/openrouter/_emulator/stats"]) {
+        const res = await rawRequest(room, method, path);
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.allow).toBe("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        expect(res.headers["x-content-type-options"]).toBe("nosniff");
+      }
+    }
+    expect((await rawRequest(room, "GET", "/healthz")).status).toBe(200);
   });
 
   it("lets a phone on the room network sign in and claim a key in the browser, and the projector points there", async () => {

@@ -268,7 +268,7 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 
 export async function createLocalOidc(opts: LocalOidcOptions): Promise<LocalOidc> {
   const dir = join(opts.dataDir, "oidc");
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const origins = [opts.origin, ...(opts.extraOrigins ?? [])].filter((o, i, all) => all.indexOf(o) === i);
   const issuer = `${opts.origin}${OIDC_MOUNT_PATH}`;
   const redirectUris = origins.map((o) => `${o}/callback`);

@@ -55,7 +55,7 @@ function readState(file: string): SchedulerState | undefined {
 
 function writeState(file: string, state: SchedulerState): void {
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state));
+  writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
   renameSync(tmp, file);
 }
 

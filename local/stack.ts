@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -9,7 +9,7 @@ import { DeleteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import { createStore, type Store } from "../functions/data/store.js";
-import { tableNames as defaultTableNames, type TableNames } from "../functions/data/tables.js";
+import { tableNames as defaultTableNames, workshopConfigKey, type TableNames } from "../functions/data/tables.js";
 import { createOpenRouterClient, DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
 import { claimWindow, guardrailSpec, KEY_NAMESPACE_PATTERN } from "../workshops/derive.js";
@@ -22,7 +22,7 @@ import { createEmulator, EmulatorDataError } from "./emulator/index.js";
 import { ADMIN_GROUP, createLocalOidc, LocalOidcError, OIDC_MOUNT_PATH, OIDC_SCOPE, type LocalOidc } from "./oidc.js";
 import { startScheduler, type LocalScheduler } from "./scheduler.js";
 import { securityHeadersFor, setSecurityHeaders } from "./security-headers.js";
-import { HostCheck, serverOrigins } from "./hosts.js";
+import { answersMethod, HostCheck, isLoopbackHost, serverOrigins } from "./hosts.js";
 import { ensureSiteBuilt, serveSiteFile } from "./site.js";
 import { createLocalApi } from "./api.js";
 
@@ -205,7 +205,10 @@ function answerUnavailable(req: IncomingMessage, res: ServerResponse, state: key
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const log = opts.quiet ? () => {} : (opts.log ?? ((line: string) => console.log(line)));
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
-  mkdirSync(dataDir, { recursive: true });
+  // It holds the keys, the room-code secret and the sign-in key: owner-only, also when an older
+  // start made it with the default mode (nothing inside can be reached through a 0700 folder).
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
   const clock = createStackClock({ at: opts.at, speed: opts.speed });
   const admins = [...new Set((opts.admins ?? []).map((e) => e.trim().toLowerCase()).filter(Boolean))];
   const openrouterMode: OpenRouterMode = opts.openrouter ?? "emulator";
@@ -223,7 +226,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   // A bad workshop file stops the start before anything listens, with every problem listed.
   const fileWorkshops = loadWorkshops(opts.workshopsDir);
   const wantDemo = (opts.demo ?? true) && !fileWorkshops.some((w) => w.slug === DEMO_SLUG);
-  const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
 
   // The server listens first: the origins (and so the issuers) depend on the port it got. Until every
   // part is up, every request gets a 503 "starting"; a Host that is not one of ours gets a 421.
@@ -237,6 +239,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const server = createServer((req, res) => {
     if (!hostCheck) return answerUnavailable(req, res, "starting");
     if (!hostCheck.admit(req, res)) return;
+    if (!answersMethod(req, res, setSecurityHeaders)) return;
     const toEmulator = req.url?.startsWith("/openrouter/") ?? false;
     // The emulator answers as soon as it exists (the stack's own start-up calls it: guardrails) and
     // until the last request that needs it is done.
@@ -286,10 +289,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   );
 
   try {
-    const siteDir = join(dataDir, "site");
-    const siteBuild = ensureSiteBuilt(workshops, siteDir);
-    siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
-
+    // The database is the folder's lock (LevelDB's, held by the OS until this process lets go or
+    // dies), so it is opened before anything is written: a second stack on a folder in use is
+    // refused before it touches the demo workshop or the site the running one serves.
     const dynamo = await startLocalDynamo({ dataDir: join(dataDir, "dynamodb") }).catch((err: unknown) => {
       if (err instanceof DatabaseInUseError) {
         throw new LocalStackError(`The data folder ${dataDir} is in use by another process (another local stack?): stop it first, or start this one with --data <another folder>.`, { cause: err });
@@ -297,6 +299,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       throw err instanceof DamagedDatabaseError ? damagedDataFolder(dataDir, err.message, [], err) : err;
     });
     cleanups.push(() => dynamo.close());
+
+    const workshops = wantDemo ? [...fileWorkshops, loadOrCreateDemoWorkshop(dataDir, clock.now())] : fileWorkshops;
+    const siteDir = join(dataDir, "site");
+    const siteBuild = ensureSiteBuilt(workshops, siteDir);
+    siteBuild.catch(() => {}); // awaited below; this only keeps an early failure from being unhandled
     const tableNames = defaultTableNames("local");
     // A database this folder used before (it has its namespace) must still hold its tables; without
     // them its log was cut short, and creating them afresh would hide that every claim is gone.
@@ -324,6 +331,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               ),
             ),
             now: () => clock.now(),
+            // On a room network (--host 0.0.0.0) nobody there may change credits or inject faults.
+            controlNeedsManagementKey: !isLoopbackHost(host),
           })
         : undefined;
     if (emulator) {
@@ -439,7 +448,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const scheduler = startScheduler({
       workshops: () => workshops,
       clock,
-      runJob: (input) => api.runJob(input),
+      runJob: async (input) => {
+        try {
+          return await api.runJob(input);
+        } finally {
+          // The expire job scrubbed the keys from the claims; compacting drops the old copies LevelDB
+          // still keeps on disk (also after a failed run: it may have scrubbed some).
+          if (input.job === "expire") await dynamo.compact();
+        }
+      },
       stateFile: join(dataDir, "scheduler.json"),
       intervalMs: opts.schedulerIntervalMs,
       log,
@@ -510,7 +527,7 @@ async function forgetRemovedWorkshops(dynamo: LocalDynamo, names: TableNames, se
   const doc = DynamoDBDocumentClient.from(dynamo.client);
   for (const slug of servedBefore) {
     if (keep.has(slug)) continue;
-    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: { pk: slug, sk: "CONFIG" } }));
+    await doc.send(new DeleteCommand({ TableName: names.workshops, Key: workshopConfigKey(slug) }));
     log(`local stack: ${slug} is no longer served (no file, or --no-demo); its claims are kept`);
   }
 }
@@ -543,7 +560,7 @@ function localKeyNamespace(dataDir: string, recorded: string | undefined): strin
   }
   const namespace = recorded ?? `local-${randomBytes(4).toString("hex")}`;
   if (!KEY_NAMESPACE_PATTERN.test(namespace)) throw damagedDataFolder(dataDir, `the database recorded ${JSON.stringify(namespace)} as its key namespace`);
-  writeFileSync(file, `${namespace}\n`);
+  writeFileSync(file, `${namespace}\n`, { mode: 0o600 });
   return namespace;
 }
 

@@ -88,6 +88,9 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Everything this process creates is owner-only: the data folder holds keys, the room-code secret
+  // and the sign-in key, and LevelDB makes its files (0644 by itself) long after start.
+  process.umask(0o077);
   let stack: Awaited<ReturnType<typeof startLocalStack>>;
   try {
     stack = await startLocalStack(opts);

@@ -93,7 +93,7 @@ describe("buildSite", () => {
     expect(hostile.welcome_html).not.toContain('href="javascript:');
     expect(hostile.welcome_html).toContain('<a href="https://openrouter.ai/docs" target="_blank" rel="noopener noreferrer">docs</a>');
     expect(JSON.stringify(catalog)).not.toContain("secret-organizer@example.org");
-    expect(JSON.stringify(catalog)).not.toContain("mehdi@motherduck.com");
+    expect(JSON.stringify(catalog)).not.toContain("organizer@example.com");
   });
 
   it("lists what it wrote", () => {

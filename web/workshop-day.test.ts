@@ -139,6 +139,27 @@ describe("the room code, from the projector to a key", () => {
     await page.context().close();
   });
 
+  it("after 10 wrong codes tells the person to wait for the next code on the screen", async () => {
+    const { current } = await codes();
+    const page = await newPage({ width: 360, height: 780 });
+    await page.goto(`${stack.url}/w/${SLUG}`);
+    await page.getByRole("button", { name: "Sign in to get your key" }).click();
+    await signInOnProvider(page, "guesser@example.org", "Gus Guesser");
+    await page.getByRole("button", { name: "Confirm and get my key" }).click({ timeout: 20_000 });
+    const field = page.getByLabel("Room code");
+    const refusal = page.getByRole("alert");
+    const wrong = ["ZZZZZZ", "YYYYYY"].find((c) => c !== current)!;
+    for (let i = 1; i <= 11; i++) {
+      await field.fill(wrong);
+      await page.getByRole("button", { name: "Get my API key" }).click();
+      await expect.poll(async () => (await field.isVisible()) && (await refusal.textContent()), { timeout: 15_000 }).toContain(i <= 10 ? "That room code is not valid now" : "Too many tries");
+    }
+    expect(await refusal.textContent()).toMatch(/Too many wrong room codes\. You can try again in \d+ minutes, when the code on the screen changes/);
+    await screenshot(page, "room-code-too-many-phone");
+    expect((await stack.store.listClaims(SLUG)).some((c) => c.email === "guesser@example.org")).toBe(false);
+    await page.context().close();
+  });
+
   it("warns organizers when the OpenRouter account's credit is below what the workshops can still spend", async () => {
     const setCredit = (total: number) =>
       fetch(`${stack.url}/openrouter/_emulator/credits`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ total_credits: total }) });

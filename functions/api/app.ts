@@ -5,7 +5,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { AuthError, type VerifyToken } from "../auth/index.js";
 import type { Store } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
-import { DomainError } from "../domain/errors.js";
+import { DomainError, TooManyAttemptsError } from "../domain/errors.js";
 import type { WorkshopCatalog } from "../domain/workshops.js";
 import { defaultEventLog } from "../observability/log.js";
 import type { HealthCounters } from "../observability/health.js";
@@ -42,7 +42,7 @@ export interface AppDeps {
   health?: HealthCounters;
 }
 
-const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
+const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
   room_code_required: 403,
   room_code_invalid: 403,
   workshop_not_found: 404,
@@ -55,6 +55,8 @@ const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
   claims_paused: 423,
   claims_not_open: 423,
   claims_closed: 423,
+  too_many_room_codes: 429,
+  too_many_claims: 429,
   upstream_unavailable: 503,
 };
 
@@ -98,6 +100,7 @@ export function createApp(deps: AppDeps) {
     }
     if (err instanceof DomainError) {
       const status = DOMAIN_STATUS[err.code] ?? 500;
+      if (err instanceof TooManyAttemptsError) c.header("Retry-After", String(err.retryAfterSeconds));
       if (status >= 500) log("request_failed", { path: c.req.path, code: err.code, error: err.message, cause: err.cause instanceof Error ? `${err.cause.name}: ${err.cause.message}` : undefined });
       return c.json({ error: { code: err.code, message: err.message, ...err.details } }, status);
     }

@@ -4,7 +4,7 @@ import { startEmulator, type RunningEmulator } from "../../local/emulator/index.
 import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { ConfigError, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
-import { ORIGIN_VERIFY_HEADER } from "./origin-verify.js";
+import { ORIGIN_VERIFY_HEADER, requireOriginSecret } from "./origin-verify.js";
 import { apiGatewayEvent, startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "../../local/test-stack.js";
 
 /**
@@ -121,6 +121,46 @@ describe("the API Lambda", () => {
       delete process.env.ORIGIN_VERIFY_SECRET;
       vi.resetModules();
     }
+  });
+
+  it("reads the cloud's origin secret from Secrets Manager, not the environment: ORIGIN_VERIFY_SECRET_ARN", () => {
+    const env = {
+      ATTENDEES_TABLE: "a",
+      WORKSHOPS_TABLE: "w",
+      OPENROUTER_SECRET_ARN: "arn:aws:secretsmanager:eu-central-1:1:secret:x",
+      AUTH_ISSUER: "https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_abc",
+      AUTH_CLIENT_ID: "client",
+    };
+    const arn = "arn:aws:secretsmanager:eu-central-1:1:secret:workshop-key-minter/prod/origin-verify-AbCdEf";
+    expect(readConfig({ ...env, ORIGIN_VERIFY_SECRET_ARN: arn }).originVerify).toEqual({ secretArn: arn });
+    // The ARN wins: a value in the environment is for places without AWS only.
+    expect(readConfig({ ...env, ORIGIN_VERIFY_SECRET_ARN: arn, ORIGIN_VERIFY_SECRET: "plain" }).originVerify).toEqual({ secretArn: arn });
+    expect(readConfig(env).originVerify).toBeUndefined();
+  });
+
+  it("loads the origin secret once per container, answers 503 while it cannot, and tries again on the next request", async () => {
+    // The loader stands in for Secrets Manager (no local stand-in here): it fails once, as a
+    // throttled or unreachable Secrets Manager would, then answers.
+    const secret = randomBytes(24).toString("base64url");
+    let loads = 0;
+    const load = async () => {
+      loads += 1;
+      if (loads === 1) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+      return secret;
+    };
+    const failures: unknown[] = [];
+    const app = async () => ({ statusCode: 200, body: "{}", headers: {}, isBase64Encoded: false });
+    const handler = requireOriginSecret(load, app, (err) => failures.push(err));
+    const event = (value?: string) => apiGatewayEvent("GET", "/api/workshops", { headers: value === undefined ? undefined : { [ORIGIN_VERIFY_HEADER]: value } }) as never;
+
+    const unavailable = await handler(event(secret));
+    expect(unavailable.statusCode).toBe(503);
+    expect(unavailable.headers?.["cache-control"]).toBe("no-store");
+    expect(failures).toHaveLength(1);
+    expect((await handler(event(secret))).statusCode).toBe(200);
+    expect((await handler(event("wrong"))).statusCode).toBe(403);
+    expect((await handler(event(secret))).statusCode).toBe(200);
+    expect(loads).toBe(2);
   });
 
   it("has no origin check without ORIGIN_VERIFY_SECRET (the local stack)", async () => {

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { handle } from "hono/aws-lambda";
 import { createTokenVerifier } from "../auth/verify.js";
 import { lambdaCredentials } from "../aws-credentials.js";
-import { loadManagementKey, readConfig } from "../config.js";
+import { loadManagementKey, loadOriginVerifySecret, readConfig } from "../config.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
@@ -45,11 +45,17 @@ export const app = createApp({
   log,
 });
 
-// In the cloud only requests CloudFront forwarded (with its secret header) reach the app. Every
-// record logged while answering carries the request's ids (the claim id once a claim knows it).
-const answer = handle(app);
-export const handler = requireOriginSecret(config.originVerifySecret, (event, context) => {
+// In the cloud only requests CloudFront forwarded (with its secret header) reach the app; the header's
+// value comes from Secrets Manager, once per container, never from the environment.
+const { originVerify } = config;
+const verified = requireOriginSecret(
+  originVerify && (() => loadOriginVerifySecret(originVerify, secrets)),
+  handle(app),
+  (err) => log("origin_verify_secret_unavailable", { error: err instanceof Error ? err.name : "error" }),
+);
+// Every record logged while answering carries the request's ids (the claim id once a claim knows it).
+export const handler: typeof verified = (event, context) => {
   if (context?.awsRequestId) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
   const requestId = (event.requestContext as { requestId?: string } | undefined)?.requestId ?? context?.awsRequestId;
-  return withLogContext({ request_id: context?.awsRequestId ?? requestId, correlation_id: requestId }, () => answer(event, context));
-});
+  return withLogContext({ request_id: context?.awsRequestId ?? requestId, correlation_id: requestId }, () => verified(event, context));
+};

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { testWorkshop } from "../../local/test-stack.js";
-import { bearerToken, isAllowedJwksUri, isOrganizer, principalFrom, TokenInvalidError } from "./index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestIssuer, testWorkshop, TEST_CLIENT_ID, type TestIssuer } from "../../local/test-stack.js";
+import { bearerToken, CLOCK_SKEW_SECONDS, createTokenVerifier, isAllowedJwksUri, isOrganizer, principalFrom, TokenInvalidError, type VerifyToken } from "./index.js";
 
 // The full token matrix (expired, wrong issuer/client/token_use, alg none, tampered, unsigned) runs
 // through the HTTP app in functions/api/app.test.ts; these are the pure parts.
@@ -49,5 +49,34 @@ describe("JWKS fetching", () => {
     expect(bearerToken("bearer abc")).toBe("abc");
     expect(bearerToken("Basic abc")).toBeUndefined();
     expect(bearerToken(undefined)).toBeUndefined();
+  });
+});
+
+// Tokens signed by the issuer's own key (a local key pair, its JWKS served on loopback), so only the
+// time claims can be what is refused.
+describe("the time claims of a correctly signed token", () => {
+  let issuer: TestIssuer;
+  let verify: VerifyToken;
+  const nowS = () => Math.floor(Date.now() / 1000);
+  beforeAll(async () => {
+    issuer = await startTestIssuer();
+    verify = createTokenVerifier({ issuer: issuer.issuer, clientId: TEST_CLIENT_ID });
+  });
+  afterAll(() => issuer?.close());
+
+  it("accepts one with an expiry, issued now or a little ahead of this clock", async () => {
+    await expect(verify(issuer.sign({ sub: "on-time" }))).resolves.toMatchObject({ sub: "on-time" });
+    await expect(verify(issuer.sign({ sub: "skewed", iat: nowS() + CLOCK_SKEW_SECONDS - 5 }))).resolves.toMatchObject({ sub: "skewed" });
+  });
+
+  it.each([
+    ["without exp", () => ({ exp: undefined })],
+    ["with exp that is not a number", () => ({ exp: String(nowS() + 3600) })],
+    ["issued an hour in the future", () => ({ iat: nowS() + 3600, exp: nowS() + 7200 })],
+    ["issued just past the clock skew", () => ({ iat: nowS() + CLOCK_SKEW_SECONDS + 10 })],
+    ["without exp and issued in the future", () => ({ exp: undefined, iat: nowS() + 86_400 })],
+    ["with iat that is not a number", () => ({ iat: "now" })],
+  ])("refuses one %s", async (_what, claims) => {
+    await expect(verify(issuer.sign({ sub: "forever", "cognito:groups": ["admins"], ...claims() }))).rejects.toThrow(TokenInvalidError);
   });
 });

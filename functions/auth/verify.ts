@@ -77,8 +77,24 @@ export function createTokenVerifier(config: AuthConfig): VerifyToken {
     } catch (err) {
       throw new TokenInvalidError(err);
     }
+    checkTokenTimes(payload, Date.now() / 1000);
     return principalFrom(payload, adminGroup);
   };
+}
+
+/** How far ahead of this clock an issuer's clock may run before its `iat` is refused. */
+export const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * aws-jwt-verify checks `exp` only when a token carries one, and never looks at `iat`. A signed token
+ * without an expiry would open the API for ever, and one issued "in the future" outlives the
+ * lifetime its issuer meant, so both are refused here, after the signature check, for every issuer.
+ */
+export function checkTokenTimes(payload: Record<string, unknown>, nowSeconds: number): void {
+  if (typeof payload.exp !== "number" || !Number.isFinite(payload.exp)) throw new TokenInvalidError(new Error("token has no exp"));
+  if (payload.iat === undefined) return;
+  if (typeof payload.iat !== "number" || !Number.isFinite(payload.iat)) throw new TokenInvalidError(new Error("token's iat is not a number"));
+  if (payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) throw new TokenInvalidError(new Error(`token issued in the future (iat ${payload.iat}, now ${Math.floor(nowSeconds)})`));
 }
 
 export function principalFrom(payload: Record<string, unknown>, adminGroup = "admins"): Principal {

@@ -2,6 +2,7 @@ import { DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyExpiresAt } from "../../workshops/derive.js";
 import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
+import { attemptWindow } from "../domain/attempts.js";
 import { runJob } from "../jobs/run.js";
 import { createHousekeeping } from "./housekeeping.js";
 import { createStore } from "./store.js";
@@ -38,7 +39,7 @@ async function rawItems(table: string): Promise<Record<string, unknown>[]> {
 const kindOf = (item: Record<string, unknown>) => String(item.sk).replace(/#.*$/, "");
 
 describe("ttl on every item kind", () => {
-  it("claims, email locks and spend samples expire a grace period after the keys; profiles and consents a retention period after they were written", async () => {
+  it("claims, email locks and spend samples expire a grace period after the keys; profiles and consents a retention period after they were written; attempt counters an hour after their window", async () => {
     const w = testWorkshop("retention", stack.now());
     await stack.addWorkshop(w);
     const token = stack.issuer.tokenFor({ sub: "ret-ada", email: "Ada.Lovelace+x@gmail.com", name: "Ada" });
@@ -52,10 +53,11 @@ describe("ttl on every item kind", () => {
     const after = Math.floor(Date.now() / 1000);
 
     const afterKeys = Math.floor(Date.parse(keyExpiresAt(w)) / 1000) + DEFAULT_RETENTION.afterKeyExpiryDays * DAY_S;
-    const items = (await rawItems(stack.store.tableNames.workshops)).filter((i) => i.pk === w.slug);
+    // The workshop's own partition, and its CONFIG item in the deploy's partition (tables.ts).
+    const items = (await rawItems(stack.store.tableNames.workshops)).filter((i) => i.pk === w.slug || i.sk === `CONFIG#${w.slug}`);
     const byKind = new Map<string, Record<string, unknown>[]>();
     for (const i of items) byKind.set(kindOf(i), [...(byKind.get(kindOf(i)) ?? []), i]);
-    expect([...byKind.keys()].sort()).toEqual(["CLAIM", "CONFIG", "CONSENT", "EMAIL", "LEDGER", "SPEND"]);
+    expect([...byKind.keys()].sort()).toEqual(["ATTEMPTS", "CLAIM", "CONFIG", "CONSENT", "EMAIL", "LEDGER", "SPEND"]);
 
     for (const kind of ["CLAIM", "EMAIL", "SPEND"]) {
       for (const item of byKind.get(kind)!) expect(item.ttl, kind).toBe(afterKeys);
@@ -63,6 +65,11 @@ describe("ttl on every item kind", () => {
     for (const item of byKind.get("CONSENT")!) {
       expect(item.ttl).toBeGreaterThanOrEqual(before + DEFAULT_RETENTION.attendeeDays * DAY_S);
       expect(item.ttl).toBeLessThanOrEqual(after + DEFAULT_RETENTION.attendeeDays * DAY_S);
+    }
+    // A person's attempt counter is of no use once its window has passed.
+    for (const item of byKind.get("ATTEMPTS")!) {
+      expect([attemptWindow(w, before * 1000).endsAt, attemptWindow(w, after * 1000 + 999).endsAt]).toContain(item.window_ends_at);
+      expect(item.ttl).toBe(Math.floor(Number(item.window_ends_at) / 1000) + 3600);
     }
     // The deploy owns the workshop item; the ledger is counts only.
     for (const kind of ["CONFIG", "LEDGER"]) for (const item of byKind.get(kind)!) expect(item.ttl, kind).toBeUndefined();

@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { attemptStore } from "./attempts.js";
 import { attendeeStore } from "./attendees.js";
 import { catalogStore } from "./catalog.js";
 import { claimStore } from "./claims.js";
@@ -18,6 +19,7 @@ import { workshopStore } from "./workshops.js";
  * The item layout is documented in tables.ts; each item kind has its own module (README.md).
  */
 
+export type { AttemptCounts, AttemptKind } from "./attempts.js";
 export type { AttendeeItem } from "./attendees.js";
 export { CLAIM_STATUSES, type ClaimItem, type ClaimStatus, type ClaimTransition } from "./claims.js";
 export type { WorkshopConsent } from "./consents.js";
@@ -49,5 +51,6 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...emailLockStore(table),
     ...attendeeStore(table),
     ...consentStore(table),
+    ...attemptStore(table),
   };
 }

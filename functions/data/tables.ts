@@ -12,7 +12,6 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   marketing_opted_in_at and marketing_opted_in_workshop: read as consent for that one workshop only.
  *
  * workshops  — everything scoped to one workshop, under pk = <slug>:
- *   sk = "CONFIG"             the workshop item the deploy writes: { config (Workshop), guardrail_id, updated_at }
  *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) }
  *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md:
  *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
@@ -23,10 +22,20 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
  *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
- * and one item that is no workshop's (slugs never start with "#"):
- *   pk = "#catalog", sk = "INDEX"  the deployment's workshop index, written whole by the deploy with the
- *       CONFIG items: { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of
- *       scanning the table: which workshops exist, their claim windows and organizers.
+ *   sk = "ATTEMPTS#<user_id>#<window>"  one person's claim attempts in one attempt window (the room
+ *       code's rotation, `domain/attempts.ts`; `<window>` is e.g. "5m5893421"):
+ *       { user_id, claims (number), wrong_room_codes (number), window_ends_at (epoch ms), ttl }
+ *       Each count is an UpdateItem ADD whose condition holds the limit, so containers racing each
+ *       other cannot count past it; the next window is a new item, and `ttl` (an hour after the
+ *       window ends) clears the old ones.
+ * and, under pk = "#catalog" (slugs never start with "#"), everything the deploy writes and nothing else:
+ *   sk = "INDEX"              the deployment's workshop index, written whole with the CONFIG items:
+ *       { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of scanning the
+ *       table: which workshops exist, their claim windows and organizers.
+ *   sk = "CONFIG#<slug>"      a workshop's item (`workshopConfigKey`): { config (Workshop), guardrail_id, key_namespace, updated_at }
+ *   Apart from the claims' partitions on purpose: the deploy role's item rights carry a
+ *   `dynamodb:LeadingKeys` condition naming this partition only (infra/iam/deploy-policy.json), so it
+ *   reads no claim, key, profile or room-code secret.
  * and, under pk = "#deployment", items of the whole deployment:
  *   sk = "ROOM_CODE_SECRET"   the secret room codes are derived from: { secret (base64url), created_at }
  *   sk = "CREDITS"            the jobs' last check of the OpenRouter account's credit against what open and
@@ -35,15 +44,16 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
- * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
+ * written (README "Privacy"); attempt counters an hour after their window. Workshop items and
+ * ledgers have none: the deploy owns them.
  */
 
 /** Sort keys (and the deployment's partition key) of the layout above. */
-export const CONFIG_SK = "CONFIG";
 export const LEDGER_SK = "LEDGER";
 export const claimSk = (userId: string) => `CLAIM#${userId}`;
 export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 export const consentSk = (userId: string) => `CONSENT#${userId}`;
+export const attemptsSk = (userId: string, window: string) => `ATTEMPTS#${userId}#${window}`;
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 export const DEPLOYMENT_PK = "#deployment";
 export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";
@@ -112,8 +122,16 @@ export function createTableInput(def: TableDefinition, tableName: string) {
   };
 }
 
+/** The partition of everything the deploy writes (see above). */
+export const CATALOG_PK = "#catalog";
+
 /** The key of the workshop index item (see above). */
-export const CATALOG_KEY = { pk: "#catalog", sk: "INDEX" } as const;
+export const CATALOG_KEY = { pk: CATALOG_PK, sk: "INDEX" } as const;
+
+/** The key of a workshop's CONFIG item (see above): the deploy, the local stack and the store use this one builder. */
+export function workshopConfigKey(slug: string): { pk: typeof CATALOG_PK; sk: string } {
+  return { pk: CATALOG_PK, sk: `CONFIG#${slug}` };
+}
 
 /** What the index holds per workshop: enough to pick live workshops and an organizer's, nothing more. */
 export interface CatalogEntry {

@@ -2,7 +2,7 @@ import { UpdateCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { InvalidWorkshopItemError } from "./errors.js";
 import { Expression, type Table } from "./table.js";
-import { CONFIG_SK } from "./tables.js";
+import { workshopConfigKey } from "./tables.js";
 
 /** The workshop CONFIG items: written by the deploy and the local stack, read by the functions. */
 
@@ -31,7 +31,7 @@ export function workshopStore(table: Table) {
 
   return {
     async getWorkshop(slug: string): Promise<WorkshopRecord | undefined> {
-      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: CONFIG_SK } }));
+      const got = await doc.send(new GetCommand({ TableName: W, Key: workshopConfigKey(slug) }));
       return got.Item ? parseWorkshopItem(slug, got.Item) : undefined;
     },
 
@@ -40,8 +40,7 @@ export function workshopStore(table: Table) {
         new PutCommand({
           TableName: W,
           Item: {
-            pk: slug,
-            sk: CONFIG_SK,
+            ...workshopConfigKey(slug),
             config: record.config,
             guardrail_id: record.guardrail_id,
             key_namespace: record.key_namespace,
@@ -54,11 +53,11 @@ export function workshopStore(table: Table) {
     /** Records the guardrail found or created for a workshop whose item has none yet. */
     async setGuardrailId(slug: string, guardrailId: string, nowMs: number): Promise<void> {
       const e = new Expression();
-      await conditional("setGuardrailId", W, { pk: slug, sk: CONFIG_SK }, () =>
+      await conditional("setGuardrailId", W, workshopConfigKey(slug), () =>
         doc.send(
           new UpdateCommand({
             TableName: W,
-            Key: { pk: slug, sk: CONFIG_SK },
+            Key: workshopConfigKey(slug),
             UpdateExpression: `SET ${e.name("guardrail_id")} = ${e.value(guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
             ConditionExpression: `attribute_exists(${e.name("pk")})`,
             ...e.params(),

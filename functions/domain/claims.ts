@@ -3,6 +3,7 @@ import { claimWindow, effectiveCapacity, keyExpiresAt, keyName, roundUsd } from 
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
 import type { ClaimItem, ClaimStatus, Ledger, WorkshopRecord } from "../data/store.js";
+import { countClaim, countWrongRoomCode } from "./attempts.js";
 import { bind, retryBinding } from "./bind.js";
 import { normalizeEmail } from "./email.js";
 import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
@@ -102,7 +103,11 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
   const { store, workshops, now } = d;
 
   return {
-    claim: (slug: string, who: Claimant) => claim(d, slug, who),
+    /** Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window ends. */
+    async claim(slug: string, who: Claimant): Promise<ClaimOutcome> {
+      await countClaim(store, (await workshops.get(slug)).config, who.userId, now());
+      return claim(d, slug, who);
+    },
 
     /** The workshop's current room code, for its organizers (undefined: the workshop has none). */
     async roomCode(slug: string): Promise<{ policy: ClaimCodePolicy; current: CurrentRoomCode } | undefined> {
@@ -174,6 +179,7 @@ async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1): P
     // Someone who already holds a claim gets it back, whatever the window or ledger say now.
     const existing = await d.store.getClaim(slug, who.userId);
     if (existing && existing.status !== "RELEASED") return { claim: await settle(d, record, existing, who, retries), created: false, workshop: record };
+    if (refusal instanceof RoomCodeInvalidError) await countWrongRoomCode(d.store, w, who.userId, at);
     throw refusal;
   }
 

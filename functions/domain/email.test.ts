@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { normalizeEmail } from "./email.js";
+import { domainToASCII } from "node:url";
+import { MAILBOX_RULES, mailboxRuleFor, normalizeEmail } from "./email.js";
 
 const localChar = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789._-+ABCXYZ".split(""));
 const localPart = fc.string({ unit: localChar, minLength: 1, maxLength: 24 });
@@ -50,7 +51,7 @@ describe("normalizeEmail", () => {
   it("keeps dots and plus signs on other domains (only lowercases them)", () => {
     fc.assert(
       fc.property(localPart, fc.domain(), (local, domain) => {
-        fc.pre(!/^(gmail|googlemail)\.com$|^(outlook|hotmail|live|msn|icloud|me|mac|fastmail|proton|protonmail|pm|yandex|ya|zoho|zohomail|hey|yahoo|ymail|rocketmail)\./.test(domain));
+        fc.pre(!mailboxRuleFor(domain));
         expect(normalizeEmail(`${local}@${domain}`)).toBe(`${local}@${domain}`.toLowerCase());
       }),
     );
@@ -62,10 +63,12 @@ describe("normalizeEmail", () => {
     ["jane.doe+x@outlook.com", "jane.doe@outlook.com"],
     ["jane+x@hotmail.co.uk", "jane@hotmail.co.uk"],
     ["jane+x@icloud.com", "jane@icloud.com"],
-    ["jane+x@me.com", "jane@me.com"],
+    ["jane+x@me.com", "jane@icloud.com"],
+    ["jane@mac.com", "jane@icloud.com"],
+    ["jane+x@protonmail.com", "jane@proton.me"],
     ["jane+x@fastmail.com", "jane@fastmail.com"],
     ["jane+x@proton.me", "jane@proton.me"],
-    ["jane+x@pm.me", "jane@pm.me"],
+    ["jane+x@pm.me", "jane@proton.me"],
     ["jane-shopping@yahoo.com", "jane@yahoo.com"],
     ["jane-shopping@yahoo.co.uk", "jane@yahoo.co.uk"],
     ["jane+x@yahoo.com", "jane+x@yahoo.com"],
@@ -80,5 +83,130 @@ describe("normalizeEmail", () => {
     ["kate@example.com.", "kate@example.com"],
   ])("%s → %s", (input, expected) => {
     expect(normalizeEmail(input)).toBe(expected);
+  });
+});
+
+// The address forms that got a second key before (issue 23): each pair is one mailbox.
+describe("one mailbox, one key", () => {
+  it.each([
+    ["me+1@outlook.at", "me+2@outlook.at"],
+    ['"foo.bar"@gmail.com', "foobar@gmail.com"],
+    ["foobar@ｇｍａｉｌ.com", "foobar@gmail.com"],
+    ["ｆｏｏｂａｒ＠ｇｍａｉｌ．ｃｏｍ", "foobar@gmail.com"],
+    ["foobar@gmail。com", "foobar@gmail.com"],
+    ['"foo".bar@googlemail.com', "foobar@gmail.com"],
+    ["me+x@passport.com", "me@passport.com"],
+    ["me+x@windowslive.com", "me@windowslive.com"],
+    ["me+x@hotmail.com.mx", "me@hotmail.com.mx"],
+  ])("%s and %s", (a, b) => {
+    expect(normalizeEmail(a)).toBe(normalizeEmail(b));
+  });
+
+  it("keeps apart what Microsoft keeps apart: dots, and one domain from another", () => {
+    expect(normalizeEmail("first.last@outlook.at")).not.toBe(normalizeEmail("firstlast@outlook.at"));
+    expect(normalizeEmail("me@outlook.at")).not.toBe(normalizeEmail("me@outlook.com"));
+    expect(normalizeEmail("me@hotmail.com")).not.toBe(normalizeEmail("me@outlook.com"));
+  });
+
+  it("puts internationalised domains in their one ASCII (Punycode) spelling", () => {
+    expect(normalizeEmail("anna@bücher.de")).toBe("anna@xn--bcher-kva.de");
+    expect(normalizeEmail("anna@BÜCHER.de")).toBe("anna@xn--bcher-kva.de");
+    expect(normalizeEmail("anna@xn--bcher-kva.de")).toBe("anna@xn--bcher-kva.de");
+  });
+});
+
+describe("the provider table", () => {
+  const domains = MAILBOX_RULES.flatMap((r) => r.domains);
+
+  it("lists each domain once, in its ASCII spelling", () => {
+    expect(new Set(domains).size).toBe(domains.length);
+    for (const d of domains) expect(domainToASCII(d), d).toBe(d);
+  });
+
+  it("holds every Microsoft and Google consumer domain", () => {
+    const microsoft = MAILBOX_RULES.find((r) => r.provider === "Microsoft")!.domains;
+    for (const d of ["outlook.com", "outlook.at", "outlook.de", "outlook.co.uk", "outlook.com.br", "hotmail.com", "hotmail.co.jp", "hotmail.com.mx", "live.com", "live.se", "live.com.au", "msn.com", "passport.com", "windowslive.com"]) {
+      expect(microsoft, d).toContain(d);
+    }
+    expect(MAILBOX_RULES.find((r) => r.provider === "Google")!.domains).toEqual(["gmail.com", "googlemail.com"]);
+  });
+});
+
+/**
+ * One canonical form per mailbox: a mailbox (a provider's domain and a name) is written in every way
+ * that still delivers to it — the provider's alias domains, dots where the provider ignores them, a
+ * tag, any case, fullwidth letters, quotes, a trailing or ideographic dot in the domain — and every
+ * spelling gives the same key; two different names never do.
+ */
+describe("generated spellings of one mailbox", () => {
+  const ruleDomains = MAILBOX_RULES.flatMap((rule) =>
+    [...rule.domains, ...(rule.pattern ? ["yahoo.com", "yahoo.co.uk", "yahoo.de", "yahoo.com.br"] : [])].map((domain) => ({ rule, domain })),
+  );
+  const name = fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789".split("")), minLength: 1, maxLength: 12 });
+  const fullwidth = (c: string) => (c >= "!" && c <= "~" ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c);
+
+  const spelling = fc.record({
+    dots: fc.array(fc.nat(), { maxLength: 4 }),
+    tag: fc.option(name, { nil: undefined }),
+    upper: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+    wide: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+    quoted: fc.boolean(),
+    domainEnd: fc.constantFrom("", ".", "。"),
+    ideographicDot: fc.boolean(),
+  });
+
+  type Spelling = typeof spelling extends fc.Arbitrary<infer T> ? T : never;
+
+  function spell(base: string, at: (typeof ruleDomains)[number], s: Spelling, aliasDomain: string): string {
+    let local = base;
+    if (at.rule.ignoresDots) {
+      for (const p of s.dots) {
+        const i = 1 + (p % Math.max(1, local.length - 1));
+        if (i < local.length) local = `${local.slice(0, i)}.${local.slice(i)}`;
+      }
+    }
+    if (s.tag && at.rule.tagSeparator) local = `${local}${at.rule.tagSeparator}${s.tag}`;
+    if (s.quoted) local = `"${local}"`;
+    let domain = s.ideographicDot ? aliasDomain.replace(".", "。") : aliasDomain;
+    domain += s.domainEnd;
+    const chars = [...`${local}@${domain}`].map((c, i) => {
+      const cased = s.upper[i % 40] ? c.toUpperCase() : c;
+      return s.wide[i % 40] ? fullwidth(cased) : cased;
+    });
+    return chars.join("");
+  }
+
+  it("every spelling of a mailbox gives its one key", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ruleDomains), name, spelling, fc.nat(), (at, base, s, aliasPick) => {
+        // Any domain the provider treats as the same mailbox namespace.
+        const aliases = at.rule.canonicalDomain ? at.rule.domains : [at.domain];
+        const alias = aliases[aliasPick % aliases.length]!;
+        const key = `${base}@${at.rule.canonicalDomain ?? at.domain}`;
+        expect(normalizeEmail(spell(base, at, s, alias))).toBe(key);
+        expect(normalizeEmail(key)).toBe(key);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("two different names never share a key", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...ruleDomains), name, name, spelling, spelling, (at, a, b, sa, sb) => {
+        fc.pre(a !== b);
+        expect(normalizeEmail(spell(a, at, sa, at.domain))).not.toBe(normalizeEmail(spell(b, at, sb, at.domain)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("is idempotent over any Unicode input", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "grapheme", maxLength: 20 }), fc.oneof(fc.string({ unit: "grapheme", maxLength: 12 }), anyDomain), (local, domain) => {
+        const once = normalizeEmail(`${local}@${domain}`);
+        expect(normalizeEmail(once)).toBe(once);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });

@@ -116,3 +116,31 @@ export class OpenRouterUnavailableError extends DomainError {
     this.name = "OpenRouterUnavailableError";
   }
 }
+
+/**
+ * One person made too many attempts in this window (a room code's rotation): every claim from them
+ * is answered 429 until `retryAt`, whatever code it carries, so guessing tells them nothing more.
+ */
+export class TooManyAttemptsError extends DomainError {
+  constructor(
+    readonly slug: string,
+    readonly kind: "room_code" | "claim",
+    readonly retryAt: number,
+    nowMs: number,
+  ) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((retryAt - nowMs) / 1000));
+    const wait = retryAfterSeconds < 90 ? `${retryAfterSeconds} seconds` : `${Math.ceil(retryAfterSeconds / 60)} minutes`;
+    super(
+      kind === "room_code" ? "too_many_room_codes" : "too_many_claims",
+      kind === "room_code"
+        ? `Too many wrong room codes. You can try again in ${wait}, when the code on the screen changes.`
+        : `Too many claims from your account in a short time. You can try again in ${wait}.`,
+      { details: { retry_after_seconds: retryAfterSeconds, retry_at: new Date(retryAt).toISOString() } },
+    );
+    this.name = "TooManyAttemptsError";
+  }
+
+  get retryAfterSeconds(): number {
+    return this.details.retry_after_seconds as number;
+  }
+}

@@ -12,12 +12,26 @@ import { ciRoleName, IAM_DOCUMENTS, IamTemplateError, renderIamDocument, roleBou
 
 export const DEFAULT_OUT_DIR = "iam-rendered";
 
-/** The commands that create what the documents describe, in the order they must run. */
+/**
+ * The repository's OIDC subject, customised so the token names the workflow file and ref that asked
+ * for it (`repo:O/R:environment:production:job_workflow_ref:O/R/.github/workflows/deploy.yml@refs/heads/main`):
+ * the deploy role trusts that subject only, so a pull request that adds `environment: production` to
+ * its own workflow gets a token the role refuses (GitHub, "Customizing the subject claims").
+ */
+export const oidcSubjectCustomization = { use_default: false, include_claim_keys: ["repo", "context", "job_workflow_ref"] };
+
+/** The commands that set up GitHub and create what the documents describe, in the order they must run. */
 export function setupCommands(target: IamTarget, outDir: string): string[] {
   const file = (name: string) => `file://${join(outDir, `${name}.json`)}`;
   const deploy = ciRoleName("deploy", target.stack);
   const preview = ciRoleName("preview", target.stack);
+  const repo = `repos/${target.repository}`;
   return [
+    `echo '${JSON.stringify(oidcSubjectCustomization)}' | gh api -X PUT ${repo}/actions/oidc/customization/sub --input -`,
+    // The production environment releases its secrets and its token to main only.
+    `echo '{"deployment_branch_policy":{"protected_branches":false,"custom_branch_policies":true}}' | gh api -X PUT ${repo}/environments/production --input -`,
+    `gh api -X POST ${repo}/environments/production/deployment-branch-policies -f name=main -f type=branch`,
+    `gh api -X PUT ${repo}/environments/preview`,
     `aws iam create-policy --policy-name ${roleBoundaryName(target.stack)} --description "Upper bound of every role the Workshop Key Minter stack ${target.stack} creates" --policy-document ${file("role-boundary")}`,
     `aws iam create-role --role-name ${deploy} --assume-role-policy-document ${file("deploy-trust")}`,
     `aws iam put-role-policy --role-name ${deploy} --policy-name workshop-key-minter-deploy --policy-document ${file("deploy-policy")}`,
@@ -60,7 +74,7 @@ function main(argv: string[]): number {
   const outDir = values.out!;
   try {
     const written = writeIamDocuments(target, resolve(outDir));
-    console.log(`Wrote ${written.length} IAM documents into ${outDir}/. Create the boundary and the roles with:\n`);
+    console.log(`Wrote ${written.length} IAM documents into ${outDir}/. Set up GitHub (gh, as a repository admin) and create the boundary and the roles with:\n`);
     for (const command of setupCommands(target, outDir)) console.log(`${command}\n`);
     console.log(`Then set the repository variables AWS_DEPLOY_ROLE_ARN=arn:aws:iam::${target.accountId}:role/${ciRoleName("deploy", target.stack)} and AWS_PREVIEW_ROLE_ARN=arn:aws:iam::${target.accountId}:role/${ciRoleName("preview", target.stack)}.`);
     return 0;

@@ -1,3 +1,4 @@
+import { request as httpRequest } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -229,6 +230,45 @@ describe("fault injection", () => {
     // No CORS answer for the control routes: a browser's preflight for a JSON write fails.
     const preflight = await fetch(`${origin}/_emulator/faults`, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "PUT" } });
     expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("on a network address (--host 0.0.0.0) answers its control routes only with the management key", async () => {
+    const onNetwork = await startEmulator({ managementKey: MANAGEMENT_KEY, host: "0.0.0.0" });
+    try {
+      const control = (method: string, path: string, key?: string) =>
+        fetch(`${onNetwork.origin}/_emulator${path}`, {
+          method,
+          headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+          body: method === "GET" ? undefined : JSON.stringify({ "*": { errorRate: 1 } }),
+        });
+      expect((await control("PUT", "/faults")).status).toBe(401);
+      expect((await control("GET", "/stats")).status).toBe(401);
+      expect(onNetwork.emulator.stats().calls).toEqual({});
+      expect((await control("GET", "/faults", MANAGEMENT_KEY)).status).toBe(200);
+      expect((await control("PUT", "/faults", MANAGEMENT_KEY)).status).toBe(200);
+    } finally {
+      await onNetwork.close();
+    }
+    // On loopback (the default) they stay open, as the tests and the bench use them.
+    expect((await fetch(`${running.origin}/_emulator/stats`)).status).toBe(200);
+  });
+
+  it("answers TRACE and other methods it has no route for with 405 and Allow, not 500", async () => {
+    const { origin } = running;
+    const u = new URL(origin);
+    for (const method of ["TRACE", "PROPFIND"]) {
+      const answer = await new Promise<{ status: number; allow?: string }>((resolve, reject) => {
+        // fetch refuses to send TRACE; a raw request does what a scanner on the room network would.
+        const req = httpRequest({ host: u.hostname, port: u.port, method, path: "/api/v1/keys" }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode!, allow: res.headers.allow }));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect(answer.status, method).toBe(405);
+      expect(answer.allow).toContain("GET");
+    }
   });
 
   it("fails the same calls for the same seed", async () => {

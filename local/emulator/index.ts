@@ -1,14 +1,15 @@
 import { randomInt } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ModelCatalogue, type EmulatorModel } from "./catalogue.js";
-import { errorResponse, json, type EmulatorContext } from "./context.js";
+import { errorResponse, json, requireManagement, type EmulatorContext } from "./context.js";
 import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from "./faults.js";
 import { registerInferenceRoutes } from "./inference.js";
 import { registerManagementRoutes } from "./management.js";
-import { HostCheck, isWildcardHost, serverOrigins } from "../hosts.js";
+import { answersMethod, HostCheck, isLoopbackHost, isWildcardHost, serverOrigins } from "../hosts.js";
 import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
 
 /**
@@ -37,6 +38,12 @@ export interface EmulatorOptions {
   totalCredits?: number;
   /** Clock (ms since epoch) for expiry and usage windows; the local stack passes its rehearsal clock. */
   now?: () => number;
+  /**
+   * The control routes (/_emulator/*: faults, credits, models, stats) answer only the management key
+   * (Bearer). Off by default, for a loopback-only emulator; on for one that listens on a network
+   * (`--host 0.0.0.0`), so nobody else on the Wi-Fi can change credits or inject faults.
+   */
+  controlNeedsManagementKey?: boolean;
 }
 
 export interface Emulator {
@@ -87,6 +94,9 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   registerManagementRoutes(app, ctx);
   registerInferenceRoutes(app, ctx);
 
+  if (opts.controlNeedsManagementKey) {
+    app.use("/_emulator/*", async (c, next) => requireManagement(ctx, c) ?? next());
+  }
   // Control writes need a JSON content type: a web page can send a cross-site "simple" POST
   // (text/plain, form) to a loopback port without asking, but not an application/json one, and the
   // control routes answer no CORS preflight.
@@ -184,8 +194,8 @@ export interface RunningEmulator {
 }
 
 export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<RunningEmulator> {
-  const emulator = createEmulator(opts);
   const host = opts.host ?? "127.0.0.1";
+  const emulator = createEmulator({ controlNeedsManagementKey: !isLoopbackHost(host), ...opts });
   // Only its own names as Host (DNS rebinding: see local/hosts.ts); known once the port is.
   let hostCheck: HostCheck | undefined;
   const fetch = (req: Request) => {
@@ -198,6 +208,12 @@ export async function startEmulator(opts: StartEmulatorOptions = {}): Promise<Ru
     // overrideGlobalObjects: false keeps the global Response undici's own; node-server would otherwise
     // swap it, and clients in the same process (the SDK checks `instanceof Response`) would break.
     const s = serve({ fetch, port: opts.port ?? 0, hostname: host, overrideGlobalObjects: false }, () => resolve(s));
+    // TRACE and other methods nothing answers get 405 before node-server turns them into a fetch Request (a 500).
+    const listeners = s.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    s.removeAllListeners("request");
+    s.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      if (answersMethod(req, res)) for (const listener of listeners) listener(req, res);
+    });
     s.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;

@@ -147,7 +147,9 @@ export function refreshSession(): Promise<Session | null> {
       endSession();
       return null;
     }
-    // An issuer that does not rotate refresh tokens (Cognito by default) sends none: keep the one we have.
+    // Both issuers rotate refresh tokens (the deployed Cognito client has rotation on,
+    // infra/auth.ts; the local provider always does): keep each new one, since the old one stops
+    // working after a short grace. An issuer that does not rotate sends none: keep the one we have.
     const next = sessionFrom(tokens.id_token, claims, tokens.refresh_token ?? session.refreshToken, receivedAt);
     saveSession(next);
     return next;

@@ -29,8 +29,8 @@ export function forgetRoomCode(slug: string): void {
   sessionStorage.removeItem(storageKey(slug));
 }
 
-/** The API's answers that mean "ask for the code again". */
-export const ROOM_CODE_REFUSALS = new Set(["room_code_required", "room_code_invalid"]);
+/** The API's answers that mean "ask for the code again" (after too many wrong ones: once the screen shows a new one). */
+export const ROOM_CODE_REFUSALS = new Set(["room_code_required", "room_code_invalid", "too_many_room_codes"]);
 
 /** Asks for the room code; `onCode` runs the claim with it. */
 export function RoomCodeForm({ busy, onCode }: { busy: boolean; onCode: (code: string) => void }) {

@@ -216,7 +216,10 @@ function ClaimButton({
         </>
       )}
       {error && (
-        <Notice tone="error" title={error.status === 503 ? "OpenRouter is not answering right now." : undefined}>
+        <Notice
+          tone="error"
+          title={error.status === 503 ? "OpenRouter is not answering right now." : error.status === 429 ? "Too many tries: please wait." : undefined}
+        >
           {error.message}
           {error.status === 503 && " Wait a few seconds and try again."}
         </Notice>
