@@ -71,6 +71,8 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       const queue = physicalName(inputs.name, inputs.namePrefix, `${name}-q`);
       return { name: queue, arn: arn("sqs", queue), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}` };
     }
+    case "aws:sns/topic:Topic":
+      return { arn: arn("sns", `${name}-topic`) };
     case "aws:scheduler/scheduleGroup:ScheduleGroup": {
       const group = physicalName(inputs.name, inputs.namePrefix, `${name}-grp`);
       return { name: group, arn: arn("scheduler", `schedule-group/${group}`) };

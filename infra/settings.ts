@@ -29,6 +29,8 @@ export interface StackSettings {
   domain?: CustomDomain;
   /** People who get the `admins` group: a Cognito user is created and invited for each. */
   adminEmails: string[];
+  /** The operator's alarm emails (SNS email subscriptions, each confirmed by its owner); infra/monitoring.ts. */
+  alertEmails: string[];
   google?: GoogleSignIn;
   /** The Cognito managed-login domain prefix (globally unique per region). */
   authDomainPrefix: string;
@@ -109,6 +111,11 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     problems.push('adminEmails must be a list of email addresses: `pulumi config set --path "adminEmails[0]" you@example.org`');
   }
 
+  const alertEmails = config.getObject<string[]>("alertEmails") ?? [];
+  if (!Array.isArray(alertEmails) || alertEmails.some((e) => typeof e !== "string" || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))) {
+    problems.push('alertEmails must be a list of email addresses: `pulumi config set --path "alertEmails[0]" oncall@example.org`');
+  }
+
   const googleClientId = config.get("googleClientId");
   const googleClientSecret = config.getSecret("googleClientSecret");
   if (Boolean(googleClientId) !== Boolean(googleClientSecret)) {
@@ -182,6 +189,7 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     region,
     domain: domainName && certificateArn ? { name: domainName, certificateArn } : undefined,
     adminEmails: adminEmails.map((e) => e.trim().toLowerCase()),
+    alertEmails: alertEmails.map((e) => e.trim()),
     google,
     authDomainPrefix,
     sessionHours,

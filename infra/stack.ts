@@ -9,6 +9,7 @@ import { DataTables } from "./data.js";
 import { ApiFirewall } from "./firewall.js";
 import { resourcePrefix, roleBoundaryArn } from "./iam/documents.js";
 import { MinterFunctions } from "./functions.js";
+import { Monitoring } from "./monitoring.js";
 import { JobSchedules } from "./schedules.js";
 import { managementKeySecretArnPattern, managementKeySecretName, originVerifySecret as originVerifySecretOf } from "./secrets.js";
 import type { StackSettings } from "./settings.js";
@@ -131,6 +132,18 @@ export function workshopKeyMinter(inputs: StackInputs) {
     tags,
   });
 
+  const monitoring = new Monitoring("monitoring", {
+    workshops,
+    functions: { api: functions.api.fn, jobs: functions.jobs.fn },
+    api: { id: api.api.id, stage: api.stage.name },
+    deadLetterQueueName: schedules.deadLetters.name,
+    tableNames: [data.attendees.name, data.workshops.name],
+    alertEmails: settings.alertEmails,
+    organizerEmail: settings.sesEmail !== undefined,
+    region: settings.region,
+    tags,
+  });
+
   const workshopsTable = TABLES.find((t) => t.logicalName === "workshops")!;
   const workshopsTableRef = { name: data.workshops.name, hashKey: workshopsTable.hashKey, rangeKey: workshopsTable.rangeKey! };
   const deployments = workshops.map(
@@ -178,6 +191,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
     jobsFunction: functions.jobs.fn.name,
     scheduleGroup: schedules.group.name,
     deadLetterQueueUrl: schedules.deadLetters.url,
+    alertTopicArn: monitoring.topic.arn,
+    dashboardName: monitoring.dashboard.dashboardName,
     guardrailIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.guardrail ? [[workshops[i].slug, d.guardrail.guardrailId]] : [])))),
   };
 }

@@ -8,6 +8,11 @@ import type { JobInput } from "../functions/domain/timetable.js";
 import { createWorkshopCatalog, type WorkshopCatalog } from "../functions/domain/workshops.js";
 import { createJobRunner, type JobSummary } from "../functions/jobs/run.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
+import { createEmfObserver } from "../functions/observability/emf.js";
+import { createHealthCounters, type HealthCounters } from "../functions/observability/health.js";
+import { createLogger, eventLog, withLogContext } from "../functions/observability/log.js";
+import { observeClaims, observeJobs, observeOpenRouter } from "../functions/observability/observe.js";
+import { observers } from "../functions/observability/observer.js";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { StackClock } from "./clock.js";
 
@@ -25,8 +30,11 @@ export interface LocalApiOptions {
   /** One issuer per origin the stack answers as (see oidc.ts); a token must name one of them. */
   auth: Omit<AuthConfig, "issuer"> & { issuers: string[] };
   attendeeBaseUrl: string;
-  /** Structured events of the app and the engine (never a key). */
-  onEvent?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Print nothing. Otherwise the app, engine and jobs print the Lambdas' JSON log records and EMF
+   * metric records on stdout. The health panel's counters are kept either way.
+   */
+  quiet?: boolean;
 }
 
 export interface LocalApi {
@@ -34,14 +42,19 @@ export interface LocalApi {
   runJob(input: JobInput): Promise<JobSummary>;
   engine: ClaimEngine;
   workshops: WorkshopCatalog;
+  health: HealthCounters;
 }
 
 export function createLocalApi(opts: LocalApiOptions): LocalApi {
   const now = () => opts.clock.now();
-  const log = opts.onEvent ?? (() => {});
+  const log = eventLog(createLogger("api", { silent: opts.quiet }));
+  const health = createHealthCounters();
+  // The same data points the Lambdas print as EMF, also counted for the health panel.
+  const observe = opts.quiet ? health.observer : observers(createEmfObserver(), health.observer);
+  const openrouter = observeOpenRouter(opts.openrouter, observe);
   // A short cache: the stack writes every CONFIG item before it serves, and a rehearsal may rewrite one.
   const workshops = createWorkshopCatalog({ store: opts.store, ttlMs: 5_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
-  const engine = createClaimEngine({ store: opts.store, openrouter: opts.openrouter, workshops, now, log });
+  const engine = observeClaims(createClaimEngine({ store: opts.store, openrouter, workshops, now, log }), observe);
   const app = createApp({
     store: opts.store,
     engine,
@@ -50,19 +63,25 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     now,
     attendeeBaseUrl: opts.attendeeBaseUrl,
     log,
+    health,
   });
-  const runJob = createJobRunner({
-    store: opts.store,
-    housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }),
-    engine,
-    openrouter: opts.openrouter,
-    now,
-  });
+  const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
+  const runJob = observeJobs(
+    createJobRunner({ store: opts.store, housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }), engine, openrouter, now }),
+    observe,
+    capUsdOf,
+  );
+  // Each request is one log context, as one Lambda invocation is: its records share its ids.
+  let coldStart = true;
   const fetch = async (req: Request) => {
-    const delivered = await asApiGatewayDelivers(req);
-    return delivered instanceof Response ? delivered : app.fetch(delivered);
+    const cold_start = coldStart;
+    coldStart = false;
+    return withLogContext({ cold_start }, async () => {
+      const delivered = await asApiGatewayDelivers(req);
+      return delivered instanceof Response ? delivered : app.fetch(delivered);
+    });
   };
-  return { fetch, runJob, engine, workshops };
+  return { fetch, runJob: (input) => withLogContext({ correlation_id: `${input.job}:${input.slug}:${Date.now()}` }, () => runJob(input)), engine, workshops, health };
 }
 
 /** API Gateway's largest request payload (HTTP APIs); it answers 413 above it, before the Lambda runs. */

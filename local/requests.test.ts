@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiGatewayEvent, startTestStack, testWorkshop, type TestStack } from "./test-stack.js";
 import { DEMO_SLUG } from "./demo.js";
 import { startEmulator } from "./emulator/index.js";
-import { logLine, startLocalStack, type LocalStack } from "./stack.js";
+import { captureStdout } from "./stdout-records.js";
+import { startLocalStack, type LocalStack } from "./stack.js";
 import { freePort, signIn, tempDirs } from "./testing.js";
 
 /**
@@ -221,16 +222,10 @@ describe("Host names (DNS rebinding)", () => {
   });
 });
 
-describe("log lines", () => {
-  it("quote what came from a request, so a path with %0A cannot forge a line", () => {
-    const line = logLine("api", "request_failed", { path: "/api/x\napi: key_revoked by=admin\r", method: "POST", n: 3, missing: undefined });
-    expect(line).toBe('api: request_failed path="/api/x\\napi: key_revoked by=admin\\r" method="POST" n=3');
-    expect(line).not.toMatch(/[\n\r]/);
-  });
-
-  it("keep an error's request path on one line over HTTP", async () => {
-    const lines: string[] = [];
-    const stack = await startLocalStack({ port: 0, dataDir: tempDir("wkm-logs-"), admins: ["boss@example.com"], log: (l) => lines.push(l) });
+describe("log records", () => {
+  it("are one JSON line each, with level and correlation_id, so a path with %0A cannot forge a record", async () => {
+    const out = captureStdout();
+    const stack = await startLocalStack({ port: 0, dataDir: tempDir("wkm-logs-"), admins: ["boss@example.com"], log: () => {} });
     try {
       const token = await signIn(stack.url, "boss@example.com");
       const headers = { authorization: `Bearer ${token}` };
@@ -240,12 +235,14 @@ describe("log lines", () => {
       await stack.dynamo.client.send(new DeleteTableCommand({ TableName: stack.tableNames.workshops }));
       const forged = await send(stack.url, "POST", `/api/admin/workshops/${DEMO_SLUG}/claims/evil%0Aapi:%20key_revoked%20by=boss%0D/revoke`, headers);
       expect(forged.status).toBe(500);
-      const failed = lines.filter((l) => l.includes("request_failed"));
-      expect(failed.length, lines.join("\n")).toBeGreaterThan(0);
-      expect(failed[0]).toContain('path="/api/admin/workshops/local-demo/claims/evil\\napi: key_revoked by=boss\\r/revoke"');
-      for (const l of lines) expect(l, "every log line is one line").not.toMatch(/[\n\r]/);
-      expect(lines.some((l) => l.startsWith("api: key_revoked"))).toBe(false);
+      const failed = out.logs.filter((l) => l.message === "request_failed");
+      expect(failed.length, out.lines.join("\n")).toBeGreaterThan(0);
+      expect(failed[0]).toMatchObject({ level: "ERROR", service: "api", path: "/api/admin/workshops/local-demo/claims/evil\napi: key_revoked by=boss\r/revoke" });
+      expect(typeof failed[0]!.correlation_id).toBe("string");
+      expect(out.logs.some((l) => l.message === "key_revoked")).toBe(false);
+      for (const l of out.logs) expect(l, "every record of a request has a level and a correlation id").toMatchObject({ level: expect.any(String), correlation_id: expect.any(String) });
     } finally {
+      out.stop();
       await stack.close();
     }
   });

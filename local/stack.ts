@@ -149,17 +149,6 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
-/**
- * A log line with its fields as JSON values: a field that came from a request (a path with %0A, a
- * name) cannot break the line or forge another one.
- */
-export function logLine(prefix: string, event: string, fields: Record<string, unknown>): string {
-  const parts = Object.entries(fields)
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  return [`${prefix}:`, JSON.stringify(event).slice(1, -1), ...parts].join(" ");
-}
-
 const UNAVAILABLE = {
   starting: {
     message: "The local stack is still starting; try again in a second.",
@@ -215,7 +204,6 @@ function answerUnavailable(req: IncomingMessage, res: ServerResponse, state: key
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const log = opts.quiet ? () => {} : (opts.log ?? ((line: string) => console.log(line)));
-  const logEvent = (event: string, fields: Record<string, unknown>) => log(logLine("api", event, fields));
   const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   // It holds the keys, the room-code secret and the sign-in key: owner-only, also when an older
   // start made it with the default mode (nothing inside can be reached through a 0700 folder).
@@ -378,7 +366,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       clock,
       auth: { issuers: oidc.issuers, clientId: oidc.clientId, jwks: oidc.jwks, jwksUri: oidc.jwksUri, adminGroup: ADMIN_GROUP },
       attendeeBaseUrl: openrouterBaseUrl,
-      onEvent: opts.quiet ? undefined : logEvent,
+      quiet: opts.quiet,
     });
 
     // Everything the page is told follows the name it was opened on (127.0.0.1, localhost, the room

@@ -7,7 +7,10 @@ import type { Store } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
 import { DomainError, TooManyAttemptsError } from "../domain/errors.js";
 import type { WorkshopCatalog } from "../domain/workshops.js";
+import { defaultEventLog } from "../observability/log.js";
+import type { HealthCounters } from "../observability/health.js";
 import { attendeeRoutes } from "./attendee-routes.js";
+import { healthRoutes } from "./health-routes.js";
 import { organizerRoutes } from "./organizer-routes.js";
 import { PUBLIC_STATUS_CACHE_CONTROL, publicRoutes } from "./public-routes.js";
 import { ApiError, MAX_BODY_BYTES, type Env } from "./request.js";
@@ -35,6 +38,8 @@ export interface AppDeps {
   /** Browser origins allowed to call the API cross-origin (none: same-origin only). */
   allowedOrigins?: string[];
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** In-process counters for the organizer's health panel (the local stack; none in the Lambda). */
+  health?: HealthCounters;
 }
 
 const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
@@ -59,7 +64,7 @@ const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
 };
 
 export function createApp(deps: AppDeps) {
-  const log = deps.log ?? ((event, fields) => console.error(JSON.stringify({ event, ...fields })));
+  const log = deps.log ?? defaultEventLog;
   const app = new Hono<Env>();
 
   app.use("*", secureHeaders({ crossOriginResourcePolicy: "same-site", referrerPolicy: "no-referrer" }));
@@ -85,6 +90,7 @@ export function createApp(deps: AppDeps) {
   publicRoutes(app, deps);
   attendeeRoutes(app, deps);
   organizerRoutes(app, { ...deps, log });
+  healthRoutes(app, deps);
 
   // ── errors, in one place ─────────────────────────────────────────────────────────────────────
   app.notFound((c) => c.json({ error: { code: "not_found", message: "There is no such API route." } }, 404));

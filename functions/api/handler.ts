@@ -8,25 +8,31 @@ import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
+import { createEmfObserver } from "../observability/emf.js";
+import { createLogger, eventLog, withLogContext } from "../observability/log.js";
+import { observeClaims, observeOpenRouter } from "../observability/observe.js";
 import { createApp } from "./app.js";
 import { deferredOpenRouterClient } from "./deferred-openrouter.js";
 import { requireOriginSecret } from "./origin-verify.js";
 
 // Everything expensive lives at module scope, once per container: the environment, the DynamoDB
-// client, the token verifier with its JWKS cache, the management key, the workshop cache.
+// client, the token verifier with its JWKS cache, the management key, the workshop cache, the
+// logger and the metrics (observability/).
 const config = readConfig();
-const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
+const logger = createLogger("api");
+const log = eventLog(logger);
+const observe = createEmfObserver();
 
 const store = createStore({ client: new DynamoDBClient({ credentials: lambdaCredentials }), tableNames: config.tables, retention: config.retention });
 const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
 const openrouter = deferredOpenRouterClient(() =>
   loadManagementKey(config, secrets).then((apiKey) =>
-    createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 }),
+    observeOpenRouter(createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 5_000, maxAttempts: 3, totalBudgetMs: 12_000 }), observe),
   ),
 );
 const now = () => Date.now();
-const engine = createClaimEngine({ store, openrouter, workshops, now, log });
+const engine = observeClaims(createClaimEngine({ store, openrouter, workshops, now, log }), observe);
 
 export const app = createApp({
   store,
@@ -42,8 +48,14 @@ export const app = createApp({
 // In the cloud only requests CloudFront forwarded (with its secret header) reach the app; the header's
 // value comes from Secrets Manager, once per container, never from the environment.
 const { originVerify } = config;
-export const handler = requireOriginSecret(
+const verified = requireOriginSecret(
   originVerify && (() => loadOriginVerifySecret(originVerify, secrets)),
   handle(app),
   (err) => log("origin_verify_secret_unavailable", { error: err instanceof Error ? err.name : "error" }),
 );
+// Every record logged while answering carries the request's ids (the claim id once a claim knows it).
+export const handler: typeof verified = (event, context) => {
+  if (context?.awsRequestId) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
+  const requestId = (event.requestContext as { requestId?: string } | undefined)?.requestId ?? context?.awsRequestId;
+  return withLogContext({ request_id: context?.awsRequestId ?? requestId, correlation_id: requestId }, () => verified(event, context));
+};

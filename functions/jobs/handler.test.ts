@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTables, startLocalDynamo, type LocalDynamo } from "../../local/dynamo.js";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
 import { testWorkshop } from "../../local/test-stack.js";
@@ -7,6 +7,8 @@ import { tableNames } from "../data/tables.js";
 import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
+import { METRICS_NAMESPACE, METRICS_SERVICE } from "../observability/metrics.js";
+import { captureStdout, emfFor, type EmfRecord } from "../../local/stdout-records.js";
 
 /**
  * The Lambda entry point as EventBridge Scheduler calls it: configured only through the environment
@@ -17,7 +19,7 @@ import { createOpenRouterClient } from "../openrouter/client.js";
 let dynamo: LocalDynamo;
 let emu: RunningEmulator;
 let store: Store;
-let handler: (event: unknown) => Promise<Record<string, unknown>>;
+let handler: (event: unknown, context?: { awsRequestId?: string; getRemainingTimeInMillis?: () => number }) => Promise<Record<string, unknown>>;
 const names = tableNames(`jobs-handler-${process.pid}`);
 const slug = "jobs-handler";
 const realNow = Date.now();
@@ -46,16 +48,16 @@ afterAll(async () => {
   await dynamo?.close();
 });
 
-/** Runs the handler and answers what it logged as parsed JSON lines. */
-async function invoke(event: unknown): Promise<{ result?: Record<string, unknown>; error?: Error; lines: string[] }> {
-  const lines: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void lines.push(args.map(String).join(" ")));
+/** Runs the handler and answers what it printed: every stdout line, its log records, its EMF records. */
+async function invoke(event: unknown): Promise<{ result?: Record<string, unknown>; error?: Error; lines: string[]; logs: Record<string, unknown>[]; emf: EmfRecord[] }> {
+  const out = captureStdout();
+  const printed = { lines: out.lines, logs: out.logs, emf: out.emf };
   try {
-    return { result: await handler(event), lines };
+    return { result: await handler(event, { awsRequestId: "req-1", getRemainingTimeInMillis: () => 60_000 }), ...printed };
   } catch (error) {
-    return { error: error as Error, lines };
+    return { error: error as Error, ...printed };
   } finally {
-    spy.mockRestore();
+    out.stop();
   }
 }
 
@@ -78,9 +80,18 @@ describe("jobs handler", () => {
 
     const synced = await invoke({ job: "sync", slug });
     expect(synced.result).toMatchObject({ job: "sync", ok: true, keys: 1, usage_written: 1 });
-    expect(synced.lines).toHaveLength(1);
-    const line = JSON.parse(synced.lines[0]!) as Record<string, unknown>;
-    expect(line).toMatchObject({ event: "job", job: "sync", slug, ok: true });
+    // One log record per run (Powertools: level, service, the run's ids), the rest is EMF.
+    expect(synced.logs).toHaveLength(1);
+    expect(synced.logs[0]).toMatchObject({ level: "INFO", service: "jobs", message: "job", job: "sync", slug, ok: true, request_id: "req-1" });
+    expect(synced.logs[0]!.correlation_id).toBe(`sync:${slug}:req-1`);
+    expect(synced.lines).toHaveLength(synced.logs.length + synced.emf.length);
+    const run = emfFor(synced.emf, "JobsRun");
+    expect(run).toHaveLength(1);
+    expect(run[0]).toMatchObject({ JobsRun: 1, job: "sync", service: METRICS_SERVICE });
+    expect(run[0]!._aws.CloudWatchMetrics[0]!.Namespace).toBe(METRICS_NAMESPACE);
+    expect(emfFor(synced.emf, "UsageSynced")[0]).toMatchObject({ UsageSynced: 1, workshop: slug });
+    expect(emfFor(synced.emf, "PooledSpendShareOfCap")[0]).toMatchObject({ workshop: slug });
+    expect(emfFor(synced.emf, "JobsFailed")).toHaveLength(0);
     for (const l of [...opened.lines, ...synced.lines]) {
       expect(l).not.toContain("sk-or-");
       expect(l).not.toContain(claim.key!);
@@ -90,7 +101,8 @@ describe("jobs handler", () => {
   it("refuses a malformed input and an unknown workshop", async () => {
     const bad = await invoke({ job: "reboot", slug });
     expect(bad.error?.name).toBe("JobError");
-    expect(JSON.parse(bad.lines[0]!)).toMatchObject({ event: "job_failed" });
+    expect(bad.logs[0]).toMatchObject({ level: "ERROR", message: "job_failed" });
+    expect(emfFor(bad.emf, "JobsFailed")[0]).toMatchObject({ JobsFailed: 1, job: "invalid" });
     const unknown = await invoke({ job: "sync", slug: "no-such-workshop" });
     expect(unknown.error?.name).toBe("WorkshopNotFoundError");
   });
@@ -100,7 +112,9 @@ describe("jobs handler", () => {
     const failed = await invoke({ job: "expire", slug });
     emu.emulator.setFaults({});
     expect(failed.error?.name).toBe("JobIncompleteError");
-    expect(JSON.parse(failed.lines[0]!)).toMatchObject({ event: "job", ok: false, keys_disabled: 0 });
+    expect(failed.logs[0]).toMatchObject({ message: "job", ok: false, keys_disabled: 0 });
+    expect(emfFor(failed.emf, "JobsFailed")[0]).toMatchObject({ JobsFailed: 1, job: "expire" });
+    expect(emfFor(failed.emf, "OpenRouterCallsFailed")[0]).toMatchObject({ operation: "updateKey", status_class: "5xx" });
     // The plaintext is scrubbed even so: the keys also expire upstream at their expires_at.
     expect((await store.listClaims(slug)).every((c) => c.key === undefined)).toBe(true);
 

@@ -9,6 +9,9 @@ import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
 import { createOpenRouterClient } from "../openrouter/client.js";
 import { redactKeys } from "../openrouter/errors.js";
+import { createEmfObserver } from "../observability/emf.js";
+import { createLogger, eventLog, withLogContext } from "../observability/log.js";
+import { observeJobs, observeOpenRouter } from "../observability/observe.js";
 import { readJobsConfig } from "./config.js";
 import type { JobInput } from "../domain/timetable.js";
 import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
@@ -22,7 +25,9 @@ import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
  */
 
 const config = readJobsConfig();
-const log = (event: string, fields: Record<string, unknown>) => console.log(JSON.stringify({ event, ...fields }));
+const logger = createLogger("jobs");
+const log = eventLog(logger);
+const observe = createEmfObserver();
 
 const dynamo = new DynamoDBClient({ credentials: lambdaCredentials });
 const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
@@ -31,21 +36,31 @@ const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tab
 const openrouter = deferredOpenRouterClient(() =>
   loadManagementKey(config, secrets).then((apiKey) =>
     // A job has minutes, not a waiting attendee: longer per-call budgets than the API's.
-    createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }),
+    observeOpenRouter(createOpenRouterClient({ apiKey, serverURL: config.openrouter.baseUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 }), observe),
   ),
 );
 const now = () => Date.now();
 // Fresh workshop items for every run: a job runs every few minutes, so a cache would only go stale.
 const workshops = createWorkshopCatalog({ store, ttlMs: 0 });
 const engine = createClaimEngine({ store, openrouter, workshops, now, log });
-const runJob = createJobRunner({ store, housekeeping, engine, openrouter, now });
+const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
+const runJob = observeJobs(createJobRunner({ store, housekeeping, engine, openrouter, now }), observe, capUsdOf);
 
 /** The part of Lambda's invocation context a job uses: how long it may still run. */
 interface InvocationContext {
   getRemainingTimeInMillis?: () => number;
+  awsRequestId?: string;
 }
 
 export async function handler(event: unknown, context?: InvocationContext): Promise<JobSummary> {
+  if (context?.awsRequestId) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
+  // The run's correlation id names the job, so its records group in a log query.
+  const what = event as Partial<JobInput> | null;
+  const correlation_id = `${String(what?.job)}:${String(what?.slug)}:${context?.awsRequestId ?? Date.now()}`;
+  return withLogContext({ request_id: context?.awsRequestId, correlation_id }, () => run(event, context));
+}
+
+async function run(event: unknown, context?: InvocationContext): Promise<JobSummary> {
   // runJob checks the input's shape itself (JobError when it is not {job, slug}).
   const input = event as JobInput;
   let summary: JobSummary;

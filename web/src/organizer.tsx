@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { useSession } from "./account.js";
 import { api, apiBlob, ApiError, errorMessage } from "./api.js";
+import { HealthPanel } from "./health-panel.js";
 import { signIn } from "./auth.js";
 import { STATE_LABEL } from "./phase.js";
 import { RoomCodePanel } from "./room-code-display.js";
@@ -453,6 +454,7 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
         </a>
       </div>
       {roomCode && <RoomCodePanel slug={slug} claimsClosed={workshop?.window === "closed"} />}
+      <HealthPanel slug={slug} />
       {message && (
         <Notice tone={message.tone === "ok" ? "ok" : "error"}>
           <p>{message.text}</p>
