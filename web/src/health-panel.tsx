@@ -25,6 +25,7 @@ const REASON_LABEL: Record<string, string> = {
   one_per_person: "email already used",
   not_open: "not open yet",
   closed: "closed",
+  too_many_attempts: "too many tries",
   upstream: "OpenRouter or store failed",
   other: "other",
 };
