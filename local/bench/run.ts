@@ -15,6 +15,8 @@ import { FigureBook, readBaseline, writeBaseline, type Limit } from "./figures.j
 import { MANAGEMENT_OPERATIONS, median, percentile, startBenchRig, type BenchRig, type BenchUser, type ClaimTarget } from "./rig.js";
 import { seedClaims, seedOldKeys } from "./scale.js";
 import { startSplitRig, type SplitRig } from "./split.js";
+import { benchAgainst } from "./against.js";
+import { benchWorkshop, BURST_USERS, claimBurst, round, sequentialClaims } from "./claims.js";
 
 /**
  * `npm run bench [-- --json [file]] [-- --save-baseline]`: the product's promises and costs as
@@ -33,8 +35,6 @@ import { startSplitRig, type SplitRig } from "./split.js";
  * - The Lambda bundles and their cold import.
  */
 
-const BURST_USERS = 300;
-const BURST_CAPACITY = 250;
 const MEASURED_BURSTS = 3;
 const SEQUENTIAL_CLAIMS = 30;
 const COST_CLAIMS = 40;
@@ -52,107 +52,10 @@ const JOBS_TIMEOUT_S = 300;
 
 const promise = (kind: Limit["kind"], value: number): Limit => ({ kind, value, promise: true });
 const target = (kind: Limit["kind"], value: number): Limit => ({ kind, value, promise: false });
-const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const cpuNow = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-
-/** A workshop open now with the given capacity; budget $2 and a cap that leaves max_keys binding. */
-function benchWorkshop(slug: string, maxKeys: number, extra: Parameters<typeof testWorkshop>[2] = {}): Workshop {
-  return testWorkshop(slug, Date.now(), { ...extra, openrouter: { budget_usd: 2, guardrail: { cap_usd: 2 * maxKeys + 200, reset_interval: "monthly", max_keys: maxKeys } } });
-}
-
-const latencyFaults = (latencyMs: number) => (latencyMs ? Object.fromEntries(MANAGEMENT_OPERATIONS.map((op) => [op, { latencyMs }])) : {});
-
-interface Answer {
-  status: number;
-  ms: number;
-  body: { key?: { key: string | null; status: string }; error?: { code: string } };
-}
-
-function parseBody(text: string): Answer["body"] {
-  try {
-    return JSON.parse(text) as Answer["body"];
-  } catch {
-    // Not the API's JSON (a proxy or crash page): counted as failed by its status.
-    return {};
-  }
-}
-
-/** 300 attendees claim at once on 250 places. */
-async function claimBurst(target: ClaimTarget, label: string, latencyMs: number, parts?: () => { dynamo?: number; emulator?: number }) {
-  const w = benchWorkshop(`burst-${label}`, BURST_CAPACITY);
-  await target.openWorkshop(w);
-  const users = await target.attendees(`burst-${label}`, BURST_USERS);
-  // Warm the token verifier's JWKS cache and the workshop cache, as any container that served a request has.
-  const [warm] = await target.attendees(`warm-${label}`, 1);
-  await target.request("GET", `/api/workshops/${w.slug}/key`, warm!.token);
-  await target.setFaults(latencyFaults(latencyMs));
-
-  const apiCpu = await target.apiCpuMs();
-  const partsBefore = parts?.();
-  const started = performance.now();
-  const answers: Answer[] = await Promise.all(
-    users.map(async (u) => {
-      const t = performance.now();
-      const res = await target.request("POST", `/api/workshops/${w.slug}/claim`, u.token);
-      return { status: res.status, ms: performance.now() - t, body: parseBody(res.text) };
-    }),
-  );
-  const wallMs = performance.now() - started;
-  const apiCpuMs = (await target.apiCpuMs()) - apiCpu;
-  const partsAfter = parts?.();
-  await target.setFaults({});
-
-  const granted = answers.filter((a) => a.status === 201);
-  const refused = answers.filter((a) => a.status === 409 && a.body.error?.code === "sold_out");
-  const failed = answers.length - granted.length - refused.length;
-  const keys = granted.map((a) => a.body.key?.key ?? "");
-  const names = (await target.upstreamKeyNames()).filter((n) => n.startsWith(keyNamePrefix(w)));
-  const perName = new Map<string, number>();
-  for (const n of names) perName.set(n, (perName.get(n) ?? 0) + 1);
-  const ledger = await target.store.getLedger(w.slug);
-  const capacity = effectiveCapacity(w);
-  const latencies = answers.map((a) => a.ms);
-  const perAnswer = (before?: number, after?: number) => (before === undefined || after === undefined ? null : round((after - before) / BURST_USERS, 2));
-  return {
-    granted: granted.length,
-    refused: refused.length,
-    failed,
-    oversold: Math.max(0, granted.length - capacity, ledger.claimed - capacity, names.length - capacity),
-    duplicateKeys: keys.length - new Set(keys).size + [...perName.values()].reduce((s, n) => s + n - 1, 0),
-    wallMs: Math.round(wallMs),
-    p50Ms: Math.round(median(latencies)),
-    p99Ms: Math.round(percentile(latencies, 99)),
-    apiCpuMsPerAnswer: round(apiCpuMs / BURST_USERS, 2),
-    dynamoCpuMsPerAnswer: perAnswer(partsBefore?.dynamo, partsAfter?.dynamo),
-    emulatorCpuMsPerAnswer: perAnswer(partsBefore?.emulator, partsAfter?.emulator),
-  };
-}
-
-/** Claims one after another: wall time per claim, and the API process's CPU per claim. */
-async function sequentialClaims(target: ClaimTarget, label: string, latencyMs: number, n: number, onMeasureStart?: () => void) {
-  const w = benchWorkshop(`seq-${label}`, n + 10);
-  await target.openWorkshop(w);
-  const users = await target.attendees(`seq-${label}`, n + 3);
-  await target.setFaults(latencyFaults(latencyMs));
-  // Three warm-up claims: JWKS, workshop cache, sockets, JIT.
-  for (const u of users.slice(0, 3)) await target.request("POST", `/api/workshops/${w.slug}/claim`, u.token);
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  onMeasureStart?.();
-  for (const u of users.slice(3)) {
-    const c = await target.apiCpuMs();
-    const t = performance.now();
-    const res = await target.request("POST", `/api/workshops/${w.slug}/claim`, u.token);
-    wall.push(performance.now() - t);
-    cpu.push((await target.apiCpuMs()) - c);
-    if (res.status !== 201) throw new Error(`sequential claim answered ${res.status}: ${res.text.slice(0, 200)}`);
-  }
-  await target.setFaults({});
-  return { medianMs: round(median(wall)), p99Ms: round(percentile(wall, 99)), apiCpuMsPerClaim: round(median(cpu), 2) };
-}
 
 /** Median time of `runs` requests, one after another. */
 async function timed(target: ClaimTarget, path: string, token: string, runs: number) {
@@ -180,27 +83,27 @@ async function splitScenarios(book: FigureBook) {
     const all = [warmUp, ...bursts, slow];
     const byWall = [...bursts].sort((a, b) => a.wallMs - b.wallMs);
     const mid = byWall[Math.floor(byWall.length / 2)]!;
-    book.add(section, "burst_oversold", "300-claim bursts on 250 places: oversold (all bursts)", all.reduce((s, b) => s + b.oversold, 0), "", { limit: promise("max", 0) });
-    book.add(section, "burst_duplicate_keys", "duplicate keys (all bursts)", all.reduce((s, b) => s + b.duplicateKeys, 0), "", { limit: promise("max", 0) });
-    book.add(section, "burst_failed", "answers neither a key nor sold out (all bursts)", all.reduce((s, b) => s + b.failed, 0), "", { limit: promise("max", 0) });
-    book.add(section, "burst_granted", "granted / sold out (median burst)", mid.granted, "keys", { note: `${mid.refused} sold out` });
-    book.add(section, "burst_wall_ms", `every answer in, upstream 0 ms (median of ${MEASURED_BURSTS} after a warm-up)`, mid.wallMs, "ms", {
+    book.add(section, "split_burst_oversold", "300-claim bursts on 250 places: oversold (all bursts)", all.reduce((s, b) => s + b.oversold, 0), "", { limit: promise("max", 0) });
+    book.add(section, "split_burst_duplicate_keys", "duplicate keys (all bursts)", all.reduce((s, b) => s + b.duplicateKeys, 0), "", { limit: promise("max", 0) });
+    book.add(section, "split_burst_failed", "answers neither a key nor sold out (all bursts)", all.reduce((s, b) => s + b.failed, 0), "", { limit: promise("max", 0) });
+    book.add(section, "split_burst_granted", "granted / sold out (median burst)", mid.granted, "keys", { note: `${mid.refused} sold out` });
+    book.add(section, "split_burst_wall_ms", `every answer in, upstream 0 ms (median of ${MEASURED_BURSTS} after a warm-up)`, mid.wallMs, "ms", {
       limit: target("max", 4_000),
       note: `bursts ${bursts.map((b) => b.wallMs).join(" / ")} ms; warm-up ${warmUp.wallMs} ms`,
     });
-    book.add(section, "burst_latency_p50_ms", "claim latency p50 / p99 (median burst)", mid.p50Ms, "ms", { note: `p99 ${mid.p99Ms} ms` });
-    book.add(section, "burst_api_cpu_ms_per_answer", "API process CPU per answer in a burst", median(bursts.map((b) => b.apiCpuMsPerAnswer)), "ms");
+    book.add(section, "split_burst_latency_p50_ms", "claim latency p50 / p99 (median burst)", mid.p50Ms, "ms", { note: `p99 ${mid.p99Ms} ms` });
+    book.add(section, "split_burst_api_cpu_ms_per_answer", "API process CPU per answer in a burst", median(bursts.map((b) => b.apiCpuMsPerAnswer)), "ms");
     const dyn = bursts.map((b) => b.dynamoCpuMsPerAnswer).filter((x): x is number => x !== null);
     const emu = bursts.map((b) => b.emulatorCpuMsPerAnswer).filter((x): x is number => x !== null);
-    book.add(section, "burst_dynamo_cpu_ms_per_answer", "local DynamoDB process CPU per answer (from /proc)", dyn.length ? median(dyn) : null, "ms");
-    book.add(section, "burst_emulator_cpu_ms_per_answer", "emulator process CPU per answer (from /proc)", emu.length ? median(emu) : null, "ms");
-    book.add(section, "burst_100ms_wall_ms", "every answer in, upstream 100 ms per call", slow.wallMs, "ms", { limit: promise("max", 10_000), note: `p50 ${slow.p50Ms} ms` });
+    book.add(section, "split_burst_dynamo_cpu_ms_per_answer", "local DynamoDB process CPU per answer (from /proc)", dyn.length ? median(dyn) : null, "ms");
+    book.add(section, "split_burst_emulator_cpu_ms_per_answer", "emulator process CPU per answer (from /proc)", emu.length ? median(emu) : null, "ms");
+    book.add(section, "split_burst_100ms_wall_ms", "every answer in, upstream 100 ms per call", slow.wallMs, "ms", { limit: promise("max", 10_000), note: `p50 ${slow.p50Ms} ms` });
 
     const cost = await sequentialClaims(rig, "split-0ms", 0, COST_CLAIMS);
-    book.add(section, "sequential_api_cpu_ms_per_claim", `API process CPU per claim, one after another (median of ${COST_CLAIMS})`, cost.apiCpuMsPerClaim, "ms");
-    book.add(section, "sequential_0ms_median_ms", "claims one after another, upstream 0 ms: median", cost.medianMs, "ms");
+    book.add(section, "split_sequential_api_cpu_ms_per_claim", `API process CPU per claim, one after another (median of ${COST_CLAIMS})`, cost.apiCpuMsPerClaim, "ms");
+    book.add(section, "split_sequential_0ms_median_ms", "claims one after another, upstream 0 ms: median", cost.medianMs, "ms");
     const seq = await sequentialClaims(rig, "split-100ms", 100, SEQUENTIAL_CLAIMS);
-    book.add(section, "sequential_100ms_median_ms", `claims one after another, upstream 100 ms: median (${SEQUENTIAL_CLAIMS})`, seq.medianMs, "ms", {
+    book.add(section, "split_sequential_100ms_median_ms", `claims one after another, upstream 100 ms: median (${SEQUENTIAL_CLAIMS})`, seq.medianMs, "ms", {
       limit: promise("max", 250),
       note: `target 230 ms: ${seq.medianMs <= 230 ? "ok" : "MISSED"}; p99 ${seq.p99Ms} ms`,
     });
@@ -212,7 +115,7 @@ async function splitScenarios(book: FigureBook) {
     await rig.request("GET", "/api/workshops", anyone!.token);
     const pollCpu = await rig.apiCpuMs();
     const poll = await timed(rig, "/api/workshops", anyone!.token, 50);
-    book.add(section, "status_poll_ms", "GET /api/workshops (median of 50)", poll.medianMs, "ms", { note: `API CPU ${round(((await rig.apiCpuMs()) - pollCpu) / 50, 2)} ms per poll` });
+    book.add(section, "split_status_poll_ms", "GET /api/workshops (median of 50)", poll.medianMs, "ms", { note: `API CPU ${round(((await rig.apiCpuMs()) - pollCpu) / 50, 2)} ms per poll` });
 
     await dashboard(book, rig);
   } finally {
@@ -245,26 +148,26 @@ async function singleProcessScenarios(book: FigureBook) {
   const section = "The same claims with every part in this one process (the bench's figures before the split)";
   try {
     const burst = await claimBurst(rig, "single", 0);
-    book.add(section, "single_burst_wall_ms", "300-claim burst, upstream 0 ms, first burst of the process", burst.wallMs, "ms", {
+    book.add(section, "one_process_burst_wall_ms", "300-claim burst, upstream 0 ms, first burst of the process", burst.wallMs, "ms", {
       limit: promise("max", 10_000),
       note: `oversold ${burst.oversold}, duplicates ${burst.duplicateKeys}, failed ${burst.failed}`,
     });
-    if (burst.oversold || burst.duplicateKeys || burst.failed) book.add(section, "single_burst_broken", "single-process burst: oversold + duplicates + failed", burst.oversold + burst.duplicateKeys + burst.failed, "", { limit: promise("max", 0) });
-    book.add(section, "single_burst_cpu_ms_per_answer", "process CPU per answer (API + DynamoDB + emulator + clients)", burst.apiCpuMsPerAnswer, "ms");
+    if (burst.oversold || burst.duplicateKeys || burst.failed) book.add(section, "one_process_burst_broken", "single-process burst: oversold + duplicates + failed", burst.oversold + burst.duplicateKeys + burst.failed, "", { limit: promise("max", 0) });
+    book.add(section, "one_process_burst_cpu_ms_per_answer", "process CPU per answer (API + DynamoDB + emulator + clients)", burst.apiCpuMsPerAnswer, "ms");
     const cost = await sequentialClaims(rig, "single-0ms", 0, COST_CLAIMS, () => rig.resetCounters());
-    book.add(section, "single_sequential_cpu_ms_per_claim", `process CPU per claim, one after another (median of ${COST_CLAIMS})`, cost.apiCpuMsPerClaim, "ms");
+    book.add(section, "one_process_sequential_cpu_ms_per_claim", `process CPU per claim, one after another (median of ${COST_CLAIMS})`, cost.apiCpuMsPerClaim, "ms");
     // Counted on the DynamoDB client and the OpenRouter client over the measured claims.
     const claimsCounted = COST_CLAIMS;
-    book.add(section, "dynamodb_writes_per_claim", "DynamoDB writes per claim", round(rig.totalWrites() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.writes)) });
-    book.add(section, "dynamodb_reads_per_claim", "DynamoDB reads per claim", round(rig.counters.reads / claimsCounted, 2), "");
-    book.add(section, "upstream_calls_per_claim", "upstream calls per claim", round(rig.totalUpstream() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.upstream)) });
+    book.add(section, "one_process_dynamodb_writes_per_claim", "DynamoDB writes per claim", round(rig.totalWrites() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.writes)) });
+    book.add(section, "one_process_dynamodb_reads_per_claim", "DynamoDB reads per claim", round(rig.counters.reads / claimsCounted, 2), "");
+    book.add(section, "one_process_upstream_calls_per_claim", "upstream calls per claim", round(rig.totalUpstream() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.upstream)) });
 
     // What one status poll reads (the workshop index and items are cached per container for 30 s).
     const [anyone] = await rig.attendees("poll", 1);
     await rig.request("GET", "/api/workshops", anyone!.token);
     rig.resetCounters();
     for (let i = 0; i < 20; i++) await rig.request("GET", "/api/workshops");
-    book.add(section, "status_poll_dynamodb_reads", "DynamoDB reads per status poll (cached index and items)", round(rig.counters.reads / 20, 2), "", {
+    book.add(section, "one_process_status_poll_dynamodb_reads", "DynamoDB reads per status poll (cached index and items)", round(rig.counters.reads / 20, 2), "", {
       note: "one BatchGet of the live workshops' ledgers; no Scan",
     });
   } finally {
@@ -424,17 +327,36 @@ interface Args {
   /** Print the figures as JSON (to this file, or to stdout with the table on stderr). */
   json?: string | true;
   saveBaseline: boolean;
+  /** Measure this commit's claims beside the working tree's, interleaved (against.ts). */
+  against?: string;
+  pairs: number;
 }
 
+const MIN_PAIRS = 5;
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { saveBaseline: argv.includes("--save-baseline") };
-  const i = argv.indexOf("--json");
-  if (i !== -1) {
-    const file = argv[i + 1];
-    args.json = file && !file.startsWith("--") ? resolve(file) : true;
+  const args: Args = { saveBaseline: argv.includes("--save-baseline"), pairs: MIN_PAIRS };
+  const valued = new Set<number>();
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    if (i === -1) return undefined;
+    const v = argv[i + 1];
+    if (v && !v.startsWith("--")) valued.add(i + 1);
+    return v && !v.startsWith("--") ? v : "";
+  };
+  const json = value("--json");
+  if (json !== undefined) args.json = json ? resolve(json) : true;
+  const against = value("--against");
+  if (against === "") throw new Error("--against needs a commit (e.g. --against split-done)");
+  args.against = against;
+  const pairs = value("--pairs");
+  if (pairs !== undefined) {
+    args.pairs = Number(pairs);
+    if (!Number.isInteger(args.pairs) || args.pairs < MIN_PAIRS) throw new Error(`--pairs must be a whole number >= ${MIN_PAIRS}: a spread needs that many`);
   }
-  const unknown = argv.filter((a, j) => a.startsWith("--") && a !== "--json" && a !== "--save-baseline" && !(j === i + 1 && typeof args.json === "string"));
-  if (unknown.length) throw new Error(`unknown option(s) ${unknown.join(" ")}: use --json [file] and --save-baseline`);
+  const known = new Set(["--json", "--save-baseline", "--against", "--pairs"]);
+  const unknown = argv.filter((a, j) => !valued.has(j) && !known.has(a));
+  if (unknown.length) throw new Error(`unknown option(s) ${unknown.join(" ")}: use --json [file], --save-baseline, --against <commit> [--pairs N]`);
   return args;
 }
 
@@ -442,6 +364,17 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   // With --json and no file the JSON is the output: the table goes to stderr.
   const print = args.json === true ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
+  if (args.against) {
+    const report = await benchAgainst({ commit: args.against, pairs: args.pairs, print });
+    const broken = report.pairs.reduce((n, p) => n + (p.working_tree.split_burst_broken ?? 0), 0);
+    if (typeof args.json === "string") await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
+    else if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (broken) {
+      print(`BROKEN: ${broken} oversold, duplicate or failed answers in the working tree's bursts`);
+      process.exitCode = 1;
+    }
+    return;
+  }
   const benchStarted = performance.now();
   const machine = { node: process.version, cpus: cpus().length, cpu_model: cpus()[0]?.model.trim(), load_average_before: round(loadavg()[0]!, 2) };
   print(`Workshop Key Minter bench: node ${process.version}, ${cpus().length} CPU (${machine.cpu_model ?? "?"}), load average ${machine.load_average_before}`);
