@@ -147,7 +147,7 @@ describe("a 300-person burst while OpenRouter fails 20% of management calls with
 });
 
 describe("a container killed between mint and store", () => {
-  const claimAndDie = (w: Workshop, userId: string, leaseMs: number) =>
+  const claimAndDie = (w: Workshop, userId: string, leaseMs: number, dieAt: "mint" | "store") =>
     claimUntilKilled({
       dynamoEndpoint: rig.dynamo.endpoint,
       tables: rig.names,
@@ -156,18 +156,22 @@ describe("a container killed between mint and store", () => {
       slug: w.slug,
       userId,
       leaseMs,
-      dieAt: "mint",
+      dieAt,
     });
 
-  it("leaves a RESERVED claim and an orphan key; the next sync past the lease deletes the orphan and the attendee ends ACTIVE with one new key", { timeout: 120_000 }, async () => {
-    const w = testWorkshop("killed", Date.now(), { openrouter: { budget_usd: 2, guardrail: { cap_usd: 800, reset_interval: "monthly", max_keys: 10 } } });
+  // "mint": right after POST /keys answered; "store": after the key was also assigned to the
+  // guardrail, before the claim's one write (the key is stored only once governed).
+  it.each(["mint", "store"] as const)("killed at %s: leaves a RESERVED claim and an orphan key; the next sync past the lease deletes the orphan and the attendee ends ACTIVE with one new key", { timeout: 120_000 }, async (dieAt) => {
+    const w = testWorkshop(`killed-${dieAt}`, Date.now(), { openrouter: { budget_usd: 2, guardrail: { cap_usd: 800, reset_interval: "monthly", max_keys: 10 } } });
     await rig.openWorkshop(w);
     const [survivor] = await rig.attendees("killed-survivor", 1);
     expect((await rig.request("POST", `/api/workshops/${w.slug}/claim`, survivor!.token)).status).toBe(201);
 
     const leaseMs = 60_000;
     const t0 = performance.now();
-    const { hash: orphanHash, signal } = await claimAndDie(w, "killed-user", leaseMs);
+    // The dying process reads the real clock, this rig the shifted one (earlier cases moved it on):
+    // its lease is lengthened by the shift, so it ends leaseMs after the rig's now.
+    const { hash: orphanHash, signal } = await claimAndDie(w, "killed-user", leaseMs + clock.offsetMs, dieAt);
     const phases: Record<string, number> = { claim_and_die_ms: Math.round(performance.now() - t0) };
     expect(signal).toBe("SIGKILL");
 
@@ -191,7 +195,7 @@ describe("a container killed between mint and store", () => {
     t = performance.now();
     const summary = await rig.job("sync", w.slug);
     phases.take_over_sync_ms = Math.round(performance.now() - t);
-    console.log(JSON.stringify({ killed_between_mint_and_store: phases }));
+    console.log(JSON.stringify({ [`killed_at_${dieAt}`]: phases }));
     expect(summary.ok, summary.errors.join("; ")).toBe(true);
     expect(summary.taken_over).toBe(1);
     expect(workshopKeys(w).some((k) => k.hash === orphanHash)).toBe(false);

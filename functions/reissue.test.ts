@@ -10,7 +10,7 @@ import type { ClaimItem } from "./data/store.js";
  * its state) is repaired in the same slot: the claim gets a new key, the ledger does not move, what
  * the lost key spent stays spent, and repairs running at once mint one key. Against the real parts:
  * dynalite, the OpenRouter emulator, the API over loopback HTTP, the jobs runner, and a claiming
- * process SIGKILLed after its key was stored.
+ * process SIGKILLed after its key was created.
  */
 
 const clock = { offsetMs: 0 };
@@ -40,7 +40,7 @@ async function myKey(w: Workshop, token: string, live = false) {
   return JSON.parse(res.text) as { status: string; key: string | null; usage_usd: number; limit_remaining: number; budget_usd: number };
 }
 
-describe("a claim killed after its key was stored, whose key upstream then lost", () => {
+describe("a claim left MINTED (by a version before the key was stored only once governed), whose key upstream then lost", () => {
   it("shows 'being set up' only while its lease runs; then the key page finishes it with a new key in the same slot", { timeout: 120_000 }, async () => {
     const w = testWorkshop("reissue-minted", Date.now(), { openrouter: { budget_usd: 2, guardrail: { cap_usd: 100, reset_interval: "monthly", max_keys: 10 } } });
     await rig.openWorkshop(w);
@@ -53,9 +53,18 @@ describe("a claim killed after its key was stored, whose key upstream then lost"
       slug: w.slug,
       userId: "minted-user",
       leaseMs,
-      dieAt: "bind",
+      dieAt: "mint",
     });
     expect(signal).toBe("SIGKILL");
+    // The MINTED write of the versions before issue #24 (key stored before its guardrail assignment),
+    // as a process of such a version left it when it died between the two. The plaintext is a
+    // stand-in: upstream loses this key below, and nobody reads it.
+    const reserved = (await rig.store.getClaim(w.slug, "minted-user")) as ClaimItem;
+    await rig.store.transitionClaim(w.slug, "minted-user", {
+      from: ["RESERVED"],
+      attempt: reserved.attempt,
+      set: { status: "MINTED", key_hash: lostHash, key: `sk-or-v1-${"0".repeat(64)}`, updated_at: new Date().toISOString() },
+    });
     const left = (await rig.store.getClaim(w.slug, "minted-user")) as ClaimItem;
     expect(left).toMatchObject({ status: "MINTED", key_hash: lostHash });
     const ledgerBefore = await rig.store.getLedger(w.slug);

@@ -260,8 +260,9 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /**
  * Claims a key in a separate process (local/bench/claim-then-die.ts) and SIGKILLs it at `dieAt`:
- * "mint" the moment OpenRouter has answered POST /keys (claim still RESERVED), "bind" once the key is
- * stored (claim MINTED) and before its guardrail assignment. Answers the key's hash and the signal.
+ * "mint" the moment OpenRouter has answered POST /keys, "store" once the key is assigned to the
+ * workshop's guardrail and before it is stored (the claim RESERVED in both). Answers the key's hash
+ * and the signal.
  */
 export function claimUntilKilled(opts: {
   dynamoEndpoint: string;
@@ -271,7 +272,7 @@ export function claimUntilKilled(opts: {
   slug: string;
   userId: string;
   leaseMs: number;
-  dieAt: "mint" | "bind";
+  dieAt: "mint" | "store";
 }): Promise<{ hash: string; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "local/bench/claim-then-die.ts")], {

@@ -70,9 +70,9 @@ export function attendeeRoutes(app: Hono<Env>, deps: AttendeeDeps) {
     const body = await readBody(c, ClaimBody, { optional: true });
     await workshops.get(slug);
     if (!p.email) throw new EmailNotVerifiedError();
-    const attendee = await store.getAttendee(p.sub);
+    const { attendee, ledger } = await store.getClaimantAndLedger(p.sub, slug);
     if (!attendee?.confirmed_at) throw new ProfileNotConfirmedError();
-    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name, roomCode: body.code });
+    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name, roomCode: body.code }, ledger);
     return c.json({ key: myKeyView(outcome.claim, outcome.workshop, deps.attendeeBaseUrl) }, outcome.created ? 201 : 200);
   });
 

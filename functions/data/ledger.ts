@@ -15,7 +15,7 @@ export interface Ledger {
 /** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
 const returnedAttr = (claimId: string) => `returned#${claimId}`;
 
-const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
+export const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
   claimed: Number(item?.claimed ?? 0),
   committed_usd: roundUsd(Number(item?.committed_usd ?? 0)),
   paused: item?.paused === true,

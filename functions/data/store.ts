@@ -2,6 +2,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { attemptStore } from "./attempts.js";
 import { attendeeStore } from "./attendees.js";
 import { catalogStore } from "./catalog.js";
+import { claimReadStore } from "./claim-reads.js";
 import { claimStore } from "./claims.js";
 import { consentStore } from "./consents.js";
 import { deploymentStore } from "./deployment.js";
@@ -47,6 +48,7 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...deploymentStore(table),
     ...ledgerStore(table),
     ...claimStore(table),
+    ...claimReadStore(table),
     ...usageStore(table),
     ...emailLockStore(table),
     ...attendeeStore(table),

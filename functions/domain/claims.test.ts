@@ -139,15 +139,18 @@ describe("one person, one key", () => {
     expect(((await again.json()) as { key: { key: string } }).key.key).toBe(answers[0].body.key.key);
   });
 
-  it("a repeated claim while the first is still binding its key answers the settled state, not MINTED", async () => {
+  it("a repeated claim while the first is still governing its key answers the settled state, and the key is stored only once governed", async () => {
     const w = testWorkshop("repeat-binding", stack.now());
     await stack.addWorkshop(w);
     const [u] = await confirmedUsers("repeat-binding", 1, () => "twice@example.com");
-    // The assignment takes a while: the first claim sits in MINTED meanwhile.
+    // The assignment takes a while: the key exists upstream, the claim stays RESERVED without it.
     stack.upstream.emulator.setFaults({ "guardrails.assign": { latencyMs: 1_000 } });
     try {
       const first = stack.call("POST", "/api/workshops/repeat-binding/claim", u.token);
-      await expect.poll(async () => (await stack.store.getClaim("repeat-binding", u.sub))?.status, { timeout: 5_000, interval: 20 }).toBe("MINTED");
+      await expect.poll(() => upstreamKeys(keyNamePrefix(w)).length, { timeout: 5_000, interval: 20 }).toBe(1);
+      const midway = await stack.store.getClaim("repeat-binding", u.sub);
+      expect(midway).toMatchObject({ status: "RESERVED" });
+      expect(midway?.key).toBeUndefined();
       const repeated = await stack.call("POST", "/api/workshops/repeat-binding/claim", u.token);
       expect(repeated.status).toBe(200);
       expect(((await repeated.json()) as { key: { status: string } }).key.status).toBe("ACTIVE");

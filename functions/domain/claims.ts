@@ -5,6 +5,7 @@ import { ConditionRefusedError } from "../data/errors.js";
 import type { ClaimItem, ClaimStatus, Ledger, WorkshopRecord } from "../data/store.js";
 import { countClaim, countWrongRoomCode } from "./attempts.js";
 import { bind, retryBinding } from "./bind.js";
+import { unboundReason } from "./unbound.js";
 import { normalizeEmail } from "./email.js";
 import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import { getMyKey, refreshUsage } from "./my-key.js";
@@ -33,7 +34,8 @@ export type RoomCodeNow = { policy: ClaimCodePolicy; closed: false; current: Cur
  * The claim engine: one personal key per (workshop, person), never more keys than the ledger
  * allows, never a second key for a repeated or concurrent claim.
  *
- *   RESERVED ──mint──► MINTED ──bind──► ACTIVE | UNBOUND           (this file; bind.ts)
+ *   RESERVED ──mint, govern──► ACTIVE | UNBOUND, one write         (this file)
+ *   MINTED (left by versions before issue #24) ──bind──► ACTIVE | UNBOUND   (bind.ts)
  *      │  └─ past its lease: taken over, mints again                (takeover.ts)
  *      └─ mint failed for good ──► RELEASED                         (this file)
  *   MINTED | ACTIVE | UNBOUND ──► REVOKED                            (revoke.ts)
@@ -49,8 +51,9 @@ export type RoomCodeNow = { policy: ClaimCodePolicy; closed: false; current: Cur
  *         ──► POST /keys (name from the claim, limit = budget, expires_at with seconds)
  *             fails for good: RELEASED, slot + budget + email lock given back (a first key only:
  *             a re-issue stays RESERVED for a take-over)
- *         ──► key stored, only if the claim is still RESERVED by this attempt ──► MINTED
- *         ──► assign to the workshop's guardrail ──► ACTIVE, or UNBOUND (the key still works)
+ *         ──► assign to the workshop's guardrail (the key is governed before anyone sees it)
+ *         ──► key stored, only if the claim is still RESERVED by this attempt ──► ACTIVE, or
+ *             UNBOUND when the assignment failed (the key still works; bound later)
  *
  * The email lock is written only after the slot, and names the attempt that reserved it: a lock
  * naming a claim's current attempt is the proof that the claim holds its slot. A claim left
@@ -115,9 +118,10 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
   return {
     /** Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window ends. */
-    async claim(slug: string, who: Claimant): Promise<ClaimOutcome> {
+    /** `ledger`: the workshop's ledger when the caller read it already (with the attendee, one BatchGet). */
+    async claim(slug: string, who: Claimant, ledger?: Ledger): Promise<ClaimOutcome> {
       await countClaim(store, (await workshops.get(slug)).config, who.userId, now());
-      return claim(d, slug, who);
+      return claim(d, slug, who, 1, ledger);
     },
 
     /**
@@ -200,11 +204,11 @@ function refusalFor(d: EngineDeps, w: Workshop, ledger: Ledger, at: number): Dom
   return undefined;
 }
 
-async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1): Promise<ClaimOutcome> {
+async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1, ledger?: Ledger): Promise<ClaimOutcome> {
   const record = await d.workshops.get(slug);
   const w = record.config;
   const at = d.now();
-  const refusal = refusalFor(d, w, await d.store.getLedger(slug), at) ?? (await roomCodeRefusal(d, w, who.roomCode, at));
+  const refusal = refusalFor(d, w, ledger ?? (await d.store.getLedger(slug)), at) ?? (await roomCodeRefusal(d, w, who.roomCode, at));
   if (refusal) {
     // Someone who already holds a claim gets it back, whatever the window or ledger say now.
     const existing = await d.store.getClaim(slug, who.userId);
@@ -337,22 +341,18 @@ export async function mint(d: EngineDeps, record: WorkshopRecord, reserved: Clai
     throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
   }
 
-  // The key goes to the guardrail while it is being stored: the attendee waits for the slower of
-  // the two, not for both one after the other. Binding a key whose claim was taken over meanwhile
-  // is harmless: that key is deleted below.
-  const assignment = guardrail.then(async (id) => {
-    await d.openrouter.assignKeys(id, [created.hash]);
-    return id;
-  });
-  assignment.catch(() => {});
-
-  let minted: ClaimItem;
+  // The key is governed (assigned to the workshop's guardrail) before it is stored, and stored once,
+  // already ACTIVE: never shown before its allow-list applies, and one claim write instead of two.
+  // A crash in between leaves the claim RESERVED and the key upstream under the claim's name: the
+  // take-over past the lease (key page, sync) deletes that key and mints again.
+  const governed = await govern(d, guardrail, { slug, user_id: reserved.user_id, key_hash: created.hash });
+  const at = d.iso();
+  const set: Partial<ClaimItem> =
+    governed.ok
+      ? { status: "ACTIVE", key_hash: created.hash, key: created.key, guardrail_id: governed.guardrailId, bound_at: at, updated_at: at }
+      : { status: "UNBOUND", key_hash: created.hash, key: created.key, last_error: describe(governed.error), unbound_reason: unboundReason(governed.error, governed.step), updated_at: at };
   try {
-    minted = await d.store.transitionClaim(slug, reserved.user_id, {
-      from: ["RESERVED"],
-      attempt: reserved.attempt,
-      set: { status: "MINTED", key_hash: created.hash, key: created.key, updated_at: d.iso() },
-    });
+    return await d.store.transitionClaim(slug, reserved.user_id, { from: ["RESERVED"], attempt: reserved.attempt, set, ...(governed.ok ? { remove: ["last_error", "unbound_reason"] as const } : {}) });
   } catch (err) {
     if (err instanceof ConditionRefusedError) {
       // Taken over while this attempt was minting: this key is an orphan under the claim's name.
@@ -363,7 +363,26 @@ export async function mint(d: EngineDeps, record: WorkshopRecord, reserved: Clai
     }
     throw err;
   }
-  return bind(d, record, minted, guardrail, false, assignment);
+}
+
+type Governed = { ok: true; guardrailId: string } | { ok: false; error: unknown; step: "guardrail" | "assign" };
+
+/** Assigns a new key to the workshop's guardrail; a failure leaves the key working, UNBOUND (bound later by the sync or an organizer). */
+async function govern(d: EngineDeps, guardrail: Promise<string>, key: { slug: string; user_id: string; key_hash: string }): Promise<Governed> {
+  let guardrailId: string;
+  try {
+    guardrailId = await guardrail;
+  } catch (error) {
+    d.log("bind_failed", { ...key, error: describe(error) });
+    return { ok: false, error, step: "guardrail" };
+  }
+  try {
+    await d.openrouter.assignKeys(guardrailId, [key.key_hash]);
+    return { ok: true, guardrailId };
+  } catch (error) {
+    d.log("bind_failed", { ...key, error: describe(error) });
+    return { ok: false, error, step: "assign" };
+  }
 }
 
 /**

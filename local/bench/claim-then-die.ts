@@ -9,8 +9,8 @@ import type { OpenRouterClient } from "../../functions/openrouter/types.js";
  * A container that dies mid-claim: it claims a key with the real engine, store and client, and the
  * moment it reaches the step named by BENCH_DIE_AT it says so on stdout and stops making progress,
  * so its parent can SIGKILL it exactly there:
- *   mint (default)  OpenRouter has answered POST /keys; the key is not stored yet (claim RESERVED)
- *   bind            the key is stored (claim MINTED); its guardrail assignment never finishes
+ *   mint (default)  OpenRouter has answered POST /keys; the key is not governed nor stored (claim RESERVED)
+ *   store           the key is assigned to the workshop's guardrail; it is not stored yet (claim RESERVED)
  * Used by functions/faults.test.ts and functions/reissue.test.ts.
  *
  * Environment: BENCH_DYNAMO_ENDPOINT, BENCH_TABLES (JSON), BENCH_OPENROUTER_URL,
@@ -33,13 +33,12 @@ const halt = (hash: string) => {
   return new Promise<never>(() => {});
 };
 const openrouter: OpenRouterClient =
-  process.env.BENCH_DIE_AT === "bind"
+  process.env.BENCH_DIE_AT === "store"
     ? {
         ...real,
-        // The assignment runs beside the MINTED write: it never finishes, and the process says so
-        // only once the key is stored.
-        assignKeys: async (_guardrailId, hashes) => {
-          while ((await store.getClaim(env("BENCH_SLUG"), env("BENCH_USER_ID")))?.status !== "MINTED") await new Promise((r) => setTimeout(r, 10));
+        // The key is stored only once this answers: halting after the real assignment stops the claim there.
+        assignKeys: async (guardrailId, hashes) => {
+          await real.assignKeys(guardrailId, hashes);
           return halt(hashes[0]!);
         },
       }
