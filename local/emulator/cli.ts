@@ -2,8 +2,9 @@ import { parseArgs } from "node:util";
 import { startEmulator } from "./index.js";
 
 /**
- * `npm run emulator -- --port 4010 [--data .data/openrouter.json] [--seed 1]`
- * Runs the OpenRouter emulator alone and prints its base URL.
+ * `npm run emulator -- --port 4010 [--data .data/openrouter.json] [--seed 1] [--account organization]`
+ * Runs the OpenRouter emulator alone and prints its base URL. `--account organization` lets the
+ * account create workspaces (a personal account, the default, cannot).
  */
 const { values } = parseArgs({
   options: {
@@ -11,6 +12,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     data: { type: "string" },
     seed: { type: "string" },
+    account: { type: "string" },
   },
 });
 
@@ -26,9 +28,15 @@ if (seed !== undefined && !Number.isInteger(seed)) {
   process.exit(2);
 }
 
+const accountKind = values.account;
+if (accountKind !== undefined && accountKind !== "personal" && accountKind !== "organization") {
+  console.error(`--account must be personal or organization, got "${accountKind}"`);
+  process.exit(2);
+}
+
 let running: Awaited<ReturnType<typeof startEmulator>>;
 try {
-  running = await startEmulator({ port, host: values.host, dataFile: values.data, seed });
+  running = await startEmulator({ port, host: values.host, dataFile: values.data, seed, accountKind });
 } catch (err) {
   const code = (err as { code?: string }).code;
   console.error(

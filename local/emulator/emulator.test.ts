@@ -29,7 +29,8 @@ const future = (ms = 86_400_000) => new Date(Math.floor((Date.now() + ms) / 1000
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "emulator-test-"));
-  running = await startEmulator({ managementKey: MANAGEMENT_KEY, seed: 3 });
+  // An organization's account, so that a test can make a workspace of its own (workspaces.test.ts has the rules).
+  running = await startEmulator({ managementKey: MANAGEMENT_KEY, seed: 3, accountKind: "organization" });
 });
 afterAll(async () => {
   await running?.close();
@@ -109,7 +110,7 @@ describe("documented quirks", () => {
   });
 
   it("pages GET /keys by 100 and lists disabled keys only on request", async () => {
-    const workspace = "11111111-2222-4333-8444-555555555555";
+    const workspace = (await call("POST", "/workspaces", { name: "Paging", slug: "paging" })).body.data.id as string;
     for (let i = 0; i < 130; i++) {
       const res = await call("POST", "/keys", { name: `quirk/page/${i}`, limit: 1, expires_at: future(), workspace_id: workspace });
       if (i === 0) await call("PATCH", `/keys/${res.body.data.hash}`, { disabled: true });

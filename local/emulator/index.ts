@@ -10,7 +10,7 @@ import { FaultInjector, validateFaults, type EmulatorStats, type FaultMap } from
 import { registerInferenceRoutes } from "./inference.js";
 import { registerManagementRoutes } from "./management.js";
 import { answersMethod, HostCheck, isLoopbackHost, isWildcardHost, serverOrigins } from "../hosts.js";
-import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from "./state.js";
+import { EmulatorStore, generateKey, hashKey, keyLabel, type AccountKind, type EmulatorData } from "./state.js";
 
 /**
  * An OpenRouter emulator: the Management API, chat completions and models, with upstream's shapes,
@@ -22,7 +22,7 @@ import { EmulatorStore, generateKey, hashKey, keyLabel, type EmulatorData } from
 export { OPENROUTER_MODELS, type EmulatorModel } from "./catalogue.js";
 export { MANAGEMENT_OPERATIONS, OPERATIONS, type EmulatorStats, type FaultMap, type FaultSpec, type Operation } from "./faults.js";
 export { DEFAULT_COMPLETION_TOKENS, chatCost, promptTokens } from "./inference.js";
-export { EmulatorDataError, type AssignmentRecord, type EmulatorData, type GuardrailRecord, type KeyRecord } from "./state.js";
+export { EmulatorDataError, type AccountKind, type AssignmentRecord, type EmulatorData, type GuardrailRecord, type KeyRecord, type WorkspaceRecord } from "./state.js";
 
 export interface EmulatorOptions {
   /** Accepted management key. Else OPENROUTER_MANAGEMENT_KEY, else one is generated (and kept in dataFile). */
@@ -44,6 +44,11 @@ export interface EmulatorOptions {
    * (`--host 0.0.0.0`), so nobody else on the Wi-Fi can change credits or inject faults.
    */
   controlNeedsManagementKey?: boolean;
+  /**
+   * "organization" lets the account create workspaces (as an organization's admin); "personal", a
+   * state's default, has the default workspace alone. Kept in the state once given.
+   */
+  accountKind?: AccountKind;
 }
 
 export interface Emulator {
@@ -76,6 +81,11 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
       store.data.generated_management_key = managementKey;
       store.commit({ account: true });
     }
+  }
+
+  if (opts.accountKind && (store.data.account_kind ?? "personal") !== opts.accountKind) {
+    store.data.account_kind = opts.accountKind;
+    store.commit({ account: true });
   }
 
   const ctx: EmulatorContext = {

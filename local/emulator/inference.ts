@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { modelResponse, type EmulatorModel } from "./catalogue.js";
 import { errorResponse, json, requireUsableKey, withFaults, type EmulatorContext } from "./context.js";
-import { addUsage, limitRemaining, roundMoney, windowUsage, type KeyRecord } from "./state.js";
+import { addUsage, guardrailsOf, limitRemaining, roundMoney, windowUsage, type GuardrailRecord, type KeyRecord } from "./state.js";
 
 /**
  * The OpenAI-compatible surface attendees use: POST /chat/completions (plain and streamed) and
@@ -88,11 +88,13 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
     const model = ctx.catalogue.get(modelId);
     if (!model) return errorResponse(400, `${modelId} is not a valid model ID`);
 
-    const guardrail = guardrailOf(key);
-    if (guardrail?.allowed_models && guardrail.allowed_models.length > 0 && !guardrail.allowed_models.includes(modelId)) {
+    // The workspace's default guardrail and the key's own: each one applies.
+    const guardrails = guardrailsOf(ctx.store.data, key);
+    const forbidding = guardrails.find((g) => g.allowed_models && g.allowed_models.length > 0 && !g.allowed_models.includes(modelId));
+    if (forbidding) {
       return errorResponse(403, `Model ${modelId} is not allowed by this key's guardrail`, {
         reason: "model_not_allowed",
-        guardrail_id: guardrail.id,
+        guardrail_id: forbidding.id,
       });
     }
 
@@ -101,7 +103,7 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
     const cost = chatCost(model, prompt, completion);
     const now = ctx.now();
 
-    const refusal = budgetRefusal(key, guardrail, cost, completion, now);
+    const refusal = budgetRefusal(key, guardrails, cost, completion, now);
     if (refusal) return refusal;
 
     addUsage(key, cost, now);
@@ -142,15 +144,10 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
     });
   }
 
-  function guardrailOf(key: KeyRecord) {
-    const assignment = ctx.store.data.assignments.find((a) => a.key_hash === key.hash);
-    return assignment ? ctx.store.data.guardrails.find((g) => g.id === assignment.guardrail_id) : undefined;
-  }
-
   /** 402 (key limit, account credits) or 403 (guardrail budget) before any token is spent. */
   function budgetRefusal(
     key: KeyRecord,
-    guardrail: ReturnType<typeof guardrailOf>,
+    guardrails: readonly GuardrailRecord[],
     cost: number,
     completion: number,
     now: number,
@@ -167,7 +164,8 @@ export function registerInferenceRoutes(app: Hono, ctx: EmulatorContext): void {
     if (data.total_usage + cost > data.total_credits) {
       return errorResponse(402, "Insufficient credits. Add more using https://openrouter.ai/credits", { limit_source: "openrouter_credits" });
     }
-    if (guardrail?.limit_usd != null && guardrail.reset_interval) {
+    for (const guardrail of guardrails) {
+      if (guardrail.limit_usd == null || !guardrail.reset_interval) continue;
       // Guardrail budgets apply to each key on its own (they are not pooled).
       if (windowUsage(key, guardrail.reset_interval, now) + cost > guardrail.limit_usd) {
         return errorResponse(403, `Guardrail budget exceeded (${guardrail.reset_interval} limit)`, {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context, Hono } from "hono";
 import { errorResponse, identify, json, requireManagement, requireUsableKey, withFaults, type EmulatorContext } from "./context.js";
+import { materializeDefaultGuardrail, registerWorkspaceRoutes, workspaceExists, workspaceNotFound } from "./workspaces.js";
 import {
   emptyWindows,
   generateKey,
@@ -21,7 +22,9 @@ import {
  * - `expires_at` cannot be changed after creation;
  * - a guardrail `limit_usd` needs a `reset_interval`;
  * - a key holds one guardrail: assigning it elsewhere moves it;
- * - GET /keys answers 100 keys per page by `offset`, only the default workspace unless `workspace_id`.
+ * - GET /keys answers 100 keys per page by `offset`, only the default workspace unless `workspace_id`;
+ * - a key created with `workspace_id` is governed by that workspace's default guardrail, with no
+ *   assignment (workspaces.ts; organization accounts only).
  */
 
 export const KEYS_PAGE_SIZE = 100;
@@ -30,9 +33,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** ISO 8601 in UTC with seconds (fractions allowed). `2026-04-14T13:15Z` and `2026-04-14T13:15` are refused. */
 const UTC_WITH_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|\+00:00)$/;
 
-class BadRequest extends Error {}
+export class BadRequest extends Error {}
 
-async function readBody(c: Context): Promise<Record<string, unknown>> {
+export async function readBody(c: Context): Promise<Record<string, unknown>> {
   let body: unknown;
   try {
     body = await c.req.json();
@@ -53,7 +56,7 @@ async function guarded(run: () => Promise<Response> | Response): Promise<Respons
   }
 }
 
-function optionalString(body: Record<string, unknown>, field: string, opts: { nullable?: boolean; minLength?: number } = {}): string | null | undefined {
+export function optionalString(body: Record<string, unknown>, field: string, opts: { nullable?: boolean; minLength?: number } = {}): string | null | undefined {
   const v = body[field];
   if (v === undefined) return undefined;
   if (v === null && opts.nullable) return null;
@@ -92,7 +95,7 @@ function optionalStringArray(body: Record<string, unknown>, field: string): stri
   return [...new Set(v as string[])];
 }
 
-function pageParams(c: Context, defaultLimit: number): { offset: number; limit: number } {
+export function pageParams(c: Context, defaultLimit: number): { offset: number; limit: number } {
   const offsetRaw = c.req.query("offset");
   const limitRaw = c.req.query("limit");
   const offset = offsetRaw === undefined || offsetRaw === "" ? 0 : Number(offsetRaw);
@@ -102,7 +105,7 @@ function pageParams(c: Context, defaultLimit: number): { offset: number; limit: 
   return { offset, limit };
 }
 
-function isoNow(ctx: EmulatorContext): string {
+export function isoNow(ctx: EmulatorContext): string {
   return new Date(ctx.now()).toISOString();
 }
 
@@ -167,6 +170,8 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
   const managed = (op: Parameters<typeof withFaults>[1], handler: (c: Context) => Promise<Response> | Response) => (c: Context) =>
     withFaults(ctx, op, c, () => requireManagement(ctx, c) ?? guarded(() => handler(c)));
 
+  registerWorkspaceRoutes(app, ctx, managed);
+
   // ---- keys ----------------------------------------------------------------------------------
 
   app.get(
@@ -198,6 +203,7 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
       }
       const workspaceId = optionalString(body, "workspace_id") ?? data().default_workspace_id;
       if (!UUID.test(workspaceId)) throw new BadRequest("workspace_id must be a UUID");
+      if (!workspaceExists(ctx, workspaceId)) return workspaceNotFound();
       const creator = optionalString(body, "creator_user_id", { nullable: true, minLength: 1 }) ?? data().user_id;
       // guardrail_ids is accepted and ignored, as upstream: binding happens through /guardrails/{id}/assignments/keys.
       const plaintext = generateKey();
@@ -426,7 +432,8 @@ export function registerManagementRoutes(app: Hono, ctx: EmulatorContext): void 
   app.patch(
     "/api/v1/guardrails/:id",
     managed("guardrails.update", async (c) => {
-      const g = findGuardrail(c.req.param("id") ?? "");
+      // A workspace's default guardrail comes into being with its first PATCH.
+      const g = findGuardrail(c.req.param("id") ?? "") ?? materializeDefaultGuardrail(ctx, c.req.param("id") ?? "");
       if (!g) return guardrailNotFound();
       const fields = guardrailFields(await readBody(c));
       const next = { ...g, ...fields };

@@ -49,6 +49,25 @@ export interface GuardrailRecord {
   workspace_id: string | null;
 }
 
+/**
+ * A workspace (organization accounts only). Its default guardrail governs every key created in it,
+ * with no assignment; the guardrail exists (as a GuardrailRecord with this id) only once a PATCH
+ * has configured it: before, GET /guardrails/{id} answers 404, as upstream.
+ */
+export interface WorkspaceRecord {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  default_guardrail_id: string;
+  created_at: string;
+  created_by: string | null;
+  updated_at: string | null;
+}
+
+/** Personal accounts have the default workspace alone; only an organization's admins create workspaces. */
+export type AccountKind = "personal" | "organization";
+
 /** A key holds at most one guardrail, so assignments are keyed by key hash. */
 export interface AssignmentRecord {
   id: string;
@@ -70,6 +89,10 @@ export interface EmulatorData {
   keys: KeyRecord[];
   guardrails: GuardrailRecord[];
   assignments: AssignmentRecord[];
+  /** Absent in states written before workspaces were emulated: none but the default. */
+  workspaces?: WorkspaceRecord[];
+  /** Absent: "personal". */
+  account_kind?: AccountKind;
 }
 
 export function newEmulatorData(totalCredits: number): EmulatorData {
@@ -131,6 +154,17 @@ export function addUsage(key: KeyRecord, usd: number, nowMs: number): void {
   }
 }
 
+/**
+ * The guardrails that govern a key: its workspace's default guardrail (once configured) and the
+ * one assigned to it. Every one of them applies to each request.
+ */
+export function guardrailsOf(data: EmulatorData, key: KeyRecord): GuardrailRecord[] {
+  const workspace = data.workspaces?.find((w) => w.id === key.workspace_id);
+  const assignment = data.assignments.find((a) => a.key_hash === key.hash);
+  const ids = [workspace?.default_guardrail_id, assignment?.guardrail_id].filter((id): id is string => id !== undefined);
+  return ids.map((id) => data.guardrails.find((g) => g.id === id)).filter((g): g is GuardrailRecord => g !== undefined);
+}
+
 /** What counts against the key's limit: lifetime usage, or the current window when the limit resets. */
 export function limitRemaining(key: KeyRecord, nowMs: number): number | null {
   if (key.limit === null) return null;
@@ -147,6 +181,7 @@ export class EmulatorDataError extends Error {
 export interface Touched {
   keys?: readonly string[];
   guardrails?: readonly string[];
+  workspaces?: readonly string[];
   /** Key hashes whose assignment changed. */
   assignments?: readonly string[];
   /** Credits, usage, the generated management key. */
@@ -157,8 +192,9 @@ export interface Touched {
 interface JournalEntry {
   keys?: Record<string, KeyRecord | null>;
   guardrails?: Record<string, GuardrailRecord | null>;
+  workspaces?: Record<string, WorkspaceRecord | null>;
   assignments?: Record<string, AssignmentRecord | null>;
-  account?: Pick<EmulatorData, "total_credits" | "total_usage" | "generated_management_key">;
+  account?: Pick<EmulatorData, "total_credits" | "total_usage" | "generated_management_key" | "account_kind">;
 }
 
 /** Journal lines between two snapshots: compaction costs one snapshot per this many mutations. */
@@ -197,10 +233,11 @@ export class EmulatorStore {
     const d = this.data;
     if (touched.keys?.length) entry.keys = Object.fromEntries(touched.keys.map((h) => [h, d.keys.find((k) => k.hash === h) ?? null]));
     if (touched.guardrails?.length) entry.guardrails = Object.fromEntries(touched.guardrails.map((id) => [id, d.guardrails.find((g) => g.id === id) ?? null]));
+    if (touched.workspaces?.length) entry.workspaces = Object.fromEntries(touched.workspaces.map((id) => [id, d.workspaces?.find((w) => w.id === id) ?? null]));
     if (touched.assignments?.length) {
       entry.assignments = Object.fromEntries(touched.assignments.map((h) => [h, d.assignments.find((a) => a.key_hash === h) ?? null]));
     }
-    if (touched.account) entry.account = { total_credits: d.total_credits, total_usage: d.total_usage, generated_management_key: d.generated_management_key };
+    if (touched.account) entry.account = { total_credits: d.total_credits, total_usage: d.total_usage, generated_management_key: d.generated_management_key, account_kind: d.account_kind };
     if (Object.keys(entry).length === 0) return;
     if (this.journalFd === undefined) {
       mkdirSync(dirname(this.journalFile), { recursive: true });
@@ -273,10 +310,12 @@ function upsert<T>(list: T[], matches: (x: T) => boolean, value: T | null): void
 function applyEntry(data: EmulatorData, entry: JournalEntry): void {
   for (const [hash, k] of Object.entries(entry.keys ?? {})) upsert(data.keys, (x) => x.hash === hash, k);
   for (const [id, g] of Object.entries(entry.guardrails ?? {})) upsert(data.guardrails, (x) => x.id === id, g);
+  for (const [id, w] of Object.entries(entry.workspaces ?? {})) upsert((data.workspaces ??= []), (x) => x.id === id, w);
   for (const [hash, a] of Object.entries(entry.assignments ?? {})) upsert(data.assignments, (x) => x.key_hash === hash, a);
   if (entry.account) {
     data.total_credits = entry.account.total_credits;
     data.total_usage = entry.account.total_usage;
     if (entry.account.generated_management_key !== undefined) data.generated_management_key = entry.account.generated_management_key;
+    if (entry.account.account_kind !== undefined) data.account_kind = entry.account.account_kind;
   }
 }
