@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { round } from "./claims.js";
+import { runNode } from "./node-child.js";
 import { median } from "./rig.js";
 
 /**
@@ -30,24 +31,14 @@ function exportCommit(commit: string): string {
   return dir;
 }
 
-function probe(tree: string): Promise<Figures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(tree, "local/bench/claims-probe.ts")], {
-      cwd: tree,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      const line = out.trim().split("\n").reverse().find((l) => l.startsWith("{"));
-      if (code !== 0 || !line) reject(new Error(`the probe in ${tree} failed (exit ${code}): ${err.slice(-800)}`));
-      else resolve(JSON.parse(line) as Figures);
-    });
+async function probe(tree: string): Promise<Figures> {
+  const { code, out, err } = await runNode(["--import", "tsx", join(tree, "local/bench/claims-probe.ts")], {
+    cwd: tree,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
   });
+  const line = out.trim().split("\n").reverse().find((l) => l.startsWith("{"));
+  if (code !== 0 || !line) throw new Error(`the probe in ${tree} failed (exit ${code}): ${err.slice(-800)}`);
+  return JSON.parse(line) as Figures;
 }
 
 export interface AgainstOptions {

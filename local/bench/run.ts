@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +15,7 @@ import { MANAGEMENT_OPERATIONS, median, percentile, startBenchRig, type BenchRig
 import { seedClaims, seedOldKeys } from "./scale.js";
 import { startSplitRig, type SplitRig } from "./split.js";
 import { benchAgainst } from "./against.js";
+import { runNode } from "./node-child.js";
 import { benchWorkshop, BURST_USERS, claimBurst, round, sequentialClaims } from "./claims.js";
 
 /**
@@ -295,7 +295,7 @@ async function bundles(book: FigureBook, workDir: string) {
  * loopback values (nothing is contacted at import: the management key comes from the environment,
  * the JWKS is fetched on the first request). Answers the import's milliseconds.
  */
-function coldImport(bundle: string, flags: string[]): Promise<number> {
+async function coldImport(bundle: string, flags: string[]): Promise<number> {
   const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(bundle).href)}); process.stdout.write(String(performance.now() - t));`;
   const env = {
     PATH: process.env.PATH ?? "",
@@ -309,18 +309,9 @@ function coldImport(bundle: string, flags: string[]): Promise<number> {
     AWS_ACCESS_KEY_ID: "bench",
     AWS_SECRET_ACCESS_KEY: "bench",
   };
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...flags, "--input-type=module", "-e", script], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`importing ${bundle} failed (exit ${code}): ${err.slice(0, 500)}`));
-      else resolvePromise(Number(out));
-    });
-  });
+  const { code, out, err } = await runNode([...flags, "--input-type=module", "-e", script], { env });
+  if (code !== 0) throw new Error(`importing ${bundle} failed (exit ${code}): ${err.slice(0, 500)}`);
+  return Number(out);
 }
 
 interface Args {
