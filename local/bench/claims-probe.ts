@@ -25,7 +25,8 @@ try {
   const burst = await claimBurst(split, "probe", 0);
   figures.split_burst_wall_ms = burst.wallMs;
   figures.split_burst_api_cpu_ms_per_answer = burst.apiCpuMsPerAnswer;
-  figures.split_burst_broken = burst.oversold + burst.duplicateKeys + burst.failed;
+  figures.split_burst_oversold_or_duplicate = burst.oversold + burst.duplicateKeys;
+  figures.split_burst_failed = burst.failed;
   const seq = await sequentialClaims(split, "probe-100ms", 100, SEQUENTIAL_CLAIMS);
   figures.split_sequential_100ms_median_ms = seq.medianMs;
   figures.split_sequential_api_cpu_ms_per_claim = seq.apiCpuMsPerClaim;

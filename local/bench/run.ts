@@ -357,11 +357,12 @@ async function main() {
   const print = args.json === true ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   if (args.against) {
     const report = await benchAgainst({ commit: args.against, pairs: args.pairs, print });
-    const broken = report.pairs.reduce((n, p) => n + (p.working_tree.split_burst_broken ?? 0), 0);
+    // Oversold or duplicate keys break a promise whatever the load; a failed answer under a busy machine is reported.
+    const broken = report.pairs.reduce((n, p) => n + (p.working_tree.split_burst_oversold_or_duplicate ?? 0), 0);
     if (typeof args.json === "string") await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
     else if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     if (broken) {
-      print(`BROKEN: ${broken} oversold, duplicate or failed answers in the working tree's bursts`);
+      print(`BROKEN: ${broken} oversold or duplicate keys in the working tree's bursts`);
       process.exitCode = 1;
     }
     return;
