@@ -54,7 +54,7 @@ const spec = {
 };
 
 beforeAll(async () => {
-  running = await startEmulator({ managementKey: MANAGEMENT_KEY, seed: 7 });
+  running = await startEmulator({ managementKey: MANAGEMENT_KEY, seed: 7, accountKind: "organization" });
 });
 afterAll(async () => {
   await running?.close();
@@ -80,7 +80,13 @@ describe("keys", () => {
   });
 
   it("lists every key over 100-key pages: 250 keys take 3 page calls", async () => {
-    const workspace = "0df9e665-d932-5740-b2c7-b52af166bc11";
+    // A workspace of the emulator's organization account (an id it never made answers 404, as upstream).
+    const made = await fetch(`${running.url}/workspaces`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${MANAGEMENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Paging", slug: "paging" }),
+    });
+    const workspace = ((await made.json()) as { data: { id: string } }).data.id;
     const { client: inWorkspace, calls } = clientWith({ workspaceId: workspace });
     const expiresAt = toUtcSeconds(Date.now() + 86_400_000);
     for (let i = 0; i < 250; i++) await inWorkspace.createKey({ name: `paging/${i}`, limit: 1, expires_at: expiresAt });
