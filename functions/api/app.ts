@@ -47,6 +47,8 @@ const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
   profile_not_confirmed: 409,
   email_not_verified: 409,
   claim_state: 409,
+  claim_busy: 409,
+  pool_too_small: 409,
   claims_paused: 423,
   claims_not_open: 423,
   claims_closed: 423,

@@ -4,6 +4,7 @@ import { roundUsd } from "../../workshops/derive.js";
 import { authenticate, organizerOf, organizerOnly } from "./access.js";
 import type { AppDeps } from "./app.js";
 import { ApiError, param, readBody, userIdParam, type Env } from "./request.js";
+import { organizerActionRoutes } from "./organizer-actions.js";
 import { organizerExportRoutes } from "./organizer-exports.js";
 import { adminClaimView, workshopStatus } from "./views.js";
 
@@ -107,5 +108,6 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
   }
 
   // Registered last: they sit behind the organizer check above.
+  organizerActionRoutes(app, deps);
   organizerExportRoutes(app, deps);
 }

@@ -65,6 +65,8 @@ export interface ClaimItem {
    */
   carried_usage_usd?: number;
   reissued_at?: string;
+  /** While an organizer's top-up is raising the key's limit upstream (data/top-ups.ts). */
+  topup?: import("./top-ups.js").TopUpLock;
 }
 
 export interface ClaimTransition {

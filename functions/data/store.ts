@@ -7,6 +7,7 @@ import { deploymentStore } from "./deployment.js";
 import { emailLockStore } from "./email-locks.js";
 import { ledgerStore } from "./ledger.js";
 import { openTable } from "./table.js";
+import { topUpStore } from "./top-ups.js";
 import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./tables.js";
 import { usageStore } from "./usage.js";
 import { workshopStore } from "./workshops.js";
@@ -24,6 +25,7 @@ export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
 export type { EmailLock } from "./email-locks.js";
 export type { Ledger } from "./ledger.js";
+export type { TopUpLock } from "./top-ups.js";
 export type { SpendSample, UsageObservation } from "./usage.js";
 export type { WorkshopRecord } from "./workshops.js";
 
@@ -49,5 +51,6 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...emailLockStore(table),
     ...attendeeStore(table),
     ...consentStore(table),
+    ...topUpStore(table),
   };
 }

@@ -13,12 +13,13 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *
  * workshops  — everything scoped to one workshop, under pk = <slug>:
  *   sk = "CONFIG"             the workshop item the deploy writes: { config (Workshop), guardrail_id, updated_at }
- *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) }
+ *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) };
+ *                            committed_usd = Σ limit_usd of claims holding a slot (top-ups included) + what revoked keys spent
  *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md:
  *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
  *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,
  *         usage_usd, limit_remaining?, usage_synced_at?, reserved_at, lease_until (epoch ms), attempt, claimed_at,
- *         updated_at, last_error? }
+ *         updated_at, last_error?, topup? {id, from_usd, amount_usd, until} (an organizer's top-up in flight) }
  *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id, attempt, ttl }
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:

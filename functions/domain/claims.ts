@@ -10,6 +10,7 @@ import { getMyKey, refreshUsage } from "./my-key.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
 import { takeOverStuck } from "./takeover.js";
+import { topUp } from "./top-up.js";
 import {
   ClaimsClosedError,
   ClaimsNotOpenError,
@@ -126,6 +127,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
     refreshUsage: (slug: string, userId: string, minIntervalMs = USAGE_CHECK_INTERVAL_MS) => refreshUsage(d, slug, userId, minIntervalMs),
 
     takeOverStuck: (slug: string, stuck: ClaimItem) => takeOverStuck(d, slug, stuck),
+
+    /** See `topUp` in top-up.ts. */
+    topUp: (slug: string, userId: string, amountUsd: number) => topUp(d, slug, userId, amountUsd),
 
     async pause(slug: string): Promise<Ledger> {
       await workshops.get(slug);
