@@ -58,6 +58,7 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
         keys_left: status.keys_left,
         committed_usd: ledger.committed_usd,
         cap_usd: record.config.openrouter.guardrail.cap_usd,
+        budget_usd: record.config.openrouter.budget_usd,
         usage_usd: spentBy(claims),
         // Revoked keys gave their slot and unspent budget back; what they spent stays committed.
         revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },

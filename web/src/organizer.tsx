@@ -4,6 +4,7 @@ import { useSession } from "./account.js";
 import { api, apiBlob, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
 import { STATE_LABEL } from "./phase.js";
+import { ConfirmRevoke, TopUpDialog } from "./organizer-dialogs.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { formatUsd, formatWhen } from "./time.js";
@@ -182,9 +183,11 @@ function ClaimsTable({
   onRetry,
   onRevoke,
   onFinishRevoke,
+  onTopUp,
 }: {
   claims: AdminClaim[];
   busy: string | null;
+  onTopUp: (c: AdminClaim) => void;
   onRetry: (c: AdminClaim) => void;
   onRevoke: (c: AdminClaim) => void;
   onFinishRevoke: (c: AdminClaim) => void;
@@ -244,6 +247,11 @@ function ClaimsTable({
                     </button>
                   )}
                   {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onTopUp(c)} aria-label={`Top up the key of ${c.email}`}>
+                      Top up
+                    </button>
+                  )}
+                  {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
                     <button type="button" class="btn btn-small btn-danger" disabled={busy === c.user_id} onClick={() => onRevoke(c)} aria-label={`Revoke the key of ${c.email}`}>
                       Revoke
                     </button>
@@ -260,32 +268,6 @@ function ClaimsTable({
         </table>
       </div>
     </>
-  );
-}
-
-function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCancel: () => void; onConfirm: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    ref.current?.showModal();
-  }, []);
-  return (
-    <dialog ref={ref} class="dialog" aria-labelledby="revoke-title" onCancel={onCancel} onClose={onCancel}>
-      <h2 id="revoke-title" class="h3">
-        Revoke this key?
-      </h2>
-      <p>
-        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. What it
-        has not spent, and its place, go back to the pool for someone else. This cannot be undone.
-      </p>
-      <div class="dialog-actions">
-        <button type="button" class="btn btn-secondary" onClick={onCancel}>
-          Cancel
-        </button>
-        <button type="button" class="btn btn-danger" onClick={onConfirm}>
-          Revoke key
-        </button>
-      </div>
-    </dialog>
   );
 }
 
@@ -307,6 +289,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
   const [message, setMessage] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<AdminClaim | null>(null);
+  const [toppingUp, setToppingUp] = useState<AdminClaim[] | null>(null);
   const load = async () => {
     try {
       setData(await api<AdminClaims>(`/admin/workshops/${slug}/claims`, { auth: true }));
@@ -437,6 +420,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
               )
             }
             onRevoke={(c) => setRevoking(c)}
+            onTopUp={(c) => setToppingUp([c])}
             onFinishRevoke={(c) =>
               act(
                 c.user_id,
@@ -447,9 +431,26 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
           />
         </>
       )}
-      {revoking && (
+      {toppingUp && totals && (
+        <TopUpDialog
+          claims={toppingUp}
+          totals={totals}
+          onCancel={() => setToppingUp(null)}
+          onConfirm={(amount) => {
+            const [c] = toppingUp;
+            setToppingUp(null);
+            void act(
+              c!.user_id,
+              () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c!.user_id)}/top-up`, { method: "POST", auth: true, body: { amount_usd: amount } }),
+              `Topped up the key of ${c!.email} by ${formatUsd(amount)}.`,
+            );
+          }}
+        />
+      )}
+      {revoking && totals && (
         <ConfirmRevoke
           claim={revoking}
+          totals={totals}
           onCancel={() => setRevoking(null)}
           onConfirm={() => {
             const c = revoking;

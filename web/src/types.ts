@@ -116,6 +116,8 @@ export interface AdminClaims {
     keys_left: number;
     committed_usd: number;
     cap_usd: number;
+    /** The workshop's per-key budget: what a new key needs from the pool. */
+    budget_usd: number;
     usage_usd: number;
     revoked: { keys: number; usage_usd: number };
   };
