@@ -2,22 +2,46 @@ import type { Hono } from "hono";
 import * as z from "zod/mini";
 import type { AppDeps } from "./app.js";
 import { param, readBody, userIdParam, type Env } from "./request.js";
-import { adminClaimView } from "./views.js";
+import { adminClaimView, myKeyView } from "./views.js";
 
 /** A top-up: a positive amount in USD, at most $1,000 at once (a typo guard, not a policy). */
 const TopUpBody = z.strictObject({ amount_usd: z.number().check(z.positive(), z.lte(1000)) });
 
-type ActionDeps = Pick<AppDeps, "engine"> & { log: NonNullable<AppDeps["log"]> };
+/** Claim on behalf: the email of the person in the room, and optionally the name the dashboard shows. */
+const OnBehalfBody = z.strictObject({
+  email: z.string().check(z.maxLength(254), z.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, "must be an email address")),
+  display_name: z.optional(z.string().check(z.maxLength(80))),
+});
+
+const EmptyBody = z.strictObject({});
+
+type ActionDeps = Pick<AppDeps, "engine" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
 
 /**
  * The organizer's actions that move money or hand out keys beyond the claim path (issue 22).
  * Registered by organizerRoutes, behind its authentication and organizer check.
  */
-export function organizerActionRoutes(app: Hono<Env>, { engine, log }: ActionDeps) {
+export function organizerActionRoutes(app: Hono<Env>, { engine, log, attendeeBaseUrl }: ActionDeps) {
   app.post("/api/admin/workshops/:slug/claims/:userId/top-up", async (c) => {
     const { amount_usd } = await readBody(c, TopUpBody, { optional: false });
     const claim = await engine.topUp(c.get("workshop").config.slug, param(c, "userId", userIdParam), amount_usd);
     log("key_topped_up", { slug: claim.slug, user_id: claim.user_id, amount_usd, by: c.get("principal").sub });
     return c.json({ claim: adminClaimView(claim) });
+  });
+
+  app.post("/api/admin/workshops/:slug/claims/:userId/allow-again", async (c) => {
+    await readBody(c, EmptyBody, { optional: true });
+    const claim = await engine.allowAgain(c.get("workshop").config.slug, param(c, "userId", userIdParam));
+    log("claim_reallowed", { slug: claim.slug, user_id: claim.user_id, by: c.get("principal").sub });
+    return c.json({ claim: adminClaimView(claim) });
+  });
+
+  // The one organizer answer that carries a key: the one just made for someone in the room, once.
+  app.post("/api/admin/workshops/:slug/claim-on-behalf", async (c) => {
+    const body = await readBody(c, OnBehalfBody, { optional: false });
+    const p = c.get("principal");
+    const out = await engine.claimOnBehalf(c.get("workshop").config.slug, { email: body.email, displayName: body.display_name, by: p.email ?? p.sub });
+    log("claimed_on_behalf", { slug: out.claim.slug, user_id: out.claim.user_id, by: p.sub });
+    return c.json({ key: myKeyView({ ...out.claim, key: out.key }, out.workshop, attendeeBaseUrl), claim: adminClaimView(out.claim) }, 201);
   });
 }

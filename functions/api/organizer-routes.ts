@@ -10,7 +10,7 @@ import { adminClaimView, workshopStatus } from "./views.js";
 
 const EmptyBody = z.strictObject({});
 
-type OrganizerDeps = Pick<AppDeps, "store" | "engine" | "workshops" | "verifyToken" | "now"> & { log: NonNullable<AppDeps["log"]> };
+type OrganizerDeps = Pick<AppDeps, "store" | "engine" | "workshops" | "verifyToken" | "now" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
 
 /** /api/admin/*: a workshop's organizers (or global admins) see its claims and act on them. */
 export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
@@ -50,6 +50,8 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
     const status = workshopStatus(record.config, ledger, now());
     const spentBy = (list: typeof claims) => roundUsd(list.reduce((s, x) => s + (x.usage_usd ?? 0), 0));
     const revoked = claims.filter((x) => x.status === "REVOKED");
+    // Keys revoked before their owner was allowed a new one count as revoked keys too.
+    const earlier = claims.flatMap((x) => x.earlier_keys ?? []);
     return c.json({
       claims: claims.map((x) => adminClaimView(x, attendees.get(x.user_id))),
       totals: {
@@ -61,7 +63,7 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
         budget_usd: record.config.openrouter.budget_usd,
         usage_usd: spentBy(claims),
         // Revoked keys gave their slot and unspent budget back; what they spent stays committed.
-        revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },
+        revoked: { keys: revoked.length + earlier.length, usage_usd: roundUsd(spentBy(revoked) + earlier.reduce((s, k) => s + k.usage_usd, 0)) },
       },
       spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
     });

@@ -20,7 +20,7 @@ import { workshopStore } from "./workshops.js";
  */
 
 export type { AttendeeItem } from "./attendees.js";
-export { CLAIM_STATUSES, type ClaimItem, type ClaimStatus, type ClaimTransition } from "./claims.js";
+export { CLAIM_STATUSES, type ClaimItem, type EarlierKey, type ClaimStatus, type ClaimTransition } from "./claims.js";
 export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
 export type { EmailLock } from "./email-locks.js";

@@ -19,7 +19,9 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
  *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,
  *         usage_usd, limit_remaining?, usage_synced_at?, reserved_at, lease_until (epoch ms), attempt, claimed_at,
- *         updated_at, last_error?, topup? {id, from_usd, amount_usd, until} (an organizer's top-up in flight) }
+ *         updated_at, last_error?, topup? {id, from_usd, amount_usd, until} (an organizer's top-up in flight),
+ *         reallowed_at? (an organizer allowed one new key after a revoke), earlier_keys? [{claim_id, key_name,
+ *         key_hash, limit_usd, usage_usd, returned_usd, revoked_at}] (revoked keys before the current one) }
  *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id, attempt, ttl }
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:

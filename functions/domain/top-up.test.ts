@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
+import { ledgerFromClaims } from "../../local/ledger-accounts.js";
 import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import type { ClaimItem } from "../data/store.js";
 import { createClaimEngine } from "./claims.js";
@@ -46,14 +47,13 @@ async function topUp(slug: string, userId: string, amount: number) {
 }
 
 const upstreamKey = (hash: string | undefined) => stack.upstream.emulator.state.keys.find((k) => k.hash === hash)!;
-const holdsSlot = (c: ClaimItem) => c.status !== "RELEASED" && !(c.status === "REVOKED" && c.returned_usd !== undefined);
 const live = (c: ClaimItem) => ["MINTED", "ACTIVE", "UNBOUND"].includes(c.status);
 
 async function expectLedgerExact(slug: string, capUsd: number): Promise<void> {
   const [ledger, claims] = await Promise.all([stack.store.getLedger(slug), stack.store.listClaims(slug)]);
-  const committed = claims.reduce((sum, c) => sum + (holdsSlot(c) ? c.limit_usd : c.status === "REVOKED" ? c.limit_usd - c.returned_usd! : 0), 0);
-  expect(ledger.claimed).toBe(claims.filter(holdsSlot).length);
-  expect(ledger.committed_usd).toBeCloseTo(roundUsd(committed), 6);
+  const expected = ledgerFromClaims(claims);
+  expect(ledger.claimed).toBe(expected.claimed);
+  expect(ledger.committed_usd).toBeCloseTo(expected.committed_usd, 6);
   expect(ledger.committed_usd).toBeLessThanOrEqual(capUsd + 1e-9);
   for (const c of claims.filter(live)) {
     expect(upstreamKey(c.key_hash).limit).toBeCloseTo(c.limit_usd, 6);
