@@ -15,13 +15,16 @@ const OnBehalfBody = z.strictObject({
 
 const EmptyBody = z.strictObject({});
 
-type ActionDeps = Pick<AppDeps, "engine" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
+type ActionDeps = Pick<AppDeps, "engine" | "store" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
 
 /**
  * The organizer's actions that move money or hand out keys beyond the claim path (issue 22).
  * Registered by organizerRoutes, behind its authentication and organizer check.
  */
-export function organizerActionRoutes(app: Hono<Env>, { engine, log, attendeeBaseUrl }: ActionDeps) {
+export function organizerActionRoutes(app: Hono<Env>, { engine, store, log, attendeeBaseUrl }: ActionDeps) {
+  // The dashboard's view of the audit trail: the newest 200 actions (the CSV has them all).
+  app.get("/api/admin/workshops/:slug/audit", async (c) => c.json({ entries: await store.listAudit(c.get("workshop").config.slug, { limit: 200 }) }));
+
   app.post("/api/admin/workshops/:slug/claims/:userId/top-up", async (c) => {
     const { amount_usd } = await readBody(c, TopUpBody, { optional: false });
     const claim = await engine.topUp(c.get("workshop").config.slug, param(c, "userId", userIdParam), amount_usd);

@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import * as z from "zod/mini";
 import { roundUsd } from "../../workshops/derive.js";
 import { authenticate, organizerOf, organizerOnly } from "./access.js";
+import { auditTrail } from "./audit-trail.js";
 import type { AppDeps } from "./app.js";
 import { ApiError, param, readBody, userIdParam, type Env } from "./request.js";
 import { organizerActionRoutes } from "./organizer-actions.js";
@@ -17,6 +18,7 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
   const { store, engine, workshops, now, log } = deps;
   app.use("/api/admin/*", authenticate(deps.verifyToken));
   app.use("/api/admin/workshops/:slug/*", organizerOnly(workshops));
+  app.use("/api/admin/workshops/:slug/*", auditTrail(store, now, log));
 
   app.get("/api/admin/workshops", async (c) => {
     const p = c.get("principal");

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { attendeeStore } from "./attendees.js";
+import { auditStore } from "./audit.js";
 import { catalogStore } from "./catalog.js";
 import { claimStore } from "./claims.js";
 import { consentStore } from "./consents.js";
@@ -20,6 +21,7 @@ import { workshopStore } from "./workshops.js";
  */
 
 export type { AttendeeItem } from "./attendees.js";
+export type { AuditAction, AuditEntry } from "./audit.js";
 export { CLAIM_STATUSES, type ClaimItem, type EarlierKey, type ClaimStatus, type ClaimTransition } from "./claims.js";
 export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
@@ -52,5 +54,6 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...attendeeStore(table),
     ...consentStore(table),
     ...topUpStore(table),
+    ...auditStore(table),
   };
 }

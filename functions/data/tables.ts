@@ -26,6 +26,8 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
  *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
+ *   sk = "AUDIT#<iso time>#<n>" one organizer action (data/audit.ts): { at, action, by, user_id?, email?,
+ *       details?, ttl } with the claims' retention (they name attendees)
  * and one item that is no workshop's (slugs never start with "#"):
  *   pk = "#catalog", sk = "INDEX"  the deployment's workshop index, written whole by the deploy with the
  *       CONFIG items: { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of
@@ -36,7 +38,7 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       upcoming workshops can still spend: { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops }
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
- * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
+ * (they hold the plaintext key and an email), email locks, audit entries and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
  * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
  */
@@ -47,6 +49,9 @@ export const LEDGER_SK = "LEDGER";
 export const claimSk = (userId: string) => `CLAIM#${userId}`;
 export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 export const consentSk = (userId: string) => `CONSENT#${userId}`;
+export const AUDIT_PREFIX = "AUDIT#";
+/** Sorted by time; `n` keeps two actions of the same millisecond apart. */
+export const auditSk = (at: string, n: string) => `${AUDIT_PREFIX}${at}#${n}`;
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 export const DEPLOYMENT_PK = "#deployment";
 export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";
