@@ -16,19 +16,20 @@ export interface PoolTotals {
 }
 
 export interface RevokeOutcome {
-  /** At most this goes back: the key's limit less what it had spent at the last sync (spend since then comes off). */
+  /** At most this goes back: the keys' limits less what they had spent at the last sync (spend since then comes off). */
   returns_usd: number;
-  /** Whether one more person can claim afterwards (the slot frees, but a whole budget may not). */
-  frees_place: boolean;
+  /** How many more people can claim afterwards (slots free, but whole budgets may not). */
+  places_freed: number;
   /** Uncommitted money in the pool after the revoke, at most. */
   pool_after_usd: number;
 }
 
-export function revokeOutcome(key: { limit_usd: number; usage_usd: number }, t: PoolTotals): RevokeOutcome {
-  const returns = Math.max(0, roundUsd(key.limit_usd - key.usage_usd));
+/** What revoking `keys` (one, or a bulk selection of live keys) gives back. */
+export function revokeOutcome(keys: readonly { limit_usd: number; usage_usd: number }[], t: PoolTotals): RevokeOutcome {
+  const returns = roundUsd(keys.reduce((sum, k) => sum + Math.max(0, roundUsd(k.limit_usd - k.usage_usd)), 0));
   const poolAfter = roundUsd(t.cap_usd - t.committed_usd + returns);
-  const leftAfter = Math.max(0, Math.min(t.capacity - (t.claimed - 1), Math.floor(poolAfter / t.budget_usd + 1e-9)));
-  return { returns_usd: returns, frees_place: leftAfter > t.keys_left, pool_after_usd: poolAfter };
+  const leftAfter = Math.max(0, Math.min(t.capacity - (t.claimed - keys.length), Math.floor(poolAfter / t.budget_usd + 1e-9)));
+  return { returns_usd: returns, places_freed: Math.max(0, leftAfter - t.keys_left), pool_after_usd: poolAfter };
 }
 
 /** What the pool can still give a top-up: the cap less what is committed. */

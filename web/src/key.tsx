@@ -32,7 +32,7 @@ const STATUS_NOTICE: Partial<Record<ClaimStatus, { tone: "info" | "warn" | "erro
   RELEASED: { tone: "error", title: "No key was created.", text: "Creating your key failed. Go back to the workshop page and try again." },
 };
 
-function KeyBox({ secret }: { secret: string }) {
+export function KeyBox({ secret }: { secret: string }) {
   const [revealed, setRevealed] = useState(false);
   return (
     <div class="keybox">
@@ -115,7 +115,7 @@ function Expiry({ expiresAt }: { expiresAt: string }) {
   );
 }
 
-function UseIt({ k }: { k: MyKey }) {
+export function UseIt({ k }: { k: MyKey }) {
   const [language, setLanguage] = useState<SnippetLanguage>("python");
   const [model, setModel] = useState(k.models[0]?.id ?? "");
   const lang = SNIPPET_LANGUAGES.find((l) => l.id === language) ?? SNIPPET_LANGUAGES[0];

@@ -23,30 +23,41 @@ function Dialog({ id, title, onCancel, children }: { id: string; title: string; 
   );
 }
 
-/** The revoke dialog says what returns to the pool and whether that frees a whole place. */
-export function ConfirmRevoke({ claim, totals, onCancel, onConfirm }: { claim: AdminClaim; totals: PoolTotals; onCancel: () => void; onConfirm: () => void }) {
-  const outcome = revokeOutcome(claim, totals);
-  const synced = claim.usage_synced_at ? ` at ${formatWhen(claim.usage_synced_at)}` : "";
+/** The revoke dialog (one key, or a bulk selection) says what returns to the pool and how many places that frees. */
+export function ConfirmRevoke({ claims, totals, onCancel, onConfirm }: { claims: AdminClaim[]; totals: PoolTotals; onCancel: () => void; onConfirm: () => void }) {
+  const outcome = revokeOutcome(claims, totals);
+  const one = claims.length === 1 ? claims[0]! : undefined;
+  const synced = one?.usage_synced_at ? ` at ${formatWhen(one.usage_synced_at)}` : "";
   return (
-    <Dialog id="revoke" title="Revoke this key?" onCancel={onCancel}>
-      <p>
-        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. This cannot be undone.
-      </p>
+    <Dialog id="revoke" title={one ? "Revoke this key?" : `Revoke ${claims.length} keys?`} onCancel={onCancel}>
+      {one ? (
+        <p>
+          The key of <strong class="break">{one.display_name || one.email}</strong> ({one.email}) stops working at once. This cannot be undone.
+        </p>
+      ) : (
+        <p>
+          The keys of {claims.map((c) => c.email).join(", ")} stop working at once. This cannot be undone.
+        </p>
+      )}
       <p data-testid="revoke-returns">
-        Up to {formatUsd(outcome.returns_usd)} goes back to the pool: its limit of {formatUsd(claim.limit_usd)} less the {formatUsd(claim.usage_usd)} it had
-        spent{synced}. What it spends before it stops, and what it spent, stay committed.
+        {one
+          ? `Up to ${formatUsd(outcome.returns_usd)} goes back to the pool: its limit of ${formatUsd(one.limit_usd)} less the ${formatUsd(one.usage_usd)} it had spent${synced}.`
+          : `Up to ${formatUsd(outcome.returns_usd)} in all goes back to the pool: their limits less what they had spent at the last sync.`}{" "}
+        What {one ? "it spends" : "they spend"} before {one ? "it stops" : "they stop"}, and what {one ? "it" : "they"} spent, stay committed.
       </p>
       <p data-testid="revoke-place">
-        {outcome.frees_place
-          ? "This frees a place: one more person can claim a key."
-          : `This does not free a full place: a new key needs ${formatUsd(totals.budget_usd)} and the pool will have at most ${formatUsd(outcome.pool_after_usd)} uncommitted.`}
+        {outcome.places_freed === 0
+          ? `This does not free a full place: a new key needs ${formatUsd(totals.budget_usd)} and the pool will have at most ${formatUsd(outcome.pool_after_usd)} uncommitted.`
+          : outcome.places_freed === 1
+            ? "This frees a place: one more person can claim a key."
+            : `This frees ${outcome.places_freed} places for others to claim.`}
       </p>
       <div class="dialog-actions">
         <button type="button" class="btn btn-secondary" onClick={onCancel}>
           Cancel
         </button>
         <button type="button" class="btn btn-danger" onClick={onConfirm}>
-          Revoke key
+          {one ? "Revoke key" : `Revoke ${claims.length} keys`}
         </button>
       </div>
     </Dialog>

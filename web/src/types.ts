@@ -106,6 +106,12 @@ export interface AdminClaim {
   last_error: string | null;
   /** UNBOUND only: why, in plain words. */
   unbound_reason: string | null;
+  /** Revoked claims an organizer allowed to claim again (not claimed yet). */
+  reallowed_at: string | null;
+  /** Keys revoked before the current one. */
+  earlier_keys: { limit_usd: number; usage_usd: number; returned_usd: number; revoked_at: string | null }[];
+  /** Claims an organizer made for someone in the room: who. */
+  handed_out_by: string | null;
 }
 
 export interface AdminClaims {
