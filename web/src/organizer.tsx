@@ -169,6 +169,9 @@ function ClaimNote({ c }: { c: AdminClaim }) {
       </span>
     );
   }
+  if (c.handed_out_by && (c.status === "ACTIVE" || c.status === "MINTED")) {
+    return <span class="claim-note">Claimed in the room by {c.handed_out_by}.</span>;
+  }
   if (c.status === "REVOKED" && c.reallowed_at) {
     return <span class="claim-note">Turned off; allowed a new key: they can claim again from the workshop page.</span>;
   }
