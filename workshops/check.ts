@@ -7,13 +7,14 @@ import { effectiveCapacity, keyExpiresAt, workshopWarnings, worstCaseSpendUsd } 
 import { formatProblem, readWorkshops, WORKSHOPS_DIR } from "./load.js";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
+import { whoMayClaim } from "./who-may-claim.js";
 
 export function summaryLine(w: Workshop): string {
   const models = w.openrouter.models.map((m) => m.id).join(", ");
   return (
     `${w.slug}: claims ${w.claims_open_at} → ${w.claims_close_at}, keys expire ${keyExpiresAt(w)}; ` +
     `${countOf(effectiveCapacity(w), "key")} × $${w.openrouter.budget_usd} (worst case $${worstCaseSpendUsd(w)} of cap $${w.openrouter.guardrail.cap_usd}); ` +
-    `${roomCodeSummary(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
+    `${roomCodeSummary(w)}; who may claim: ${whoMayClaim(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
   );
 }
 

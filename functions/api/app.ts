@@ -39,6 +39,7 @@ export interface AppDeps {
 
 const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 503> = {
   room_code_required: 403,
+  not_allowed: 403,
   room_code_invalid: 403,
   workshop_not_found: 404,
   no_claim: 404,

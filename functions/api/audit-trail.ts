@@ -20,6 +20,7 @@ const RULES: Rule[] = [
   { method: "POST", pattern: /\/claims\/([^/]+)\/allow-again$/, action: "allow_again", what: (m, _b, a) => claimTarget(m, a) },
   { method: "POST", pattern: /\/claims\/([^/]+)\/retry-binding$/, action: "retry_binding", what: (m, _b, a) => claimTarget(m, a) },
   { method: "POST", pattern: /\/claim-on-behalf$/, action: "claim_on_behalf", what: (_m, b, a) => ({ user_id: String(a.claim?.user_id), email: String(b.email) }) },
+  { method: "POST", pattern: /\/invites$/, action: "invite_list", what: (_m, b) => ({ details: { addresses: Array.isArray(b.emails) ? b.emails.length : 0, replace: b.replace === true } }) },
   { method: "POST", pattern: /\/pause$/, action: "pause", what: () => ({}) },
   { method: "POST", pattern: /\/resume$/, action: "resume", what: () => ({}) },
   { method: "GET", pattern: /\/([a-z-]+\.csv)$/, action: "export", what: (m) => ({ details: { file: m[1]! } }) },

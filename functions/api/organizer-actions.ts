@@ -1,5 +1,7 @@
 import type { Hono } from "hono";
 import * as z from "zod/mini";
+import { keyExpiresAt } from "../../workshops/derive.js";
+import { normalizeEmail } from "../domain/email.js";
 import type { AppDeps } from "./app.js";
 import { param, readBody, userIdParam, type Env } from "./request.js";
 import { adminClaimView, myKeyView } from "./views.js";
@@ -15,13 +17,38 @@ const OnBehalfBody = z.strictObject({
 
 const EmptyBody = z.strictObject({});
 
-type ActionDeps = Pick<AppDeps, "engine" | "store" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
+/** A part of an uploaded invite list: the browser sends the CSV's addresses 100 at a time (bodies are at most 4 KB). */
+const InvitesBody = z.strictObject({
+  emails: z.array(z.string().check(z.maxLength(254), z.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, "must be an email address"))).check(z.minLength(1), z.maxLength(100)),
+  /** The first part of a new list: the addresses not in it are removed. */
+  replace: z.boolean(),
+});
+
+type ActionDeps = Pick<AppDeps, "engine" | "store" | "attendeeBaseUrl" | "now"> & { log: NonNullable<AppDeps["log"]> };
 
 /**
  * The organizer's actions that move money or hand out keys beyond the claim path (issue 22).
  * Registered by organizerRoutes, behind its authentication and organizer check.
  */
-export function organizerActionRoutes(app: Hono<Env>, { engine, store, log, attendeeBaseUrl }: ActionDeps) {
+export function organizerActionRoutes(app: Hono<Env>, { engine, store, log, attendeeBaseUrl, now }: ActionDeps) {
+  // The invite list (attendees.invite_list): uploaded in parts, read back with who has not claimed yet.
+  app.post("/api/admin/workshops/:slug/invites", async (c) => {
+    const body = await readBody(c, InvitesBody, { optional: false });
+    const w = c.get("workshop").config;
+    const at = new Date(now()).toISOString();
+    const invites = body.emails.map((email) => ({ email: email.trim(), email_normalized: normalizeEmail(email), invited_at: at }));
+    await store.addInvites(w.slug, invites, { replace: body.replace, keyExpiresAt: keyExpiresAt(w) });
+    return c.json({ added: invites.length });
+  });
+
+  app.get("/api/admin/workshops/:slug/invites", async (c) => {
+    const w = c.get("workshop").config;
+    const [invites, claims] = await Promise.all([store.listInvites(w.slug), store.listClaims(w.slug, { consistent: false })]);
+    const claimed = new Set(claims.filter((x) => x.status !== "RELEASED").map((x) => x.email_normalized));
+    const waiting = invites.filter((i) => !claimed.has(i.email_normalized)).map((i) => i.email).sort();
+    return c.json({ enabled: w.attendees?.invite_list ?? false, invited: invites.length, not_claimed: waiting });
+  });
+
   // The dashboard's view of the audit trail: the newest 200 actions (the CSV has them all).
   app.get("/api/admin/workshops/:slug/audit", async (c) => c.json({ entries: await store.listAudit(c.get("workshop").config.slug, { limit: 200 }) }));
 

@@ -6,6 +6,7 @@ import { claimStore } from "./claims.js";
 import { consentStore } from "./consents.js";
 import { deploymentStore } from "./deployment.js";
 import { emailLockStore } from "./email-locks.js";
+import { inviteStore } from "./invites.js";
 import { ledgerStore } from "./ledger.js";
 import { openTable } from "./table.js";
 import { topUpStore } from "./top-ups.js";
@@ -26,6 +27,7 @@ export { CLAIM_STATUSES, type ClaimItem, type EarlierKey, type ClaimStatus, type
 export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
 export type { EmailLock } from "./email-locks.js";
+export type { Invite } from "./invites.js";
 export type { Ledger } from "./ledger.js";
 export type { TopUpLock } from "./top-ups.js";
 export type { SpendSample, UsageObservation } from "./usage.js";
@@ -55,5 +57,6 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...consentStore(table),
     ...topUpStore(table),
     ...auditStore(table),
+    ...inviteStore(table),
   };
 }

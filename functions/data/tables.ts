@@ -26,6 +26,8 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
  *       { user_id, marketing_opted_in, decided_at, opted_in_at?, ttl }
+ *   sk = "INVITE#<normalized>" one address of the organizers' uploaded invite list (data/invites.ts, workshops with
+ *       attendees.invite_list): { email, email_normalized, invited_at, ttl } with the claims' retention
  *   sk = "AUDIT#<iso time>#<n>" one organizer action (data/audit.ts): { at, action, by, user_id?, email?,
  *       details?, ttl } with the claims' retention (they name attendees)
  * and one item that is no workshop's (slugs never start with "#"):
@@ -38,7 +40,7 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       upcoming workshops can still spend: { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops }
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
- * (they hold the plaintext key and an email), email locks, audit entries and spend samples a grace period after the
+ * (they hold the plaintext key and an email), email locks, invite lists, audit entries and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
  * written (README "Privacy"). Workshop items and ledgers have none: the deploy owns them.
  */
@@ -49,6 +51,8 @@ export const LEDGER_SK = "LEDGER";
 export const claimSk = (userId: string) => `CLAIM#${userId}`;
 export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 export const consentSk = (userId: string) => `CONSENT#${userId}`;
+export const INVITE_PREFIX = "INVITE#";
+export const inviteSk = (normalized: string) => `${INVITE_PREFIX}${normalized}`;
 export const AUDIT_PREFIX = "AUDIT#";
 /** Sorted by time; `n` keeps two actions of the same millisecond apart. */
 export const auditSk = (at: string, n: string) => `${AUDIT_PREFIX}${at}#${n}`;

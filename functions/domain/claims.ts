@@ -11,6 +11,7 @@ import { allowAgain, claimAgain, claimOnBehalf } from "./reallow.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
 import { takeOverStuck } from "./takeover.js";
+import { admissionRefusal } from "./who-may-claim.js";
 import { topUp } from "./top-up.js";
 import {
   ClaimsClosedError,
@@ -183,7 +184,7 @@ async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1): P
   const record = await d.workshops.get(slug);
   const w = record.config;
   const at = d.now();
-  const refusal = refusalFor(d, w, await d.store.getLedger(slug), at) ?? (await roomCodeRefusal(d, w, who, at));
+  const refusal = refusalFor(d, w, await d.store.getLedger(slug), at) ?? (await roomCodeRefusal(d, w, who, at)) ?? (await admissionRefusal(d.store, w, who.email));
   if (refusal) {
     // Someone who already holds a claim gets it back, whatever the window or ledger say now.
     const existing = await d.store.getClaim(slug, who.userId);

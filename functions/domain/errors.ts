@@ -136,3 +136,11 @@ export class ClaimBusyError extends DomainError {
     this.name = "ClaimBusyError";
   }
 }
+
+/** The workshop's `attendees` rule (email domains, invite list) does not include the caller. */
+export class NotAllowedToClaimError extends DomainError {
+  constructor(readonly slug: string, message: string, details: Record<string, unknown>) {
+    super("not_allowed", message, { details });
+    this.name = "NotAllowedToClaimError";
+  }
+}
