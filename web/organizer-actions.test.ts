@@ -13,7 +13,10 @@ import { callApi, signIn, signInOnProvider, tempDirs, workshopFileAround, writeW
 
 const ORGANIZER = "organizer@example.org";
 const SLUG = "oa-room";
+const DOMAIN_SLUG = "oa-uni";
+const INVITE_SLUG = "oa-invited";
 const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 360, height: 780 };
 
 let browser: Browser;
 let stack: LocalStack;
@@ -22,7 +25,12 @@ const tempDir = tempDirs();
 
 beforeAll(async () => {
   browser = await launchChromium();
-  const workshops = writeWorkshopFiles(tempDir("wkm-oa-workshops-"), [workshopFileAround(SLUG, Date.now(), { organizers: [ORGANIZER] })]);
+  const at = Date.now();
+  const workshops = writeWorkshopFiles(tempDir("wkm-oa-workshops-"), [
+    workshopFileAround(SLUG, at, { organizers: [ORGANIZER] }),
+    { ...workshopFileAround(DOMAIN_SLUG, at, { organizers: [ORGANIZER] }), attendees: { allow_email_domains: ["uni-example.edu"] } },
+    { ...workshopFileAround(INVITE_SLUG, at, { organizers: [ORGANIZER] }), attendees: { invite_list: true } },
+  ]);
   stack = await startLocalStack({ port: 0, demo: false, quiet: true, schedulerIntervalMs: 3_600_000, dataDir: tempDir("wkm-oa-data-"), workshopsDir: workshops });
 }, 120_000);
 
@@ -41,12 +49,12 @@ async function attendeeWithKey(email: string) {
   return { token };
 }
 
-async function organizerPage(): Promise<{ page: Page; close: () => Promise<void> }> {
+async function organizerPage(slug = SLUG): Promise<{ page: Page; close: () => Promise<void> }> {
   const { context, page } = await watchedPage(browser, problems, { viewport: DESKTOP, deviceScaleFactor: 1 });
-  await page.goto(`${stack.url}/organizer/${SLUG}`);
+  await page.goto(`${stack.url}/organizer/${slug}`);
   await page.getByRole("button", { name: "Sign in" }).click();
   await signInOnProvider(page, ORGANIZER);
-  await page.getByRole("heading", { name: `Workshop ${SLUG}` }).waitFor();
+  await page.getByRole("heading", { name: `Workshop ${slug}` }).waitFor();
   return { page, close: () => context.close() };
 }
 
@@ -133,6 +141,57 @@ describe("organizer controls on the dashboard", () => {
     await page.getByText("Revoked 2 keys.").waitFor();
     for (const email of ["dee@example.org", "eve@example.org"]) await expect.poll(() => row(page, email).locator(".status").innerText()).toBe("Revoked");
     await page.getByTestId("audit").getByText("revoked the key of eve@example.org").waitFor();
+    await close();
+  });
+});
+
+/** An attendee on their phone: signs in on the workshop page and confirms, which claims; answers what the page says. */
+async function tryToClaimOnPage(slug: string, email: string): Promise<{ page: Page; close: () => Promise<void> }> {
+  const { context, page } = await watchedPage(browser, problems, { viewport: PHONE, deviceScaleFactor: 1 });
+  await page.goto(`${stack.url}/w/${slug}`);
+  await page.getByRole("button", { name: /Sign in/ }).first().click();
+  await signInOnProvider(page, email);
+  await page.waitForURL((u) => !u.pathname.startsWith("/oidc") && u.pathname !== "/callback");
+  await page.getByLabel("Your name").fill(email.split("@")[0]!);
+  // Claims are open: confirming the profile claims at once.
+  await page.getByRole("button", { name: "Confirm and get my key" }).click();
+  return { page, close: () => context.close() };
+}
+
+describe("who may claim", () => {
+  it("an email domain rule: someone outside it is told who may and why; someone inside gets a key", async () => {
+    const out = await tryToClaimOnPage(DOMAIN_SLUG, "outsider@gmail.com");
+    await out.page.getByText(/Keys for this workshop are for people with an email address at @uni-example\.edu/).waitFor();
+    expect(await out.page.locator("main").innerText()).toContain("You signed in as outsider@gmail.com");
+    await screenshot(out.page, "organizer-actions-domain-refused-phone");
+    await out.close();
+
+    const inside = await tryToClaimOnPage(DOMAIN_SLUG, "student@uni-example.edu");
+    await inside.page.locator("#api-key").waitFor();
+    await inside.close();
+  });
+
+  it("an invite list uploaded as a CSV: the dashboard shows who has not claimed, listed people claim, others are told why", async () => {
+    const { page, close } = await organizerPage(INVITE_SLUG);
+    expect(await page.getByTestId("invites-summary").innerText()).toBe("No list uploaded yet: nobody can claim a key until you upload one.");
+    const csv = "email,name\nlisted@example.org,Lee\n\"second@example.org\",Sam\n";
+    await page.getByLabel(/Upload a new list/).setInputFiles({ name: "invites.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByText("Uploaded 2 addresses.").waitFor();
+    expect(await page.getByTestId("invites-summary").innerText()).toBe("2 people on the list; 2 of them have not claimed a key yet.");
+
+    const listed = await tryToClaimOnPage(INVITE_SLUG, "listed@example.org");
+    await listed.page.locator("#api-key").waitFor();
+    await listed.close();
+    const stranger = await tryToClaimOnPage(INVITE_SLUG, "stranger@example.org");
+    await stranger.page.getByText(/people on the invite list the organizers uploaded, and stranger@example\.org is not on it/).waitFor();
+    await screenshot(stranger.page, "organizer-actions-invite-refused-phone");
+    await stranger.close();
+
+    await page.reload();
+    await page.getByTestId("invites-summary").getByText("2 people on the list; 1 of them have not claimed a key yet.").waitFor();
+    await page.getByText("Not claimed yet").click();
+    expect(await page.getByTestId("invites-not-claimed").innerText()).toBe("second@example.org");
+    await page.getByTestId("audit").getByText("uploaded the invite list").waitFor();
     await close();
   });
 });

@@ -133,3 +133,92 @@ export function AuditPanel({ slug, version, onDownload }: { slug: string; versio
     </section>
   );
 }
+
+/** Every address in a CSV (any column; a header row has none). */
+export function emailsInCsv(text: string): string[] {
+  const found = text.match(/[^\s,;"'<>@]+@[^\s,;"'<>@]+\.[^\s,;"'<>@]+/g) ?? [];
+  return [...new Set(found.map((e) => e.trim()))];
+}
+
+/** Parts of at most ~3.5 KB of JSON: the API takes bodies up to 4 KB and 100 addresses. */
+function parts(emails: string[]): string[][] {
+  const out: string[][] = [];
+  let part: string[] = [];
+  let size = 0;
+  for (const e of emails) {
+    if (part.length === 100 || size + e.length + 3 > 3500) {
+      out.push(part);
+      part = [];
+      size = 0;
+    }
+    part.push(e);
+    size += e.length + 3;
+  }
+  if (part.length) out.push(part);
+  return out;
+}
+
+/** Workshops with `attendees.invite_list`: upload the list as a CSV, see who on it has no key yet. */
+export function InviteListPanel({ slug, onUploaded }: { slug: string; onUploaded: () => void }) {
+  const [state, setState] = useState<{ enabled: boolean; invited: number; not_claimed: string[] } | null>(null);
+  const [message, setMessage] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const load = () => api<{ enabled: boolean; invited: number; not_claimed: string[] }>(`/admin/workshops/${slug}/invites`, { auth: true }).then(setState, () => {});
+  useEffect(() => void load(), [slug]);
+  if (!state?.enabled) return null;
+  return (
+    <section class="card" aria-labelledby="invites-heading">
+      <h2 id="invites-heading" class="h3">
+        Invite list
+      </h2>
+      <p data-testid="invites-summary">
+        {state.invited === 0
+          ? "No list uploaded yet: nobody can claim a key until you upload one."
+          : `${state.invited} ${state.invited === 1 ? "person" : "people"} on the list; ${state.not_claimed.length} of them have not claimed a key yet.`}
+      </p>
+      {state.not_claimed.length > 0 && (
+        <details>
+          <summary>Not claimed yet</summary>
+          <ul data-testid="invites-not-claimed">
+            {state.not_claimed.map((e) => (
+              <li key={e}>{e}</li>
+            ))}
+          </ul>
+        </details>
+      )}
+      <label class="field" for="invites-file">
+        <span class="field-label">Upload a new list (CSV with an email address on each row; it replaces the current list)</span>
+        <input
+          id="invites-file"
+          type="file"
+          accept=".csv,text/csv,text/plain"
+          disabled={busy}
+          onChange={async (e) => {
+            const input = e.target as HTMLInputElement;
+            const file = input.files?.[0];
+            if (!file) return;
+            setBusy(true);
+            setMessage(null);
+            try {
+              const emails = emailsInCsv(await file.text());
+              if (emails.length === 0) throw new Error("No email address found in that file.");
+              const chunks = parts(emails);
+              for (const [i, chunk] of chunks.entries()) {
+                await api(`/admin/workshops/${slug}/invites`, { method: "POST", auth: true, body: { emails: chunk, replace: i === 0 } });
+              }
+              setMessage({ tone: "ok", text: `Uploaded ${emails.length} addresses.` });
+              await load();
+              onUploaded();
+            } catch (err) {
+              setMessage({ tone: "error", text: `${errorMessage(err)} The list may be only partly uploaded: upload it again.` });
+            } finally {
+              setBusy(false);
+              input.value = "";
+            }
+          }}
+        />
+      </label>
+      {message && <Notice tone={message.tone}>{message.text}</Notice>}
+    </section>
+  );
+}

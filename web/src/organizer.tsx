@@ -5,7 +5,7 @@ import { api, apiBlob, ApiError, errorMessage } from "./api.js";
 import { signIn } from "./auth.js";
 import { STATE_LABEL } from "./phase.js";
 import { ConfirmRevoke, TopUpDialog } from "./organizer-dialogs.js";
-import { AuditPanel, ClaimOnBehalfPanel } from "./organizer-panels.js";
+import { AuditPanel, ClaimOnBehalfPanel, InviteListPanel } from "./organizer-panels.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { formatUsd, formatWhen } from "./time.js";
@@ -461,6 +461,7 @@ function WorkshopDashboard({ slug, workshop, onStatus }: { slug: string; worksho
           </section>
           <SpendChart spend={data.spend} capUsd={totals.cap_usd} />
           <h2>Claims</h2>
+          <InviteListPanel slug={slug} onUploaded={() => setActions((n) => n + 1)} />
           <ClaimOnBehalfPanel slug={slug} onClaimed={() => void load().then(() => setActions((n) => n + 1))} />
           {chosen.length > 0 && (
             <div class="toolbar" role="group" aria-label="Selected keys">
