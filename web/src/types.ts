@@ -5,6 +5,7 @@
  */
 
 import type { PublicWorkshopFacts } from "../../workshops/derive.js";
+import type { PoolTotals } from "../../workshops/pool.js";
 
 export interface CatalogModel {
   id: string;
@@ -116,14 +117,8 @@ export interface AdminClaim {
 
 export interface AdminClaims {
   claims: AdminClaim[];
-  totals: {
-    claimed: number;
-    capacity: number;
-    keys_left: number;
-    committed_usd: number;
-    cap_usd: number;
-    /** The workshop's per-key budget: what a new key needs from the pool. */
-    budget_usd: number;
+  /** The pool's figures (what the revoke and top-up dialogs reckon with), spend, and revoked keys apart. */
+  totals: PoolTotals & {
     usage_usd: number;
     revoked: { keys: number; usage_usd: number };
   };
