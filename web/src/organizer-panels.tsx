@@ -206,8 +206,9 @@ export function InviteListPanel({ slug, onUploaded }: { slug: string; onUploaded
               for (const [i, chunk] of chunks.entries()) {
                 await api(`/admin/workshops/${slug}/invites`, { method: "POST", auth: true, body: { emails: chunk, replace: i === 0 } });
               }
-              setMessage({ tone: "ok", text: `Uploaded ${emails.length} addresses.` });
+              // The summary first, then the message: what the organizer reads next is already current.
               await load();
+              setMessage({ tone: "ok", text: `Uploaded ${emails.length} addresses.` });
               onUploaded();
             } catch (err) {
               setMessage({ tone: "error", text: `${errorMessage(err)} The list may be only partly uploaded: upload it again.` });
