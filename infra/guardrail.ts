@@ -41,6 +41,13 @@ export interface GuardrailInputs {
 /** What the stack state records: the inputs as upstream reports them, plus the guardrail's id. */
 export interface GuardrailOutputs extends GuardrailInputs {
   guardrailId: string;
+  /**
+   * The allowlist as last written (the YAML's ids) and as OpenRouter answered that write (its
+   * canonical ids, which may be spelled differently): diff compares the YAML with what was written
+   * while upstream still answers what it answered then. Absent in state from before they were kept.
+   */
+  requestedModels?: string[];
+  returnedModels?: string[];
 }
 
 export const MANAGEMENT_KEY_ENV = "OPENROUTER_MANAGEMENT_KEY";
@@ -189,10 +196,28 @@ function outputsFrom(g: UpstreamGuardrail, baseUrl: string): GuardrailOutputs {
   };
 }
 
+/** Allow-lists compared as sets of ids, case and surrounding space aside (how OpenRouter matches them). */
 function sameModels(a: readonly string[], b: readonly string[]): boolean {
-  const x = [...a].sort();
-  const y = [...b].sort();
+  const canonical = (list: readonly string[]) => [...new Set(list.map((m) => m.trim().toLowerCase()))].sort();
+  const x = canonical(a);
+  const y = canonical(b);
   return x.length === y.length && x.every((m, i) => m === y[i]);
+}
+
+/**
+ * Whether the allowlist changes: OpenRouter answers with canonical ids, so upstream's list is compared
+ * with the YAML only when it no longer is what upstream answered to our last write (someone changed it
+ * there); otherwise what we wrote is compared with the YAML, and a preview never shows a change nobody made.
+ */
+function allowlistChanged(olds: GuardrailOutputs, news: GuardrailInputs): boolean {
+  const upstreamAsWritten = olds.requestedModels !== undefined && olds.returnedModels !== undefined && sameModels(olds.allowedModels, olds.returnedModels);
+  return !sameModels(upstreamAsWritten ? olds.requestedModels! : olds.allowedModels, news.allowedModels);
+}
+
+/** Outputs after a write: upstream's view plus what was asked for and what upstream answered. */
+function writtenOutputs(g: UpstreamGuardrail, inputs: GuardrailInputs): GuardrailOutputs {
+  const outs = outputsFrom(g, inputs.baseUrl);
+  return { ...outs, requestedModels: [...inputs.allowedModels], returnedModels: [...outs.allowedModels] };
 }
 
 /** Finds a guardrail by exact name, following pages of 100. */
@@ -261,7 +286,7 @@ export const guardrailProvider: GuardrailProvider = {
     const changed =
       replaces.length > 0 ||
       olds.description !== news.description ||
-      !sameModels(olds.allowedModels, news.allowedModels) ||
+      allowlistChanged(olds, news) ||
       olds.limitUsd !== news.limitUsd ||
       olds.resetInterval !== news.resetInterval;
     return { changes: changed, replaces, deleteBeforeReplace: false };
@@ -276,7 +301,7 @@ export const guardrailProvider: GuardrailProvider = {
       : await callOpenRouter(inputs.baseUrl, "POST", "/guardrails", inputs.name, guardrailBody(inputs));
     if (res.status !== 200 && res.status !== 201) throw upstreamFailure(existing ? "adopting" : "creating", inputs.name, res);
     const created = (res.body as { data: UpstreamGuardrail }).data;
-    return { id: created.id, outs: outputsFrom(created, inputs.baseUrl) };
+    return { id: created.id, outs: writtenOutputs(created, inputs) };
   },
 
   async read(id: string, props?: GuardrailOutputs): Promise<pulumi.dynamic.ReadResult<GuardrailOutputs>> {
@@ -287,13 +312,14 @@ export const guardrailProvider: GuardrailProvider = {
     if (res.status === 404) return {};
     if (res.status !== 200) throw upstreamFailure("reading", props.name, res);
     const outs = outputsFrom((res.body as { data: UpstreamGuardrail }).data, props.baseUrl);
-    return { id, props: outs };
+    // What was written and answered stays known across a refresh (upstream's list may have moved).
+    return { id, props: { ...outs, ...(props.requestedModels ? { requestedModels: props.requestedModels } : {}), ...(props.returnedModels ? { returnedModels: props.returnedModels } : {}) } };
   },
 
   async update(id: string, olds: GuardrailOutputs, news: GuardrailInputs): Promise<{ outs: GuardrailOutputs }> {
     const res = await callOpenRouter(news.baseUrl, "PATCH", `/guardrails/${encodeURIComponent(id)}`, olds.name, guardrailBody(news));
     if (res.status !== 200) throw upstreamFailure("updating", olds.name, res);
-    return { outs: outputsFrom((res.body as { data: UpstreamGuardrail }).data, news.baseUrl) };
+    return { outs: writtenOutputs((res.body as { data: UpstreamGuardrail }).data, news) };
   },
 
   async delete(id: string, props: GuardrailOutputs): Promise<void> {

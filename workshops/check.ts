@@ -2,18 +2,21 @@
  * `npm run workshops:check`: validates every workshop file, prints one line per workshop and every
  * warning, and exits non-zero on any error. The PR check runs it before anything is previewed.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { checkModels, type ListedModel } from "./model-check.js";
 import { effectiveCapacity, keyExpiresAt, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
 import { formatProblem, readWorkshops, WORKSHOPS_DIR } from "./load.js";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
+import { whoMayClaim } from "./who-may-claim.js";
 
 export function summaryLine(w: Workshop): string {
   const models = w.openrouter.models.map((m) => m.id).join(", ");
   return (
     `${w.slug}: claims ${w.claims_open_at} → ${w.claims_close_at}, keys expire ${keyExpiresAt(w)}; ` +
     `${countOf(effectiveCapacity(w), "key")} × $${w.openrouter.budget_usd} (worst case $${worstCaseSpendUsd(w)} of cap $${w.openrouter.guardrail.cap_usd}); ` +
-    `${roomCodeSummary(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
+    `${roomCodeSummary(w)}; who may claim: ${whoMayClaim(w)}; models: ${models}${w.is_active ? "" : " [inactive]"}`
   );
 }
 
@@ -38,9 +41,60 @@ export function checkWorkshops(dir: string): { ok: boolean; lines: string[] } {
   return { ok: problems.length === 0, lines };
 }
 
+/** OpenRouter's public model list: no key needed (the PR workflow has network). */
+export const OPENROUTER_MODELS_URL = "https://openrouter.ai/api/v1/models";
+
+export interface ModelListSource {
+  models: ListedModel[];
+  /** Where the list came from, said in the output. */
+  from: string;
+}
+
+/**
+ * The model list to check against: a recorded file, OpenRouter's live list, or (offline, or when
+ * OpenRouter does not answer) the emulator's catalogue, which says so.
+ */
+export async function modelList(opts: { file?: string; offline?: boolean; url?: string; timeoutMs?: number }): Promise<ModelListSource> {
+  if (opts.file) return { models: (JSON.parse(readFileSync(opts.file, "utf8")) as { data: ListedModel[] }).data, from: `the recorded list ${opts.file}` };
+  const offline = async (why: string) => {
+    const { OPENROUTER_MODELS, modelResponse } = await import("../local/emulator/catalogue.js");
+    return { models: OPENROUTER_MODELS.map((m) => modelResponse(m, 0)), from: `the emulator's catalogue (${why}; OpenRouter's live list was not checked)` };
+  };
+  if (opts.offline) return offline("offline");
+  const url = opts.url ?? OPENROUTER_MODELS_URL;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
+    if (!res.ok) return offline(`${url} answered ${res.status}`);
+    return { models: ((await res.json()) as { data: ListedModel[] }).data, from: `OpenRouter's model list (${url})` };
+  } catch (err) {
+    return offline(`${url} did not answer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** `checkWorkshops` plus the model findings: unknown and retiring models are errors, stale prices warnings. */
+export function checkWorkshopsWithModels(dir: string, source: ModelListSource): { ok: boolean; lines: string[] } {
+  const base = checkWorkshops(dir);
+  const findings = checkModels(readWorkshops(dir).workshops, source.models);
+  const lines = [`models  checked against ${source.from}`];
+  for (const f of findings) lines.push(`${f.severity === "error" ? "error  " : "warning"} ${f.slug}: ${f.message}`);
+  const errors = findings.filter((f) => f.severity === "error").length;
+  return { ok: base.ok && errors === 0, lines: [...base.lines.slice(0, -1), ...lines, base.lines.at(-1)!, ...(errors ? [`${countOf(errors, "model error")}`] : [])] };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { dir: { type: "string", default: WORKSHOPS_DIR } } });
-  const { ok, lines } = checkWorkshops(values.dir!);
+  const { values } = parseArgs({
+    options: {
+      dir: { type: "string", default: WORKSHOPS_DIR },
+      // The PR workflow passes --models; locally add --offline to use the emulator's catalogue.
+      models: { type: "boolean", default: false },
+      offline: { type: "boolean", default: false },
+      "models-file": { type: "string" },
+    },
+  });
+  const withModels = values.models || values["models-file"] !== undefined;
+  const { ok, lines } = withModels
+    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }))
+    : checkWorkshops(values.dir!);
   for (const l of lines) (l.startsWith("error") ? console.error : console.log)(l);
   process.exitCode = ok ? 0 : 1;
 }

@@ -115,6 +115,28 @@ export const ClaimCodeSchema = z.pipe(
   ),
 );
 
+/**
+ * Who may claim (`attendees`), beyond signing in with a verified email: only addresses in
+ * `allow_email_domains` (a company or university workshop; subdomains too with `allow_subdomains`),
+ * and/or only the people on the invite list an organizer uploads on the dashboard (`invite_list:
+ * true`; the list is personal data, so it is never in git). Left out: anyone signed in.
+ */
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export const AttendeesSchema = z.optional(
+  z.strictObject({
+    allow_email_domains: z.optional(
+      z
+        .array(z.string().check(z.toLowerCase(), z.trim(), z.regex(DOMAIN, { error: "must be a domain name like example.com (no @, no *)" })), {
+          error: "must be a list of domain names",
+        })
+        .check(z.minLength(1, { error: "must list at least one domain (or leave allow_email_domains out)" })),
+    ),
+    allow_subdomains: z._default(z.boolean({ error: "must be true or false" }), false),
+    invite_list: z._default(z.boolean({ error: "must be true or false" }), false),
+  }),
+);
+
 export const WorkshopSchema = z
   .strictObject({
     slug: z.string({ error: "must be the file name without .yaml" }).check(
@@ -132,6 +154,7 @@ export const WorkshopSchema = z
     welcome_message: z._default(z.string({ error: "must be markdown text" }), ""),
     organizers: z._default(z.array(z.email({ error: "must be an email address" }), { error: "must be a list of email addresses" }), []),
     claim_code: ClaimCodeSchema,
+    attendees: AttendeesSchema,
     openrouter: OpenRouterSchema,
   })
   .check(z.superRefine((w, ctx) => {
@@ -165,3 +188,4 @@ export type Workshop = z.output<typeof WorkshopSchema>;
 export type WorkshopInput = z.input<typeof WorkshopSchema>;
 export type WorkshopModel = z.output<typeof ModelSchema>;
 export type ClaimCodePolicy = NonNullable<Workshop["claim_code"]>;
+export type AttendeesPolicy = NonNullable<Workshop["attendees"]>;

@@ -44,6 +44,7 @@ export interface AppDeps {
 
 const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
   room_code_required: 403,
+  not_allowed: 403,
   room_code_invalid: 403,
   projector_link_invalid: 403,
   projector_link_expired: 403,
@@ -55,6 +56,8 @@ const DOMAIN_STATUS: Record<string, 403 | 404 | 409 | 423 | 429 | 503> = {
   profile_not_confirmed: 409,
   email_not_verified: 409,
   claim_state: 409,
+  claim_busy: 409,
+  pool_too_small: 409,
   claims_paused: 423,
   claims_not_open: 423,
   claims_closed: 423,

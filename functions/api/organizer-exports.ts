@@ -47,4 +47,14 @@ export function organizerExportRoutes(app: Hono<Env>, { store }: Pick<AppDeps, "
     c.header("Content-Disposition", `attachment; filename="${slug}-attendance.csv"`);
     return c.body(toCsv(["email", "display_name", "status", "claimed_at", "spent_usd", "budget_usd"], rows));
   });
+
+  // The audit trail (audit-trail.ts records every action; downloading it is one too).
+  app.get("/api/admin/workshops/:slug/audit.csv", async (c) => {
+    const slug = c.get("workshop").config.slug;
+    const entries = await store.listAudit(slug);
+    const rows = entries.map((e) => [e.at, e.by, e.action, e.email ?? "", e.user_id ?? "", e.details ? Object.entries(e.details).map(([k, v]) => `${k}=${v}`).join("; ") : ""]);
+    c.header("Content-Type", "text/csv; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="${slug}-audit.csv"`);
+    return c.body(toCsv(["at", "by", "action", "email", "user_id", "details"], rows));
+  });
 }

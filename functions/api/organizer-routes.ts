@@ -2,20 +2,23 @@ import type { Hono } from "hono";
 import * as z from "zod/mini";
 import { roundUsd } from "../../workshops/derive.js";
 import { authenticate, organizerOf, organizerOnly } from "./access.js";
+import { auditTrail } from "./audit-trail.js";
 import type { AppDeps } from "./app.js";
 import { ApiError, param, readBody, userIdParam, type Env } from "./request.js";
+import { organizerActionRoutes } from "./organizer-actions.js";
 import { organizerExportRoutes } from "./organizer-exports.js";
 import { adminClaimView, roomCodeView, workshopStatus } from "./views.js";
 
 const EmptyBody = z.strictObject({});
 
-type OrganizerDeps = Pick<AppDeps, "store" | "engine" | "workshops" | "verifyToken" | "now"> & { log: NonNullable<AppDeps["log"]> };
+type OrganizerDeps = Pick<AppDeps, "store" | "engine" | "workshops" | "verifyToken" | "now" | "attendeeBaseUrl"> & { log: NonNullable<AppDeps["log"]> };
 
 /** /api/admin/*: a workshop's organizers (or global admins) see its claims and act on them. */
 export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
   const { store, engine, workshops, now, log } = deps;
   app.use("/api/admin/*", authenticate(deps.verifyToken));
   app.use("/api/admin/workshops/:slug/*", organizerOnly(workshops));
+  app.use("/api/admin/workshops/:slug/*", auditTrail(store, now, log));
 
   app.get("/api/admin/workshops", async (c) => {
     const p = c.get("principal");
@@ -50,6 +53,8 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
     const status = workshopStatus(record.config, ledger, now());
     const spentBy = (list: typeof claims) => roundUsd(list.reduce((s, x) => s + (x.usage_usd ?? 0), 0));
     const revoked = claims.filter((x) => x.status === "REVOKED");
+    // Keys revoked before their owner was allowed a new one count as revoked keys too.
+    const earlier = claims.flatMap((x) => x.earlier_keys ?? []);
     return c.json({
       claims: claims.map((x) => adminClaimView(x, attendees.get(x.user_id))),
       totals: {
@@ -58,9 +63,10 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
         keys_left: status.keys_left,
         committed_usd: ledger.committed_usd,
         cap_usd: record.config.openrouter.guardrail.cap_usd,
+        budget_usd: record.config.openrouter.budget_usd,
         usage_usd: spentBy(claims),
         // Revoked keys gave their slot and unspent budget back; what they spent stays committed.
-        revoked: { keys: revoked.length, usage_usd: spentBy(revoked) },
+        revoked: { keys: revoked.length + earlier.length, usage_usd: roundUsd(spentBy(revoked) + earlier.reduce((s, k) => s + k.usage_usd, 0)) },
       },
       spend: spend.map((s) => ({ at: s.at, usage_usd: s.usage_usd })),
     });
@@ -106,5 +112,6 @@ export function organizerRoutes(app: Hono<Env>, deps: OrganizerDeps) {
   }
 
   // Registered last: they sit behind the organizer check above.
+  organizerActionRoutes(app, deps);
   organizerExportRoutes(app, deps);
 }

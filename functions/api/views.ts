@@ -100,6 +100,12 @@ export function adminClaimView(claim: ClaimItem, attendee?: AttendeeItem) {
     /** Revoked claims: the unspent budget given back to the pool (null until it is). */
     returned_usd: claim.returned_usd ?? null,
     last_error: claim.last_error ?? null,
+    /** Revoked claims an organizer allowed to claim again (not yet claimed). */
+    reallowed_at: claim.reallowed_at ?? null,
+    /** Keys revoked before the current one, and what they spent (it stays committed). */
+    earlier_keys: (claim.earlier_keys ?? []).map((k) => ({ limit_usd: k.limit_usd, usage_usd: k.usage_usd, returned_usd: k.returned_usd, revoked_at: k.revoked_at ?? null })),
+    /** Claims made by an organizer for someone in the room: who. */
+    handed_out_by: claim.handed_out_by ?? null,
     /** Only for UNBOUND: why, in plain words (the key works on every model until it is bound). */
     unbound_reason: claim.status === "UNBOUND" ? (claim.unbound_reason ?? "The key could not be attached to the workshop's model allowlist yet.") : null,
   };

@@ -65,6 +65,25 @@ export interface ClaimItem {
    */
   carried_usage_usd?: number;
   reissued_at?: string;
+  /** A claim an organizer made for an email (domain/reallow.ts): who handed the key out. */
+  handed_out_by?: string;
+  /** An organizer allowed this person one new key after a revoke (domain/reallow.ts); cleared when they claim it. */
+  reallowed_at?: string;
+  /** The revoked keys this claim held before the current one (domain/reallow.ts): what each spent stays committed. */
+  earlier_keys?: EarlierKey[];
+  /** While an organizer's top-up is raising the key's limit upstream (data/top-ups.ts). */
+  topup?: import("./top-ups.js").TopUpLock;
+}
+
+/** A revoked key of a claim that was allowed to claim again: kept for the ledger's accounts and the jobs. */
+export interface EarlierKey {
+  claim_id: string;
+  key_name: string;
+  key_hash?: string;
+  limit_usd: number;
+  usage_usd: number;
+  returned_usd: number;
+  revoked_at?: string;
 }
 
 export interface ClaimTransition {

@@ -1,14 +1,17 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { attemptStore } from "./attempts.js";
 import { attendeeStore } from "./attendees.js";
+import { auditStore } from "./audit.js";
 import { catalogStore } from "./catalog.js";
 import { claimReadStore } from "./claim-reads.js";
 import { claimStore } from "./claims.js";
 import { consentStore } from "./consents.js";
 import { deploymentStore } from "./deployment.js";
 import { emailLockStore } from "./email-locks.js";
+import { inviteStore } from "./invites.js";
 import { ledgerStore } from "./ledger.js";
 import { openTable } from "./table.js";
+import { topUpStore } from "./top-ups.js";
 import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./tables.js";
 import { usageStore } from "./usage.js";
 import { workshopStore } from "./workshops.js";
@@ -22,11 +25,14 @@ import { workshopStore } from "./workshops.js";
 
 export type { AttemptCounts, AttemptKind } from "./attempts.js";
 export type { AttendeeItem } from "./attendees.js";
-export { CLAIM_STATUSES, type ClaimItem, type ClaimStatus, type ClaimTransition } from "./claims.js";
+export type { AuditAction, AuditEntry } from "./audit.js";
+export { CLAIM_STATUSES, type ClaimItem, type EarlierKey, type ClaimStatus, type ClaimTransition } from "./claims.js";
 export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
 export type { EmailLock } from "./email-locks.js";
+export type { Invite } from "./invites.js";
 export type { Ledger } from "./ledger.js";
+export type { TopUpLock } from "./top-ups.js";
 export type { SpendSample, UsageObservation } from "./usage.js";
 export type { WorkshopRecord } from "./workshops.js";
 
@@ -54,5 +60,8 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
     ...attendeeStore(table),
     ...consentStore(table),
     ...attemptStore(table),
+    ...topUpStore(table),
+    ...auditStore(table),
+    ...inviteStore(table),
   };
 }

@@ -12,12 +12,15 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   marketing_opted_in_at and marketing_opted_in_workshop: read as consent for that one workshop only.
  *
  * workshops  — everything scoped to one workshop, under pk = <slug>:
- *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) }
+ *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) };
+ *                            committed_usd = Σ limit_usd of claims holding a slot (top-ups included) + what revoked keys spent
  *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md:
  *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
  *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,
  *         usage_usd, limit_remaining?, usage_synced_at?, reserved_at, lease_until (epoch ms), attempt, claimed_at,
- *         updated_at, last_error? }
+ *         updated_at, last_error?, topup? {id, from_usd, amount_usd, until} (an organizer's top-up in flight),
+ *         reallowed_at? (an organizer allowed one new key after a revoke), earlier_keys? [{claim_id, key_name,
+ *         key_hash, limit_usd, usage_usd, returned_usd, revoked_at}] (revoked keys before the current one) }
  *   sk = "EMAIL#<normalized>" the normalized-email lock: { user_id, attempt, ttl }
  *   sk = "SPEND#<iso time>"   a usage sample for the dashboard chart: { at, usage_usd, keys, ttl }
  *   sk = "CONSENT#<user_id>"  the attendee's marketing consent for this workshop:
@@ -28,6 +31,10 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       Each count is an UpdateItem ADD whose condition holds the limit, so containers racing each
  *       other cannot count past it; the next window is a new item, and `ttl` (an hour after the
  *       window ends) clears the old ones.
+ *   sk = "INVITE#<normalized>" one address of the organizers' uploaded invite list (data/invites.ts, workshops with
+ *       attendees.invite_list): { email, email_normalized, invited_at, ttl } with the claims' retention
+ *   sk = "AUDIT#<iso time>#<n>" one organizer action (data/audit.ts): { at, action, by, user_id?, email?,
+ *       details?, ttl } with the claims' retention (they name attendees)
  * and, under pk = "#catalog" (slugs never start with "#"), everything the deploy writes and nothing else:
  *   sk = "INDEX"              the deployment's workshop index, written whole with the CONFIG items:
  *       { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of scanning the
@@ -42,7 +49,7 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       upcoming workshops can still spend: { checked_at, available_usd, worst_case_usd, shortfall_usd, workshops }
  *
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
- * (they hold the plaintext key and an email), email locks and spend samples a grace period after the
+ * (they hold the plaintext key and an email), email locks, invite lists, audit entries and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
  * written (README "Privacy"); attempt counters an hour after their window. Workshop items and
  * ledgers have none: the deploy owns them.
@@ -54,6 +61,11 @@ export const claimSk = (userId: string) => `CLAIM#${userId}`;
 export const emailSk = (normalized: string) => `EMAIL#${normalized}`;
 export const consentSk = (userId: string) => `CONSENT#${userId}`;
 export const attemptsSk = (userId: string, window: string) => `ATTEMPTS#${userId}#${window}`;
+export const INVITE_PREFIX = "INVITE#";
+export const inviteSk = (normalized: string) => `${INVITE_PREFIX}${normalized}`;
+export const AUDIT_PREFIX = "AUDIT#";
+/** Sorted by time; `n` keeps two actions of the same millisecond apart. */
+export const auditSk = (at: string, n: string) => `${AUDIT_PREFIX}${at}#${n}`;
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 export const DEPLOYMENT_PK = "#deployment";
 export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";

@@ -9,9 +9,12 @@ import { unboundReason } from "./unbound.js";
 import { normalizeEmail } from "./email.js";
 import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
 import { getMyKey, refreshUsage } from "./my-key.js";
+import { allowAgain, claimAgain, claimOnBehalf } from "./reallow.js";
 import { reissueMissingKey } from "./reissue.js";
 import { revoke } from "./revoke.js";
 import { takeOverStuck } from "./takeover.js";
+import { admissionRefusal } from "./who-may-claim.js";
+import { topUp } from "./top-up.js";
 import {
   ClaimsClosedError,
   ClaimsNotOpenError,
@@ -72,6 +75,8 @@ export interface Claimant {
   displayName?: string;
   /** The room code the attendee scanned or typed (workshops with `claim_code`). */
   roomCode?: string;
+  /** An organizer claims for this person in the room (reallow.ts claimOnBehalf): no room code needed. */
+  inRoomByOrganizer?: boolean;
 }
 
 export interface ClaimOutcome {
@@ -117,8 +122,10 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
   };
 
   return {
-    /** Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window ends. */
-    /** `ledger`: the workshop's ledger when the caller read it already (with the attendee, one BatchGet). */
+    /**
+     * Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window
+     * ends. `ledger`: the workshop's ledger when the caller read it already (with the attendee, one BatchGet).
+     */
     async claim(slug: string, who: Claimant, ledger?: Ledger): Promise<ClaimOutcome> {
       await countClaim(store, (await workshops.get(slug)).config, who.userId, now());
       return claim(d, slug, who, 1, ledger);
@@ -166,6 +173,15 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
     takeOverStuck: (slug: string, stuck: ClaimItem) => takeOverStuck(d, slug, stuck),
 
+    /** See reallow.ts: after a revoke, the person may claim one new key. */
+    allowAgain: (slug: string, userId: string) => allowAgain(d, slug, userId),
+
+    /** See reallow.ts: an organizer claims for an email; the answer carries the key once. */
+    claimOnBehalf: (slug: string, who: { email: string; displayName?: string; by: string }) => claimOnBehalf(d, (s, c) => claim(d, s, c), slug, who),
+
+    /** See `topUp` in top-up.ts. */
+    topUp: (slug: string, userId: string, amountUsd: number) => topUp(d, slug, userId, amountUsd),
+
     async pause(slug: string): Promise<Ledger> {
       await workshops.get(slug);
       return store.setPaused(slug, true);
@@ -182,8 +198,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 }
 
 /** A workshop with `claim_code` hands out keys only for its current room code (or the previous one, within its grace). */
-async function roomCodeRefusal(d: EngineDeps, w: Workshop, given: string | undefined, at: number): Promise<DomainError | undefined> {
-  if (!w.claim_code) return undefined;
+async function roomCodeRefusal(d: EngineDeps, w: Workshop, who: Claimant, at: number): Promise<DomainError | undefined> {
+  if (!w.claim_code || who.inRoomByOrganizer) return undefined;
+  const given = who.roomCode;
   if (given === undefined || normalizeRoomCode(given) === "") return new RoomCodeRequiredError(w.slug);
   return isRoomCodeValid(await d.roomCodeSecret(), w.slug, w.claim_code, given, at) ? undefined : new RoomCodeInvalidError(w.slug, w.claim_code.rotate_minutes);
 }
@@ -208,7 +225,7 @@ async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1, le
   const record = await d.workshops.get(slug);
   const w = record.config;
   const at = d.now();
-  const refusal = refusalFor(d, w, ledger ?? (await d.store.getLedger(slug)), at) ?? (await roomCodeRefusal(d, w, who.roomCode, at));
+  const refusal = refusalFor(d, w, ledger ?? (await d.store.getLedger(slug)), at) ?? (await roomCodeRefusal(d, w, who, at)) ?? (await admissionRefusal(d.store, w, who.email));
   if (refusal) {
     // Someone who already holds a claim gets it back, whatever the window or ledger say now.
     const existing = await d.store.getClaim(slug, who.userId);
@@ -247,6 +264,7 @@ async function claim(d: EngineDeps, slug: string, who: Claimant, retries = 1, le
       if (retries > 0) return claim(d, slug, who, retries - 1);
       throw new OpenRouterUnavailableError("Your claim could not be completed. Please try again.");
     }
+    if (existing.status === "REVOKED" && existing.reallowed_at) return claimAgain(d, record, existing);
     return { claim: await settle(d, record, existing, who, retries), created: false, workshop: record };
   }
 

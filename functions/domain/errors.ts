@@ -144,3 +144,31 @@ export class TooManyAttemptsError extends DomainError {
     return this.details.retry_after_seconds as number;
   }
 }
+
+/** A top-up would push the workshop's committed budget above its pooled cap. */
+export class PoolTooSmallError extends DomainError {
+  constructor(readonly slug: string, requestedUsd: number, availableUsd: number, capUsd: number) {
+    super(
+      "pool_too_small",
+      `The pool cannot cover a top-up of $${requestedUsd.toFixed(2)}: $${availableUsd.toFixed(2)} of the workshop's $${capUsd.toFixed(2)} cap is not committed yet.`,
+      { details: { requested_usd: requestedUsd, available_usd: availableUsd, cap_usd: capUsd } },
+    );
+    this.name = "PoolTooSmallError";
+  }
+}
+
+/** Another organizer action on the same key is still under way; nothing was changed. */
+export class ClaimBusyError extends DomainError {
+  constructor(readonly slug: string, message: string) {
+    super("claim_busy", message);
+    this.name = "ClaimBusyError";
+  }
+}
+
+/** The workshop's `attendees` rule (email domains, invite list) does not include the caller. */
+export class NotAllowedToClaimError extends DomainError {
+  constructor(readonly slug: string, message: string, details: Record<string, unknown>) {
+    super("not_allowed", message, { details });
+    this.name = "NotAllowedToClaimError";
+  }
+}

@@ -87,6 +87,11 @@ export function planSync(w: Workshop, keys: readonly KeyInfo[], claims: readonly
   let spendUsd = 0;
 
   for (const c of claims) {
+    // Keys revoked before the person was allowed a new one (domain/reallow.ts): disabled, not orphans.
+    for (const e of c.earlier_keys ?? []) {
+      if (e.key_hash) claimedHashes.add(e.key_hash);
+      spendUsd += e.usage_usd;
+    }
     if (c.status === "RESERVED") {
       reservedNames.add(c.key_name);
       if (c.lease_until <= nowMs) stuck.push(c);

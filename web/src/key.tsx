@@ -33,7 +33,7 @@ const STATUS_NOTICE: Partial<Record<ClaimStatus, { tone: "info" | "warn" | "erro
   RELEASED: { tone: "error", title: "No key was created.", text: "Creating your key failed. Go back to the workshop page and try again." },
 };
 
-function KeyBox({ secret }: { secret: string }) {
+export function KeyBox({ secret }: { secret: string }) {
   const [revealed, setRevealed] = useState(false);
   return (
     <div class="keybox">
@@ -141,7 +141,7 @@ const SHELLS: { id: Shell; label: string }[] = [
   { id: "powershell", label: "Windows (PowerShell)" },
 ];
 
-function UseIt({ k }: { k: MyKey }) {
+export function UseIt({ k }: { k: MyKey }) {
   const [shell, setShell] = useState<Shell>("posix");
   const [language, setLanguage] = useState<SnippetLanguage>("python");
   const [model, setModel] = useState(k.models[0]?.id ?? "");

@@ -5,6 +5,8 @@ import { api, apiBlob, ApiError, errorMessage } from "./api.js";
 import { HealthPanel } from "./health-panel.js";
 import { signIn } from "./auth.js";
 import { STATE_LABEL } from "./phase.js";
+import { ConfirmRevoke, TopUpDialog } from "./organizer-dialogs.js";
+import { AuditPanel, ClaimOnBehalfPanel, InviteListPanel } from "./organizer-panels.js";
 import { RoomCodePanel } from "./room-code-display.js";
 import type { Route } from "./router.js";
 import { useSessionEnded } from "./session-ended.js";
@@ -207,6 +209,9 @@ function SpendChart({ spend, capUsd, workshop }: { spend: AdminClaims["spend"]; 
   );
 }
 
+/** States whose key can be topped up or revoked (and so selected for a bulk action). */
+const LIVE: ClaimStatus[] = ["ACTIVE", "UNBOUND", "MINTED"];
+
 const STATUS_WORDS: Record<ClaimStatus, string> = {
   ACTIVE: "Active",
   UNBOUND: "Unbound",
@@ -227,6 +232,12 @@ function ClaimNote({ c }: { c: AdminClaim }) {
       </span>
     );
   }
+  if (c.handed_out_by && (c.status === "ACTIVE" || c.status === "MINTED")) {
+    return <span class="claim-note">Claimed in the room by {c.handed_out_by}.</span>;
+  }
+  if (c.status === "REVOKED" && c.reallowed_at) {
+    return <span class="claim-note">Turned off; allowed a new key: they can claim again from the workshop page.</span>;
+  }
   if (c.status === "REVOKED") {
     return (
       <span class="claim-note">
@@ -245,9 +256,17 @@ function ClaimsTable({
   onRetry,
   onRevoke,
   onFinishRevoke,
+  onTopUp,
+  onAllowAgain,
+  selected,
+  onSelect,
 }: {
   claims: AdminClaim[];
   busy: string | null;
+  onTopUp: (c: AdminClaim) => void;
+  onAllowAgain: (c: AdminClaim) => void;
+  selected: Set<string>;
+  onSelect: (userId: string, on: boolean) => void;
   onRetry: (c: AdminClaim) => void;
   onRevoke: (c: AdminClaim) => void;
   onFinishRevoke: (c: AdminClaim) => void;
@@ -266,6 +285,9 @@ function ClaimsTable({
           <caption class="visually-hidden">Claims</caption>
           <thead>
             <tr>
+              <th scope="col">
+                <span class="visually-hidden">Select</span>
+              </th>
               <th scope="col">Attendee</th>
               <th scope="col">Status</th>
               <th scope="col" class="num">
@@ -280,13 +302,18 @@ function ClaimsTable({
           <tbody>
             {shown.length === 0 && (
               <tr>
-                <td colSpan={5} class="muted">
+                <td colSpan={6} class="muted">
                   {claims.length === 0 ? "No claims yet." : "No claim matches."}
                 </td>
               </tr>
             )}
             {shown.map((c) => (
               <tr key={c.user_id} data-user={c.user_id}>
+                <td>
+                  {LIVE.includes(c.status) && (
+                    <input type="checkbox" checked={selected.has(c.user_id)} onChange={(e) => onSelect(c.user_id, (e.target as HTMLInputElement).checked)} aria-label={`Select ${c.email}`} />
+                  )}
+                </td>
                 <th scope="row">
                   <span class="claim-name">{c.display_name || "—"}</span>
                   <span class="claim-email">{c.email}</span>
@@ -310,8 +337,18 @@ function ClaimsTable({
                     </button>
                   )}
                   {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onTopUp(c)} aria-label={`Top up the key of ${c.email}`}>
+                      Top up
+                    </button>
+                  )}
+                  {(c.status === "ACTIVE" || c.status === "UNBOUND" || c.status === "MINTED") && (
                     <button type="button" class="btn btn-small btn-danger" disabled={busy === c.user_id} onClick={() => onRevoke(c)} aria-label={`Revoke the key of ${c.email}`}>
                       Revoke
+                    </button>
+                  )}
+                  {c.status === "REVOKED" && c.returned_usd !== null && !c.reallowed_at && (
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onAllowAgain(c)} aria-label={`Allow ${c.email} a new key`}>
+                      Allow a new key
                     </button>
                   )}
                   {c.status === "REVOKED" && c.returned_usd === null && (
@@ -329,38 +366,12 @@ function ClaimsTable({
   );
 }
 
-function ConfirmRevoke({ claim, onCancel, onConfirm }: { claim: AdminClaim; onCancel: () => void; onConfirm: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    ref.current?.showModal();
-  }, []);
-  return (
-    <dialog ref={ref} class="dialog" aria-labelledby="revoke-title" onCancel={onCancel} onClose={onCancel}>
-      <h2 id="revoke-title" class="h3">
-        Revoke this key?
-      </h2>
-      <p>
-        The key of <strong class="break">{claim.display_name || claim.email}</strong> ({claim.email}) stops working at once. What it
-        has not spent, and its place, go back to the pool for someone else. This cannot be undone.
-      </p>
-      <div class="dialog-actions">
-        <button type="button" class="btn btn-secondary" onClick={onCancel}>
-          Cancel
-        </button>
-        <button type="button" class="btn btn-danger" onClick={onConfirm}>
-          Revoke key
-        </button>
-      </div>
-    </dialog>
-  );
-}
-
-async function downloadCsv(slug: string, file: "marketing" | "attendance"): Promise<void> {
+async function downloadCsv(slug: string, file: "marketing" | "attendance" | "audit"): Promise<void> {
   const blob = await apiBlob(`/admin/workshops/${slug}/${file}.csv`, { auth: true });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = file === "marketing" ? `${slug}-marketing-consent.csv` : `${slug}-attendance.csv`;
+  a.download = file === "marketing" ? `${slug}-marketing-consent.csv` : `${slug}-${file}.csv`;
   document.body.append(a);
   a.click();
   a.remove();
@@ -372,7 +383,11 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
-  const [revoking, setRevoking] = useState<AdminClaim | null>(null);
+  const [revoking, setRevoking] = useState<AdminClaim[] | null>(null);
+  const [toppingUp, setToppingUp] = useState<AdminClaim[] | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Bumped after every action, so the audit list follows.
+  const [actions, setActions] = useState(0);
   const load = async () => {
     try {
       setData(await api<AdminClaims>(`/admin/workshops/${slug}/claims`, { auth: true }));
@@ -394,6 +409,7 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
       await what();
       setMessage({ tone: "ok", text: done });
       await Promise.all([load(), onStatus()]);
+      setActions((n) => n + 1);
     } catch (err) {
       setMessage({ tone: "error", text: errorMessage(err) });
     } finally {
@@ -406,6 +422,25 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
   const totals = data?.totals;
   const lastSample = data?.spend.at(-1);
   const spent = lastSample?.usage_usd ?? 0;
+  const chosen = (data?.claims ?? []).filter((c) => selected.has(c.user_id) && LIVE.includes(c.status));
+  /** One request per key, one after another (each is its own conditional write); the message says what moved. */
+  const bulk = (list: AdminClaim[], path: string, body: unknown, done: (ok: number, failed: string[]) => string) =>
+    act(
+      "bulk",
+      async () => {
+        const failed: string[] = [];
+        for (const c of list) {
+          try {
+            await api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/${path}`, { method: "POST", auth: true, body });
+          } catch (err) {
+            failed.push(`${c.email}: ${errorMessage(err)}`);
+          }
+        }
+        setSelected(new Set());
+        if (failed.length) throw new Error(`${done(list.length - failed.length, failed)} Not done: ${failed.join("; ")}`);
+      },
+      done(list.length, []),
+    );
   return (
     <>
       <p class="back">
@@ -499,6 +534,19 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
           </section>
           <SpendChart spend={data.spend} capUsd={totals.cap_usd} workshop={workshop} />
           <h2>Claims</h2>
+          <InviteListPanel slug={slug} onUploaded={() => setActions((n) => n + 1)} />
+          <ClaimOnBehalfPanel slug={slug} onClaimed={() => void load().then(() => setActions((n) => n + 1))} />
+          {chosen.length > 0 && (
+            <div class="toolbar" role="group" aria-label="Selected keys">
+              <span>{chosen.length} selected</span>
+              <button type="button" class="btn btn-secondary" onClick={() => setToppingUp(chosen)}>
+                Top up selected
+              </button>
+              <button type="button" class="btn btn-danger" onClick={() => setRevoking(chosen)}>
+                Revoke selected
+              </button>
+            </div>
+          )}
           <ClaimsTable
             claims={data.claims}
             busy={busy}
@@ -509,7 +557,22 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
                 `Retried the guardrail binding for ${c.email}.`,
               )
             }
-            onRevoke={(c) => setRevoking(c)}
+            onRevoke={(c) => setRevoking([c])}
+            onTopUp={(c) => setToppingUp([c])}
+            onAllowAgain={(c) =>
+              act(
+                c.user_id,
+                () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/allow-again`, { method: "POST", auth: true, body: {} }),
+                `${c.email} can claim a new key now.`,
+              )
+            }
+            selected={selected}
+            onSelect={(userId, on) => {
+              const next = new Set(selected);
+              if (on) next.add(userId);
+              else next.delete(userId);
+              setSelected(next);
+            }}
             onFinishRevoke={(c) =>
               act(
                 c.user_id,
@@ -520,13 +583,40 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
           />
         </>
       )}
-      {revoking && (
+      {toppingUp && totals && (
+        <TopUpDialog
+          claims={toppingUp}
+          totals={totals}
+          onCancel={() => setToppingUp(null)}
+          onConfirm={(amount) => {
+            const list = toppingUp;
+            setToppingUp(null);
+            if (list.length > 1) {
+              void bulk(list, "top-up", { amount_usd: amount }, (n) => `Topped up ${n} keys by ${formatUsd(amount)}: ${formatUsd(n * amount)} in all from the pool.`);
+              return;
+            }
+            const c = list[0]!;
+            void act(
+              c.user_id,
+              () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/top-up`, { method: "POST", auth: true, body: { amount_usd: amount } }),
+              `Topped up the key of ${c.email} by ${formatUsd(amount)}.`,
+            );
+          }}
+        />
+      )}
+      {revoking && totals && (
         <ConfirmRevoke
-          claim={revoking}
+          claims={revoking}
+          totals={totals}
           onCancel={() => setRevoking(null)}
           onConfirm={() => {
-            const c = revoking;
+            const list = revoking;
             setRevoking(null);
+            if (list.length > 1) {
+              void bulk(list, "revoke", {}, (n) => `Revoked ${n} keys.`);
+              return;
+            }
+            const c = list[0]!;
             void act(
               c.user_id,
               () => api(`/admin/workshops/${slug}/claims/${encodeURIComponent(c.user_id)}/revoke`, { method: "POST", auth: true, body: {} }),
@@ -535,6 +625,7 @@ function WorkshopDashboard({ slug, workshop, roomCode, onStatus }: { slug: strin
           }}
         />
       )}
+      {data && <AuditPanel slug={slug} version={actions} onDownload={() => void act("audit", () => downloadCsv(slug, "audit"), "Organizer actions CSV downloaded.")} />}
     </>
   );
 }

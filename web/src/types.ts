@@ -5,6 +5,7 @@
  */
 
 import type { PublicWorkshopFacts } from "../../workshops/derive.js";
+import type { PoolTotals } from "../../workshops/pool.js";
 
 export interface CatalogModel {
   id: string;
@@ -108,16 +109,18 @@ export interface AdminClaim {
   last_error: string | null;
   /** UNBOUND only: why, in plain words. */
   unbound_reason: string | null;
+  /** Revoked claims an organizer allowed to claim again (not claimed yet). */
+  reallowed_at: string | null;
+  /** Keys revoked before the current one. */
+  earlier_keys: { limit_usd: number; usage_usd: number; returned_usd: number; revoked_at: string | null }[];
+  /** Claims an organizer made for someone in the room: who. */
+  handed_out_by: string | null;
 }
 
 export interface AdminClaims {
   claims: AdminClaim[];
-  totals: {
-    claimed: number;
-    capacity: number;
-    keys_left: number;
-    committed_usd: number;
-    cap_usd: number;
+  /** The pool's figures (what the revoke and top-up dialogs reckon with), spend, and revoked keys apart. */
+  totals: PoolTotals & {
     usage_usd: number;
     revoked: { keys: number; usage_usd: number };
   };
