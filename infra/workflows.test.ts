@@ -121,6 +121,10 @@ describe("house rules", () => {
     }
   });
 
+  it("checks the pull request's models against OpenRouter's model list, where the merge is decided", () => {
+    expect(runs(workflow("pr.yml").jobs.check)).toContain("npm run workshops:check -- --models");
+  });
+
   it("previews every same-repository pull request and posts the diff on it, without the OpenRouter key", () => {
     const w = workflow("pr.yml");
     expect(Object.keys(w.on)).toEqual(["pull_request"]);
