@@ -80,6 +80,8 @@ export interface MonitoringArgs {
   organizerEmail: boolean;
   region: string;
   thresholds?: Partial<MonitoringThresholds>;
+  /** Topics, alarms and the dashboard are named `<namePrefix>…`: the only ones the deploy role may touch (infra/iam). */
+  namePrefix: string;
   tags?: Record<string, string>;
 }
 
@@ -93,7 +95,7 @@ export class Monitoring extends pulumi.ComponentResource {
   readonly organizerTopics = new Map<string, aws.sns.Topic>();
 
   constructor(name: string, private readonly args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("workshop-key-minter:ops:Monitoring", name, {}, opts);
+    super("wkm:ops:Monitoring", name, {}, opts);
     const t = { ...MONITORING_THRESHOLDS, ...args.thresholds };
     this.topic = this.createTopic(name);
     this.lambdaAlarms(name, t);
@@ -106,7 +108,7 @@ export class Monitoring extends pulumi.ComponentResource {
   }
 
   private createTopic(name: string): aws.sns.Topic {
-    const topic = new aws.sns.Topic(`${name}-alerts`, { tags: this.args.tags }, { parent: this });
+    const topic = new aws.sns.Topic(`${name}-alerts`, { name: `${this.args.namePrefix}alerts`, tags: this.args.tags }, { parent: this });
     this.args.alertEmails.forEach(
       (email, i) => new aws.sns.TopicSubscription(`${name}-alerts-${i}`, { topic: topic.arn, protocol: "email", endpoint: email }, { parent: this }),
     );
@@ -118,6 +120,7 @@ export class Monitoring extends pulumi.ComponentResource {
       name,
       {
         ...spec,
+        name: `${this.args.namePrefix}${name}`,
         alarmDescription: `${what} Runbook: ${runbookPath(runbook)}`,
         alarmActions: [this.topic.arn, ...extraActions],
         okActions: [this.topic.arn, ...extraActions],
@@ -247,7 +250,7 @@ export class Monitoring extends pulumi.ComponentResource {
    */
   private organizerTopic(name: string, w: Workshop): pulumi.Input<string>[] {
     if (!this.args.organizerEmail || w.organizers.length === 0) return [];
-    const topic = new aws.sns.Topic(`${name}-${w.slug}-organizers`, { tags: this.args.tags }, { parent: this });
+    const topic = new aws.sns.Topic(`${name}-${w.slug}-organizers`, { name: `${this.args.namePrefix}${w.slug}-organizers`, tags: this.args.tags }, { parent: this });
     w.organizers.forEach(
       (email, i) => new aws.sns.TopicSubscription(`${name}-${w.slug}-organizers-${i}`, { topic: topic.arn, protocol: "email", endpoint: email }, { parent: this }),
     );
@@ -259,7 +262,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const body = pulumi
       .all([this.args.functions.api.name, this.args.functions.jobs.name, this.args.api.id, this.args.api.stage])
       .apply(([apiFn, jobsFn, apiId, stage]) => JSON.stringify(dashboardBody({ workshops: this.args.workshops, region: this.args.region, apiFn, jobsFn, apiId, stage })));
-    return new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: `${pulumi.getStack()}-workshop-key-minter`, dashboardBody: body }, { parent: this });
+    return new aws.cloudwatch.Dashboard(`${name}-dashboard`, { dashboardName: `${this.args.namePrefix}dashboard`, dashboardBody: body }, { parent: this });
   }
 }
 

@@ -72,7 +72,13 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       return { name: queue, arn: arn("sqs", queue), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${queue}` };
     }
     case "aws:sns/topic:Topic":
-      return { arn: arn("sns", `${name}-topic`) };
+      return { arn: arn("sns", inputs.name ?? `${name}-topic`) };
+    case "aws:sns/topicSubscription:TopicSubscription":
+      return { arn: `${inputs.topic}:0a1b2c3d-${name}` };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { arn: arn("cloudwatch", `alarm:${inputs.name ?? name}`) };
+    case "aws:cloudwatch/dashboard:Dashboard":
+      return { dashboardArn: `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${inputs.dashboardName}` };
     case "aws:scheduler/scheduleGroup:ScheduleGroup": {
       const group = physicalName(inputs.name, inputs.namePrefix, `${name}-grp`);
       return { name: group, arn: arn("scheduler", `schedule-group/${group}`) };

@@ -141,6 +141,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     alertEmails: settings.alertEmails,
     organizerEmail: settings.sesEmail !== undefined,
     region: settings.region,
+    namePrefix: prefix,
     tags,
   });
 

@@ -234,6 +234,15 @@ const PROVIDER_CALLS: Record<string, ((r: RecordedResource) => Call[]) | "no AWS
   "aws:cognito/user:User": (r) => userPoolCalls(r, ["cognito-idp:AdminCreateUser", "cognito-idp:AdminGetUser", "cognito-idp:AdminUpdateUserAttributes"]),
   "aws:cognito/userInGroup:UserInGroup": (r) =>
     userPoolCalls(r, ["cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminRemoveUserFromGroup"]),
+  "aws:sns/topic:Topic": (r) =>
+    calls(["sns:CreateTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource", "sns:DeleteTopic"], r.state.arn),
+  "aws:sns/topicSubscription:TopicSubscription": (r) => [
+    ...calls(["sns:Subscribe"], r.inputs.topic),
+    ...calls(["sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:Unsubscribe"], r.state.arn),
+  ],
+  "aws:cloudwatch/metricAlarm:MetricAlarm": (r) =>
+    calls(["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:DeleteAlarms"], r.state.arn),
+  "aws:cloudwatch/dashboard:Dashboard": (r) => calls(["cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"], r.state.dashboardArn),
   "random:index/randomPassword:RandomPassword": "no AWS call",
   "pulumi-nodejs:dynamic/openrouter:Guardrail": "no AWS call",
   "pulumi:providers:aws": "no AWS call",
