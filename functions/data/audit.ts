@@ -31,7 +31,7 @@ export interface AuditEntry {
 export function auditStore(table: Table) {
   const { doc, W, retention, queryWorkshopItems } = table;
   return {
-    /** `keyExpiresAt`: the workshop's key expiry; the entry lives as long as its claims (README "Privacy"). */
+    /** `keyExpiresAt`: the workshop's key expiry; the entry lives as long as its claims (docs/privacy.md). */
     async recordAudit(slug: string, entry: AuditEntry, keyExpiresAt: string): Promise<void> {
       await doc.send(
         new PutCommand({

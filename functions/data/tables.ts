@@ -51,7 +51,7 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  * The attribute `ttl` (epoch seconds) makes DynamoDB delete an item even if no job ever does: claims
  * (they hold the plaintext key and an email), email locks, invite lists, audit entries and spend samples a grace period after the
  * workshop's keys expire; attendee profiles and consents a retention period after they were last
- * written (README "Privacy"); attempt counters an hour after their window. Workshop items and
+ * written (docs/privacy.md); attempt counters an hour after their window. Workshop items and
  * ledgers have none: the deploy owns them.
  */
 

@@ -15,7 +15,7 @@ export { KEYS_PAGE_SIZE } from "./keys.js";
  * the fields this product reads, so a changed upstream shape fails loudly instead of turning into
  * `undefined` in a claim.
  *
- * Why not the official `@openrouter/sdk` here (measured, README "Performance"): in the Lambdas it
+ * Why not the official `@openrouter/sdk` here (measured, docs/performance.md): in the Lambdas it
  * was about 170 KB of each bundle (its models need zod's full build), and a key's create + assign
  * cost twice the CPU (2.4 ms against 1.1 ms), for a dozen plain JSON calls whose retries and
  * timeouts are ours anyway. The SDK remains the judge of the emulator's fidelity:

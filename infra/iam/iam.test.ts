@@ -284,13 +284,13 @@ async function mismatches(principal: Principal, requests: Call[], expected: "All
 
 // ── the documents ───────────────────────────────────────────────────────────────────────────────
 describe("the committed documents", () => {
-  it("are valid JSON whose placeholders the README explains and the renderer fills", () => {
-    const readme = readFileSync(join(IAM_DIR, "..", "..", "README.md"), "utf8");
+  it("are valid JSON whose placeholders the deploy guide explains and the renderer fills", () => {
+    const readme = readFileSync(join(IAM_DIR, "..", "..", "docs", "deploy.md"), "utf8");
     for (const name of IAM_DOCUMENTS) {
       const text = iamTemplate(name);
       expect(() => JSON.parse(text), name).not.toThrow();
       expect(JSON.stringify(doc(name)), name).not.toMatch(/\{\{[A-Z_]*\}\}/);
-      expect(readme, `README names ${name}.json`).toContain(`infra/iam/${name}.json`);
+      expect(readme, `docs/deploy.md names ${name}.json`).toContain(`infra/iam/${name}.json`);
     }
     expect(readme).toContain("npm run -s infra:iam --");
   });
