@@ -90,6 +90,9 @@ export const ENVIRONMENT_CREDENTIALS_ONLY: Plugin = {
   },
 };
 
+/** Dynamically imported by @smithy/core for event-stream operations only (see bundleFunction). */
+export const EVENT_STREAMS_MODULE = "@smithy/core/event-streams";
+
 export async function bundleFunction(entry: string, options: BundleOptions = {}): Promise<BundledFunction> {
   const entryPath = resolve(REPO_ROOT, entry);
   const name = options.name ?? basename(dirname(entryPath));
@@ -121,6 +124,10 @@ export async function bundleFunction(entry: string, options: BundleOptions = {})
       logLevel: "silent",
       metafile: true,
       plugins: [ENVIRONMENT_CREDENTIALS_ONLY],
+      // The SDK loads its event-stream serde with a dynamic import, only for operations that stream
+      // events; neither DynamoDB nor Secrets Manager has one, so the bundle leaves it to the Lambda
+      // runtime's own SDK (nodejs22.x ships it) instead of carrying 15 KB no request ever loads.
+      external: [EVENT_STREAMS_MODULE],
     }));
   } catch (cause) {
     throw new BundleError(`esbuild could not bundle ${relative(REPO_ROOT, entryPath)}: ${(cause as Error).message}`, entry, { cause });

@@ -95,7 +95,7 @@ describe("organizer controls on the dashboard", () => {
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await page.getByText("Revoked the key of bo@example.org.").waitFor();
 
-    await row(page, "bo@example.org").getByRole("button", { name: "Allow bo@example.org a new key" }).click();
+    await row(page, "bo@example.org").getByRole("button", { name: "Allow a new key for bo@example.org" }).click();
     await page.getByText("bo@example.org can claim a new key now.").waitFor();
     await row(page, "bo@example.org").getByText("allowed a new key").waitFor();
     expect((await callApi(stack.url, bo.token, "POST", `/api/workshops/${SLUG}/claim`, {})).status).toBe(201);

@@ -347,7 +347,7 @@ function ClaimsTable({
                     </button>
                   )}
                   {c.status === "REVOKED" && c.returned_usd !== null && !c.reallowed_at && (
-                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onAllowAgain(c)} aria-label={`Allow ${c.email} a new key`}>
+                    <button type="button" class="btn btn-small" disabled={busy === c.user_id} onClick={() => onAllowAgain(c)} aria-label={`Allow a new key for ${c.email}`}>
                       Allow a new key
                     </button>
                   )}
