@@ -1,8 +1,14 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, screenshot, watchedPage } from "../local/chromium.js";
+import { axeViolations, launchChromium, screenshot, watchedPage } from "../local/chromium.js";
 import { startLocalStack, type LocalStack } from "../local/stack.js";
 import { callApi, signIn, signInOnProvider, tempDirs, workshopFileAround, writeWorkshopFiles } from "../local/testing.js";
+
+/** A screenshot, and axe-core's check of the same state in light and dark: nothing found. */
+async function shot(page: Page, name: string): Promise<void> {
+  await screenshot(page, `organizer-actions-${name}`);
+  expect(await axeViolations(page)).toEqual([]);
+}
 
 /**
  * The organizer's controls of issue 22 in a real Chromium against the real local stack: top up a
@@ -68,7 +74,7 @@ describe("organizer controls on the dashboard", () => {
     const dialog = page.getByRole("dialog", { name: "Top up this key" });
     await dialog.getByLabel("Amount per key (US dollars)").fill("1.5");
     expect(await dialog.getByTestId("topup-total").innerText()).toMatch(/by \$1\.50, taken from the pool, which has \$19\.00 uncommitted of its \$20\.00 cap/);
-    await screenshot(page, "organizer-actions-topup-dialog");
+    await shot(page, "topup-dialog");
     await dialog.getByRole("button", { name: "Top up" }).click();
     await page.getByText("Topped up the key of ann@example.org by $1.50.").waitFor();
     await expect.poll(() => row(page, "ann@example.org").locator("td.num").innerText()).toContain("$2.50");
@@ -112,6 +118,7 @@ describe("organizer controls on the dashboard", () => {
     await page.getByRole("button", { name: "Claim their key" }).click();
     const shown = page.getByTestId("behalf-key");
     await shown.getByRole("heading", { name: "The key of Cy" }).waitFor();
+    await shot(page, "claim-on-behalf-masked"); // before "Show": no key in a screenshot
     await shown.getByRole("button", { name: "Show" }).click();
     expect(await shown.locator("#api-key").innerText()).toMatch(/^sk-or-/);
     await shown.getByTestId("snippet").waitFor();
@@ -136,7 +143,7 @@ describe("organizer controls on the dashboard", () => {
     await page.getByRole("button", { name: "Revoke selected" }).click();
     const dialog = page.getByRole("dialog", { name: "Revoke 2 keys?" });
     expect(await dialog.getByTestId("revoke-returns").innerText()).toContain("Up to $2.00 in all goes back to the pool");
-    await screenshot(page, "organizer-actions-bulk-revoke");
+    await shot(page, "bulk-revoke");
     await dialog.getByRole("button", { name: "Revoke 2 keys" }).click();
     await page.getByText("Revoked 2 keys.").waitFor();
     for (const email of ["dee@example.org", "eve@example.org"]) await expect.poll(() => row(page, email).locator(".status").innerText()).toBe("Revoked");
@@ -163,7 +170,7 @@ describe("who may claim", () => {
     const out = await tryToClaimOnPage(DOMAIN_SLUG, "outsider@gmail.com");
     await out.page.getByText(/Keys for this workshop are for people with an email address at @uni-example\.edu/).waitFor();
     expect(await out.page.locator("main").innerText()).toContain("You signed in as outsider@gmail.com");
-    await screenshot(out.page, "organizer-actions-domain-refused-phone");
+    await shot(out.page, "domain-refused-phone");
     await out.close();
 
     const inside = await tryToClaimOnPage(DOMAIN_SLUG, "student@uni-example.edu");
@@ -184,7 +191,7 @@ describe("who may claim", () => {
     await listed.close();
     const stranger = await tryToClaimOnPage(INVITE_SLUG, "stranger@example.org");
     await stranger.page.getByText(/people on the invite list the organizers uploaded, and stranger@example\.org is not on it/).waitFor();
-    await screenshot(stranger.page, "organizer-actions-invite-refused-phone");
+    await shot(stranger.page, "invite-refused-phone");
     await stranger.close();
 
     await page.reload();
