@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import * as z from "zod/mini";
 import type { Principal } from "../auth/index.js";
+import { attemptWindow } from "../domain/attempts.js";
 import { consentForWorkshop } from "../domain/consent.js";
 import { cleanDisplayName } from "../domain/display-name.js";
 import { normalizeEmail } from "../domain/email.js";
@@ -68,11 +69,11 @@ export function attendeeRoutes(app: Hono<Env>, deps: AttendeeDeps) {
     const p = c.get("principal");
     const slug = param(c, "slug", slugParam);
     const body = await readBody(c, ClaimBody, { optional: true });
-    await workshops.get(slug);
+    const { config } = await workshops.get(slug);
     if (!p.email) throw new EmailNotVerifiedError();
-    const { attendee, ledger } = await store.getClaimantAndLedger(p.sub, slug);
-    if (!attendee?.confirmed_at) throw new ProfileNotConfirmedError();
-    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: attendee.display_name, roomCode: body.code }, ledger);
+    const read = await store.getClaimReads(p.sub, slug, attemptWindow(config, now()).id);
+    if (!read.attendee?.confirmed_at) throw new ProfileNotConfirmedError();
+    const outcome = await engine.claim(slug, { userId: p.sub, email: p.email, displayName: read.attendee.display_name, roomCode: body.code }, read);
     return c.json({ key: myKeyView(outcome.claim, outcome.workshop, deps.attendeeBaseUrl) }, outcome.created ? 201 : 200);
   });
 

@@ -26,20 +26,21 @@ export function attemptStore(table: Table) {
 
   return {
     /**
-     * Counts one attempt of `kind`, only while every limit in `below` still holds (each count is
-     * strictly below its limit): `{claims: 30, wrong_room_codes: 10}` counts a claim unless the
-     * person already made 30 claims or 10 wrong guesses in this window.
+     * Counts one attempt of each of `kinds` in one write, only while every limit in `below` still
+     * holds (each count is strictly below its limit): `{claims: 30, wrong_room_codes: 10}` counts a
+     * claim unless the person already made 30 claims or 10 wrong guesses in this window.
      */
-    async countAttempt(slug: string, userId: string, window: { id: string; endsAt: number }, kind: AttemptKind, below: Partial<Record<AttemptKind, number>>): Promise<void> {
+    async countAttempt(slug: string, userId: string, window: { id: string; endsAt: number }, kinds: readonly AttemptKind[], below: Partial<Record<AttemptKind, number>>): Promise<void> {
       const e = new Expression();
       const key = { pk: slug, sk: attemptsSk(userId, window.id) };
+      const adds = kinds.map((kind) => `${e.name(kind)} ${e.value(1)}`).join(", ");
       const limits = Object.entries(below).map(([attr, max]) => `(attribute_not_exists(${e.name(attr)}) OR ${e.name(attr)} < ${e.value(max)})`);
       await conditional<AttemptCounts>("countAttempt", W, key, () =>
         doc.send(
           new UpdateCommand({
             TableName: W,
             Key: key,
-            UpdateExpression: `ADD ${e.name(kind)} ${e.value(1)} SET ${e.name("user_id")} = ${e.value(userId)}, ${e.name("window_ends_at")} = ${e.value(window.endsAt)}, ${e.name("ttl")} = ${e.value(Math.floor(window.endsAt / 1000) + TTL_AFTER_WINDOW_S)}`,
+            UpdateExpression: `ADD ${adds} SET ${e.name("user_id")} = ${e.value(userId)}, ${e.name("window_ends_at")} = ${e.value(window.endsAt)}, ${e.name("ttl")} = ${e.value(Math.floor(window.endsAt / 1000) + TTL_AFTER_WINDOW_S)}`,
             ...(limits.length ? { ConditionExpression: limits.join(" AND ") } : {}),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ...e.params(),

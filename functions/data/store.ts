@@ -25,6 +25,7 @@ import { workshopStore } from "./workshops.js";
 
 export type { AttemptCounts, AttemptKind } from "./attempts.js";
 export type { AttendeeItem } from "./attendees.js";
+export type { ClaimReads } from "./claim-reads.js";
 export type { AuditAction, AuditEntry } from "./audit.js";
 export { CLAIM_STATUSES, type ClaimItem, type EarlierKey, type ClaimStatus, type ClaimTransition } from "./claims.js";
 export type { WorkshopConsent } from "./consents.js";

@@ -28,9 +28,10 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *   sk = "ATTEMPTS#<user_id>#<window>"  one person's claim attempts in one attempt window (the room
  *       code's rotation, `domain/attempts.ts`; `<window>` is e.g. "5m5893421"):
  *       { user_id, claims (number), wrong_room_codes (number), window_ends_at (epoch ms), ttl }
- *       Each count is an UpdateItem ADD whose condition holds the limit, so containers racing each
- *       other cannot count past it; the next window is a new item, and `ttl` (an hour after the
- *       window ends) clears the old ones.
+ *       Read with the claim's BatchGet (data/claim-reads.ts); written only by claims that do not create
+ *       a key (the one that does happens once per person). Each count is an UpdateItem ADD whose
+ *       condition holds the limit, so containers racing each other cannot count past it; the next
+ *       window is a new item, and `ttl` (an hour after the window ends) clears the old ones.
  *   sk = "INVITE#<normalized>" one address of the organizers' uploaded invite list (data/invites.ts, workshops with
  *       attendees.invite_list): { email, email_normalized, invited_at, ttl } with the claims' retention
  *   sk = "AUDIT#<iso time>#<n>" one organizer action (data/audit.ts): { at, action, by, user_id?, email?,

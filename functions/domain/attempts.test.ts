@@ -8,7 +8,8 @@ import { roomCodeAt, roomCodeStep } from "./room-code.js";
 /**
  * Attempt limits through the API app, against dynalite and the emulator, with the clock in the
  * test's hands: 10 wrong room codes and then 429 until the code changes, whatever code comes next;
- * 30 claims and then 429; a new window counts from zero; racing requests cannot count past a limit.
+ * a key and 30 more claims and then 429; a new window counts from zero; racing requests cannot count
+ * past a limit.
  */
 
 const ROTATE_MIN = 5;
@@ -85,8 +86,9 @@ describe("wrong room codes", () => {
 describe("claims per person", () => {
   it("are bounded per window on every workshop, with or without a room code", async () => {
     const { token } = await stack.attendee(`reloader-${clock}@example.com`);
+    // The claim that creates the key is not counted (it happens once); each one after it is.
     expect((await claim(token, "open-door")).status).toBe(201);
-    for (let i = 2; i <= ATTEMPT_LIMITS.claims; i++) expect((await claim(token, "open-door")).status, `claim ${i}`).toBe(200);
+    for (let i = 1; i <= ATTEMPT_LIMITS.claims; i++) expect((await claim(token, "open-door")).status, `repeat ${i}`).toBe(200);
     const windowEnd = attemptWindow({}, clock).endsAt;
     const blocked = await claim(token, "open-door");
     expect(blocked.status).toBe(429);

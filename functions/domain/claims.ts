@@ -2,8 +2,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { claimWindow, effectiveCapacity, keyExpiresAt, keyName, roundUsd } from "../../workshops/derive.js";
 import type { ClaimCodePolicy, Workshop } from "../../workshops/schema.js";
 import { ConditionRefusedError } from "../data/errors.js";
-import type { ClaimItem, ClaimStatus, Ledger, WorkshopRecord } from "../data/store.js";
-import { countClaim, countWrongRoomCode } from "./attempts.js";
+import type { ClaimItem, ClaimReads, ClaimStatus, Ledger, WorkshopRecord } from "../data/store.js";
+import { attemptRefusal, attemptWindow, countClaim, countWrongRoomCode } from "./attempts.js";
 import { bind, retryBinding } from "./bind.js";
 import { unboundReason } from "./unbound.js";
 import { normalizeEmail } from "./email.js";
@@ -26,6 +26,7 @@ import {
   RoomCodeInvalidError,
   RoomCodeRequiredError,
   SoldOutError,
+  TooManyAttemptsError,
 } from "./errors.js";
 import { checkProjectorLink, PROJECTOR_LINK_MAX_MS, signProjectorLink } from "./projector-link.js";
 import { currentRoomCode, isRoomCodeValid, normalizeRoomCode, type CurrentRoomCode } from "./room-code.js";
@@ -123,12 +124,28 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
   return {
     /**
-     * Counted against the person's attempt limits first (attempts.ts): past them, 429 until the window
-     * ends. `ledger`: the workshop's ledger when the caller read it already (with the attendee, one BatchGet).
+     * Held to the person's attempt limits (attempts.ts): refused with 429 when the counts read are at
+     * a limit; a claim that does not create a key is counted once answered (past the limit, 429).
+     * `read`: the ledger and counts when the caller read them already (with the attendee, one
+     * BatchGet); read here when absent or of an earlier attempt window.
      */
-    async claim(slug: string, who: Claimant, ledger?: Ledger): Promise<ClaimOutcome> {
-      await countClaim(store, (await workshops.get(slug)).config, who.userId, now());
-      return claim(d, slug, who, 1, ledger);
+    async claim(slug: string, who: Claimant, read?: ClaimReads): Promise<ClaimOutcome> {
+      const w = (await workshops.get(slug)).config;
+      const at = now();
+      const window = attemptWindow(w, at);
+      const reads = read?.attemptWindow === window.id ? read : await store.getClaimReads(who.userId, slug, window.id, { withAttendee: false });
+      const tooMany = attemptRefusal(w, reads.attempts, window, at);
+      if (tooMany) throw tooMany;
+      let outcome: ClaimOutcome;
+      try {
+        outcome = await claim(d, slug, who, 1, reads.ledger);
+      } catch (err) {
+        // A wrong room code was counted, with its claim, where it was judged.
+        if (!(err instanceof RoomCodeInvalidError || err instanceof TooManyAttemptsError)) await countClaim(store, w, who.userId, at);
+        throw err;
+      }
+      if (!outcome.created) await countClaim(store, w, who.userId, at);
+      return outcome;
     },
 
     /**

@@ -16,11 +16,11 @@ import { point, refusalReasonOf, statusClassOf, type Observer } from "./observer
 export function observeClaims(engine: ClaimEngine, observe: Observer): ClaimEngine {
   return {
     ...engine,
-    async claim(slug, who, ledger) {
+    async claim(slug, who, read) {
       setCorrelationId(claimIdFor(slug, who.userId));
       const started = performance.now();
       try {
-        const outcome = await engine.claim(slug, who, ledger);
+        const outcome = await engine.claim(slug, who, read);
         if (outcome.created) observe(point("ClaimsMinted", 1, { workshop: slug }));
         if (outcome.created && outcome.claim.status === "UNBOUND") observe(point("KeysUnbound", 1, { workshop: slug }));
         return outcome;
