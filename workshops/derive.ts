@@ -169,3 +169,58 @@ export function workshopWarnings(w: Workshop): WorkshopWarning[] {
   }
   return out;
 }
+
+/**
+ * Above this many places (`effectiveCapacity`) a workshop's claims, email locks and attempt counters
+ * are spread over several DynamoDB partitions, one per this many places (README, "Scale"): a first
+ * claim writes about 4 KB to its workshop's partition, and one partition takes about 1,000 WCU/s, so
+ * one partition holds a room of 1,000 claiming within 4 s with room to spare for repeats and the jobs.
+ */
+export const CLAIM_SHARD_PLACES = 1_000;
+
+/**
+ * How many partitions a workshop's claims live in: 1 (pk = <slug>, the layout of every workshop up
+ * to CLAIM_SHARD_PLACES places) or one per CLAIM_SHARD_PLACES places (pk = <slug>#<hex>). Fixed for
+ * the workshop's life once claims open: `shardChangeRefusal` refuses a change to it.
+ */
+export function claimShards(w: Workshop, placesPerShard: number = CLAIM_SHARD_PLACES): number {
+  const places = effectiveCapacity(w);
+  return places <= placesPerShard ? 1 : Math.ceil(places / placesPerShard);
+}
+
+/**
+ * How long before claims open a change of shard count is refused already: the functions cache a
+ * workshop's item (and its shard count) for seconds, and a deploy takes minutes.
+ */
+export const SHARDS_FIXED_BEFORE_OPEN_MS = 60 * 60_000;
+
+/** The fields the shard count is derived from, as they are written in the file. */
+const SHARD_FIELDS = [
+  ["openrouter.guardrail.max_keys", (w: Workshop) => w.openrouter.guardrail.max_keys],
+  ["openrouter.guardrail.cap_usd", (w: Workshop) => w.openrouter.guardrail.cap_usd],
+  ["openrouter.budget_usd", (w: Workshop) => w.openrouter.budget_usd],
+] as const;
+
+/**
+ * Why `after` may not replace `before` (the same workshop as deployed, e.g. on the base branch): it
+ * changes the number of partitions its claims live in once claims opened (or open within
+ * SHARDS_FIXED_BEFORE_OPEN_MS), and the claims already written would no longer be found. Names the
+ * changed fields and the fix; undefined when the change is fine.
+ */
+export function shardChangeRefusal(before: Workshop, after: Workshop, nowMs: number): { path: string; message: string } | undefined {
+  const from = claimShards(before);
+  const to = claimShards(after);
+  if (from === to) return undefined;
+  const opensAt = Math.min(Date.parse(before.claims_open_at), Date.parse(after.claims_open_at));
+  if (opensAt > nowMs + SHARDS_FIXED_BEFORE_OPEN_MS) return undefined;
+  const changed = SHARD_FIELDS.filter(([, of]) => of(before) !== of(after));
+  const range = (n: number) => (n === 1 ? `at most ${CLAIM_SHARD_PLACES}` : `${(n - 1) * CLAIM_SHARD_PLACES + 1} to ${n * CLAIM_SHARD_PLACES}`);
+  return {
+    path: changed[0]?.[0] ?? "openrouter.guardrail.max_keys",
+    message:
+      `${changed.map(([p, of]) => `${p} ${of(before)} → ${of(after)}`).join(", ")} changes the workshop's places from ${effectiveCapacity(before)} to ${effectiveCapacity(after)}, ` +
+      `and so its claim partitions from ${from} to ${to}, but claims ${opensAt <= nowMs ? "opened" : "open"} at ${new Date(opensAt).toISOString()}: ` +
+      `the claims already stored would no longer be found. Keep the places (min(max_keys, floor(cap_usd / budget_usd))) ${range(from)}, ` +
+      `or make it a new workshop (a new file and slug)`,
+  };
+}

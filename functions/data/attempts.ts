@@ -1,6 +1,6 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, type Table } from "./table.js";
-import { attemptsSk } from "./tables.js";
+import type { Partitions } from "./partitions.js";
 
 /**
  * One person's attempts in one attempt window (`domain/attempts.ts`): how many claims they sent and
@@ -21,7 +21,7 @@ export type AttemptKind = "claims" | "wrong_room_codes";
 /** An hour after its window ends the counter is of no use: DynamoDB's TTL removes it. */
 const TTL_AFTER_WINDOW_S = 3600;
 
-export function attemptStore(table: Table) {
+export function attemptStore(table: Table, partitions: Pick<Partitions, "attemptsKey">) {
   const { doc, W, conditional } = table;
 
   return {
@@ -32,7 +32,7 @@ export function attemptStore(table: Table) {
      */
     async countAttempt(slug: string, userId: string, window: { id: string; endsAt: number }, kinds: readonly AttemptKind[], below: Partial<Record<AttemptKind, number>>): Promise<void> {
       const e = new Expression();
-      const key = { pk: slug, sk: attemptsSk(userId, window.id) };
+      const key = await partitions.attemptsKey(slug, userId, window.id);
       const adds = kinds.map((kind) => `${e.name(kind)} ${e.value(1)}`).join(", ");
       const limits = Object.entries(below).map(([attr, max]) => `(attribute_not_exists(${e.name(attr)}) OR ${e.name(attr)} < ${e.value(max)})`);
       await conditional<AttemptCounts>("countAttempt", W, key, () =>

@@ -3,7 +3,8 @@ import type { AttemptCounts } from "./attempts.js";
 import type { AttendeeItem } from "./attendees.js";
 import { ledgerOf, type Ledger } from "./ledger.js";
 import type { Table } from "./table.js";
-import { attemptsSk, LEDGER_SK } from "./tables.js";
+import type { Partitions } from "./partitions.js";
+import { LEDGER_SK } from "./tables.js";
 
 /** What a claim reads before it writes anything. */
 export interface ClaimReads {
@@ -23,12 +24,12 @@ export interface ClaimReads {
  * ledger and the counts only decide whether to try: the slot is taken by reserveSlot's conditional
  * write, and the counts are enforced by countAttempt's (domain/attempts.ts says when it runs).
  */
-export function claimReadStore(table: Table) {
+export function claimReadStore(table: Table, partitions: Pick<Partitions, "attemptsKey">) {
   const { doc, A, W } = table;
   return {
     async getClaimReads(userId: string, slug: string, attemptWindow: string, opts: { withAttendee?: boolean } = {}): Promise<ClaimReads> {
       const ledgerKey = { pk: slug, sk: LEDGER_SK };
-      const attemptsKey = { pk: slug, sk: attemptsSk(userId, attemptWindow) };
+      const attemptsKey = await partitions.attemptsKey(slug, userId, attemptWindow);
       let attendee: AttendeeItem | undefined;
       let ledgerItem: Record<string, unknown> | undefined;
       let attempts: AttemptCounts | undefined;

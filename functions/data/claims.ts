@@ -1,5 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, stripKeys, type Table } from "./table.js";
+import type { Partitions } from "./partitions.js";
 import { claimSk, ttlAfterKeyExpiry } from "./tables.js";
 
 /** The claim items, one per (workshop, user): the state machine of DESIGN.md and its transitions. */
@@ -106,27 +107,35 @@ const CLAIMS_END = "CLAIM$";
  */
 const CLAIM_RANGE_BOUNDS = ["4", "8", "c"];
 
-export function claimStore(table: Table) {
+export function claimStore(table: Table, partitions: Partitions) {
   const { doc, W, retention, queryWorkshopItems, conditional } = table;
 
   return {
     async getClaim(slug: string, userId: string): Promise<ClaimItem | undefined> {
-      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: claimSk(userId) }, ConsistentRead: true }));
+      const got = await doc.send(new GetCommand({ TableName: W, Key: await partitions.claimKey(slug, userId), ConsistentRead: true }));
       return stripKeys<ClaimItem>(got.Item);
     },
 
     /**
      * Every claim of a workshop. The claims are read as a few key ranges in parallel, each following
      * its own pages: 3,000 claims are several 1 MB pages, and one chain of pages would read them one
-     * after another. `consistent: false` (organizer views) reads at half the cost; the jobs need
-     * consistent reads (see jobs/plan.ts).
+     * after another. A sharded workshop's partitions are those ranges (each holds at most about
+     * CLAIM_SHARD_PLACES claims); one partition is split by the user id's first hex digit.
+     * `consistent: false` (organizer views) reads at half the cost; the jobs need consistent reads
+     * (see jobs/plan.ts).
      */
     async listClaims(slug: string, opts: { consistent?: boolean } = {}): Promise<ClaimItem[]> {
+      const consistent = opts.consistent ?? true;
+      const pks = await partitions.claimPartitions(slug);
       const bounds = [claimSk(""), ...CLAIM_RANGE_BOUNDS.map(claimSk), CLAIMS_END];
       const ranges = bounds.slice(0, -1).map((from, i) => [from, bounds[i + 1]!] as const);
-      const parts = await Promise.all(ranges.map((between) => queryWorkshopItems(slug, { between }, { consistent: opts.consistent ?? true })));
+      const parts = await Promise.all(
+        pks.length > 1
+          ? pks.map((pk) => queryWorkshopItems(pk, { between: [claimSk(""), CLAIMS_END] }, { consistent }))
+          : ranges.map((between) => queryWorkshopItems(slug, { between }, { consistent })),
+      );
       // BETWEEN includes both ends: a claim whose sort key is exactly a bound is read twice.
-      const bySk = new Map(parts.flat().map((item) => [String(item.sk), item]));
+      const bySk = new Map(parts.flat().map((item) => [`${String(item.pk)} ${String(item.sk)}`, item]));
       return [...bySk.values()].map((item) => stripKeys<ClaimItem>(item)!);
     },
 
@@ -137,7 +146,7 @@ export function claimStore(table: Table) {
     async createClaim(claim: ClaimItem): Promise<void> {
       const e = new Expression();
       const { slug, ...attrs } = claim;
-      const key = { pk: slug, sk: claimSk(claim.user_id) };
+      const key = await partitions.claimKey(slug, claim.user_id);
       await conditional<ClaimItem>("createClaim", W, key, () =>
         doc.send(
           new PutCommand({
@@ -154,7 +163,7 @@ export function claimStore(table: Table) {
     /** Compensation: removes a claim this attempt reserved and that never got a slot. */
     async deleteReservedClaim(slug: string, userId: string, attempt: string): Promise<void> {
       const e = new Expression();
-      const key = { pk: slug, sk: claimSk(userId) };
+      const key = await partitions.claimKey(slug, userId);
       await conditional<ClaimItem>("deleteReservedClaim", W, key, () =>
         doc.send(
           new DeleteCommand({
@@ -171,7 +180,7 @@ export function claimStore(table: Table) {
     /** Moves a claim between states, only from the states (and attempt, and lease) the caller expects. */
     async transitionClaim(slug: string, userId: string, t: ClaimTransition): Promise<ClaimItem> {
       const e = new Expression();
-      const key = { pk: slug, sk: claimSk(userId) };
+      const key = await partitions.claimKey(slug, userId);
       const sets = Object.entries(t.set)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${e.name(k)} = ${e.value(v)}`);

@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, isConditionalFailure, type Table } from "./table.js";
-import { emailSk, ttlAfterKeyExpiry } from "./tables.js";
+import type { Partitions } from "./partitions.js";
+import { ttlAfterKeyExpiry } from "./tables.js";
 
 /**
  * The normalized-email locks: one claim per person per workshop. The lock is written only after its
@@ -15,7 +16,7 @@ export interface EmailLock {
   attempt?: string;
 }
 
-export function emailLockStore(table: Table) {
+export function emailLockStore(table: Table, partitions: Pick<Partitions, "emailKey">) {
   const { doc, W, retention, conditional } = table;
 
   return {
@@ -25,7 +26,7 @@ export function emailLockStore(table: Table) {
      */
     async lockEmail(slug: string, emailNormalized: string, userId: string, attempt: string | undefined, keyExpiresAt: string): Promise<void> {
       const e = new Expression();
-      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      const key = await partitions.emailKey(slug, emailNormalized);
       await conditional<EmailLock>("lockEmail", W, key, () =>
         doc.send(
           new PutCommand({
@@ -45,7 +46,7 @@ export function emailLockStore(table: Table) {
      */
     async repointEmailLock(slug: string, emailNormalized: string, userId: string, fromAttempt: string, toAttempt: string): Promise<void> {
       const e = new Expression();
-      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      const key = await partitions.emailKey(slug, emailNormalized);
       await conditional<EmailLock>("repointEmailLock", W, key, () =>
         doc.send(
           new UpdateCommand({
@@ -67,7 +68,7 @@ export function emailLockStore(table: Table) {
      */
     async unlockEmail(slug: string, emailNormalized: string, userId: string, attempt: string): Promise<boolean> {
       const e = new Expression();
-      const key = { pk: slug, sk: emailSk(emailNormalized) };
+      const key = await partitions.emailKey(slug, emailNormalized);
       try {
         await doc.send(
           new DeleteCommand({
@@ -86,7 +87,7 @@ export function emailLockStore(table: Table) {
     },
 
     async getEmailLock(slug: string, emailNormalized: string): Promise<EmailLock | undefined> {
-      const got = await doc.send(new GetCommand({ TableName: W, Key: { pk: slug, sk: emailSk(emailNormalized) }, ConsistentRead: true }));
+      const got = await doc.send(new GetCommand({ TableName: W, Key: await partitions.emailKey(slug, emailNormalized), ConsistentRead: true }));
       if (!got.Item) return undefined;
       return { user_id: String(got.Item.user_id), ...(typeof got.Item.attempt === "string" ? { attempt: got.Item.attempt } : {}) };
     },

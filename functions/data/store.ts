@@ -10,6 +10,7 @@ import { deploymentStore } from "./deployment.js";
 import { emailLockStore } from "./email-locks.js";
 import { inviteStore } from "./invites.js";
 import { ledgerStore } from "./ledger.js";
+import { workshopPartitions } from "./partitions.js";
 import { openTable } from "./table.js";
 import { topUpStore } from "./top-ups.js";
 import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./tables.js";
@@ -48,20 +49,23 @@ export type Store = ReturnType<typeof createStore>;
 
 export function createStore({ client, tableNames, retention = DEFAULT_RETENTION }: StoreOptions) {
   const table = openTable({ client, tableNames, retention });
+  const partitions = workshopPartitions(table);
   return {
     tableNames,
-    ...workshopStore(table),
+    /** The partitions a workshop's claims live in (tables.ts, "Sharded workshops"). */
+    claimPartitions: partitions.claimPartitions,
+    ...workshopStore(table, partitions),
     ...catalogStore(table),
     ...deploymentStore(table),
     ...ledgerStore(table),
-    ...claimStore(table),
-    ...claimReadStore(table),
-    ...usageStore(table),
-    ...emailLockStore(table),
+    ...claimStore(table, partitions),
+    ...claimReadStore(table, partitions),
+    ...usageStore(table, partitions),
+    ...emailLockStore(table, partitions),
     ...attendeeStore(table),
     ...consentStore(table),
-    ...attemptStore(table),
-    ...topUpStore(table),
+    ...attemptStore(table, partitions),
+    ...topUpStore(table, partitions),
     ...auditStore(table),
     ...inviteStore(table),
   };

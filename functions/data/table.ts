@@ -2,7 +2,7 @@ import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { ConditionRefusedError } from "./errors.js";
-import type { RetentionPolicy, TableNames } from "./tables.js";
+import { slugOfPk, type RetentionPolicy, type TableNames } from "./tables.js";
 
 /**
  * What every item kind's module shares: the document client over both tables, the condition
@@ -60,7 +60,7 @@ export const stripKeys = <T>(item: Record<string, unknown> | undefined): T | und
   const { pk, sk, ttl, ...rest } = item;
   void sk;
   void ttl;
-  return (pk === undefined ? rest : { slug: pk, ...rest }) as T;
+  return (pk === undefined ? rest : { slug: slugOfPk(String(pk)), ...rest }) as T;
 };
 
 export interface TableOptions {

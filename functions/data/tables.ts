@@ -1,5 +1,6 @@
 import type { Workshop } from "../../workshops/schema.js";
 import { keyExpiresAt } from "../../workshops/derive.js";
+import { createHash } from "node:crypto";
 
 /**
  * The DynamoDB tables, defined once. The local stack and the tests create them from these
@@ -36,6 +37,12 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  *       attendees.invite_list): { email, email_normalized, invited_at, ttl } with the claims' retention
  *   sk = "AUDIT#<iso time>#<n>" one organizer action (data/audit.ts): { at, action, by, user_id?, email?,
  *       details?, ttl } with the claims' retention (they name attendees)
+ * Sharded workshops: above CLAIM_SHARD_PLACES places (workshops/derive.ts `claimShards`, README
+ *   "Scale") the per-person items, CLAIM#, EMAIL# and ATTEMPTS#, live under pk = "<slug>#<hex>"
+ *   instead, one of `claimShards` partitions, by a hash of the user id (claim, attempt counter) or
+ *   the normalized email (lock): `shardPk`, resolved by data/partitions.ts. Everything else (LEDGER,
+ *   SPEND#, CONSENT#, INVITE#, AUDIT#) stays under pk = <slug>. A workshop at or below the size keeps
+ *   the layout above exactly; the count never changes once claims open (`shardChangeRefusal`).
  * and, under pk = "#catalog" (slugs never start with "#"), everything the deploy writes and nothing else:
  *   sk = "INDEX"              the deployment's workshop index, written whole with the CONFIG items:
  *       { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of scanning the
@@ -67,6 +74,28 @@ export const inviteSk = (normalized: string) => `${INVITE_PREFIX}${normalized}`;
 export const AUDIT_PREFIX = "AUDIT#";
 /** Sorted by time; `n` keeps two actions of the same millisecond apart. */
 export const auditSk = (at: string, n: string) => `${AUDIT_PREFIX}${at}#${n}`;
+/**
+ * The partition of a claim, email lock or attempt counter: the workshop's (`<slug>`) when it has one
+ * claim partition, else `<slug>#<hex>`, the shard `of` (a user id or normalized email) hashes to
+ * (data/partitions.ts). A slug holds no `#`, so a sharded partition never meets another workshop's.
+ */
+export function shardPk(slug: string, shards: number, of: string): string {
+  return shards <= 1 ? slug : `${slug}#${shardIndex(of, shards).toString(16)}`;
+}
+
+/** A shard from a hash of the item's own identity: stable, and even for any ids. */
+function shardIndex(of: string, shards: number): number {
+  return createHash("sha256").update(of).digest().readUInt32BE(0) % shards;
+}
+
+/** Every claim partition of a workshop with `shards` of them. */
+export function shardPks(slug: string, shards: number): string[] {
+  return shards <= 1 ? [slug] : Array.from({ length: shards }, (_, i) => `${slug}#${i.toString(16)}`);
+}
+
+/** The workshop a partition key belongs to: `<slug>` of `<slug>` and `<slug>#<hex>`. */
+export const slugOfPk = (pk: string): string => (pk.startsWith("#") ? pk : pk.split("#")[0]!);
+
 /** Items of the deployment rather than of one workshop; a slug never starts with `#`. */
 export const DEPLOYMENT_PK = "#deployment";
 export const ROOM_CODE_SECRET_SK = "ROOM_CODE_SECRET";

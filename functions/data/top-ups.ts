@@ -4,7 +4,8 @@ import type { ClaimItem } from "./claims.js";
 import { ConditionRefusedError } from "./errors.js";
 import type { Ledger } from "./ledger.js";
 import { Expression, stripKeys, type Table } from "./table.js";
-import { claimSk, LEDGER_SK } from "./tables.js";
+import type { Partitions } from "./partitions.js";
+import { LEDGER_SK } from "./tables.js";
 
 /**
  * The writes of an organizer's top-up (domain/top-up.ts), one single-item conditional write each:
@@ -31,7 +32,7 @@ const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
 
 const KEY_HOLDING = ["MINTED", "ACTIVE", "UNBOUND"] as const;
 
-export function topUpStore(table: Table) {
+export function topUpStore(table: Table, partitions: Pick<Partitions, "claimKey">) {
   const { doc, W, conditional } = table;
 
   async function addCommitted(operation: string, slug: string, amountUsd: number, condition: (e: Expression, committed: string) => string): Promise<Ledger> {
@@ -80,7 +81,7 @@ export function topUpStore(table: Table) {
      */
     async lockTopUp(slug: string, userId: string, keyHash: string, lock: TopUpLock, nowMs: number): Promise<ClaimItem> {
       const e = new Expression();
-      const key = { pk: slug, sk: claimSk(userId) };
+      const key = await partitions.claimKey(slug, userId);
       const topup = e.name("topup");
       const condition = [
         `${e.name("status")} IN (${KEY_HOLDING.map((s) => e.value(s)).join(", ")})`,
@@ -111,7 +112,7 @@ export function topUpStore(table: Table) {
      */
     async unlockTopUp(slug: string, userId: string, lockId: string, set: Partial<Pick<ClaimItem, "limit_usd" | "limit_remaining" | "usage_usd" | "updated_at">>, opts: { onlyLive?: boolean } = {}): Promise<ClaimItem> {
       const e = new Expression();
-      const key = { pk: slug, sk: claimSk(userId) };
+      const key = await partitions.claimKey(slug, userId);
       const topup = e.name("topup");
       const sets = Object.entries(set)
         .filter(([, v]) => v !== undefined)

@@ -1,7 +1,7 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ClaimItem, ClaimStatus } from "./claims.js";
 import { Expression, isConditionalFailure, stripKeys, type Table } from "./table.js";
-import { claimSk } from "./tables.js";
+import type { Partitions } from "./partitions.js";
 
 /** What keys spent: the usage written to claims (the jobs' sync, the owner's live read) and the dashboard's spend samples. */
 
@@ -27,7 +27,7 @@ const spendSampleOf = (item: Record<string, unknown>): SpendSample => ({
   keys: Number(item.keys),
 });
 
-export function usageStore(table: Table) {
+export function usageStore(table: Table, partitions: Pick<Partitions, "claimKey">) {
   const { doc, W, queryWorkshopItems } = table;
 
   return {
@@ -38,7 +38,7 @@ export function usageStore(table: Table) {
      */
     async startUsageCheck(slug: string, userId: string, atMs: number, minIntervalMs: number, liveStatuses: readonly ClaimStatus[]): Promise<ClaimItem | undefined> {
       const e = new Expression();
-      const key = { pk: slug, sk: claimSk(userId) };
+      const key = await partitions.claimKey(slug, userId);
       const checked = e.name("usage_checked_at");
       try {
         const res = await doc.send(
@@ -77,7 +77,7 @@ export function usageStore(table: Table) {
         await doc.send(
           new UpdateCommand({
             TableName: W,
-            Key: { pk: slug, sk: claimSk(userId) },
+            Key: await partitions.claimKey(slug, userId),
             UpdateExpression:
               `SET #usage_usd = :usage, #usage_synced_at = :at` +
               (seen.limitRemaining === null ? " REMOVE #limit_remaining" : ", #limit_remaining = :remaining"),

@@ -1,6 +1,7 @@
 import { UpdateCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WorkshopSchema, type Workshop } from "../../workshops/schema.js";
 import { InvalidWorkshopItemError } from "./errors.js";
+import type { Partitions } from "./partitions.js";
 import { Expression, type Table } from "./table.js";
 import { workshopConfigKey } from "./tables.js";
 
@@ -14,7 +15,7 @@ export interface WorkshopRecord {
   updated_at?: string;
 }
 
-function parseWorkshopItem(slug: string, item: Record<string, unknown>): WorkshopRecord {
+export function parseWorkshopItem(slug: string, item: Record<string, unknown>): WorkshopRecord {
   const parsed = WorkshopSchema.safeParse(item.config);
   if (!parsed.success) throw new InvalidWorkshopItemError(slug, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), parsed.error);
   return {
@@ -25,14 +26,16 @@ function parseWorkshopItem(slug: string, item: Record<string, unknown>): Worksho
   };
 }
 
-export function workshopStore(table: Table) {
+export function workshopStore(table: Table, partitions: Pick<Partitions, "learn">) {
   const { doc, W, conditional } = table;
-
 
   return {
     async getWorkshop(slug: string): Promise<WorkshopRecord | undefined> {
       const got = await doc.send(new GetCommand({ TableName: W, Key: workshopConfigKey(slug) }));
-      return got.Item ? parseWorkshopItem(slug, got.Item) : undefined;
+      if (!got.Item) return undefined;
+      const record = parseWorkshopItem(slug, got.Item);
+      partitions.learn(slug, record.config);
+      return record;
     },
 
     async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string; key_namespace?: string }, nowMs: number): Promise<void> {
@@ -48,6 +51,7 @@ export function workshopStore(table: Table) {
           },
         }),
       );
+      partitions.learn(slug, record.config);
     },
 
     /** Records the guardrail found or created for a workshop whose item has none yet. */

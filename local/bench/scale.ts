@@ -3,10 +3,10 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { chunks, forEachLimited } from "../../functions/concurrency.js";
 import type { ClaimItem } from "../../functions/data/store.js";
-import type { TableNames } from "../../functions/data/tables.js";
+import { claimSk, shardPk, type TableNames } from "../../functions/data/tables.js";
 import { claimIdFor } from "../../functions/domain/claims.js";
 import { normalizeEmail } from "../../functions/domain/email.js";
-import { keyExpiresAt, keyName } from "../../workshops/derive.js";
+import { claimShards, keyExpiresAt, keyName } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { KeyRecord } from "../emulator/index.js";
 import { emptyWindows, hashKey } from "../emulator/state.js";
@@ -95,7 +95,8 @@ export async function seedClaims(
   const items: { table: string; item: Record<string, unknown> }[] = seeded.flatMap(({ claim }, i) => {
     const { slug, ...attrs } = claim;
     return [
-      { table: names.workshops, item: { pk: slug, sk: `CLAIM#${claim.user_id}`, ...attrs } },
+      // The claim's partition as the store places it: a workshop of 3,000 places is sharded.
+      { table: names.workshops, item: { pk: shardPk(slug, claimShards(w), claim.user_id), sk: claimSk(claim.user_id), ...attrs } },
       {
         table: names.attendees,
         item: { user_id: claim.user_id, email: claim.email, email_normalized: claim.email_normalized, email_verified: true, display_name: claim.display_name, first_seen_at: at, last_seen_at: at, confirmed_at: at },
