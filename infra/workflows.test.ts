@@ -121,6 +121,15 @@ describe("house rules", () => {
     }
   });
 
+  it("judges each workshop file against the commit before it (a started workshop's claim partitions must not change)", () => {
+    for (const f of files) {
+      const check = workflow(f).jobs.check;
+      expect(runs(check), f).toMatch(/npm run workshops:check -- [^\n]*--base HEAD\^1/);
+      // HEAD^1 exists only if the checkout fetched it.
+      expect(check.steps.find((s) => s.uses?.startsWith("actions/checkout@"))?.with?.["fetch-depth"], f).toBe(2);
+    }
+  });
+
   it("checks the pull request's models against OpenRouter's model list, where the merge is decided", () => {
     expect(runs(workflow("pr.yml").jobs.check)).toContain("npm run workshops:check -- --models");
   });

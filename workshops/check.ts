@@ -1,12 +1,18 @@
 /**
  * `npm run workshops:check`: validates every workshop file, prints one line per workshop and every
  * warning, and exits non-zero on any error. The PR check runs it before anything is previewed.
+ * `--base <git revision>` (the PR check: the pull request's base) also judges each file against its
+ * version there: a change that would move a started workshop's claims to other partitions is an
+ * error (`shardChangeRefusal`). Without `--base` it compares with `origin/main` or `main` when the
+ * repository has one.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { checkModels, type ListedModel } from "./model-check.js";
-import { effectiveCapacity, keyExpiresAt, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
-import { formatProblem, readWorkshops, WORKSHOPS_DIR } from "./load.js";
+import { effectiveCapacity, keyExpiresAt, shardChangeRefusal, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
+import { formatProblem, parseWorkshop, readWorkshops, WORKSHOPS_DIR, type WorkshopProblem } from "./load.js";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
 import { whoMayClaim } from "./who-may-claim.js";
@@ -26,17 +32,74 @@ function roomCodeSummary(w: Workshop): string {
   return `room code from the projector, new every ${c.rotate_minutes} min (the previous one accepted ${c.grace_minutes} min longer)`;
 }
 
-export function checkWorkshops(dir: string): { ok: boolean; lines: string[] } {
-  const { workshops, problems } = readWorkshops(dir);
+/** The files' versions at a git revision, for judging a change against what is deployed. */
+export interface BaseRevision {
+  /** A git revision (`HEAD^1`, `origin/main`, a commit). */
+  ref: string;
+  /** The workshop clock: whether claims have opened. */
+  nowMs: number;
+}
+
+/** A revision to compare with when none is given: the repository's main branch, if it has one. */
+export function defaultBase(dir: string): string | undefined {
+  return ["origin/main", "main"].find((ref) => revisionExists(dir, ref));
+}
+
+function revisionExists(dir: string, ref: string): boolean {
+  try {
+    execFileSync("git", ["-C", dir, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Each workshop file judged against its version at `base.ref`: a change of a workshop whose claims
+ * opened (or open within the hour) that would change its claim partitions is refused, naming the
+ * file, the field and the fix. A file new since then, or invalid there, has nothing to compare.
+ */
+export function shardChangeProblems(dir: string, base: BaseRevision): WorkshopProblem[] {
+  if (!revisionExists(dir, base.ref)) {
+    return [{ file: dir, path: "", message: `--base ${base.ref} is not a revision of this repository (fetch it, or pass another)` }];
+  }
+  const { workshops } = readWorkshops(dir);
+  const files = new Map(readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => [f.slice(0, -".yaml".length), f]));
+  const problems: WorkshopProblem[] = [];
+  for (const after of workshops) {
+    const file = files.get(after.slug)!;
+    let text: string;
+    try {
+      text = execFileSync("git", ["-C", dir, "show", `${base.ref}:./${file}`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch {
+      continue;
+    }
+    const before = parseWorkshop(file, text).workshop;
+    const refusal = before && shardChangeRefusal(before, after, base.nowMs);
+    if (refusal) problems.push({ file: displayPath(dir, file), path: refusal.path, message: `${refusal.message} (compared with ${base.ref})` });
+  }
+  return problems;
+}
+
+/** As readWorkshops names files in its problems. */
+const displayPath = (dir: string, file: string) => relative(process.cwd(), join(dir, file)) || file;
+
+export function checkWorkshops(dir: string, base?: BaseRevision): { ok: boolean; lines: string[] } {
+  const { workshops, problems: invalid } = readWorkshops(dir);
+  const changes = base ? shardChangeProblems(dir, base) : [];
+  const problems = [...invalid, ...changes];
   const lines: string[] = [];
-  for (const w of workshops) lines.push(`ok      ${summaryLine(w)}`);
+  // A valid file whose change is refused is not "ok".
+  const refused = new Set(changes.map((p) => p.file));
+  for (const w of workshops) if (!refused.has(relative(process.cwd(), join(dir, `${w.slug}.yaml`)))) lines.push(`ok      ${summaryLine(w)}`);
   for (const w of workshops) for (const warn of workshopWarnings(w)) lines.push(`warning ${warn.slug}: ${warn.message}`);
   for (const p of problems) lines.push(`error   ${formatProblem(p)}`);
-  const files = workshops.length + new Set(problems.map((p) => p.file)).size;
+  const withProblems = new Set(problems.map((p) => p.file)).size;
+  const files = workshops.length + new Set(invalid.map((p) => p.file)).size;
   lines.push(
     problems.length === 0
       ? `${countOf(workshops.length, "workshop file")} valid`
-      : `${countOf(problems.length, "error")} in ${files - workshops.length} of ${countOf(files, "file")}`,
+      : `${countOf(problems.length, "error")} in ${withProblems} of ${countOf(files, "file")}`,
   );
   return { ok: problems.length === 0, lines };
 }
@@ -72,8 +135,8 @@ export async function modelList(opts: { file?: string; offline?: boolean; url?: 
 }
 
 /** `checkWorkshops` plus the model findings: unknown and retiring models are errors, stale prices warnings. */
-export function checkWorkshopsWithModels(dir: string, source: ModelListSource): { ok: boolean; lines: string[] } {
-  const base = checkWorkshops(dir);
+export function checkWorkshopsWithModels(dir: string, source: ModelListSource, revision?: BaseRevision): { ok: boolean; lines: string[] } {
+  const base = checkWorkshops(dir, revision);
   const findings = checkModels(readWorkshops(dir).workshops, source.models);
   const lines = [`models  checked against ${source.from}`];
   for (const f of findings) lines.push(`${f.severity === "error" ? "error  " : "warning"} ${f.slug}: ${f.message}`);
@@ -89,12 +152,17 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       models: { type: "boolean", default: false },
       offline: { type: "boolean", default: false },
       "models-file": { type: "string" },
+      // The PR check passes the pull request's base; locally origin/main or main is used.
+      base: { type: "string" },
     },
   });
   const withModels = values.models || values["models-file"] !== undefined;
+  const ref = values.base ?? defaultBase(values.dir!);
+  const revision = ref === undefined ? undefined : { ref, nowMs: Date.now() };
+  if (!revision) console.log("note    no --base revision and no main branch: changes to started workshops were not compared");
   const { ok, lines } = withModels
-    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }))
-    : checkWorkshops(values.dir!);
+    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }), revision)
+    : checkWorkshops(values.dir!, revision);
   for (const l of lines) (l.startsWith("error") ? console.error : console.log)(l);
   process.exitCode = ok ? 0 : 1;
 }

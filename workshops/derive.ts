@@ -214,11 +214,13 @@ export function shardChangeRefusal(before: Workshop, after: Workshop, nowMs: num
   const opensAt = Math.min(Date.parse(before.claims_open_at), Date.parse(after.claims_open_at));
   if (opensAt > nowMs + SHARDS_FIXED_BEFORE_OPEN_MS) return undefined;
   const changed = SHARD_FIELDS.filter(([, of]) => of(before) !== of(after));
+  // The problem is reported at the first changed field; the others are named after it.
+  const what = changed.map(([p, of], i) => `${i === 0 ? "" : `${p} `}${of(before)} → ${of(after)}`).join(", with ");
   const range = (n: number) => (n === 1 ? `at most ${CLAIM_SHARD_PLACES}` : `${(n - 1) * CLAIM_SHARD_PLACES + 1} to ${n * CLAIM_SHARD_PLACES}`);
   return {
     path: changed[0]?.[0] ?? "openrouter.guardrail.max_keys",
     message:
-      `${changed.map(([p, of]) => `${p} ${of(before)} → ${of(after)}`).join(", ")} changes the workshop's places from ${effectiveCapacity(before)} to ${effectiveCapacity(after)}, ` +
+      `${what} changes the workshop's places from ${effectiveCapacity(before)} to ${effectiveCapacity(after)}, ` +
       `and so its claim partitions from ${from} to ${to}, but claims ${opensAt <= nowMs ? "opened" : "open"} at ${new Date(opensAt).toISOString()}: ` +
       `the claims already stored would no longer be found. Keep the places (min(max_keys, floor(cap_usd / budget_usd))) ${range(from)}, ` +
       `or make it a new workshop (a new file and slug)`,
