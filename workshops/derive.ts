@@ -173,8 +173,8 @@ export function workshopWarnings(w: Workshop): WorkshopWarning[] {
 /**
  * Above this many places (`effectiveCapacity`) a workshop's claims, email locks and attempt counters
  * are spread over several DynamoDB partitions, one per this many places (README, "Scale"): a first
- * claim writes about 4 KB to its workshop's partition, and one partition takes about 1,000 WCU/s, so
- * one partition holds a room of 1,000 claiming within 4 s with room to spare for repeats and the jobs.
+ * claim writes 4–5 WCU to its partition, which takes about 1,000 WCU/s, so a room of 1,000 claiming
+ * within 10 s uses half of it, leaving room for repeats, the jobs and a faster room.
  */
 export const CLAIM_SHARD_PLACES = 1_000;
 
