@@ -434,10 +434,12 @@ describe("the deploy role", () => {
   it("reads no claim, key, profile or room-code secret: its item rights stop at the deploy's own partition", async () => {
     const workshops = tableArnNamed(`${PREFIX}workshops`);
     const attendees = tableArnNamed(`${PREFIX}attendees`);
-    // A workshop's own partition holds its claims (with their keys), email locks and consents.
+    // A workshop's own partition holds its claims (with their keys), email locks and consents; a
+    // sharded workshop's claims and locks are in `<slug>#<hex>` partitions (functions/data/tables.ts).
     const slug = JSON.parse(program.ofType("aws:dynamodb/tableItem:TableItem").find((i) => i.name.startsWith("workshop-") && i.name.endsWith("-item"))!.inputs.item).config.M.slug.S as string;
     const denied: Call[] = [
       ...calls(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], workshops, { "dynamodb:LeadingKeys": [slug] }),
+      ...calls(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], workshops, { "dynamodb:LeadingKeys": [`${slug}#0`] }),
       ...calls(["dynamodb:GetItem", "dynamodb:PutItem"], workshops, { "dynamodb:LeadingKeys": ["#deployment"] }),
       ...calls(["dynamodb:GetItem", "dynamodb:BatchGetItem"], workshops, { "dynamodb:LeadingKeys": ["#catalog", slug] }),
       ...calls(["dynamodb:GetItem", "dynamodb:PutItem"], attendees, { "dynamodb:LeadingKeys": ["#catalog"] }),
