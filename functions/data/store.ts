@@ -52,8 +52,6 @@ export function createStore({ client, tableNames, retention = DEFAULT_RETENTION 
   const partitions = workshopPartitions(table);
   return {
     tableNames,
-    /** The partitions a workshop's claims live in (tables.ts, "Sharded workshops"). */
-    claimPartitions: partitions.claimPartitions,
     ...workshopStore(table, partitions),
     ...catalogStore(table),
     ...deploymentStore(table),
