@@ -140,6 +140,9 @@ export interface SiteConfig {
   auth: { issuer: string; clientId: string; redirectUri: string; scope: string; logoutUri?: string };
 }
 
+/** Pending connections the kernel keeps for the stack (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolvePromise, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -150,7 +153,9 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
       );
     };
     server.once("error", onError);
-    server.listen(port, host, () => {
+    // A room of phones connects at once: Node's default queue of 511 pending connections drops the
+    // rest (a connect timeout on the phone), where a cloud load balancer would take them all.
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", onError);
       resolvePromise(server.address() as AddressInfo);
     });
