@@ -8,6 +8,7 @@ import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
 import { isBusy, parseRetryAfter, retryWhileBusy } from "../../web/src/retry.js";
 import { startLocalStack, type LocalStack } from "../stack.js";
 import type { ThrottleSettings } from "../throttle.js";
+import type { FigureBook } from "./figures.js";
 import { percentile } from "./rig.js";
 
 /**
@@ -236,6 +237,21 @@ export function describeRoom(r: RoomResult, throttle: ThrottleSettings, windowMs
     `  429s retried: ${r.retried429} (503s retried: ${r.retried503}${r.busyCodes.length ? ` [${r.busyCodes.join(", ")}]` : ""}; live usage reads refused, key kept: ${r.liveReadsRefused})`,
     `  time to key: p50 ${r.timeToKeyMs.p50} ms, p95 ${r.timeToKeyMs.p95} ms, max ${r.timeToKeyMs.max} ms (all in ${r.wallMs} ms)`,
   ];
+}
+
+/** The room's figures in the bench's book: errors and duplicate keys are promises (0, else exit 1). */
+export function addRoomFigures(book: FigureBook, r: RoomResult, throttle: ThrottleSettings): void {
+  const section = `A room of ${r.attendees.toLocaleString("en")} within 10 s: the page's retry policy, the local stack behind the throttle (${throttle.ratePerSecond}/s, burst ${throttle.burst})`;
+  book.add(section, "room_errors", `attendees (of ${r.attendees}) who saw an error: neither a key nor sold out`, r.errors, "", {
+    limit: { kind: "max", value: 0, promise: true },
+    note: r.errorSamples.join("; ") || undefined,
+  });
+  book.add(section, "room_duplicate_keys", "duplicate keys", r.duplicateKeys, "", { limit: { kind: "max", value: 0, promise: true } });
+  book.add(section, "room_keys", "keys / sold out", r.keys, "keys", { note: `${r.soldOut} sold out` });
+  book.add(section, "room_429s_retried", "429s absorbed by the retry policy", r.retried429, "", {
+    note: `503s retried ${r.retried503}${r.busyCodes.length ? ` (${r.busyCodes.join(", ")})` : ""}; live usage reads refused ${r.liveReadsRefused}`,
+  });
+  book.add(section, "room_time_to_key_p50_ms", "time to key p50 / p95 / max", r.timeToKeyMs.p50, "ms", { note: `p95 ${r.timeToKeyMs.p95} ms, max ${r.timeToKeyMs.max} ms` });
 }
 
 /** The long run: 1,000 attendees on 900 keys behind the default throttle. */

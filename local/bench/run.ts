@@ -17,7 +17,7 @@ import { startSplitRig, type SplitRig } from "./split.js";
 import { benchAgainst } from "./against.js";
 import { runNode } from "./node-child.js";
 import { benchWorkshop, BURST_USERS, claimBurst, round, sequentialClaims } from "./claims.js";
-import { benchRoom } from "./room.js";
+import { addRoomFigures, benchRoom } from "./room.js";
 import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
 
 /**
@@ -263,20 +263,6 @@ async function jobScenarios(book: FigureBook) {
   }
 }
 
-/** 1,000 attendees within 10 s on 900 keys, the local stack behind the default API throttle (room.ts). */
-async function roomScenario(book: FigureBook) {
-  const { ratePerSecond, burst } = DEFAULT_API_THROTTLE;
-  const section = `A room of 1,000 within 10 s on 900 keys: the page's retry policy, the local stack behind the default throttle (${ratePerSecond}/s, burst ${burst})`;
-  const r = await benchRoom({ attendees: 1_000, keys: 900 });
-  book.add(section, "room_errors", "attendees who saw an error (neither a key nor sold out)", r.errors, "", { limit: promise("max", 0), note: r.errorSamples.join("; ") || undefined });
-  book.add(section, "room_duplicate_keys", "duplicate keys", r.duplicateKeys, "", { limit: promise("max", 0) });
-  book.add(section, "room_keys", "keys / sold out", r.keys, "keys", { note: `${r.soldOut} sold out` });
-  book.add(section, "room_429s_retried", "429s absorbed by the retry policy", r.retried429, "", {
-    note: `503s retried ${r.retried503}${r.busyCodes.length ? ` (${r.busyCodes.join(", ")})` : ""}; live usage reads refused ${r.liveReadsRefused}`,
-  });
-  book.add(section, "room_time_to_key_p50_ms", "time to key p50 / p95 / max", r.timeToKeyMs.p50, "ms", { note: `p95 ${r.timeToKeyMs.p95} ms, max ${r.timeToKeyMs.max} ms` });
-}
-
 /** The two Lambda bundles as infra deploys them, their cold import, and the attendee pages' JavaScript. */
 async function bundles(book: FigureBook, workDir: string) {
   const section = "Bundles (esbuild, minified, node20 target) and cold import";
@@ -396,7 +382,7 @@ async function main() {
   await splitScenarios(book);
   await singleProcessScenarios(book);
   await jobScenarios(book);
-  await roomScenario(book);
+  addRoomFigures(book, await benchRoom({ attendees: 1_000, keys: 900 }), DEFAULT_API_THROTTLE);
   const workDir = await mkdtemp(join(tmpdir(), "wkm-bench-"));
   try {
     await bundles(book, workDir);
