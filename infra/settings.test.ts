@@ -12,6 +12,7 @@ import {
   type SettingsContext,
 } from "./settings.js";
 import { ACCOUNT, installMocks } from "./pulumi-mocks.js";
+import { CLAIM_FLOW_REQUESTS, CLAIM_LAMBDA_SECONDS, CONCURRENCY_FOR_THE_API, DEFAULT_API_THROTTLE, SIZED_ROOM } from "./api-throttle.js";
 
 const NOW = Date.parse("2027-03-01T09:00:00Z");
 const NO_WORKSHOPS: SettingsContext = { accountId: ACCOUNT, workshops: [], now: NOW };
@@ -48,7 +49,7 @@ describe("readStackSettings", () => {
       sessionHours: 24,
       openrouterBaseUrl: "https://openrouter.ai/api/v1",
       logRetentionDays: 30,
-      apiThrottle: { ratePerSecond: 50, burst: 100 },
+      apiThrottle: { ratePerSecond: 300, burst: 600 },
       attendeeRetentionDays: 180,
     });
     expect(s.domain).toBeUndefined();
@@ -88,6 +89,26 @@ describe("readStackSettings", () => {
     for (const bad of ["0", "1.5", "4000"]) {
       expect(problemsWith({ "workshop-key-minter:attendeeRetentionDays": bad })).toEqual([expect.stringMatching(/^attendeeRetentionDays must be a whole number of days from 1 to 3650/)]);
     }
+  });
+});
+
+describe("the default API throttle: a room of 1,000 claiming within 10 s (docs/deploy.md)", () => {
+  const { ratePerSecond: rate, burst } = DEFAULT_API_THROTTLE;
+  const { attendees, windowSeconds } = SIZED_ROOM;
+  it("lets every request of the room's presses through in their 10 s without one 429", () => {
+    // A token bucket lets through at most burst + rate × t in t seconds.
+    expect(burst + rate * windowSeconds).toBeGreaterThanOrEqual(attendees * CLAIM_FLOW_REQUESTS.press);
+  });
+  it("takes the whole flow of the room, page opening included, well within a minute", () => {
+    const all = attendees * (CLAIM_FLOW_REQUESTS.pageOpen + CLAIM_FLOW_REQUESTS.press);
+    expect(windowSeconds + Math.max(0, all - burst - rate * windowSeconds) / rate).toBeLessThanOrEqual(20);
+  });
+  it("admits no more claims at once than the account's default Lambda concurrency can run", () => {
+    expect(burst + rate * CLAIM_LAMBDA_SECONDS).toBeLessThanOrEqual(CONCURRENCY_FOR_THE_API);
+  });
+  it("stays inside API Gateway's account-level throttle (10,000 requests a second, bursts of 5,000, per region)", () => {
+    expect(rate).toBeLessThanOrEqual(10_000);
+    expect(burst).toBeLessThanOrEqual(5_000);
   });
 });
 

@@ -4,6 +4,7 @@ import { claimWindow, effectiveCapacity } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 import { DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
+import { DEFAULT_API_THROTTLE } from "./api-throttle.js";
 import { invitedAccounts } from "./auth.js";
 import { isHistory } from "./workshop.js";
 
@@ -156,8 +157,8 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     problems.push(`logRetentionDays must be one of CloudWatch's choices (${LOG_RETENTION_CHOICES.join(", ")})`);
   }
 
-  const ratePerSecond = config.getNumber("apiRatePerSecond") ?? 50;
-  const burst = config.getNumber("apiBurst") ?? 100;
+  const ratePerSecond = config.getNumber("apiRatePerSecond") ?? DEFAULT_API_THROTTLE.ratePerSecond;
+  const burst = config.getNumber("apiBurst") ?? DEFAULT_API_THROTTLE.burst;
   if (!(ratePerSecond > 0) || !(burst > 0)) problems.push("apiRatePerSecond and apiBurst must be positive numbers");
 
   const wafApiRateLimit = config.getNumber("wafApiRateLimit");

@@ -595,7 +595,7 @@ describe("the API", () => {
     const apiFn = program.one(T.fn, "functions-api");
     expect(program.one(T.integration).inputs).toMatchObject({ integrationType: "AWS_PROXY", integrationUri: apiFn.state.invokeArn, payloadFormatVersion: "2.0" });
     expect(program.ofType(T.route).map((r) => r.inputs.routeKey).sort()).toEqual(["ANY /api", "ANY /api/{proxy+}"]);
-    expect(program.one(T.stage).inputs.defaultRouteSettings).toEqual({ throttlingRateLimit: 50, throttlingBurstLimit: 100 });
+    expect(program.one(T.stage).inputs.defaultRouteSettings).toEqual({ throttlingRateLimit: 300, throttlingBurstLimit: 600 });
     expect(program.one(T.api).inputs.corsConfiguration).toBeUndefined();
     const permission = program.one(T.permission).inputs;
     expect(permission).toMatchObject({ principal: "apigateway.amazonaws.com", function: apiFn.state.name });

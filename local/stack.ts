@@ -25,6 +25,7 @@ import { securityHeadersFor, setSecurityHeaders } from "./security-headers.js";
 import { answersMethod, HostCheck, isLoopbackHost, serverOrigins } from "./hosts.js";
 import { ensureSiteBuilt, serveSiteFile } from "./site.js";
 import { createLocalApi } from "./api.js";
+import { createTokenBucket, gatewayTooManyRequests, type ThrottleSettings } from "./throttle.js";
 
 /**
  * The whole product on one machine, in one process, on one port:
@@ -90,6 +91,11 @@ export interface LocalStackOptions {
   managementKey?: string;
   /** For "real" mode; defaults to OPENROUTER_BASE_URL, else https://openrouter.ai/api/v1. */
   openrouterBaseUrl?: string;
+  /**
+   * API Gateway's stage throttle on /api/* (`--throttle <rate>,<burst>`, throttle.ts): beyond the
+   * bucket, 429 `{"message":"Too Many Requests"}` as the gateway answers. Off by default.
+   */
+  throttle?: ThrottleSettings;
 }
 
 export interface LocalStack {
@@ -110,6 +116,8 @@ export interface LocalStack {
   openrouterBaseUrl: string;
   /** Present in emulator mode. */
   emulator?: ReturnType<typeof createEmulator>;
+  /** The throttle on /api/*, when there is one; `throttled` counts the requests it answered 429. */
+  throttle?: ThrottleSettings & { throttled: number };
   /** The management client the API and jobs use. */
   openrouter: OpenRouterClient;
   store: Store;
@@ -132,6 +140,9 @@ export interface SiteConfig {
   auth: { issuer: string; clientId: string; redirectUri: string; scope: string; logoutUri?: string };
 }
 
+/** Pending connections the kernel keeps for the stack (capped by net.core.somaxconn, 4096 on current Linux). */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolvePromise, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
@@ -142,7 +153,9 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
       );
     };
     server.once("error", onError);
-    server.listen(port, host, () => {
+    // A room of phones connects at once: Node's default queue of 511 pending connections drops the
+    // rest (a connect timeout on the phone), where a cloud load balancer would take them all.
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off("error", onError);
       resolvePromise(server.address() as AddressInfo);
     });
@@ -408,8 +421,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       c.header("cache-control", "no-store");
       return c.json(configFor(reqOrigin));
     });
-    app.all("/api/*", (c) => api.fetch(c.req.raw));
-    app.all("/api", (c) => api.fetch(c.req.raw));
+    // API Gateway's stage throttle sits in front of the API: a throttled request never reaches it.
+    const bucket = opts.throttle && createTokenBucket(opts.throttle);
+    const throttle = opts.throttle && { ...opts.throttle, throttled: 0 };
+    const toApi = (req: Request) => {
+      if (bucket && !bucket.take()) {
+        throttle!.throttled++;
+        return gatewayTooManyRequests();
+      }
+      return api.fetch(req);
+    };
+    app.all("/api/*", (c) => toApi(c.req.raw));
+    app.all("/api", (c) => toApi(c.req.raw));
     if (emulator) app.route("/openrouter", emulator.app);
     app.all("/openrouter/*", (c) => c.json({ error: { code: 404, message: "The OpenRouter emulator is off: the stack runs against real OpenRouter." } }, 404));
     app.on(["GET", "HEAD"], "*", (c) => serveSiteFile(siteDir, new URL(c.req.url).pathname));
@@ -483,6 +506,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       demoSlug: wantDemo ? DEMO_SLUG : undefined,
       openrouterBaseUrl,
       emulator,
+      throttle,
       openrouter,
       store,
       tableNames,

@@ -4,6 +4,8 @@ import { WorkshopConfigError } from "../workshops/load.js";
 import { ClockOptionError } from "./clock.js";
 import { HostOptionError } from "./hosts.js";
 import { DEFAULT_PORT, LocalStackError, startLocalStack, type LocalStackOptions } from "./stack.js";
+import { parseThrottle } from "./throttle.js";
+import { DEFAULT_API_THROTTLE } from "../infra/api-throttle.js";
 
 /**
  * `npm start`: the whole product on this machine, one process, one port. See `--help`.
@@ -27,6 +29,9 @@ Options:
   --speed <factor>      run the clock faster, e.g. 60 (an hour per minute)
   --admin <email>       give this email organizer rights everywhere (repeatable; also LOCAL_ADMINS=a@x,b@y)
   --openrouter <mode>   emulator (default) or real (needs OPENROUTER_MANAGEMENT_KEY; mints real keys)
+  --throttle <r>,<b>    throttle /api/* as API Gateway's stage does: <r> requests a second, bursts
+                        of <b>, 429 {"message":"Too Many Requests"} beyond (default: no throttle;
+                        the cloud's default is --throttle ${DEFAULT_API_THROTTLE.ratePerSecond},${DEFAULT_API_THROTTLE.burst})
   -h, --help            show this help
 `;
 
@@ -44,6 +49,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
       speed: { type: "string" },
       admin: { type: "string", multiple: true },
       openrouter: { type: "string" },
+      throttle: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -71,6 +77,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
     speed,
     admins: [...fromEnv, ...(values.admin ?? [])],
     openrouter,
+    throttle: values.throttle === undefined ? undefined : parseThrottle(values.throttle),
   };
 }
 
@@ -118,6 +125,7 @@ async function main(): Promise<void> {
       `Workshop Key Minter is running at ${stack.url}  (ready in ${(performance.now() / 1000).toFixed(1)} s)`,
       `  mode:      ${modeLine}`,
       `  clock:     ${clockLine}`,
+      `  throttle:  ${stack.throttle ? `${stack.throttle.ratePerSecond} requests/s, bursts of ${stack.throttle.burst} on /api (429 beyond, as API Gateway)` : "none on /api (--throttle <rate>,<burst> to rehearse API Gateway's)"}`,
       `  data:      ${stack.dataDir}`,
       `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,
       `  workshops: ${stack.workshops.length}`,

@@ -17,6 +17,8 @@ import { startSplitRig, type SplitRig } from "./split.js";
 import { benchAgainst } from "./against.js";
 import { runNode } from "./node-child.js";
 import { benchWorkshop, BURST_USERS, claimBurst, round, sequentialClaims } from "./claims.js";
+import { addRoomFigures, benchRoom } from "./room.js";
+import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
 
 /**
  * `npm run bench [-- --json [file]] [-- --save-baseline]`: the product's promises and costs as
@@ -33,6 +35,7 @@ import { benchWorkshop, BURST_USERS, claimBurst, round, sequentialClaims } from 
  *   account holding 10,000 old keys.
  * - The organizer dashboard and CSV exports at 3,000 claims.
  * - The Lambda bundles and their cold import.
+ * - A room of 1,000 on 900 keys through the page's retry policy and the default API throttle (room.ts).
  */
 
 const MEASURED_BURSTS = 3;
@@ -379,6 +382,7 @@ async function main() {
   await splitScenarios(book);
   await singleProcessScenarios(book);
   await jobScenarios(book);
+  addRoomFigures(book, await benchRoom({ attendees: 1_000, keys: 900 }), DEFAULT_API_THROTTLE);
   const workDir = await mkdtemp(join(tmpdir(), "wkm-bench-"));
   try {
     await bundles(book, workDir);

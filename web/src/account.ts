@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError } from "./api.js";
+import { apiPatiently, ApiError } from "./api.js";
+import { useBusyWait } from "./busy-wait.js";
 import { onReachableAgain } from "./connectivity.js";
 import { currentSession, onSessionChange, type Session } from "./auth.js";
+import type { RetryHooks } from "./retry.js";
 import type { MyKey, Profile } from "./types.js";
 
 /** The signed-in visitor: session, profile and their key for a workshop, as hooks. */
@@ -25,23 +27,27 @@ export interface Loaded<T> {
   value: T | undefined;
   error: ApiError | null;
   loading: boolean;
+  /** While loading waits for a busy API: what to tell the person (retry.ts). */
+  queued: string | null;
   reload: () => Promise<void>;
   set: (value: T) => void;
 }
 
-function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?: T): Loaded<T> {
+function useLoaded<T>(load: ((hooks: RetryHooks) => Promise<T>) | null, deps: unknown[], initial?: T): Loaded<T> {
   const [value, setValue] = useState<T | undefined>(initial);
+  const wait = useBusyWait();
   const [error, setError] = useState<ApiError | null>(null);
   const [loading, setLoading] = useState(load !== null && initial === undefined);
   const reload = useCallback(async () => {
     if (!load) return;
     setLoading(true);
     try {
-      setValue(await load());
+      setValue(await load(wait.hooks));
       setError(null);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError("Something went wrong. Try again in a moment.", 0, "unknown", {}, { cause: err }));
     } finally {
+      wait.done();
       setLoading(false);
     }
   }, deps);
@@ -58,7 +64,7 @@ function useLoaded<T>(load: (() => Promise<T>) | null, deps: unknown[], initial?
       setLoading(false);
     }
   }, [reload]);
-  return { value, error, loading, reload, set: setValue };
+  return { value, error, loading, queued: wait.queued, reload, set: setValue };
 }
 
 /** The visitor's profile; with `workshop`, also their consent answer for that workshop. */
@@ -66,8 +72,8 @@ export function useProfile(session: Session | null, workshop?: string): Loaded<P
   const cached = session && profileCache?.sub === session.sub && profileCache.workshop === (workshop ?? null) ? profileCache.profile : undefined;
   const loaded = useLoaded<Profile>(
     session
-      ? async () => {
-          const profile = await api<Profile>(workshop ? `/me?workshop=${encodeURIComponent(workshop)}` : "/me", { auth: true });
+      ? async (hooks) => {
+          const profile = await apiPatiently<Profile>(workshop ? `/me?workshop=${encodeURIComponent(workshop)}` : "/me", { auth: true }, hooks);
           rememberProfile(session, profile);
           return profile;
         }
@@ -89,7 +95,7 @@ export function rememberKey(session: Session, key: MyKey): void {
 export function useMyKey(session: Session | null, slug: string): Loaded<MyKey | null> {
   const cached = session && keyCache?.sub === session.sub && keyCache.key.slug === slug ? keyCache.key : undefined;
   return useLoaded<MyKey | null>(
-    session ? () => api<MyKey | null>(`/workshops/${slug}/key`, { auth: true }) : null,
+    session ? (hooks) => apiPatiently<MyKey | null>(`/workshops/${slug}/key`, { auth: true }, hooks) : null,
     [session?.sub, slug],
     cached,
   );

@@ -1,19 +1,26 @@
 import { endSession, freshIdToken, refreshSession, sessionEnded } from "./auth.js";
 import { reportReachable, reportUnreachable, setProbe } from "./connectivity.js";
+import { isBusy, parseRetryAfter, retryWhileBusy, type RetryHooks } from "./retry.js";
 import { loadConfig } from "./site-data.js";
 
 /** Calls the HTTP API; every failure becomes an ApiError carrying the API's code and sentence. */
 
 export class ApiError extends Error {
   override name = "ApiError";
+  /** The API is busy (the gateway's throttle, a 503): the same call may be made again later (retry.ts). */
+  readonly busy: boolean;
+  /** The answer's Retry-After, in milliseconds. */
+  readonly retryAfterMs?: number;
   constructor(
     message: string,
     readonly status: number,
     readonly code: string,
     readonly detail: Record<string, unknown> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; busy?: boolean; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.busy = options?.busy ?? false;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 
@@ -89,14 +96,17 @@ async function failure(res: Response): Promise<ApiError> {
   } catch {
     // Not JSON (a proxy's error page): fall back to the status line.
   }
-  const { code = `http_${res.status}`, message = `The server answered ${res.status}. Try again in a moment.`, ...detail } =
-    body.error ?? {};
+  const ourCode = body.error?.code;
+  const busy = isBusy(res.status, ourCode);
+  const fallback =
+    res.status === 429 ? "Lots of people are claiming right now and the server is full. Try again in a minute." : `The server answered ${res.status}. Try again in a moment.`;
+  const { code = `http_${res.status}`, message = fallback, ...detail } = body.error ?? {};
   // A gateway's or proxy's 502/503/504 (no answer of ours), or the local stack restarting: the API
   // itself is not there. An API answer with its own code (e.g. OpenRouter unavailable) is.
   const apiAbsent = [502, 503, 504].includes(res.status) && (body.error?.code === undefined || code === "starting");
   if (apiAbsent) reportUnreachable();
   else reportReachable();
-  return new ApiError(message, res.status, code, detail);
+  return new ApiError(message, res.status, code, detail, { busy, retryAfterMs: parseRetryAfter(res.headers.get("retry-after"), Date.now()) });
 }
 
 async function answer(path: string, req: ApiRequest): Promise<Response> {
@@ -117,6 +127,14 @@ export async function apiWithAge<T>(path: string, req: ApiRequest = {}): Promise
 export async function api<T>(path: string, req: ApiRequest = {}): Promise<T> {
   const res = await answer(path, req);
   return (res.status === 204 ? null : await res.json()) as T;
+}
+
+/**
+ * Like `api`, asked again while the API is busy (its throttle, a 503), within a minute (retry.ts).
+ * Only for reads and for calls that are idempotent per person (the claim, the confirm step).
+ */
+export function apiPatiently<T>(path: string, req: ApiRequest = {}, hooks: RetryHooks = {}): Promise<T> {
+  return retryWhileBusy(() => api<T>(path, req), hooks);
 }
 
 /** Like `api`, for answers that are files (the CSV exports). */

@@ -429,7 +429,7 @@ export function KeyPage({ catalog, slug }: SiteProps & { slug: string }) {
       </>
     );
   }
-  if (k === undefined && myKey.loading) return <Spinner label="Loading your key…" />;
+  if (k === undefined && myKey.loading) return <Spinner label={myKey.queued ?? "Loading your key…"} />;
   if (myKey.error && k === undefined) {
     const unreachable = myKey.error.code === "network" || myKey.error.status === 0;
     return (

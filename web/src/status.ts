@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiWithAge, ApiError } from "./api.js";
 import { isUnreachable, onReachableAgain } from "./connectivity.js";
+import { retryWhileBusy } from "./retry.js";
 import { syncServerClock } from "./time.js";
 import type { WorkshopStatus } from "./types.js";
 
@@ -29,7 +30,8 @@ function publish(next: StatusSnapshot): void {
 }
 
 export function refreshStatus(): Promise<void> {
-  inFlight ??= apiWithAge<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops")
+  // A busy API (its throttle, a 503) is asked again quietly: the page keeps the last status meanwhile.
+  inFlight ??= retryWhileBusy(() => apiWithAge<{ workshops: WorkshopStatus[]; now?: string | number }>("/workshops"))
     .then(({ body, ageMs }) => {
       syncServerClock(body.now, { ageMs });
       publish({ bySlug: new Map(body.workshops.map((w) => [w.slug, w])), loaded: true, error: null });

@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { rememberKey, rememberProfile, useMyKey, useProfile, useSession } from "./account.js";
-import { api, ApiError, errorMessage } from "./api.js";
+import { apiPatiently, ApiError, errorMessage } from "./api.js";
 import { discoverIssuer, signIn, type Session } from "./auth.js";
+import { useBusyWait } from "./busy-wait.js";
 import { STATE_LABEL, workshopState } from "./phase.js";
 import { navigate } from "./router.js";
 import { findWorkshop } from "./site-data.js";
@@ -64,6 +65,7 @@ function ConfirmForm({
   const [consent, setConsent] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const wait = useBusyWait();
   const trimmed = name.trim();
   return (
     <form
@@ -77,16 +79,19 @@ function ConfirmForm({
         setBusy(true);
         setError(null);
         try {
-          const saved = await api<Profile>("/me", {
-            method: "PUT",
-            auth: true,
-            body: { display_name: trimmed.slice(0, 80), marketing_opted_in: consent, workshop: slug },
-          });
+          // A PUT of the same details: saying it twice is saying it once, so a busy API is asked again.
+          const saved = await apiPatiently<Profile>(
+            "/me",
+            { method: "PUT", auth: true, body: { display_name: trimmed.slice(0, 80), marketing_opted_in: consent, workshop: slug } },
+            wait.hooks,
+          );
           rememberProfile(session, saved);
           onDone(saved);
         } catch (err) {
           setError(errorMessage(err));
           setBusy(false);
+        } finally {
+          wait.done();
         }
       }}
     >
@@ -126,8 +131,13 @@ function ConfirmForm({
         </span>
       </label>
       {error && <Notice tone="error">{error}</Notice>}
+      {wait.queued && (
+        <p class="ready" role="status">
+          {wait.queued}
+        </p>
+      )}
       <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
-        {busy ? "Saving…" : claimAfter ? "Confirm and get my key" : "Save"}
+        {busy ? (wait.queued ? "Waiting in the queue…" : "Saving…") : claimAfter ? "Confirm and get my key" : "Save"}
       </button>
     </form>
   );
@@ -159,14 +169,22 @@ function ClaimButton({
   const [typed, setTyped] = useState<string | null>(null);
   const [autoAt, setAutoAt] = useState(() => (autoAfterMs === undefined ? null : Date.now() + autoAfterMs));
   useNow(autoAt === null ? 60_000 : 250); // re-renders the countdown to the automatic claim
+  const wait = useBusyWait();
   const claim = async (withCode = code) => {
     setAutoAt(null);
     setBusy(true);
     setError(null);
     try {
-      const { key } = await api<{ key: MyKey }>(`/workshops/${slug}/claim`, { method: "POST", auth: true, body: needsCode && withCode ? { code: withCode } : {} });
+      // A repeated claim answers the same claim, never a second key: a busy API is asked again.
+      const { key } = await apiPatiently<{ key: MyKey }>(
+        `/workshops/${slug}/claim`,
+        { method: "POST", auth: true, body: needsCode && withCode ? { code: withCode } : {} },
+        wait.hooks,
+      );
+      wait.done();
       onClaimed(key);
     } catch (err) {
+      wait.done();
       const failure = err instanceof ApiError ? err : new ApiError(errorMessage(err), 0, "unknown");
       if (ROOM_CODE_REFUSALS.has(failure.code)) {
         forgetRoomCode(slug);
@@ -190,6 +208,11 @@ function ClaimButton({
   const waitS = autoAt === null || askForCode ? null : Math.max(0, Math.ceil((autoAt - Date.now()) / 1000));
   return (
     <>
+      {wait.queued && (
+        <p class="ready" role="status">
+          {wait.queued}
+        </p>
+      )}
       {askForCode ? (
         <RoomCodeForm
           busy={busy}
@@ -220,14 +243,22 @@ function ClaimButton({
             </p>
           )}
           <button type="button" class="btn btn-primary btn-block" disabled={busy} onClick={() => claim()}>
-            {busy ? "Creating your key…" : waitS !== null ? "Get my API key now" : "Get my API key"}
+            {busy ? (wait.queued ? "Waiting in the queue…" : "Creating your key…") : waitS !== null ? "Get my API key now" : "Get my API key"}
           </button>
         </>
       )}
       {error && !codeRefused && (
         <Notice
           tone="error"
-          title={error.status === 503 ? "OpenRouter is not answering right now." : error.status === 429 ? "Too many tries: please wait." : undefined}
+          title={
+            error.busy && error.status === 429
+              ? "The server is full right now."
+              : error.status === 503
+                ? "OpenRouter is not answering right now."
+                : error.status === 429
+                  ? "Too many tries: please wait."
+                  : undefined
+          }
         >
           {error.message}
           {error.status === 503 && " Wait a few seconds and try again."}
@@ -375,7 +406,7 @@ function ActionPanel({ w, status, state, now }: { w: CatalogWorkshop; status: Wo
       <SignInButton returnTo={keyPath} label="Sign in to see my key" secondary />
     );
   } else if (profile.loading || myKey.loading) {
-    action = <Spinner label="Checking your account…" />;
+    action = <Spinner label={profile.queued ?? myKey.queued ?? "Checking your account…"} />;
   } else if (profile.error || myKey.error) {
     const err = profile.error ?? myKey.error;
     action =
