@@ -12,6 +12,31 @@ export interface Ledger {
   paused: boolean;
 }
 
+/**
+ * What the credit check reads on the ledger besides the pooled cap (jobs/credits.ts): a cheap bound
+ * on what the workshop's live keys can still spend, without reading its claims.
+ */
+export interface LedgerSpendFigures {
+  ledger: Ledger;
+  /**
+   * Every amount ever committed here (claims' budgets, top-ups), never lowered by a release or a
+   * revoke. 0 on a ledger no claim has touched since the attribute was introduced.
+   */
+  committed_ever_usd: number;
+  /** What the workshop's live keys had not spent at its last sync; absent before the first. */
+  live_unspent?: LiveUnspent;
+}
+
+/**
+ * Σ max(0, limit − usage) over the live claims a sync read, with `committed_ever_usd` as it stood
+ * just before that read: whatever was committed after it is not in `usd`, and the reader adds it.
+ */
+export interface LiveUnspent {
+  usd: number;
+  committed_ever_usd: number;
+  synced_at: string;
+}
+
 /** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
 const returnedAttr = (claimId: string) => `returned#${claimId}`;
 
@@ -21,8 +46,32 @@ export const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => (
   paused: item?.paused === true,
 });
 
+function spendFiguresOf(item: Record<string, unknown> | undefined): LedgerSpendFigures {
+  const u = item?.live_unspent as Partial<LiveUnspent> | undefined;
+  const valid = typeof u?.usd === "number" && typeof u.committed_ever_usd === "number" && typeof u.synced_at === "string";
+  return {
+    ledger: ledgerOf(item),
+    committed_ever_usd: roundUsd(Number(item?.committed_ever_usd ?? 0)),
+    ...(valid ? { live_unspent: { usd: u.usd!, committed_ever_usd: u.committed_ever_usd!, synced_at: u.synced_at! } } : {}),
+  };
+}
+
 export function ledgerStore(table: Table) {
   const { doc, W, conditional } = table;
+
+  /** The LEDGER items of `slugs` (absent ones left out), 100 keys per BatchGet, strongly consistent. */
+  async function ledgerItems(slugs: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < slugs.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
+      while (keys && keys.length) {
+        const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), item);
+        keys = got.UnprocessedKeys?.[W]?.Keys;
+      }
+    }
+    return out;
+  }
 
 
   return {
@@ -32,16 +81,14 @@ export function ledgerStore(table: Table) {
     },
 
     async getLedgers(slugs: readonly string[]): Promise<Map<string, Ledger>> {
-      const out = new Map<string, Ledger>(slugs.map((s) => [s, ledgerOf(undefined)]));
-      for (let i = 0; i < slugs.length; i += 100) {
-        let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
-        while (keys && keys.length) {
-          const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
-          for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), ledgerOf(item));
-          keys = got.UnprocessedKeys?.[W]?.Keys;
-        }
-      }
-      return out;
+      const items = await ledgerItems(slugs);
+      return new Map(slugs.map((s) => [s, ledgerOf(items.get(s))]));
+    },
+
+    /** The ledgers with what the credit check reads on them (one BatchGet per 100 workshops). */
+    async getLedgerSpendFigures(slugs: readonly string[]): Promise<Map<string, LedgerSpendFigures>> {
+      const items = await ledgerItems(slugs);
+      return new Map(slugs.map((s) => [s, spendFiguresOf(items.get(s))]));
     },
 
     /**
@@ -52,6 +99,7 @@ export function ledgerStore(table: Table) {
       const e = new Expression();
       const claimed = e.name("claimed");
       const committed = e.name("committed_usd");
+      const committedEver = e.name("committed_ever_usd");
       const paused = e.name("paused");
       const one = e.value(1);
       const budget = e.value(limits.budgetUsd);
@@ -65,7 +113,7 @@ export function ledgerStore(table: Table) {
           new UpdateCommand({
             TableName: W,
             Key: { pk: slug, sk: LEDGER_SK },
-            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}`,
+            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}, ${committedEver} ${budget}`,
             ConditionExpression: condition,
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",

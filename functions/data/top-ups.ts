@@ -2,7 +2,7 @@ import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { roundUsd } from "../../workshops/derive.js";
 import type { ClaimItem } from "./claims.js";
 import { ConditionRefusedError } from "./errors.js";
-import type { Ledger } from "./ledger.js";
+import { ledgerOf, type Ledger } from "./ledger.js";
 import { Expression, stripKeys, type Table } from "./table.js";
 import { claimSk, LEDGER_SK } from "./tables.js";
 
@@ -23,11 +23,6 @@ export interface TopUpLock {
   until: number;
 }
 
-const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
-  claimed: Number(item?.claimed ?? 0),
-  committed_usd: roundUsd(Number(item?.committed_usd ?? 0)),
-  paused: item?.paused === true,
-});
 
 const KEY_HOLDING = ["MINTED", "ACTIVE", "UNBOUND"] as const;
 
@@ -37,6 +32,8 @@ export function topUpStore(table: Table) {
   async function addCommitted(operation: string, slug: string, amountUsd: number, condition: (e: Expression, committed: string) => string): Promise<Ledger> {
     const e = new Expression();
     const committed = e.name("committed_usd");
+    // A top-up is committed for good here, whatever comes back later (returnTopUp lowers committed only).
+    const ever = amountUsd > 0 ? `, ${e.name("committed_ever_usd")} ${e.value(amountUsd)}` : "";
     const key = { pk: slug, sk: LEDGER_SK };
     try {
       const res = await conditional<Ledger>(operation, W, key, () =>
@@ -44,7 +41,7 @@ export function topUpStore(table: Table) {
           new UpdateCommand({
             TableName: W,
             Key: key,
-            UpdateExpression: `ADD ${committed} ${e.value(amountUsd)}`,
+            UpdateExpression: `ADD ${committed} ${e.value(amountUsd)}${ever}`,
             ConditionExpression: condition(e, committed),
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",

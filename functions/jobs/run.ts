@@ -32,6 +32,22 @@ export function isJobInput(input: unknown): input is JobInput {
   );
 }
 
+/**
+ * A workshop's sync (a sync job, or its part of a tick). Past expiry it also finishes whatever
+ * expire left behind (a failed, late or out-of-time run), and once the usage is final deletes the
+ * keys upstream: every step is a no-op when there is nothing left to do. Answers which it did.
+ */
+export async function syncOrFinish(run: JobRun): Promise<"synced" | "finished"> {
+  const expiry = Date.parse(keyExpiresAt(run.w));
+  if (run.deps.now() < expiry) {
+    await syncWorkshop(run);
+    return "synced";
+  }
+  await expireWorkshop(run);
+  if (run.deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
+  return "finished";
+}
+
 export function createJobRunner(deps: JobDeps): (input: JobInput, limits?: RunLimits) => Promise<JobSummary> {
   return (input, limits) => runJob(input, deps, limits);
 }
@@ -48,26 +64,15 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
     switch (input.job) {
       case "open":
         await openWorkshop(run);
-        await reportAccountCredits(run);
+        await reportAccountCredits(run, { record: run.record });
         break;
       case "close":
         await syncWorkshop(run);
-        await reportAccountCredits(run);
+        await reportAccountCredits(run, { record: run.record });
         break;
-      case "sync": {
-        // Past expiry a sync also finishes whatever expire left behind (a failed, late or
-        // out-of-time run), and once the usage is final deletes the keys upstream: every step is a
-        // no-op when there is nothing left to do.
-        const expiry = Date.parse(keyExpiresAt(record.config));
-        if (deps.now() < expiry) {
-          await syncWorkshop(run);
-          await reportAccountCredits(run);
-        } else {
-          await expireWorkshop(run);
-          if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
-        }
+      case "sync":
+        if ((await syncOrFinish(run)) === "synced") await reportAccountCredits(run, { record: run.record });
         break;
-      }
       case "expire":
         await expireWorkshop(run);
         break;

@@ -5,6 +5,7 @@ import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError } from "../do
 import { NotFoundError } from "../openrouter/errors.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
+import { liveUnspentUsd } from "./credits.js";
 import { STORE_CONCURRENCY, type JobRun } from "./job-run.js";
 import { observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.js";
 
@@ -20,11 +21,13 @@ export async function syncWorkshop(run: JobRun): Promise<SyncPlan> {
   const slug = run.w.slug;
   // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
   const keys = await run.listKeys({ includeDisabled: false });
+  // The ledger before the claims: anything committed after this read is added by the credit check (credits.ts).
+  const committedEver = (await store.getLedgerSpendFigures([slug])).get(slug)!.committed_ever_usd;
   const claims = await store.listClaims(slug);
-  run.claimsRead = claims;
   const at = now();
   const plan = planSync(run.w, keys, claims, at, run.record.key_namespace);
   run.summary.keys = plan.workshopKeys.length;
+  await keepLiveUnspent(run, claims, committedEver, at);
 
   const unlisted = await lookUpUnlisted(run, plan.unlisted);
   await writeUsage(run, [...plan.usageWrites, ...unlisted.writes], at);
@@ -34,6 +37,16 @@ export async function syncWorkshop(run: JobRun): Promise<SyncPlan> {
   await takeOverStuck(run, plan.stuck);
   await reissueMissing(run, unlisted.gone);
   return plan;
+}
+
+/** What the live keys have not spent, on the ledger, for every later credit check (credits.ts). */
+async function keepLiveUnspent(run: JobRun, claims: readonly ClaimItem[], committedEver: number, at: number): Promise<void> {
+  try {
+    await run.deps.housekeeping.putLiveUnspent(run.w.slug, { usd: liveUnspentUsd(claims), committed_ever_usd: committedEver, synced_at: new Date(at).toISOString() });
+  } catch (err) {
+    // The ledger keeps the last figure (or none): the credit check then counts more, never less.
+    run.fail("live unspent", err);
+  }
 }
 
 /**
