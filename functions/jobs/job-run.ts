@@ -90,6 +90,12 @@ const MAX_REPORTED_ERRORS = 10;
 const PAGE_TRIES = 3;
 export const STORE_CONCURRENCY = 16;
 
+/** Whether the invocation has less than `reserveMs` left: no new work is started then. */
+export function outOfTime(limits: RunLimits): boolean {
+  const left = limits.timeLeftMs?.();
+  return left !== undefined && left < (limits.reserveMs ?? 50_000);
+}
+
 /** Every page of GET /keys, each with a few tries on top of the client's own. */
 export async function listAccountKeys(openrouter: Pick<OpenRouterClient, "listKeysPage">, opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
   const all: KeyInfo[] = [];
@@ -232,7 +238,6 @@ export class JobRun {
   }
 
   private outOfTime(): boolean {
-    const left = this.limits.timeLeftMs?.();
-    return left !== undefined && left < (this.limits.reserveMs ?? 50_000);
+    return outOfTime(this.limits);
   }
 }

@@ -5,15 +5,34 @@ import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError } from "../do
 import { NotFoundError } from "../openrouter/errors.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
+import { keyExpiresAt } from "../../workshops/derive.js";
 import { liveUnspentUsd } from "./credits.js";
+import { expireWorkshop } from "./expire.js";
+import { retireKeys } from "./retire.js";
 import { STORE_CONCURRENCY, type JobRun } from "./job-run.js";
-import { observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.js";
+import { FINAL_USAGE_AFTER_MS, observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.js";
 
 /**
  * The sync job (every few minutes between open and expiry, and the close job): records each key's
  * usage and a spend sample, binds keys still waiting for their guardrail, takes over claims stuck in
  * RESERVED, gives a new key to claims whose key upstream lost, and deletes orphan keys.
  */
+
+/**
+ * A workshop's sync (a sync job, or its part of a tick). Past expiry it also finishes whatever
+ * expire left behind (a failed, late or out-of-time run), and once the usage is final deletes the
+ * keys upstream: every step is a no-op when there is nothing left to do. Answers which it did.
+ */
+export async function syncOrFinish(run: JobRun): Promise<"synced" | "finished"> {
+  const expiry = Date.parse(keyExpiresAt(run.w));
+  if (run.deps.now() < expiry) {
+    await syncWorkshop(run);
+    return "synced";
+  }
+  await expireWorkshop(run);
+  if (run.deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
+  return "finished";
+}
 
 /** Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. */
 export async function syncWorkshop(run: JobRun): Promise<SyncPlan> {
