@@ -94,12 +94,17 @@ export function ledgerStore(table: Table) {
     /**
      * Takes one slot and its budget: refused (ConditionRefusedError with the ledger) when the
      * workshop is paused, every slot is taken, or the budget would push committed USD above the cap.
+     *
+     * `committed_ever_usd` grows with it in the same write, which is right when the claim item that
+     * shows the budget was written first (a new claim). A caller that writes the claim after the
+     * ledger (a re-allowed claim) passes `countLater` and calls `addCommittedEver` once the claim
+     * shows it: a sync between the two then counts it in the claims it reads, or after them in
+     * the counter, never in neither (jobs/credits.ts).
      */
-    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }): Promise<Ledger> {
+    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }, opts: { countLater?: boolean } = {}): Promise<Ledger> {
       const e = new Expression();
       const claimed = e.name("claimed");
       const committed = e.name("committed_usd");
-      const committedEver = e.name("committed_ever_usd");
       const paused = e.name("paused");
       const one = e.value(1);
       const budget = e.value(limits.budgetUsd);
@@ -113,7 +118,8 @@ export function ledgerStore(table: Table) {
           new UpdateCommand({
             TableName: W,
             Key: { pk: slug, sk: LEDGER_SK },
-            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}, ${committedEver} ${budget}`,
+            // (DynamoDB refuses a placeholder the expressions do not use: the name only when it is added to.)
+            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}${opts.countLater ? "" : `, ${e.name("committed_ever_usd")} ${budget}`}`,
             ConditionExpression: condition,
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -127,6 +133,20 @@ export function ledgerStore(table: Table) {
         throw err;
       });
       return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    /** Adds to `committed_ever_usd` what a claim item now shows was committed (see reserveSlot, commitTopUp). */
+    async addCommittedEver(slug: string, amountUsd: number): Promise<void> {
+      const e = new Expression();
+      await doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: { pk: slug, sk: LEDGER_SK },
+          UpdateExpression: `ADD ${e.name("committed_ever_usd")} ${e.value(amountUsd)}`,
+          ConditionExpression: `attribute_exists(${e.name("pk")})`,
+          ...e.params(),
+        }),
+      );
     },
 
     /** Gives a slot and its budget back (a compensation or a release). Never drives the ledger below zero. */

@@ -32,8 +32,6 @@ export function topUpStore(table: Table) {
   async function addCommitted(operation: string, slug: string, amountUsd: number, condition: (e: Expression, committed: string) => string): Promise<Ledger> {
     const e = new Expression();
     const committed = e.name("committed_usd");
-    // A top-up is committed for good here, whatever comes back later (returnTopUp lowers committed only).
-    const ever = amountUsd > 0 ? `, ${e.name("committed_ever_usd")} ${e.value(amountUsd)}` : "";
     const key = { pk: slug, sk: LEDGER_SK };
     try {
       const res = await conditional<Ledger>(operation, W, key, () =>
@@ -41,7 +39,7 @@ export function topUpStore(table: Table) {
           new UpdateCommand({
             TableName: W,
             Key: key,
-            UpdateExpression: `ADD ${committed} ${e.value(amountUsd)}${ever}`,
+            UpdateExpression: `ADD ${committed} ${e.value(amountUsd)}`,
             ConditionExpression: condition(e, committed),
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -60,6 +58,8 @@ export function topUpStore(table: Table) {
     /**
      * Commits a top-up's amount to the pool: refused (ConditionRefusedError with the ledger) unless
      * `committed_usd + amount <= cap_usd`. The only write that raises committed USD besides a claim.
+     * It leaves `committed_ever_usd` alone: the caller adds to it once the claim shows the raised
+     * limit (`addCommittedEver`; see ledger.ts reserveSlot for why that order).
      */
     commitTopUp(slug: string, amountUsd: number, capUsd: number): Promise<Ledger> {
       return addCommitted("commitTopUp", slug, amountUsd, (e, committed) => `attribute_exists(${committed}) AND ${committed} <= ${e.value(roundUsd(capUsd - amountUsd))}`);

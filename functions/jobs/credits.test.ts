@@ -132,6 +132,22 @@ describe("the jobs' credit check, with the emulator's credit set low", () => {
     expect(claimListings).toBe(1);
   });
 
+  it("counts a key re-allowed after a revoke and claimed since the last sync", async () => {
+    const now = stack.now();
+    const w = testWorkshop("credit-again", now, { openrouter: { guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 10 } } });
+    await stack.addWorkshop(w);
+    const ann = await stack.attendee("again@example.com");
+    expect((await stack.call("POST", "/api/workshops/credit-again/claim", ann.token)).status).toBe(201);
+    await stack.engine.revoke("credit-again", ann.sub);
+    await runJob({ job: "sync", slug: "credit-again" }, deps);
+    // Synced with no live key: 10 keys to claim, nothing unspent.
+    expect((await checkAccountCredits(deps)).workshops).toContainEqual({ slug: "credit-again", worst_case_usd: 20 });
+    await stack.engine.allowAgain("credit-again", ann.sub);
+    expect((await stack.call("POST", "/api/workshops/credit-again/claim", ann.token)).status).toBe(201);
+    // 9 keys still to claim ($18) + the new key's whole $2, though no sync has read its claim.
+    expect((await checkAccountCredits(deps)).workshops).toContainEqual({ slug: "credit-again", worst_case_usd: 20 });
+  });
+
   it("counts a workshop no sync has stored a figure for at its ledger's committed USD", async () => {
     const now = stack.now();
     const fresh = testWorkshop("credit-fresh", now, { openrouter: { guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 10 } } });

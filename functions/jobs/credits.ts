@@ -39,11 +39,11 @@ function worstCaseUsd(w: Workshop, ledger: Ledger, unspentUsd: number, nowMs: nu
  * U overstates what the keys it counted can still spend (their usage only grows; a revoke or an
  * expiry only removes keys), and every amount committed after E0 was read is added in full, so the
  * bound never undercounts a key claimed or topped up since the sync (one claimed between the two
- * reads is counted twice: the safe side). A top-up or re-allow writes the ledger before the claim,
- * so one caught between the two writes by a sync's reads is missed by that sync's figure (a window of
- * milliseconds) until the next sync, minutes later. Before any sync stored a figure, the ledger's
- * committed USD: it holds the limit of every live key (and what revoked ones spent), so it is never
- * lower.
+ * reads is counted twice: the safe side). That needs every amount to reach the claim item no later
+ * than the counter: a new claim's item is written before its slot is reserved; a top-up and a
+ * re-allowed claim add to the counter only once their claim shows the amount (data/ledger.ts
+ * reserveSlot). Before any sync stored a figure, the ledger's committed USD: it holds the limit of
+ * every live key (and what revoked ones spent), so it is never lower.
  */
 export function liveUnspentBoundUsd(f: LedgerSpendFigures): number {
   if (!f.live_unspent) return f.ledger.committed_usd;
