@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { workshopTimetable, type JobInput, type JobName } from "../functions/domain/timetable.js";
+import { SYNC_EVERY_MINUTES, workshopTimetable, type JobInput, type JobName, type TickInput } from "../functions/domain/timetable.js";
 import type { Workshop } from "../workshops/schema.js";
 
 export interface JobSchedulesArgs {
@@ -22,8 +22,9 @@ export interface JobSchedulesArgs {
 /** One EventBridge schedule the program declares, in plain data (what the tests check). */
 export interface PlannedSchedule {
   name: string;
-  job: JobName;
-  slug: string;
+  job: JobName | "tick";
+  /** The workshop of a one-off job; none for the deployment-wide sync tick. */
+  slug?: string;
   expression: string;
   startDate?: string;
   endDate?: string;
@@ -39,50 +40,60 @@ export interface PlannedSchedule {
 export const DEPLOY_MARGIN_MS = 10 * 60_000;
 
 /**
- * The schedules of a workshop's timetable that still matter at `now`: each one-off job whose time
- * is comfortably ahead (see DEPLOY_MARGIN_MS), and the recurring sync until its last run. A deploy
- * after a workshop drops its spent schedules instead of asking AWS for schedules in the past.
+ * The one-off jobs of a workshop's timetable that still matter at `now`: each one whose time is
+ * comfortably ahead (see DEPLOY_MARGIN_MS). A deploy after a workshop drops its spent schedules
+ * instead of asking AWS for schedules in the past.
  *
- * A one-off job dropped for being past or too close is not lost: `close` is a sync, and the
- * recurring sync (which starts at once when its start is that close) retires keys itself once the
- * expiry has passed; `open` only prepares what the deploy and the first claim also create (the
- * guardrail, the ledger).
+ * A one-off job dropped for being past or too close is not lost: `close` is a sync, and the sync
+ * tick (which syncs the workshop until an hour after its expiry) expires and retires its keys
+ * itself once the expiry has passed; `open` only prepares what the deploy and the first claim also
+ * create (the guardrail, the ledger).
  */
 export function plannedSchedules(w: Workshop, now: number): PlannedSchedule[] {
   const t = workshopTimetable(w);
-  const planned: PlannedSchedule[] = [];
   const ahead = (iso: string) => Date.parse(iso) > now + DEPLOY_MARGIN_MS;
-  for (const job of t.oneOff) {
-    if (!ahead(job.at)) continue;
-    planned.push({
-      name: `${w.slug}-${job.job}`,
-      job: job.job,
-      slug: w.slug,
-      // at() takes a local time without a zone; the schedule's time zone is UTC.
-      expression: `at(${job.at.replace(/Z$/, "")})`,
-      // A one-off job is worth running late (an expiry must happen), so it is retried for hours.
-      retry: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 6 * 3600 },
-    });
-  }
-  if (ahead(t.sync.until)) {
-    planned.push({
-      name: `${w.slug}-sync`,
-      job: "sync",
-      slug: w.slug,
-      expression: `rate(${t.sync.everyMinutes} minutes)`,
-      startDate: ahead(t.sync.from) ? t.sync.from : undefined,
-      endDate: t.sync.until,
-      // A missed sync is superseded by the next one a few minutes later.
-      retry: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: t.sync.everyMinutes * 60 },
-    });
-  }
-  return planned;
+  return t.oneOff.filter((job) => ahead(job.at)).map((job) => ({
+    name: `${w.slug}-${job.job}`,
+    job: job.job,
+    slug: w.slug,
+    // at() takes a local time without a zone; the schedule's time zone is UTC.
+    expression: `at(${job.at.replace(/Z$/, "")})`,
+    // A one-off job is worth running late (an expiry must happen), so it is retried for hours.
+    retry: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 6 * 3600 },
+  }));
+}
+
+/** The deployment-wide sync tick's schedule name (a slug's schedules all end in -open, -close, -expire). */
+export const SYNC_TICK_SCHEDULE = "sync-tick";
+
+/**
+ * The one recurring schedule of the deployment: the sync tick (functions/jobs/tick.ts) every
+ * SYNC_EVERY_MINUTES, from the first workshop's sync window to the last one's end. The tick itself
+ * finds the workshops whose window holds its time, so a tick between two workshops costs one read
+ * of the workshop index. None when no workshop's sync window is still ahead.
+ */
+export function plannedSyncTick(workshops: readonly Workshop[], now: number): PlannedSchedule | undefined {
+  const ahead = (iso: string) => Date.parse(iso) > now + DEPLOY_MARGIN_MS;
+  const windows = workshops.map((w) => workshopTimetable(w).sync).filter((s) => ahead(s.until));
+  if (windows.length === 0) return undefined;
+  const from = windows.reduce((a, s) => (Date.parse(s.from) < Date.parse(a) ? s.from : a), windows[0]!.from);
+  const until = windows.reduce((a, s) => (Date.parse(s.until) > Date.parse(a) ? s.until : a), windows[0]!.until);
+  return {
+    name: SYNC_TICK_SCHEDULE,
+    job: "tick",
+    expression: `rate(${SYNC_EVERY_MINUTES} minutes)`,
+    // AWS refuses a start date more than 5 minutes back: a window already begun starts at once.
+    startDate: ahead(from) ? from : undefined,
+    endDate: until,
+    // A missed tick is superseded by the next one a few minutes later.
+    retry: { maximumRetryAttempts: 2, maximumEventAgeInSeconds: SYNC_EVERY_MINUTES * 60 },
+  };
 }
 
 /**
  * EventBridge Scheduler for the housekeeping jobs: one schedule group, a dead-letter queue for
  * invocations that exhausted their retries, a role that may invoke only the jobs function and
- * write only to that queue, and per workshop the schedules of its timetable.
+ * write only to that queue, per workshop its one-off jobs, and one sync tick for all of them.
  */
 export class JobSchedules extends pulumi.ComponentResource {
   readonly group: aws.scheduler.ScheduleGroup;
@@ -104,6 +115,8 @@ export class JobSchedules extends pulumi.ComponentResource {
     for (const w of args.workshops) {
       for (const plan of plannedSchedules(w, args.now)) this.schedules.push(this.createSchedule(name, plan, args.jobsFunction));
     }
+    const tick = plannedSyncTick(args.workshops, args.now);
+    if (tick) this.schedules.push(this.createSchedule(name, tick, args.jobsFunction));
     this.registerOutputs({ group: this.group.name, deadLetterQueue: this.deadLetters.url });
   }
 
@@ -184,13 +197,13 @@ export class JobSchedules extends pulumi.ComponentResource {
   }
 
   private createSchedule(name: string, plan: PlannedSchedule, jobsFunction: aws.lambda.Function): aws.scheduler.Schedule {
-    const input: JobInput = { job: plan.job, slug: plan.slug };
+    const input: JobInput | TickInput = plan.job === "tick" ? { job: "tick" } : { job: plan.job, slug: plan.slug! };
     return new aws.scheduler.Schedule(
       `${name}-${plan.name}`,
       {
         name: plan.name,
         groupName: this.group.name,
-        description: `${plan.job} job of workshop ${plan.slug}`,
+        description: plan.slug ? `${plan.job} job of workshop ${plan.slug}` : "sync tick: every workshop in its sync window",
         scheduleExpression: plan.expression,
         scheduleExpressionTimezone: "UTC",
         startDate: plan.startDate,

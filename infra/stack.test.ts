@@ -162,26 +162,36 @@ describe("workshops", () => {
 });
 
 describe("schedules", () => {
-  it("schedules open, close, expire once and sync every 5 minutes, at the timetable's UTC times", () => {
+  it("schedules open, close, expire once per workshop and one sync tick every 5 minutes, at the timetable's UTC times", () => {
     const jobs = program.one(T.fn, "functions-jobs");
     const queue = program.one(T.queue);
     const schedules = program.ofType(T.schedule);
-    expect(schedules).toHaveLength(4 * workshops.length);
+    expect(schedules).toHaveLength(3 * workshops.length + 1);
     for (const w of workshops) {
       const t = workshopTimetable(w);
       const mine = schedules.filter((s) => JSON.parse(s.inputs.target.input).slug === w.slug);
       const byJob = Object.fromEntries(mine.map((s) => [JSON.parse(s.inputs.target.input).job, s.inputs]));
+      expect(Object.keys(byJob).sort()).toEqual(["close", "expire", "open"]);
       for (const one of t.oneOff) {
         expect(byJob[one.job].scheduleExpression).toBe(`at(${one.at.slice(0, 19)})`);
         expect(byJob[one.job].scheduleExpressionTimezone).toBe("UTC");
       }
-      expect(byJob.sync).toMatchObject({ scheduleExpression: "rate(5 minutes)", startDate: t.sync.from, endDate: t.sync.until });
-      for (const s of mine) {
-        expect(s.inputs.target.arn).toBe(jobs.state.arn);
-        expect(s.inputs.target.deadLetterConfig.arn).toBe(queue.state.arn);
-        expect(s.inputs.target.retryPolicy.maximumRetryAttempts).toBeGreaterThan(0);
-        expect(s.inputs.flexibleTimeWindow).toEqual({ mode: "OFF" });
-      }
+    }
+    const ticks = schedules.filter((s) => JSON.parse(s.inputs.target.input).job === "tick");
+    expect(ticks).toHaveLength(1);
+    const windows = workshops.map((w) => workshopTimetable(w).sync);
+    expect(ticks[0]!.inputs).toMatchObject({
+      name: "sync-tick",
+      scheduleExpression: "rate(5 minutes)",
+      startDate: windows.map((s) => s.from).sort()[0],
+      endDate: windows.map((s) => s.until).sort().at(-1),
+    });
+    expect(JSON.parse(ticks[0]!.inputs.target.input)).toEqual({ job: "tick" });
+    for (const s of schedules) {
+      expect(s.inputs.target.arn).toBe(jobs.state.arn);
+      expect(s.inputs.target.deadLetterConfig.arn).toBe(queue.state.arn);
+      expect(s.inputs.target.retryPolicy.maximumRetryAttempts).toBeGreaterThan(0);
+      expect(s.inputs.flexibleTimeWindow).toEqual({ mode: "OFF" });
     }
   });
 
@@ -192,7 +202,8 @@ describe("schedules", () => {
     expect(expr.open.scheduleExpression).toBe("at(2026-04-13T16:00:00)");
     expect(expr.close.scheduleExpression).toBe("at(2026-04-14T13:00:00)");
     expect(expr.expire.scheduleExpression).toBe("at(2026-04-14T13:15:00)");
-    expect(expr.sync).toMatchObject({ startDate: "2026-04-13T16:00:00Z", endDate: "2026-04-14T14:15:00Z" });
+    // Its sync window (open 16:00Z .. expiry + 1 h = 14:15Z the next day) lies within the tick's.
+    expect(workshopTimetable(workshops.find((w) => w.slug === "pyconde-2026-darmstadt-sql-agents")!).sync).toMatchObject({ from: "2026-04-13T16:00:00Z", until: "2026-04-14T14:15:00Z" });
   });
 
   it("lets the scheduler invoke only the jobs function and write only to its dead-letter queue", () => {

@@ -6,12 +6,12 @@ import type { TableNames } from "../functions/data/tables.js";
 import { createClaimEngine, type ClaimEngine } from "../functions/domain/claims.js";
 import type { JobInput } from "../functions/domain/timetable.js";
 import { createWorkshopCatalog, type WorkshopCatalog } from "../functions/domain/workshops.js";
-import { createJobRunner, type JobSummary } from "../functions/jobs/run.js";
+import { createJobRunner, createTickRunner, type JobSummary, type TickSummary } from "../functions/jobs/run.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
 import { createEmfObserver } from "../functions/observability/emf.js";
 import { createHealthCounters, type HealthCounters } from "../functions/observability/health.js";
 import { createLogger, eventLog, withLogContext } from "../functions/observability/log.js";
-import { observeClaims, observeJobs, observeOpenRouter } from "../functions/observability/observe.js";
+import { observeClaims, observeJobs, observeOpenRouter, observeTick } from "../functions/observability/observe.js";
 import { observers } from "../functions/observability/observer.js";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { StackClock } from "./clock.js";
@@ -40,6 +40,8 @@ export interface LocalApiOptions {
 export interface LocalApi {
   fetch(req: Request): Response | Promise<Response>;
   runJob(input: JobInput): Promise<JobSummary>;
+  /** The deployment-wide sync tick, as the jobs Lambda runs it. */
+  runTick(): Promise<TickSummary>;
   engine: ClaimEngine;
   workshops: WorkshopCatalog;
   health: HealthCounters;
@@ -66,11 +68,9 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     health,
   });
   const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
-  const runJob = observeJobs(
-    createJobRunner({ store: opts.store, housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }), engine, openrouter, now }),
-    observe,
-    capUsdOf,
-  );
+  const jobDeps = { store: opts.store, housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }), engine, openrouter, now };
+  const runJob = observeJobs(createJobRunner(jobDeps), observe, capUsdOf);
+  const runTick = observeTick(createTickRunner(jobDeps), observe, capUsdOf);
   // Each request is one log context, as one Lambda invocation is: its records share its ids.
   let coldStart = true;
   const fetch = async (req: Request) => {
@@ -81,7 +81,14 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
       return delivered instanceof Response ? delivered : app.fetch(delivered);
     });
   };
-  return { fetch, runJob: (input) => withLogContext({ correlation_id: `${input.job}:${input.slug}:${Date.now()}` }, () => runJob(input)), engine, workshops, health };
+  return {
+    fetch,
+    runJob: (input) => withLogContext({ correlation_id: `${input.job}:${input.slug}:${Date.now()}` }, () => runJob(input)),
+    runTick: () => withLogContext({ correlation_id: `tick::${Date.now()}` }, () => runTick()),
+    engine,
+    workshops,
+    health,
+  };
 }
 
 /** API Gateway's largest request payload (HTTP APIs); it answers 413 above it, before the Lambda runs. */

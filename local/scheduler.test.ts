@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { JobInput } from "../functions/domain/timetable.js";
+import type { JobInput, TickInput } from "../functions/domain/timetable.js";
 import { parseWorkshop } from "../workshops/load.js";
 import type { StackClock } from "./clock.js";
 import { startScheduler } from "./scheduler.js";
@@ -42,12 +42,15 @@ function manualClock(startIso: string): StackClock & { set(iso: string): void } 
 }
 
 function setup(clock: StackClock, stateFile: string) {
-  const ran: JobInput[] = [];
+  const ran: (JobInput | TickInput)[] = [];
   const scheduler = startScheduler({
     workshops: () => [workshop!],
     clock,
     runJob: async (input) => {
       ran.push(input);
+    },
+    runTick: async () => {
+      ran.push({ job: "tick" });
     },
     stateFile,
     intervalMs: 60_000,
@@ -67,7 +70,8 @@ describe("the local scheduler", () => {
     expect(await first.scheduler.tick()).toEqual([]);
     clock.set("2026-05-01T09:00:30Z");
     await first.scheduler.tick();
-    expect(first.ran).toEqual([{ job: "open", slug: "sched" }, { job: "sync", slug: "sched" }]);
+    // Claims open at 09:00, a multiple of 5 minutes: the open job, then the sync tick.
+    expect(first.ran).toEqual([{ job: "open", slug: "sched" }, { job: "tick" }]);
     await first.scheduler.tick();
     expect(first.ran).toHaveLength(2);
     await first.scheduler.stop();
@@ -77,14 +81,32 @@ describe("the local scheduler", () => {
     const second = setup(clock, stateFile);
     await second.scheduler.tick();
     expect(second.ran).toEqual([]);
+
+    // Between two multiples of 5 minutes: nothing. At the next one, one tick.
+    clock.set("2026-05-01T09:04:59Z");
+    await second.scheduler.tick();
+    expect(second.ran).toEqual([]);
+    clock.set("2026-05-01T09:05:00Z");
+    await second.scheduler.tick();
+    expect(second.ran).toEqual([{ job: "tick" }]);
     await second.scheduler.stop();
 
-    // Stopped across closing and expiry: each runs once at the next start, and sync once.
+    // Stopped across closing and expiry: each runs once at the next start, and one tick.
     clock.set("2026-05-01T12:45:00Z");
     const third = setup(clock, stateFile);
     await third.scheduler.tick();
-    expect(third.ran.map((j) => j.job).sort()).toEqual(["close", "expire", "sync"]);
+    expect(third.ran.map((j) => j.job).sort()).toEqual(["close", "expire", "tick"]);
     await third.scheduler.stop();
+
+    // The ticks up to the end of the sync window (expiry 12:30 + 1 h) missed while stopped: one; after it, none.
+    clock.set("2026-05-01T13:40:00Z");
+    const fourth = setup(clock, stateFile);
+    await fourth.scheduler.tick();
+    expect(fourth.ran).toEqual([{ job: "tick" }]);
+    clock.set("2026-05-01T13:50:00Z");
+    await fourth.scheduler.tick();
+    expect(fourth.ran).toEqual([{ job: "tick" }]);
+    await fourth.scheduler.stop();
   });
 
   it("runs jobs again when the clock is moved back for another rehearsal", async () => {
@@ -115,13 +137,14 @@ describe("the local scheduler", () => {
       runJob: async (input) => {
         if (input.job === "open") throw new Error("upstream said no");
       },
+      runTick: async () => {},
       stateFile: join(dir, "s.json"),
       intervalMs: 60_000,
       log: (l) => lines.push(l),
     });
     clock.set("2026-05-01T09:00:00Z");
     const runs = await scheduler.tick();
-    expect(runs.map((r) => [r.input.job, r.ok])).toEqual([["open", false], ["sync", true]]);
+    expect(runs.map((r) => [r.input.job, r.ok])).toEqual([["open", false], ["tick", true]]);
     expect(lines.join("\n")).toMatch(/open for sched failed .*upstream said no/);
     await scheduler.stop();
   });

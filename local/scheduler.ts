@@ -1,20 +1,24 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { jobsDue, workshopTimetable, type JobInput } from "../functions/domain/timetable.js";
+import { jobsDue, tickDue, workshopTimetable, type JobInput, type TickInput } from "../functions/domain/timetable.js";
 import type { Workshop } from "../workshops/schema.js";
 import type { StackClock } from "./clock.js";
 
 /**
  * The local stand-in for EventBridge Scheduler: every few seconds it asks each workshop's
- * timetable which jobs fell due since the last tick on the stack's clock and runs them, one at a
- * time, through the same job runner the jobs Lambda uses. The last tick is kept in the data
- * folder, so a restart does not run a one-off job (open, close, expire) a second time; jobs that
- * fell due while the stack was stopped run once at the first tick.
+ * timetable which one-off jobs (open, close, expire) fell due since the last tick on the stack's
+ * clock, and whether a deployment-wide sync tick did (every 5 minutes of the stack's clock while
+ * some workshop is in its sync window), and runs them one at a time through the same runners the
+ * jobs Lambda uses: the one-offs first, then at most one sync tick. The last tick is kept in the
+ * data folder, so a restart does not run a one-off job a second time; jobs that fell due while the
+ * stack was stopped run once at the first tick.
  */
 
 export interface SchedulerOptions {
   workshops: () => Workshop[];
   clock: StackClock;
   runJob: (input: JobInput) => Promise<unknown>;
+  /** The deployment-wide sync tick (functions/jobs/tick.ts). */
+  runTick: () => Promise<unknown>;
   /** Where the last tick is remembered. */
   stateFile: string;
   /** Real milliseconds between ticks. */
@@ -23,7 +27,7 @@ export interface SchedulerOptions {
 }
 
 export interface JobRun {
-  input: JobInput;
+  input: JobInput | TickInput;
   ok: boolean;
   ms: number;
   error?: string;
@@ -79,22 +83,25 @@ export function startScheduler(opts: SchedulerOptions): LocalScheduler {
 
   async function runDue(): Promise<JobRun[]> {
     const upTo = now();
-    const due = opts.workshops().flatMap((w) => jobsDue(workshopTimetable(w), lastTick, upTo));
+    const timetables = opts.workshops().map(workshopTimetable);
+    const due: (JobInput | TickInput)[] = timetables.flatMap((t) => jobsDue(t, lastTick, upTo));
+    if (tickDue(timetables, lastTick, upTo)) due.push({ job: "tick" });
     const runs: JobRun[] = [];
     for (const input of due) {
       if (stopped) break;
+      const what = input.job === "tick" ? "the sync tick" : `${input.job} for ${input.slug}`;
       const started = performance.now();
       try {
-        await opts.runJob(input);
+        await (input.job === "tick" ? opts.runTick() : opts.runJob(input));
         const ms = Math.round(performance.now() - started);
         runs.push({ input, ok: true, ms });
-        log(`scheduler: ran ${input.job} for ${input.slug} (${ms} ms)`);
+        log(`scheduler: ran ${what} (${ms} ms)`);
       } catch (err) {
         const ms = Math.round(performance.now() - started);
         const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         runs.push({ input, ok: false, ms, error });
-        // A failed one-off is not retried by the scheduler; the next sync repairs what it can.
-        log(`scheduler: ${input.job} for ${input.slug} failed after ${ms} ms: ${error}`);
+        // A failed one-off is not retried by the scheduler; the next tick repairs what it can.
+        log(`scheduler: ${what} failed after ${ms} ms: ${error}`);
       }
     }
     history.push(...runs);

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { LiveUnspent } from "./ledger.js";
 import type { SpendSample } from "./usage.js";
 import { writeIf } from "./table.js";
 import { DEFAULT_RETENTION, LEDGER_SK, ttlAfterKeyExpiry, type RetentionPolicy, type TableNames } from "./tables.js";
@@ -33,6 +34,26 @@ export function createHousekeeping({ client, tableNames, retention = DEFAULT_RET
               "attribute_not_exists(#pk) OR #usage_usd < :usage OR (#usage_usd = :usage AND #keys < :keys)",
             ExpressionAttributeNames: { "#pk": "pk", "#at": "at", "#usage_usd": "usage_usd", "#keys": "keys", "#ttl": "ttl" },
             ExpressionAttributeValues: { ":at": sample.at, ":usage": sample.usage_usd, ":keys": sample.keys, ":ttl": ttlAfterKeyExpiry(keyExpiresAt, retention) },
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Keeps a sync's figure of what the workshop's live keys have not spent on its ledger, where the
+     * credit check reads it with every other workshop's in one BatchGet. Only on an existing ledger
+     * (no ledger, no claims), and never over a figure from a later sync (overlapping runs).
+     */
+    putLiveUnspent(slug: string, unspent: LiveUnspent): Promise<boolean> {
+      return writeIf(() =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: { pk: slug, sk: LEDGER_SK },
+            UpdateExpression: "SET #live_unspent = :unspent",
+            ConditionExpression: "attribute_exists(#pk) AND (attribute_not_exists(#live_unspent) OR #live_unspent.#synced_at <= :at)",
+            ExpressionAttributeNames: { "#pk": "pk", "#live_unspent": "live_unspent", "#synced_at": "synced_at" },
+            ExpressionAttributeValues: { ":unspent": unspent, ":at": unspent.synced_at },
           }),
         ),
       );

@@ -12,6 +12,31 @@ export interface Ledger {
   paused: boolean;
 }
 
+/**
+ * What the credit check reads on the ledger besides the pooled cap (jobs/credits.ts): a cheap bound
+ * on what the workshop's live keys can still spend, without reading its claims.
+ */
+export interface LedgerSpendFigures {
+  ledger: Ledger;
+  /**
+   * Every amount ever committed here (claims' budgets, top-ups), never lowered by a release or a
+   * revoke. 0 on a ledger no claim has touched since the attribute was introduced.
+   */
+  committed_ever_usd: number;
+  /** What the workshop's live keys had not spent at its last sync; absent before the first. */
+  live_unspent?: LiveUnspent;
+}
+
+/**
+ * Σ max(0, limit − usage) over the live claims a sync read, with `committed_ever_usd` as it stood
+ * just before that read: whatever was committed after it is not in `usd`, and the reader adds it.
+ */
+export interface LiveUnspent {
+  usd: number;
+  committed_ever_usd: number;
+  synced_at: string;
+}
+
 /** On the ledger: what a revoked claim gave back, written with the give-back so it happens once. */
 const returnedAttr = (claimId: string) => `returned#${claimId}`;
 
@@ -21,8 +46,32 @@ export const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => (
   paused: item?.paused === true,
 });
 
+function spendFiguresOf(item: Record<string, unknown> | undefined): LedgerSpendFigures {
+  const u = item?.live_unspent as Partial<LiveUnspent> | undefined;
+  const valid = typeof u?.usd === "number" && typeof u.committed_ever_usd === "number" && typeof u.synced_at === "string";
+  return {
+    ledger: ledgerOf(item),
+    committed_ever_usd: roundUsd(Number(item?.committed_ever_usd ?? 0)),
+    ...(valid ? { live_unspent: { usd: u.usd!, committed_ever_usd: u.committed_ever_usd!, synced_at: u.synced_at! } } : {}),
+  };
+}
+
 export function ledgerStore(table: Table) {
   const { doc, W, conditional } = table;
+
+  /** The LEDGER items of `slugs` (absent ones left out), 100 keys per BatchGet, strongly consistent. */
+  async function ledgerItems(slugs: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < slugs.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
+      while (keys && keys.length) {
+        const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), item);
+        keys = got.UnprocessedKeys?.[W]?.Keys;
+      }
+    }
+    return out;
+  }
 
 
   return {
@@ -32,23 +81,27 @@ export function ledgerStore(table: Table) {
     },
 
     async getLedgers(slugs: readonly string[]): Promise<Map<string, Ledger>> {
-      const out = new Map<string, Ledger>(slugs.map((s) => [s, ledgerOf(undefined)]));
-      for (let i = 0; i < slugs.length; i += 100) {
-        let keys: Record<string, unknown>[] | undefined = slugs.slice(i, i + 100).map((s) => ({ pk: s, sk: LEDGER_SK }));
-        while (keys && keys.length) {
-          const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: { [W]: { Keys: keys, ConsistentRead: true } } }));
-          for (const item of got.Responses?.[W] ?? []) out.set(String(item.pk), ledgerOf(item));
-          keys = got.UnprocessedKeys?.[W]?.Keys;
-        }
-      }
-      return out;
+      const items = await ledgerItems(slugs);
+      return new Map(slugs.map((s) => [s, ledgerOf(items.get(s))]));
+    },
+
+    /** The ledgers with what the credit check reads on them (one BatchGet per 100 workshops). */
+    async getLedgerSpendFigures(slugs: readonly string[]): Promise<Map<string, LedgerSpendFigures>> {
+      const items = await ledgerItems(slugs);
+      return new Map(slugs.map((s) => [s, spendFiguresOf(items.get(s))]));
     },
 
     /**
      * Takes one slot and its budget: refused (ConditionRefusedError with the ledger) when the
      * workshop is paused, every slot is taken, or the budget would push committed USD above the cap.
+     *
+     * `committed_ever_usd` grows with it in the same write, which is right when the claim item that
+     * shows the budget was written first (a new claim). A caller that writes the claim after the
+     * ledger (a re-allowed claim) passes `countLater` and calls `addCommittedEver` once the claim
+     * shows it: a sync between the two then counts it in the claims it reads, or after them in
+     * the counter, never in neither (jobs/credits.ts).
      */
-    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }): Promise<Ledger> {
+    async reserveSlot(slug: string, limits: { maxKeys: number; capUsd: number; budgetUsd: number }, opts: { countLater?: boolean } = {}): Promise<Ledger> {
       const e = new Expression();
       const claimed = e.name("claimed");
       const committed = e.name("committed_usd");
@@ -65,7 +118,8 @@ export function ledgerStore(table: Table) {
           new UpdateCommand({
             TableName: W,
             Key: { pk: slug, sk: LEDGER_SK },
-            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}`,
+            // (DynamoDB refuses a placeholder the expressions do not use: the name only when it is added to.)
+            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}${opts.countLater ? "" : `, ${e.name("committed_ever_usd")} ${budget}`}`,
             ConditionExpression: condition,
             ReturnValues: "ALL_NEW",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -79,6 +133,20 @@ export function ledgerStore(table: Table) {
         throw err;
       });
       return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+    },
+
+    /** Adds to `committed_ever_usd` what a claim item now shows was committed (see reserveSlot, commitTopUp). */
+    async addCommittedEver(slug: string, amountUsd: number): Promise<void> {
+      const e = new Expression();
+      await doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: { pk: slug, sk: LEDGER_SK },
+          UpdateExpression: `ADD ${e.name("committed_ever_usd")} ${e.value(amountUsd)}`,
+          ConditionExpression: `attribute_exists(${e.name("pk")})`,
+          ...e.params(),
+        }),
+      );
     },
 
     /** Gives a slot and its budget back (a compensation or a release). Never drives the ledger below zero. */

@@ -33,7 +33,7 @@ export type { WorkshopConsent } from "./consents.js";
 export type { CreditCheck } from "./deployment.js";
 export type { EmailLock } from "./email-locks.js";
 export type { Invite } from "./invites.js";
-export type { Ledger } from "./ledger.js";
+export type { Ledger, LedgerSpendFigures, LiveUnspent } from "./ledger.js";
 export type { TopUpLock } from "./top-ups.js";
 export type { SpendSample, UsageObservation } from "./usage.js";
 export type { WorkshopRecord } from "./workshops.js";

@@ -15,6 +15,9 @@ import { createHash } from "node:crypto";
  * workshops  — everything scoped to one workshop, under pk = <slug>:
  *   sk = "LEDGER"             the pooled-cap ledger: { claimed (number), committed_usd (number), paused (bool) };
  *                            committed_usd = Σ limit_usd of claims holding a slot (top-ups included) + what revoked keys spent
+ *                            committed_ever_usd (number): every budget and top-up ever committed, never lowered;
+ *                            live_unspent? { usd, committed_ever_usd, synced_at }: Σ max(0, limit_usd − usage_usd) of the
+ *                            live claims at the last sync, and committed_ever_usd just before it read them (jobs/credits.ts)
  *   sk = "CLAIM#<user_id>"    one claim per (workshop, user): the state machine of DESIGN.md:
  *       { user_id, email, email_normalized, claim_id, status (RESERVED|MINTED|ACTIVE|UNBOUND|RELEASED|REVOKED|EXPIRED),
  *         key_name, key_hash?, key? (plaintext, scrubbed at expiry), limit_usd, expires_at, guardrail_id?, bound_at?,

@@ -2,7 +2,7 @@ import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { roundUsd } from "../../workshops/derive.js";
 import type { ClaimItem } from "./claims.js";
 import { ConditionRefusedError } from "./errors.js";
-import type { Ledger } from "./ledger.js";
+import { ledgerOf, type Ledger } from "./ledger.js";
 import { Expression, stripKeys, type Table } from "./table.js";
 import type { Partitions } from "./partitions.js";
 import { LEDGER_SK } from "./tables.js";
@@ -24,11 +24,6 @@ export interface TopUpLock {
   until: number;
 }
 
-const ledgerOf = (item: Record<string, unknown> | undefined): Ledger => ({
-  claimed: Number(item?.claimed ?? 0),
-  committed_usd: roundUsd(Number(item?.committed_usd ?? 0)),
-  paused: item?.paused === true,
-});
 
 const KEY_HOLDING = ["MINTED", "ACTIVE", "UNBOUND"] as const;
 
@@ -64,6 +59,8 @@ export function topUpStore(table: Table, partitions: Pick<Partitions, "claimKey"
     /**
      * Commits a top-up's amount to the pool: refused (ConditionRefusedError with the ledger) unless
      * `committed_usd + amount <= cap_usd`. The only write that raises committed USD besides a claim.
+     * It leaves `committed_ever_usd` alone: the caller adds to it once the claim shows the raised
+     * limit (`addCommittedEver`; see ledger.ts reserveSlot for why that order).
      */
     commitTopUp(slug: string, amountUsd: number, capUsd: number): Promise<Ledger> {
       return addCommitted("commitTopUp", slug, amountUsd, (e, committed) => `attribute_exists(${committed}) AND ${committed} <= ${e.value(roundUsd(capUsd - amountUsd))}`);

@@ -45,7 +45,8 @@ export async function claimAgain(d: EngineDeps, record: WorkshopRecord, revoked:
   const w = record.config;
   const slug = w.slug;
   try {
-    await d.store.reserveSlot(slug, { maxKeys: w.openrouter.guardrail.max_keys, capUsd: w.openrouter.guardrail.cap_usd, budgetUsd: w.openrouter.budget_usd });
+    // The claim item shows the new budget only after this write: it is counted in committed_ever_usd below, once it does.
+    await d.store.reserveSlot(slug, { maxKeys: w.openrouter.guardrail.max_keys, capUsd: w.openrouter.guardrail.cap_usd, budgetUsd: w.openrouter.budget_usd }, { countLater: true });
   } catch (err) {
     if (err instanceof ConditionRefusedError) throw (err.existing as Ledger | undefined)?.paused ? new ClaimsPausedError(slug) : new SoldOutError(slug);
     throw err;
@@ -92,6 +93,7 @@ export async function claimAgain(d: EngineDeps, record: WorkshopRecord, revoked:
     if (err instanceof ConditionRefusedError && err.existing) return { claim: err.existing as ClaimItem, created: false, workshop: record };
     throw err;
   }
+  await d.store.addCommittedEver(slug, w.openrouter.budget_usd).catch((e) => d.log("committed_ever_failed", { slug, user_id: revoked.user_id, error: describe(e) }));
   try {
     await d.store.lockEmail(slug, reserved.email_normalized, reserved.user_id, reserved.attempt, reserved.expires_at);
   } catch (err) {

@@ -5,6 +5,11 @@ import { keyExpiresAt } from "../../workshops/derive.js";
  * A workshop's timetable: the housekeeping jobs and when they run. Infrastructure turns it into
  * EventBridge Scheduler schedules; the local stack runs it on its own clock. Claims are checked
  * against the window at request time, so a late schedule never lets a claim through.
+ *
+ * The one-off jobs (open, close, expire) are the workshop's own schedules. Its recurring sync is
+ * not: one deployment-wide tick every SYNC_EVERY_MINUTES syncs every workshop whose sync window
+ * (`sync.from`..`sync.until`) holds the tick's time, from one listing of the account's keys
+ * (functions/jobs/tick.ts).
  */
 
 export type JobName = "open" | "close" | "sync" | "expire";
@@ -12,6 +17,11 @@ export type JobName = "open" | "close" | "sync" | "expire";
 export interface JobInput {
   job: JobName;
   slug: string;
+}
+
+/** The deployment-wide sync tick (functions/jobs/tick.ts): no slug, it finds the workshops due itself. */
+export interface TickInput {
+  job: "tick";
 }
 
 export interface OneOffJob {
@@ -23,9 +33,9 @@ export interface OneOffJob {
 export interface RecurringJob {
   job: "sync";
   everyMinutes: number;
-  /** First run, UTC with seconds. */
+  /** The first tick at or after it syncs the workshop; UTC with seconds. */
   from: string;
-  /** Last possible run, UTC with seconds. */
+  /** The last tick at or before it does; UTC with seconds. */
   until: string;
 }
 
@@ -59,22 +69,24 @@ export function workshopTimetable(w: Workshop): Timetable {
   };
 }
 
-/**
- * The jobs due in (after, upTo]: what a scheduler that last ticked at `after` must run now.
- * One-off jobs run once; sync runs at every multiple of its period from `from` that falls inside.
- */
+/** Whether a sync tick at `nowMs` syncs this workshop. */
+export function inSyncWindow(t: Timetable, nowMs: number): boolean {
+  return nowMs >= Date.parse(t.sync.from) && nowMs <= Date.parse(t.sync.until);
+}
+
+/** The one-off jobs due in (after, upTo]: what a scheduler that last ran at `after` must run now. */
 export function jobsDue(t: Timetable, after: number, upTo: number): JobInput[] {
-  const due: JobInput[] = [];
-  for (const j of t.oneOff) {
-    const at = Date.parse(j.at);
-    if (at > after && at <= upTo) due.push({ job: j.job, slug: t.slug });
+  return t.oneOff.filter((j) => Date.parse(j.at) > after && Date.parse(j.at) <= upTo).map((j) => ({ job: j.job, slug: t.slug }));
+}
+
+/**
+ * Whether a sync tick is due in (after, upTo]: a multiple of SYNC_EVERY_MINUTES (from the epoch)
+ * falls inside and some workshop's sync window holds it.
+ */
+export function tickDue(timetables: readonly Timetable[], after: number, upTo: number): boolean {
+  const period = SYNC_EVERY_MINUTES * 60_000;
+  for (let tick = Math.floor(upTo / period) * period; tick > after; tick -= period) {
+    if (timetables.some((t) => inSyncWindow(t, tick))) return true;
   }
-  const from = Date.parse(t.sync.from);
-  const until = Date.parse(t.sync.until);
-  const period = t.sync.everyMinutes * 60_000;
-  if (upTo >= from && after < until) {
-    const lastTick = from + Math.floor((Math.min(upTo, until) - from) / period) * period;
-    if (lastTick > after) due.push({ job: "sync", slug: t.slug });
-  }
-  return due;
+  return false;
 }

@@ -60,6 +60,9 @@ export async function topUp(d: EngineDeps, slug: string, userId: string, amountU
     }
   }
 
+  // The claim shows the raised limit now: the credit check's counter may count it (ledger.ts reserveSlot).
+  await d.store.addCommittedEver(slug, amount).catch((e) => d.log("committed_ever_failed", { slug, user_id: userId, amount_usd: amount, error: describe(e) }));
+
   const hash = locked.key_hash!;
   let info;
   try {

@@ -3,7 +3,7 @@ import { effectiveCapacity } from "../../workshops/derive.js";
 import { startTestStack, testWorkshop, type TestStack } from "../../local/test-stack.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, CreditCheck } from "../data/store.js";
-import { remainingWorstCaseUsd } from "./credits.js";
+import { checkAccountCredits, remainingWorstCaseUsd } from "./credits.js";
 import { runJob, type JobDeps } from "./run.js";
 
 /**
@@ -103,5 +103,57 @@ describe("the jobs' credit check, with the emulator's credit set low", () => {
     const opened = await runJob({ job: "open", slug: "credit-later" }, deps);
     expect(opened).toMatchObject({ ok: true, credit_available_usd: 500, worst_case_spend_usd: 70, credit_shortfall_usd: 0, warnings: [] });
     expect(await dashboardCredits(organizer)).toMatchObject({ available_usd: 500, shortfall_usd: 0 });
+  });
+
+  it("reads every workshop's figure from its ledger, never its claims, and counts keys claimed or topped up since its last sync", async () => {
+    // Instrumentation, not a mock: the real store, with its claim listings counted.
+    let claimListings = 0;
+    const store = new Proxy(stack.store, {
+      get: (target, prop, receiver) => (prop === "listClaims" ? (...args: Parameters<typeof target.listClaims>) => (claimListings++, target.listClaims(...args)) : Reflect.get(target, prop, receiver)),
+    });
+    const check = () => checkAccountCredits({ store, openrouter: stack.openrouter, now: stack.now });
+    // As the last test left it: credit-open synced with 2 live keys ($4 unspent) and 18 to claim; credit-later's 15.
+    expect((await check()).workshops).toEqual([
+      { slug: "credit-open", worst_case_usd: 40 },
+      { slug: "credit-later", worst_case_usd: 30 },
+    ]);
+
+    // A third key, then a $3 top-up, both after the sync: 15 keys left ($30) + 2 + 2 + 5 unspent.
+    const third = await stack.attendee("c3@example.com");
+    expect((await stack.call("POST", "/api/workshops/credit-open/claim", third.token)).status).toBe(201);
+    await stack.engine.topUp("credit-open", third.sub, 3);
+    expect((await check()).workshops).toContainEqual({ slug: "credit-open", worst_case_usd: 39 });
+    expect(claimListings).toBe(0);
+
+    // The next sync stores the figure again: the same answer, from the claims it read itself.
+    await runJob({ job: "sync", slug: "credit-open" }, { ...deps, store });
+    expect(claimListings).toBe(1);
+    expect((await check()).workshops).toContainEqual({ slug: "credit-open", worst_case_usd: 39 });
+    expect(claimListings).toBe(1);
+  });
+
+  it("counts a key re-allowed after a revoke and claimed since the last sync", async () => {
+    const now = stack.now();
+    const w = testWorkshop("credit-again", now, { openrouter: { guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 10 } } });
+    await stack.addWorkshop(w);
+    const ann = await stack.attendee("again@example.com");
+    expect((await stack.call("POST", "/api/workshops/credit-again/claim", ann.token)).status).toBe(201);
+    await stack.engine.revoke("credit-again", ann.sub);
+    await runJob({ job: "sync", slug: "credit-again" }, deps);
+    // Synced with no live key: 10 keys to claim, nothing unspent.
+    expect((await checkAccountCredits(deps)).workshops).toContainEqual({ slug: "credit-again", worst_case_usd: 20 });
+    await stack.engine.allowAgain("credit-again", ann.sub);
+    expect((await stack.call("POST", "/api/workshops/credit-again/claim", ann.token)).status).toBe(201);
+    // 9 keys still to claim ($18) + the new key's whole $2, though no sync has read its claim.
+    expect((await checkAccountCredits(deps)).workshops).toContainEqual({ slug: "credit-again", worst_case_usd: 20 });
+  });
+
+  it("counts a workshop no sync has stored a figure for at its ledger's committed USD", async () => {
+    const now = stack.now();
+    const fresh = testWorkshop("credit-fresh", now, { openrouter: { guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 10 } } });
+    await stack.addWorkshop(fresh);
+    expect((await stack.call("POST", "/api/workshops/credit-fresh/claim", (await stack.attendee("f1@example.com")).token)).status).toBe(201);
+    // 9 keys still to claim ($18) + the claimed key's whole $2.
+    expect((await checkAccountCredits(deps)).workshops).toContainEqual({ slug: "credit-fresh", worst_case_usd: 20 });
   });
 });

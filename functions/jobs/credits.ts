@@ -1,8 +1,8 @@
 import { claimWindow, keyExpiresAt, keysLeft, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
-import type { ClaimItem, CreditCheck, Ledger, Store, WorkshopRecord } from "../data/store.js";
+import type { ClaimItem, CreditCheck, Ledger, LedgerSpendFigures, Store, WorkshopRecord } from "../data/store.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
-import type { JobRun } from "./job-run.js";
+import type { CreditFigures } from "./job-run.js";
 import { LIVE_STATUSES } from "./plan.js";
 
 /**
@@ -15,10 +15,39 @@ import { LIVE_STATUSES } from "./plan.js";
  * (usage as last synced: it only grows, so an older figure overstates, never understates).
  */
 export function remainingWorstCaseUsd(w: Workshop, ledger: Ledger, claims: readonly ClaimItem[], nowMs: number): number {
+  return worstCaseUsd(w, ledger, liveUnspentUsd(claims), nowMs);
+}
+
+/** Σ max(0, limit − usage) of the live claims: what their keys can still spend. */
+export function liveUnspentUsd(claims: readonly ClaimItem[]): number {
+  return roundUsd(claims.filter((c) => LIVE_STATUSES.includes(c.status)).reduce((sum, c) => sum + Math.max(0, c.limit_usd - (c.usage_usd ?? 0)), 0));
+}
+
+/** The keys still to claim (while the window is open or ahead) plus `unspentUsd` of the live ones; 0 once the keys expired. */
+function worstCaseUsd(w: Workshop, ledger: Ledger, unspentUsd: number, nowMs: number): number {
   if (nowMs >= Date.parse(keyExpiresAt(w))) return 0;
   const claimable = claimWindow(w, nowMs) === "closed" ? 0 : keysLeft(w, ledger) * w.openrouter.budget_usd;
-  const unspent = claims.filter((c) => LIVE_STATUSES.includes(c.status)).reduce((sum, c) => sum + Math.max(0, c.limit_usd - (c.usage_usd ?? 0)), 0);
-  return roundUsd(claimable + unspent);
+  return roundUsd(claimable + unspentUsd);
+}
+
+/**
+ * What a workshop's live keys can still spend, at most, from its ledger alone (no claim read):
+ *
+ *   sync reads ledger (ever = E0) ─► reads claims ─► stores {usd: U, committed_ever_usd: E0}
+ *   later: a claim or top-up adds its amount to committed_ever_usd (E) ─► bound = U + (E − E0)
+ *
+ * U overstates what the keys it counted can still spend (their usage only grows; a revoke or an
+ * expiry only removes keys), and every amount committed after E0 was read is added in full, so the
+ * bound never undercounts a key claimed or topped up since the sync (one claimed between the two
+ * reads is counted twice: the safe side). That needs every amount to reach the claim item no later
+ * than the counter: a new claim's item is written before its slot is reserved; a top-up and a
+ * re-allowed claim add to the counter only once their claim shows the amount (data/ledger.ts
+ * reserveSlot). Before any sync stored a figure, the ledger's committed USD: it holds the limit of
+ * every live key (and what revoked ones spent), so it is never lower.
+ */
+export function liveUnspentBoundUsd(f: LedgerSpendFigures): number {
+  if (!f.live_unspent) return f.ledger.committed_usd;
+  return roundUsd(f.live_unspent.usd + Math.max(0, f.committed_ever_usd - f.live_unspent.committed_ever_usd));
 }
 
 export interface CreditCheckDeps {
@@ -27,27 +56,27 @@ export interface CreditCheckDeps {
   now: () => number;
 }
 
+/** Workshop items the caller already read: the running job's (`record`), or a tick's (`records`). */
+export type KnownWorkshops = { record: WorkshopRecord } | { records: readonly WorkshopRecord[] };
+
 /**
  * Checks the account against every workshop whose keys can still spend (from the workshop index,
- * plus `current`, the workshop whose job runs, with the claims it already read) and stores the result.
+ * with the items the caller already read) and stores the result. Reads one BatchGet of ledgers for
+ * all of them and never a claim: each sync keeps its workshop's figure on its ledger.
  */
-export async function checkAccountCredits(deps: CreditCheckDeps, current: { record: WorkshopRecord; claims?: readonly ClaimItem[] }): Promise<CreditCheck> {
+export async function checkAccountCredits(deps: CreditCheckDeps, read: KnownWorkshops = { records: [] }): Promise<CreditCheck> {
   const { store, now } = deps;
   const at = now();
-  const currentSlug = current.record.config.slug;
+  const known = "record" in read ? [read.record] : read.records;
   const { entries } = await store.getCatalog();
-  const others = entries.filter((e) => e.slug !== currentSlug && (e.key_expires_at === undefined || Date.parse(e.key_expires_at) > at));
-  const records = [current.record, ...(await Promise.all(others.map((e) => store.getWorkshop(e.slug)))).filter((r): r is WorkshopRecord => r !== undefined)];
-  const ledgers = await store.getLedgers(records.map((r) => r.config.slug));
-  const workshops = await Promise.all(
-    records.map(async ({ config: w }) => {
-      const ledger = ledgers.get(w.slug)!;
-      const live = at < Date.parse(keyExpiresAt(w));
-      // Only a workshop with slots in use can hold live keys; the running job's claims are at hand.
-      const claims = w.slug === currentSlug && current.claims ? current.claims : live && ledger.claimed > 0 ? await store.listClaims(w.slug) : [];
-      return { slug: w.slug, worst_case_usd: remainingWorstCaseUsd(w, ledger, claims, at) };
-    }),
-  );
+  const knownSlugs = new Set(known.map((r) => r.config.slug));
+  const others = entries.filter((e) => !knownSlugs.has(e.slug) && (e.key_expires_at === undefined || Date.parse(e.key_expires_at) > at));
+  const records = [...known, ...(await Promise.all(others.map((e) => store.getWorkshop(e.slug)))).filter((r): r is WorkshopRecord => r !== undefined)];
+  const figures = await store.getLedgerSpendFigures(records.map((r) => r.config.slug));
+  const workshops = records.map(({ config: w }) => {
+    const f = figures.get(w.slug)!;
+    return { slug: w.slug, worst_case_usd: worstCaseUsd(w, f.ledger, liveUnspentBoundUsd(f), at) };
+  });
   const credits = await deps.openrouter.getCredits();
   const available = roundUsd(credits.total_credits - credits.total_usage);
   const worst = roundUsd(workshops.reduce((sum, x) => sum + x.worst_case_usd, 0));
@@ -63,13 +92,13 @@ export async function checkAccountCredits(deps: CreditCheckDeps, current: { reco
 }
 
 /**
- * The credit step of a job run: the account's credit against what every workshop can still spend,
- * stored for the organizer dashboard and reported in the summary. After a sync it reuses the claims
- * the sync read.
+ * The credit step of a job run (or of a tick, once for every workshop it synced): the account's
+ * credit against what every workshop can still spend, stored for the organizer dashboard and
+ * reported in the summary.
  */
-export async function reportAccountCredits(run: JobRun): Promise<void> {
+export async function reportAccountCredits(run: { deps: CreditCheckDeps; summary: CreditFigures; fail(step: string, err: unknown): void }, known: KnownWorkshops): Promise<void> {
   try {
-    const check = await checkAccountCredits(run.deps, { record: run.record, claims: run.claimsRead });
+    const check = await checkAccountCredits(run.deps, known);
     run.summary.credit_available_usd = check.available_usd;
     run.summary.worst_case_spend_usd = check.worst_case_usd;
     run.summary.credit_shortfall_usd = check.shortfall_usd;

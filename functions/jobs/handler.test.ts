@@ -92,7 +92,20 @@ describe("jobs handler", () => {
     expect(emfFor(synced.emf, "UsageSynced")[0]).toMatchObject({ UsageSynced: 1, workshop: slug });
     expect(emfFor(synced.emf, "PooledSpendShareOfCap")[0]).toMatchObject({ workshop: slug });
     expect(emfFor(synced.emf, "JobsFailed")).toHaveLength(0);
-    for (const l of [...opened.lines, ...synced.lines]) {
+
+    // The deployment-wide tick (the index lists the workshop, as the deploy writes it): the same
+    // "job" record for the workshop's sync, then one "tick" record; metrics for both.
+    await store.putCatalog([testWorkshop(slug, realNow)], realNow);
+    const ticked = await invoke({ job: "tick" });
+    expect(ticked.error).toBeUndefined();
+    expect(ticked.result).toMatchObject({ job: "tick", ok: true, keys_listed: 1, runs: [{ job: "sync", slug, ok: true, keys: 1 }] });
+    expect(ticked.logs.map((l) => l.message)).toEqual(["job", "tick"]);
+    expect(ticked.logs[0]).toMatchObject({ job: "sync", slug, ok: true });
+    expect(ticked.logs[1]).toMatchObject({ job: "tick", ok: true, synced: 1, failed: [] });
+    expect(ticked.logs[1]!.runs).toBeUndefined();
+    expect(emfFor(ticked.emf, "JobsRun").map((r) => r.job).sort()).toEqual(["sync", "tick"]);
+    expect(emfFor(ticked.emf, "CreditShortfallUsd")).toHaveLength(1);
+    for (const l of [...opened.lines, ...synced.lines, ...ticked.lines]) {
       expect(l).not.toContain("sk-or-");
       expect(l).not.toContain(claim.key!);
     }

@@ -11,17 +11,18 @@ import { createOpenRouterClient } from "../openrouter/client.js";
 import { redactKeys } from "../openrouter/errors.js";
 import { createEmfObserver } from "../observability/emf.js";
 import { createLogger, eventLog, withLogContext } from "../observability/log.js";
-import { observeJobs, observeOpenRouter } from "../observability/observe.js";
+import { observeJobs, observeOpenRouter, observeTick } from "../observability/observe.js";
 import { readJobsConfig } from "./config.js";
 import type { JobInput } from "../domain/timetable.js";
-import { JobIncompleteError, createJobRunner, type JobSummary } from "./run.js";
+import { JobIncompleteError, createJobRunner, createTickRunner, isTickInput, type JobSummary, type TickSummary } from "./run.js";
 
 /**
- * The jobs Lambda: EventBridge Scheduler invokes it with `{job, slug}` (open, close, sync, expire).
- * It runs the job, logs one JSON line with the summary (counts, never a key) and returns it. A
- * one-off job (open, close, expire) that finished with errors throws, so Lambda's asynchronous
- * retries run it again and then the dead-letter queue keeps it (every job is idempotent); a sync
- * does not throw, the next sync comes in minutes.
+ * The jobs Lambda: EventBridge Scheduler invokes it with `{job, slug}` (open, close, expire; sync by
+ * hand) or `{job: "tick"}` (the deployment-wide sync tick every few minutes). It runs the job, logs
+ * one JSON line with the summary (counts, never a key; a tick logs one per workshop it synced, as a
+ * sync job would, then its own) and returns it. A one-off job (open, close, expire) that finished
+ * with errors throws, so Lambda's asynchronous retries run it again and then the dead-letter queue
+ * keeps it (every job is idempotent); a sync or a tick does not throw, the next tick comes in minutes.
  */
 
 const config = readJobsConfig();
@@ -45,6 +46,7 @@ const workshops = createWorkshopCatalog({ store, ttlMs: 0 });
 const engine = createClaimEngine({ store, openrouter, workshops, now, log });
 const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
 const runJob = observeJobs(createJobRunner({ store, housekeeping, engine, openrouter, now }), observe, capUsdOf);
+const runTick = observeTick(createTickRunner({ store, housekeeping, engine, openrouter, now }), observe, capUsdOf);
 
 /** The part of Lambda's invocation context a job uses: how long it may still run. */
 interface InvocationContext {
@@ -52,12 +54,20 @@ interface InvocationContext {
   awsRequestId?: string;
 }
 
-export async function handler(event: unknown, context?: InvocationContext): Promise<JobSummary> {
+export async function handler(event: unknown, context?: InvocationContext): Promise<JobSummary | TickSummary> {
   if (context?.awsRequestId) logger.addContext(context as unknown as Parameters<typeof logger.addContext>[0]);
   // The run's correlation id names the job, so its records group in a log query.
   const what = event as Partial<JobInput> | null;
-  const correlation_id = `${String(what?.job)}:${String(what?.slug)}:${context?.awsRequestId ?? Date.now()}`;
-  return withLogContext({ request_id: context?.awsRequestId, correlation_id }, () => run(event, context));
+  const correlation_id = `${String(what?.job)}:${String(what?.slug ?? "")}:${context?.awsRequestId ?? Date.now()}`;
+  return withLogContext({ request_id: context?.awsRequestId, correlation_id }, () => (isTickInput(event) ? tick(context) : run(event, context)));
+}
+
+async function tick(context?: InvocationContext): Promise<TickSummary> {
+  const summary = await runTick({ timeLeftMs: context?.getRemainingTimeInMillis?.bind(context) });
+  for (const r of summary.runs) log("job", { ...r });
+  const { runs, ...rest } = summary;
+  log("tick", { ...rest, synced: runs.length, failed: runs.filter((r) => !r.ok).map((r) => r.slug) });
+  return summary;
 }
 
 async function run(event: unknown, context?: InvocationContext): Promise<JobSummary> {

@@ -1,7 +1,7 @@
 import { guardrailSpec, keyExpiresAt } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { Housekeeping } from "../data/housekeeping.js";
-import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
+import type { Store, WorkshopRecord } from "../data/store.js";
 import type { ClaimEngine } from "../domain/claims.js";
 import type { JobInput, JobName } from "../domain/timetable.js";
 import { KEYS_PAGE_SIZE } from "../openrouter/client.js";
@@ -75,10 +75,48 @@ export interface JobSummary {
   errors: string[];
 }
 
+/** The credit check's figures, in a run's summary or a tick's. */
+export type CreditFigures = Pick<JobSummary, "credit_available_usd" | "worst_case_spend_usd" | "credit_shortfall_usd" | "warnings">;
+
+/**
+ * Where a run gets the enabled keys of its workshop: by default its own paged GET /keys; in a tick,
+ * the tick's one listing of the account, shared by every workshop it syncs (tick.ts). A listing may
+ * hold other workshops' keys too: the plans pick the workshop's own by name.
+ */
+export type EnabledKeysOf = (record: WorkshopRecord) => Promise<KeyInfo[]>;
+
 const MAX_REPORTED_ERRORS = 10;
 /** Extra tries of one page of GET /keys, on top of the client's own bounded retries. */
 const PAGE_TRIES = 3;
 export const STORE_CONCURRENCY = 16;
+
+/** Whether the invocation has less than `reserveMs` left: no new work is started then. */
+export function outOfTime(limits: RunLimits): boolean {
+  const left = limits.timeLeftMs?.();
+  return left !== undefined && left < (limits.reserveMs ?? 50_000);
+}
+
+/** Every page of GET /keys, each with a few tries on top of the client's own. */
+export async function listAccountKeys(openrouter: Pick<OpenRouterClient, "listKeysPage">, opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
+  const all: KeyInfo[] = [];
+  for (let offset = 0; ; ) {
+    const page = await withTries(() => openrouter.listKeysPage(offset, opts));
+    all.push(...page);
+    offset += page.length;
+    if (page.length < KEYS_PAGE_SIZE) return all;
+  }
+}
+
+/** The client already retries within its budget; a job has minutes, so a call gets a few more tries. */
+export async function withTries<T>(call: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isRetryable(err) || n >= PAGE_TRIES) throw err;
+    }
+  }
+}
 
 /**
  * One run of one job for one workshop: what the jobs share (the workshop record, the summary and its
@@ -88,14 +126,13 @@ export class JobRun {
   readonly w: Workshop;
   readonly summary: JobSummary;
   private readonly concurrency: number;
-  /** The claims the last sync step read (the credit check reuses them). */
-  claimsRead: ClaimItem[] | undefined;
 
   constructor(
     input: JobInput,
     private current: WorkshopRecord,
     readonly deps: JobDeps,
     private readonly limits: RunLimits,
+    private readonly enabledKeysOf?: EnabledKeysOf,
   ) {
     this.w = current.config;
     this.concurrency = deps.upstreamConcurrency ?? 16;
@@ -118,26 +155,14 @@ export class JobRun {
     return this.summary;
   }
 
-  /** Every page of GET /keys: the enabled keys, or (retire) every key the account has. */
+  /** Every page of GET /keys: the enabled keys (from the tick's listing when there is one), or (retire) every key the account has. */
   async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
-    const all: KeyInfo[] = [];
-    for (let offset = 0; ; ) {
-      const page = await this.withTries(() => this.deps.openrouter.listKeysPage(offset, opts));
-      all.push(...page);
-      offset += page.length;
-      if (page.length < KEYS_PAGE_SIZE) return all;
-    }
+    if (!opts.includeDisabled && this.enabledKeysOf) return this.enabledKeysOf(this.record);
+    return listAccountKeys(this.deps.openrouter, opts);
   }
 
-  /** The client already retries within its budget; a job has minutes, so a page gets a few more tries. */
-  async withTries<T>(call: () => Promise<T>): Promise<T> {
-    for (let n = 1; ; n++) {
-      try {
-        return await call();
-      } catch (err) {
-        if (!isRetryable(err) || n >= PAGE_TRIES) throw err;
-      }
-    }
+  withTries<T>(call: () => Promise<T>): Promise<T> {
+    return withTries(call);
   }
 
   async writeSpendSample(spend: SyncPlan["spend"], at: number): Promise<void> {
@@ -213,7 +238,6 @@ export class JobRun {
   }
 
   private outOfTime(): boolean {
-    const left = this.limits.timeLeftMs?.();
-    return left !== undefined && left < (this.limits.reserveMs ?? 50_000);
+    return outOfTime(this.limits);
   }
 }

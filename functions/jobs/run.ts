@@ -1,21 +1,22 @@
-import { keyExpiresAt } from "../../workshops/derive.js";
-import type { JobInput, JobName } from "../domain/timetable.js";
+import type { JobInput, JobName, TickInput } from "../domain/timetable.js";
 import { WorkshopNotFoundError } from "../domain/errors.js";
 import { JobError } from "./errors.js";
 import { JobRun, type JobDeps, type JobSummary, type RunLimits } from "./job-run.js";
 import { reportAccountCredits } from "./credits.js";
 import { expireWorkshop } from "./expire.js";
 import { openWorkshop } from "./open.js";
-import { FINAL_USAGE_AFTER_MS } from "./plan.js";
-import { retireKeys } from "./retire.js";
-import { syncWorkshop } from "./sync.js";
+import { syncOrFinish, syncWorkshop } from "./sync.js";
+
+import { runTick, type TickSummary } from "./tick.js";
 
 export { JobError, JobIncompleteError } from "./errors.js";
 export type { JobDeps, JobSummary, RunLimits } from "./job-run.js";
+export { runTick, type TickSummary } from "./tick.js";
 
 /**
- * The scheduled jobs of one workshop: open, close, sync and expire. The jobs Lambda and the local
- * scheduler both call `runJob`.
+ * The scheduled jobs of one workshop: open, close, sync and expire (`runJob`), and the
+ * deployment-wide sync tick (`runTick`, tick.ts) that syncs every workshop in its sync window. The
+ * jobs Lambda and the local scheduler both call them.
  *
  * Every job is idempotent and safe to overlap with itself: each write is conditional on the state
  * the job read (see data/housekeeping.ts), upstream deletes and disables answer the same the
@@ -32,8 +33,16 @@ export function isJobInput(input: unknown): input is JobInput {
   );
 }
 
+export function isTickInput(input: unknown): input is TickInput {
+  return typeof input === "object" && input !== null && (input as Partial<TickInput>).job === "tick";
+}
+
 export function createJobRunner(deps: JobDeps): (input: JobInput, limits?: RunLimits) => Promise<JobSummary> {
   return (input, limits) => runJob(input, deps, limits);
+}
+
+export function createTickRunner(deps: JobDeps): (limits?: RunLimits) => Promise<TickSummary> {
+  return (limits) => runTick(deps, limits);
 }
 
 export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits = {}): Promise<JobSummary> {
@@ -48,26 +57,15 @@ export async function runJob(input: JobInput, deps: JobDeps, limits: RunLimits =
     switch (input.job) {
       case "open":
         await openWorkshop(run);
-        await reportAccountCredits(run);
+        await reportAccountCredits(run, { record: run.record });
         break;
       case "close":
         await syncWorkshop(run);
-        await reportAccountCredits(run);
+        await reportAccountCredits(run, { record: run.record });
         break;
-      case "sync": {
-        // Past expiry a sync also finishes whatever expire left behind (a failed, late or
-        // out-of-time run), and once the usage is final deletes the keys upstream: every step is a
-        // no-op when there is nothing left to do.
-        const expiry = Date.parse(keyExpiresAt(record.config));
-        if (deps.now() < expiry) {
-          await syncWorkshop(run);
-          await reportAccountCredits(run);
-        } else {
-          await expireWorkshop(run);
-          if (deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
-        }
+      case "sync":
+        if ((await syncOrFinish(run)) === "synced") await reportAccountCredits(run, { record: run.record });
         break;
-      }
       case "expire":
         await expireWorkshop(run);
         break;

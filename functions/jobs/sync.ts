@@ -5,8 +5,12 @@ import { ClaimsPausedError, EmailAlreadyClaimedError, SoldOutError } from "../do
 import { NotFoundError } from "../openrouter/errors.js";
 import type { KeyInfo } from "../openrouter/types.js";
 import { forEachLimited } from "../concurrency.js";
+import { keyExpiresAt } from "../../workshops/derive.js";
+import { liveUnspentUsd } from "./credits.js";
+import { expireWorkshop } from "./expire.js";
+import { retireKeys } from "./retire.js";
 import { STORE_CONCURRENCY, type JobRun } from "./job-run.js";
-import { observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.js";
+import { FINAL_USAGE_AFTER_MS, observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.js";
 
 /**
  * The sync job (every few minutes between open and expiry, and the close job): records each key's
@@ -14,17 +18,35 @@ import { observedUsage, planSync, type SyncPlan, type UsageWrite } from "./plan.
  * RESERVED, gives a new key to claims whose key upstream lost, and deletes orphan keys.
  */
 
+/**
+ * A workshop's sync (a sync job, or its part of a tick). Past expiry it also finishes whatever
+ * expire left behind (a failed, late or out-of-time run), and once the usage is final deletes the
+ * keys upstream: every step is a no-op when there is nothing left to do. Answers which it did.
+ */
+export async function syncOrFinish(run: JobRun): Promise<"synced" | "finished"> {
+  const expiry = Date.parse(keyExpiresAt(run.w));
+  if (run.deps.now() < expiry) {
+    await syncWorkshop(run);
+    return "synced";
+  }
+  await expireWorkshop(run);
+  if (run.deps.now() >= expiry + FINAL_USAGE_AFTER_MS) await retireKeys(run);
+  return "finished";
+}
+
 /** Usage, spend sample, binding retry, take-over of stuck claims, orphan deletion. */
 export async function syncWorkshop(run: JobRun): Promise<SyncPlan> {
   const { store, now } = run.deps;
   const slug = run.w.slug;
   // Keys first, claims second: see plan.ts for why this order never deletes a key being minted.
   const keys = await run.listKeys({ includeDisabled: false });
+  // The ledger before the claims: anything committed after this read is added by the credit check (credits.ts).
+  const committedEver = (await store.getLedgerSpendFigures([slug])).get(slug)!.committed_ever_usd;
   const claims = await store.listClaims(slug);
-  run.claimsRead = claims;
   const at = now();
   const plan = planSync(run.w, keys, claims, at, run.record.key_namespace);
   run.summary.keys = plan.workshopKeys.length;
+  await keepLiveUnspent(run, claims, committedEver, at);
 
   const unlisted = await lookUpUnlisted(run, plan.unlisted);
   await writeUsage(run, [...plan.usageWrites, ...unlisted.writes], at);
@@ -34,6 +56,16 @@ export async function syncWorkshop(run: JobRun): Promise<SyncPlan> {
   await takeOverStuck(run, plan.stuck);
   await reissueMissing(run, unlisted.gone);
   return plan;
+}
+
+/** What the live keys have not spent, on the ledger, for every later credit check (credits.ts). */
+async function keepLiveUnspent(run: JobRun, claims: readonly ClaimItem[], committedEver: number, at: number): Promise<void> {
+  try {
+    await run.deps.housekeeping.putLiveUnspent(run.w.slug, { usd: liveUnspentUsd(claims), committed_ever_usd: committedEver, synced_at: new Date(at).toISOString() });
+  } catch (err) {
+    // The ledger keeps the last figure (or none): the credit check then counts more, never less.
+    run.fail("live unspent", err);
+  }
 }
 
 /**

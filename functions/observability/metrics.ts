@@ -66,7 +66,8 @@ export type StatusClass = (typeof STATUS_CLASSES)[number];
 /** The classes that mean OpenRouter (not our request) is in trouble: the failure alarm counts these. */
 export const UPSTREAM_TROUBLE: readonly StatusClass[] = ["5xx", "429", "network"];
 
-export const JOB_NAMES = ["open", "close", "sync", "expire"] as const;
+/** `tick`: the deployment-wide sync tick; each workshop synced in it also counts as a `sync` run. */
+export const JOB_NAMES = ["open", "close", "sync", "expire", "tick"] as const;
 
 export type MetricDimensions = Partial<Record<DimensionName, string>>;
 

@@ -1,6 +1,6 @@
 import { claimIdFor, type ClaimEngine } from "../domain/claims.js";
 import type { JobInput } from "../domain/timetable.js";
-import type { JobSummary, RunLimits } from "../jobs/run.js";
+import type { JobSummary, RunLimits, TickSummary } from "../jobs/run.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
 import { setCorrelationId } from "./log.js";
 import { JOB_NAMES } from "./metrics.js";
@@ -76,6 +76,34 @@ export function observeJobs(runJob: RunJob, observe: Observer, capUsdOf: (slug: 
       observe(point("JobDuration", Math.round(performance.now() - started), { job }));
       if (!summary?.ok) observe(point("JobsFailed", 1, { job }));
       if (summary) await recordSummary(summary, observe, capUsdOf);
+    }
+  };
+}
+
+export type RunTick = (limits?: RunLimits) => Promise<TickSummary>;
+
+/**
+ * The sync tick, counted as a `tick` run, and each workshop's sync in it as a `sync` run with its
+ * summary recorded as the sync job's (the per-workshop metrics and alarms read the same points).
+ */
+export function observeTick(runTick: RunTick, observe: Observer, capUsdOf: (slug: string) => Promise<number | undefined>): RunTick {
+  return async (limits) => {
+    const started = performance.now();
+    let summary: TickSummary | undefined;
+    try {
+      summary = await runTick(limits);
+      return summary;
+    } finally {
+      observe(point("JobsRun", 1, { job: "tick" }));
+      observe(point("JobDuration", Math.round(performance.now() - started), { job: "tick" }));
+      if (!summary?.ok) observe(point("JobsFailed", 1, { job: "tick" }));
+      if (summary?.credit_available_usd !== undefined) observe(point("CreditShortfallUsd", summary.credit_shortfall_usd ?? 0));
+      for (const run of summary?.runs ?? []) {
+        observe(point("JobsRun", 1, { job: run.job }));
+        observe(point("JobDuration", run.ms, { job: run.job }));
+        if (!run.ok) observe(point("JobsFailed", 1, { job: run.job }));
+        await recordSummary(run, observe, capUsdOf);
+      }
     }
   };
 }

@@ -3,7 +3,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { startApiParts, type ApiParts, type TestIssuer } from "../test-stack.js";
 import { createHousekeeping } from "../../functions/data/housekeeping.js";
 import type { Store } from "../../functions/data/store.js";
-import { runJob, type JobSummary } from "../../functions/jobs/run.js";
+import { runJob, runTick, type JobSummary, type TickSummary } from "../../functions/jobs/run.js";
 import type { OpenRouterClientOptions } from "../../functions/openrouter/client.js";
 import type { JobName } from "../../functions/domain/timetable.js";
 import { guardrailSpec } from "../../workshops/derive.js";
@@ -31,6 +31,8 @@ export interface Counters {
   /** DynamoDB write commands by operation (PutItem, UpdateItem, DeleteItem, ...), conditional failures included. */
   writes: Map<string, number>;
   reads: number;
+  /** Items those reads answered (GetItem's item, Query's and Scan's items, BatchGetItem's responses). */
+  itemsRead: number;
   /** Upstream HTTP attempts by operation (keys.create, guardrails.assign, ...), retries included. */
   upstream: Map<string, number>;
   /** DynamoDB round-trip times (ms) by "Operation ITEM" (e.g. "UpdateItem LEDGER", "PutItem CLAIM"). */
@@ -71,6 +73,8 @@ export interface BenchRig extends ClaimTarget, ApiParts {
   totalWrites(): number;
   totalUpstream(): number;
   job(job: JobName, slug: string): Promise<JobSummary>;
+  /** The deployment-wide sync tick (functions/jobs/tick.ts). */
+  tick(): Promise<TickSummary>;
   close(): Promise<void>;
 }
 
@@ -84,7 +88,7 @@ export interface BenchRigOptions {
 }
 
 export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRig> {
-  const counters: Counters = { writes: new Map(), reads: 0, upstream: new Map(), dynamoMs: new Map() };
+  const counters: Counters = { writes: new Map(), reads: 0, itemsRead: 0, upstream: new Map(), dynamoMs: new Map() };
   const parts = await startApiParts({
     tablePrefix: "bench",
     seed: opts.seed,
@@ -102,7 +106,9 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
       else if (target) counters.reads++;
       const started = performance.now();
       try {
-        return await next(args);
+        const result = await next(args);
+        if (target && !WRITE_TARGETS.has(target)) counters.itemsRead += itemsIn(result.output);
+        return result;
       } finally {
         const label = `${target} ${itemKind(args.input)}`.trim();
         const list = counters.dynamoMs.get(label) ?? counters.dynamoMs.set(label, []).get(label)!;
@@ -121,6 +127,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
 
   const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
   const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now });
+  const tick = () => runTick({ store, housekeeping, engine, openrouter, now });
   const openWorkshop = workshopOpener(store, job, now);
 
   const rig: BenchRig = {
@@ -131,6 +138,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
       counters.writes.clear();
       counters.upstream.clear();
       counters.reads = 0;
+      counters.itemsRead = 0;
       counters.dynamoMs.clear();
       upstream.emulator.resetStats();
     },
@@ -143,6 +151,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     },
     attendees: (prefix, n) => confirmedAttendees(store, issuer, prefix, n, now),
     job,
+    tick,
     request: (method, path, token, body) => requestOver(apiOrigin, method, path, token, body),
     apiCpuMs: async () => {
       const used = process.cpuUsage();
@@ -193,6 +202,14 @@ export async function requestOver(origin: string, method: string, path: string, 
   if (body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`${origin}${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
   return { status: res.status, text: await res.text() };
+}
+
+/** How many items a read command's output holds. */
+function itemsIn(output: unknown): number {
+  const o = output as { Item?: unknown; Items?: unknown[]; Responses?: Record<string, unknown[]> } | undefined;
+  if (o?.Items) return o.Items.length;
+  if (o?.Responses) return Object.values(o.Responses).reduce((n, items) => n + items.length, 0);
+  return o?.Item ? 1 : 0;
 }
 
 /** Which kind of item a command touches: the sort key's prefix (LEDGER, CLAIM, EMAIL, ...) or the table's hash key. */

@@ -13,6 +13,7 @@ import { buildSite } from "../../web/build.js";
 import { FigureBook, readBaseline, writeBaseline, type Limit } from "./figures.js";
 import { MANAGEMENT_OPERATIONS, median, percentile, startBenchRig, type BenchRig, type BenchUser, type ClaimTarget } from "./rig.js";
 import { seedClaims, seedOldKeys } from "./scale.js";
+import { measureTick, type ReadFigures } from "./tick.js";
 import { startSplitRig, type SplitRig } from "./split.js";
 import { benchAgainst } from "./against.js";
 import { runNode } from "./node-child.js";
@@ -33,6 +34,8 @@ import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
  *   before the parts were split, and DynamoDB writes and reads per claim (counted on the client).
  * - The jobs at scale: 3,000 keys (sync, expire, deletion after expiry), and a 300-key sync on an
  *   account holding 10,000 old keys.
+ * - One sync tick of 10 live workshops × 300 claims against the same syncs one by one (tick.ts):
+ *   DynamoDB read calls and items, GET /keys pages.
  * - The organizer dashboard and CSV exports at 3,000 claims.
  * - The Lambda bundles and their cold import.
  * - A room of 1,000 on 900 keys through the page's retry policy and the default API throttle (room.ts).
@@ -52,6 +55,8 @@ const EDGE_CACHE_S = 5;
 const ROOM_TABS = 300;
 const JOBS_CONCURRENCY = 16;
 const JOBS_TIMEOUT_S = 300;
+const TICK_WORKSHOPS = 10;
+const TICK_CLAIMS = 300;
 
 const promise = (kind: Limit["kind"], value: number): Limit => ({ kind, value, promise: true });
 const target = (kind: Limit["kind"], value: number): Limit => ({ kind, value, promise: false });
@@ -263,6 +268,23 @@ async function jobScenarios(book: FigureBook) {
   }
 }
 
+/** One sync tick of TICK_WORKSHOPS live workshops × TICK_CLAIMS claims against the same syncs one by one (tick.ts). */
+async function tickScenario(book: FigureBook) {
+  const section = `Housekeeping of ${TICK_WORKSHOPS} live workshops × ${TICK_CLAIMS} claims: one sync tick against independent syncs (counted on the DynamoDB client and the OpenRouter client)`;
+  const rig = await startBenchRig();
+  try {
+    const f = await measureTick(rig, TICK_WORKSHOPS, TICK_CLAIMS);
+    const note = (x: ReadFigures) => `${x.items} items, ${x.listPages} GET /keys pages, ${x.ms} ms`;
+    book.add(section, "tick_dynamodb_reads", "one tick: DynamoDB read calls", f.tick.reads, "", { limit: promise("max", Math.floor(f.before.reads / 5)), note: note(f.tick) });
+    book.add(section, "tick_dynamodb_items_read", "one tick: items read", f.tick.items, "", { limit: promise("max", Math.floor(f.before.items / 5)) });
+    book.add(section, "tick_list_pages", "one tick: GET /keys pages", f.tick.listPages, "", { limit: promise("max", Math.ceil((TICK_WORKSHOPS * TICK_CLAIMS) / KEYS_PAGE_SIZE) + 1) });
+    book.add(section, "independent_syncs_dynamodb_reads", `${TICK_WORKSHOPS} sync jobs one by one: DynamoDB read calls`, f.independent.reads, "", { note: note(f.independent) });
+    book.add(section, "before_tick_dynamodb_reads", `... as before the tick (each sync's credit check listed the other workshops' claims): read calls`, f.before.reads, "", { note: note(f.before) });
+  } finally {
+    await rig.close();
+  }
+}
+
 /** The two Lambda bundles as infra deploys them, their cold import, and the attendee pages' JavaScript. */
 async function bundles(book: FigureBook, workDir: string) {
   const section = "Bundles (esbuild, minified, node20 target) and cold import";
@@ -382,6 +404,7 @@ async function main() {
   await splitScenarios(book);
   await singleProcessScenarios(book);
   await jobScenarios(book);
+  await tickScenario(book);
   addRoomFigures(book, await benchRoom({ attendees: 1_000, keys: 900 }), DEFAULT_API_THROTTLE);
   const workDir = await mkdtemp(join(tmpdir(), "wkm-bench-"));
   try {
