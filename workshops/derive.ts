@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
 
@@ -94,34 +93,6 @@ export function governanceLine(mode: GovernanceMode): string {
   return mode === "workspace"
     ? "governance: workspace (one OpenRouter workspace per workshop; its default guardrail carries the allow-list; 1 OpenRouter call per claim)"
     : "governance: assignment (each key assigned to the workshop's guardrail; 2 OpenRouter calls per claim)";
-}
-
-export interface WorkspaceSpec {
-  /** Deterministic per (namespace, workshop): the workspace is found again by it. */
-  slug: string;
-  name: string;
-  description: string;
-  /** What the workspace's default guardrail must carry. */
-  guardrail: GuardrailSpec;
-}
-
-const WORKSPACE_SLUG_MAX = 64;
-
-/**
- * The workshop's workspace slug: upstream allows lowercase alphanumeric segments joined by single
- * hyphens. Workshop slugs and namespaces may hold hyphen runs, and "a-b"+"c" reads like "a"+"b-c",
- * so a short hash of the exact pair keeps two workshops (or deployments) apart.
- */
-export function workspaceSlug(slug: string, namespace?: string): string {
-  const hash = createHash("sha256").update(`${namespace ?? ""}\n${slug}`).digest("hex").slice(0, 8);
-  const readable = `workshop-${slug}${namespace ? `-${namespace}` : ""}`.replace(/-+/g, "-").replace(/^-|-$/g, "");
-  return `${readable.slice(0, WORKSPACE_SLUG_MAX - hash.length - 1).replace(/-$/, "")}-${hash}`;
-}
-
-/** The workshop's OpenRouter workspace (governance "workspace"): its default guardrail is `guardrailSpec`. */
-export function workspaceSpec(w: Workshop, namespace?: string): WorkspaceSpec {
-  const guardrail = guardrailSpec(w, namespace);
-  return { slug: workspaceSlug(w.slug, namespace), name: guardrail.name.slice(0, 100), description: guardrail.description, guardrail };
 }
 
 /**

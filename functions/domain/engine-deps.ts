@@ -1,4 +1,5 @@
-import { DEFAULT_GOVERNANCE, guardrailSpec, workspaceSpec, type GovernanceMode } from "../../workshops/derive.js";
+import { DEFAULT_GOVERNANCE, guardrailSpec, type GovernanceMode } from "../../workshops/derive.js";
+import { workspaceSpec } from "../../workshops/workspace.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
 import { NoClaimError } from "./errors.js";

@@ -1,4 +1,5 @@
-import { guardrailSpec, keyExpiresAt, workspaceSpec, type GovernanceMode } from "../../workshops/derive.js";
+import { guardrailSpec, keyExpiresAt, type GovernanceMode } from "../../workshops/derive.js";
+import { workspaceSpec } from "../../workshops/workspace.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { ClaimItem, Store, WorkshopRecord } from "../data/store.js";

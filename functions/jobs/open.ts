@@ -1,4 +1,5 @@
-import { guardrailSpec, workspaceSpec } from "../../workshops/derive.js";
+import { guardrailSpec } from "../../workshops/derive.js";
+import { workspaceSpec } from "../../workshops/workspace.js";
 import type { JobRun } from "./job-run.js";
 
 /**

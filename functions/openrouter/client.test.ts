@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
-import { toUtcSeconds, workspaceSlug, type WorkspaceSpec } from "../../workshops/derive.js";
+import { toUtcSeconds } from "../../workshops/derive.js";
+import { workspaceSlug, type WorkspaceSpec } from "../../workshops/workspace.js";
 import { createOpenRouterClient, guardrailDrift, type OpenRouterClientOptions } from "./client.js";
 import {
   GovernanceUnavailableError,

@@ -1,4 +1,5 @@
-import type { GuardrailSpec, WorkspaceSpec } from "../../workshops/derive.js";
+import type { GuardrailSpec } from "../../workshops/derive.js";
+import type { WorkspaceSpec } from "../../workshops/workspace.js";
 
 /**
  * What the product needs from OpenRouter's Management API. The claim engine, the jobs, the local

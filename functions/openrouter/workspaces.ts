@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import type { WorkspaceSpec } from "../../workshops/derive.js";
+import type { WorkspaceSpec } from "../../workshops/workspace.js";
 import { GovernanceUnavailableError, ManagementKeyRejectedError, NotFoundError, OpenRouterError } from "./errors.js";
 import { guardrailDrift } from "./guardrails.js";
 import { deleted, type Call } from "./request.js";
