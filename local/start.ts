@@ -1,5 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { DEFAULT_GOVERNANCE, GOVERNANCE_MODES, governanceLine, isGovernanceMode } from "../workshops/derive.js";
 import { WorkshopConfigError } from "../workshops/load.js";
 import { ClockOptionError } from "./clock.js";
 import { HostOptionError } from "./hosts.js";
@@ -27,6 +28,9 @@ Options:
   --speed <factor>      run the clock faster, e.g. 60 (an hour per minute)
   --admin <email>       give this email organizer rights everywhere (repeatable; also LOCAL_ADMINS=a@x,b@y)
   --openrouter <mode>   emulator (default) or real (needs OPENROUTER_MANAGEMENT_KEY; mints real keys)
+  --governance <mode>   assignment (default: each key assigned to its workshop's guardrail, 2 calls per
+                        claim) or workspace (a workspace per workshop, 1 call per claim; the emulator
+                        runs as an organization's account; real OpenRouter needs an organization's key)
   -h, --help            show this help
 `;
 
@@ -44,6 +48,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
       speed: { type: "string" },
       admin: { type: "string", multiple: true },
       openrouter: { type: "string" },
+      governance: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -58,6 +63,8 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
   if (openrouter !== "emulator" && openrouter !== "real") {
     throw new LocalStackError(`--openrouter must be "emulator" or "real" (got ${openrouter})`);
   }
+  const governance = values.governance ?? DEFAULT_GOVERNANCE;
+  if (!isGovernanceMode(governance)) throw new LocalStackError(`--governance must be one of ${GOVERNANCE_MODES.join(", ")} (got ${governance})`);
   const fromEnv = (process.env.LOCAL_ADMINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return {
     port,
@@ -71,6 +78,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
     speed,
     admins: [...fromEnv, ...(values.admin ?? [])],
     openrouter,
+    governance,
   };
 }
 
@@ -117,6 +125,7 @@ async function main(): Promise<void> {
       // performance.now() counts from the process's start: what the person waited, imports included.
       `Workshop Key Minter is running at ${stack.url}  (ready in ${(performance.now() / 1000).toFixed(1)} s)`,
       `  mode:      ${modeLine}`,
+      `  keys:      ${governanceLine(stack.governance)}`,
       `  clock:     ${clockLine}`,
       `  data:      ${stack.dataDir}`,
       `  admins:    ${stack.admins.length ? stack.admins.join(", ") : "none (add --admin you@example.com to see the organizer pages)"}`,

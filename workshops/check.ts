@@ -1,11 +1,13 @@
 /**
  * `npm run workshops:check`: validates every workshop file, prints one line per workshop and every
  * warning, and exits non-zero on any error. The PR check runs it before anything is previewed.
+ * `--governance workspace` says how the stack's keys get their allow-list (the stack's `governance`
+ * setting; default assignment): a guardrail per workshop, or a workspace per workshop.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkModels, type ListedModel } from "./model-check.js";
-import { effectiveCapacity, keyExpiresAt, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
+import { DEFAULT_GOVERNANCE, effectiveCapacity, GOVERNANCE_MODES, governanceLine, isGovernanceMode, keyExpiresAt, workshopWarnings, worstCaseSpendUsd, type GovernanceMode } from "./derive.js";
 import { formatProblem, readWorkshops, WORKSHOPS_DIR } from "./load.js";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
@@ -26,10 +28,11 @@ function roomCodeSummary(w: Workshop): string {
   return `room code from the projector, new every ${c.rotate_minutes} min (the previous one accepted ${c.grace_minutes} min longer)`;
 }
 
-export function checkWorkshops(dir: string): { ok: boolean; lines: string[] } {
+export function checkWorkshops(dir: string, governance: GovernanceMode = DEFAULT_GOVERNANCE): { ok: boolean; lines: string[] } {
   const { workshops, problems } = readWorkshops(dir);
   const lines: string[] = [];
   for (const w of workshops) lines.push(`ok      ${summaryLine(w)}`);
+  lines.push(`keys    ${governanceLine(governance)}`);
   for (const w of workshops) for (const warn of workshopWarnings(w)) lines.push(`warning ${warn.slug}: ${warn.message}`);
   for (const p of problems) lines.push(`error   ${formatProblem(p)}`);
   const files = workshops.length + new Set(problems.map((p) => p.file)).size;
@@ -72,8 +75,8 @@ export async function modelList(opts: { file?: string; offline?: boolean; url?: 
 }
 
 /** `checkWorkshops` plus the model findings: unknown and retiring models are errors, stale prices warnings. */
-export function checkWorkshopsWithModels(dir: string, source: ModelListSource): { ok: boolean; lines: string[] } {
-  const base = checkWorkshops(dir);
+export function checkWorkshopsWithModels(dir: string, source: ModelListSource, governance: GovernanceMode = DEFAULT_GOVERNANCE): { ok: boolean; lines: string[] } {
+  const base = checkWorkshops(dir, governance);
   const findings = checkModels(readWorkshops(dir).workshops, source.models);
   const lines = [`models  checked against ${source.from}`];
   for (const f of findings) lines.push(`${f.severity === "error" ? "error  " : "warning"} ${f.slug}: ${f.message}`);
@@ -89,12 +92,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       models: { type: "boolean", default: false },
       offline: { type: "boolean", default: false },
       "models-file": { type: "string" },
+      governance: { type: "string", default: DEFAULT_GOVERNANCE },
     },
   });
+  if (!isGovernanceMode(values.governance)) {
+    console.error(`--governance must be one of ${GOVERNANCE_MODES.join(", ")} (got ${values.governance})`);
+    process.exit(2);
+  }
+  const governance = values.governance;
   const withModels = values.models || values["models-file"] !== undefined;
   const { ok, lines } = withModels
-    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }))
-    : checkWorkshops(values.dir!);
+    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }), governance)
+    : checkWorkshops(values.dir!, governance);
   for (const l of lines) (l.startsWith("error") ? console.error : console.log)(l);
   process.exitCode = ok ? 0 : 1;
 }
