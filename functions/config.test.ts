@@ -1,6 +1,7 @@
 import { ResourceNotFoundException, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadManagementKey, loadOriginVerifySecret } from "./config.js";
+import { ConfigError, loadManagementKey, loadOriginVerifySecret, readConfig } from "./config.js";
+import { readJobsConfig } from "./jobs/config.js";
 
 const ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:workshop-key-minter/prod/openrouter-management-key-AbCdEf";
 const config = { openrouter: { baseUrl: "https://openrouter.ai/api/v1", secretArn: ARN } };
@@ -54,5 +55,30 @@ describe("loadOriginVerifySecret", () => {
     const error = await loadOriginVerifySecret({ secretArn: originArn }, empty).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(originArn);
+  });
+});
+
+describe("OPENROUTER_GOVERNANCE", () => {
+  const base = { ATTENDEES_TABLE: "a", WORKSHOPS_TABLE: "w", OPENROUTER_MANAGEMENT_KEY: "local-key", AUTH_ISSUER: "https://issuer.example.com", AUTH_CLIENT_ID: "c" };
+
+  it("defaults to assignment, takes workspace, and is read the same by both Lambdas", () => {
+    expect(readConfig(base).openrouter.governance).toBe("assignment");
+    expect(readConfig({ ...base, OPENROUTER_GOVERNANCE: "workspace" }).openrouter.governance).toBe("workspace");
+    expect(readJobsConfig({ ...base, OPENROUTER_GOVERNANCE: "workspace" }).openrouter.governance).toBe("workspace");
+    expect(readJobsConfig(base).openrouter.governance).toBe("assignment");
+  });
+
+  it("fails the cold start on anything else, naming the variable and the choices", () => {
+    for (const read of [readConfig, readJobsConfig]) {
+      const error = (() => {
+        try {
+          read({ ...base, OPENROUTER_GOVERNANCE: "workspaces" });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain('OPENROUTER_GOVERNANCE must be one of assignment, workspace, got "workspaces"');
+    }
   });
 });

@@ -2,6 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import type { AuthConfig } from "./auth/verify.js";
 import { DEFAULT_RETENTION, type RetentionPolicy, type TableNames } from "./data/tables.js";
 import { DEFAULT_OPENROUTER_URL } from "./openrouter/client.js";
+import { DEFAULT_GOVERNANCE, GOVERNANCE_MODES, isGovernanceMode, type GovernanceMode } from "../workshops/derive.js";
 
 /**
  * The Lambdas' environment, read once at cold start. A missing variable fails the container loudly
@@ -16,6 +17,8 @@ export interface FunctionsConfig {
     secretArn?: string;
     /** Local: the management key comes from the environment. */
     managementKey?: string;
+    /** OPENROUTER_GOVERNANCE: how keys get their workshop's allow-list (workshops/derive.ts `GovernanceMode`); default "assignment". */
+    governance: GovernanceMode;
   };
   auth: Required<Pick<AuthConfig, "issuer" | "clientId" | "adminGroup">> & Pick<AuthConfig, "jwksUri">;
   attendeeBaseUrl: string;
@@ -71,6 +74,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
   for (const [name, v] of urls) {
     if (v && !URL.canParse(v)) problems.push(`${name} must be a URL, got ${JSON.stringify(v)}`);
   }
+  const governance = readGovernance(optional("OPENROUTER_GOVERNANCE"), problems);
   const retentionDays = optional("ATTENDEE_RETENTION_DAYS");
   const attendeeDays = retentionDays === undefined ? DEFAULT_RETENTION.attendeeDays : Number(retentionDays);
   if (!Number.isInteger(attendeeDays) || attendeeDays < 1) problems.push(`ATTENDEE_RETENTION_DAYS must be a whole number of days (1 or more), got ${JSON.stringify(retentionDays)}`);
@@ -81,6 +85,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
     openrouter: {
       baseUrl: optional("OPENROUTER_BASE_URL") ?? DEFAULT_OPENROUTER_URL,
       ...(secretArn ? { secretArn } : { managementKey }),
+      governance,
     },
     auth: { issuer, clientId, jwksUri: optional("AUTH_JWKS_URI"), adminGroup: optional("ADMIN_GROUP") ?? "admins" },
     attendeeBaseUrl: optional("ATTENDEE_BASE_URL") ?? DEFAULT_OPENROUTER_URL,
@@ -88,6 +93,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): FunctionsConfi
     retention: { ...DEFAULT_RETENTION, attendeeDays },
     ...originVerifyFrom(optional("ORIGIN_VERIFY_SECRET_ARN"), optional("ORIGIN_VERIFY_SECRET")),
   };
+}
+
+/** OPENROUTER_GOVERNANCE, checked: both Lambdas read it the same way (a typo fails the cold start, not a claim). */
+export function readGovernance(value: string | undefined, problems: string[]): GovernanceMode {
+  if (value === undefined) return DEFAULT_GOVERNANCE;
+  if (isGovernanceMode(value)) return value;
+  problems.push(`OPENROUTER_GOVERNANCE must be one of ${GOVERNANCE_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+  return DEFAULT_GOVERNANCE;
 }
 
 function originVerifyFrom(secretArn: string | undefined, value: string | undefined): Pick<FunctionsConfig, "originVerify"> {
@@ -125,7 +138,7 @@ export async function loadOriginVerifySecret(originVerify: NonNullable<Functions
  * `key`/`managementKey`/`OPENROUTER_MANAGEMENT_KEY` field), from the environment locally. Call once
  * per container; never log the result.
  */
-export async function loadManagementKey(config: Pick<FunctionsConfig, "openrouter">, secrets?: SecretsManagerClient): Promise<string> {
+export async function loadManagementKey(config: { openrouter: Pick<FunctionsConfig["openrouter"], "secretArn" | "managementKey"> }, secrets?: SecretsManagerClient): Promise<string> {
   if (config.openrouter.managementKey) return config.openrouter.managementKey;
   const arn = config.openrouter.secretArn!;
   // The deploy creates the secret empty; its value is put by hand once (README, Deploy). Until

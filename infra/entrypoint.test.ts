@@ -31,11 +31,14 @@ interface Summary {
   resources: number;
   byType: Record<string, number>;
   guardrailProviderMethods: string[];
+  governance: string;
+  workspaceProviderMethods?: string[];
 }
 
 let fromRoot: DeclaredResource[];
 let fromInfra: DeclaredResource[];
 let summary: Summary;
+let workspaceSummary: Summary;
 let providerText: string;
 let emu: RunningEmulator;
 
@@ -62,6 +65,8 @@ beforeAll(async () => {
   const infra = await run(process.execPath, ["--import", "tsx", "mock-preview.ts", "--json", ...now], { ...options, cwd: join(REPO_ROOT, "infra") });
   fromInfra = JSON.parse(infra.stdout);
   summary = JSON.parse((await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts", ...now], { ...options, cwd: REPO_ROOT })).stdout);
+  const workspaceMode = ["--config", "workshop-key-minter:governance=workspace"];
+  workspaceSummary = JSON.parse((await run(process.execPath, ["--import", "tsx", "infra/mock-preview.ts", ...now, ...workspaceMode], { ...options, cwd: REPO_ROOT })).stdout);
   emu = await startEmulator({ port: 0 });
 }, 300_000);
 
@@ -92,6 +97,15 @@ describe("infra/index.ts under Node ESM + tsx", () => {
     expect(summary.byType["aws:s3/bucketObjectv2:BucketObjectv2"]).toBeGreaterThanOrEqual(5);
     expect(summary.guardrailProviderMethods).toEqual(["check", "create", "delete", "diff", "read", "update"]);
     expect(summary.resources).toBe(fromRoot.length);
+    expect(summary.governance).toMatch(/^governance: assignment \(.*2 OpenRouter calls per claim\)$/);
+  });
+
+  it("shows the governance mode, and under workspace declares a workspace per workshop instead of a guardrail", () => {
+    const workshops = loadWorkshops();
+    expect(workspaceSummary.governance).toMatch(/^governance: workspace \(.*1 OpenRouter call per claim\)$/);
+    expect(workspaceSummary.byType["pulumi-nodejs:dynamic/openrouter:Workspace"]).toBe(workshops.length);
+    expect(workspaceSummary.byType["pulumi-nodejs:dynamic/openrouter:Guardrail"]).toBeUndefined();
+    expect(workspaceSummary.workspaceProviderMethods).toEqual(["check", "create", "delete", "diff", "read", "update"]);
   });
 
   it("shows the stack's security settings in its JSON: refresh-token rotation, no cookie to the API, uncached errors, the origin secret loaded from Secrets Manager", () => {

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ORIGIN_VERIFY_SECRET_ARN_ENV } from "../functions/api/origin-verify.js";
+import type { GovernanceMode } from "../workshops/derive.js";
 import { ADMIN_GROUP } from "./auth.js";
 import { bundleFunction, LAMBDA_HANDLER, type BundledFunction } from "./bundle.js";
 
@@ -87,6 +88,8 @@ export interface MinterFunctionsArgs {
   managementKeySecret: { name: string; arnPattern: string };
   auth: { issuer: pulumi.Input<string>; clientId: pulumi.Input<string>; jwksUri: pulumi.Input<string> };
   openrouterBaseUrl: string;
+  /** The stack's `governance` setting, read by both Lambdas as OPENROUTER_GOVERNANCE. */
+  governance: GovernanceMode;
   attendeeBaseUrl: string;
   logRetentionDays: number;
   /** ATTENDEE_RETENTION_DAYS for the API (profiles and consents expire that long after their last write). */
@@ -189,6 +192,7 @@ export class MinterFunctions extends pulumi.ComponentResource {
       ATTENDEES_TABLE: args.tables.attendees.name,
       WORKSHOPS_TABLE: args.tables.workshops.name,
       OPENROUTER_BASE_URL: args.openrouterBaseUrl,
+      OPENROUTER_GOVERNANCE: args.governance,
       ATTENDEE_BASE_URL: args.attendeeBaseUrl,
       ...(spec.readsManagementKey ? { OPENROUTER_SECRET_ARN: args.managementKeySecret.name } : {}),
       ...(spec.needsAuth

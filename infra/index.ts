@@ -46,6 +46,7 @@ export const {
   scheduleGroup,
   deadLetterQueueUrl,
   guardrailIds,
+  workspaceIds,
 } = outputs;
 
 /**

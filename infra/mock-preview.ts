@@ -5,7 +5,8 @@
  *
  *   node --import tsx infra/mock-preview.ts            # summary
  *   node --import tsx infra/mock-preview.ts --json     # every resource and its inputs (files as path + sha256)
- *   ... --provider-out FILE                            # also writes the serialized guardrail provider
+ *   ... --provider-out FILE                            # also writes the serialized guardrail (or workspace) provider
+ *   ... --config workshop-key-minter:governance=workspace   # a workspace per workshop instead of a guardrail
  *   ... --now 2026-04-01T00:00:00Z                     # as a deploy on that day would declare it
  *   ... --config workshop-key-minter:KEY=VALUE         # stack config (repeatable), as `pulumi config set`
  *
@@ -16,6 +17,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
+import { DEFAULT_GOVERNANCE, governanceLine, isGovernanceMode } from "../workshops/derive.js";
 import { REPO_ROOT } from "./bundle.js";
 import { installMocks, settle } from "./pulumi-mocks.js";
 
@@ -36,15 +38,20 @@ await settle();
 const byType = new Map<string, number>();
 for (const r of program.resources) byType.set(r.type, (byType.get(r.type) ?? 0) + 1);
 
-// The guardrail provider as the Pulumi host will load it: from its serialized text.
-const guardrail = program.resources.find((r) => r.type === "pulumi-nodejs:dynamic/openrouter:Guardrail");
-let providerMethods: string[] = [];
-if (guardrail) {
-  const requireFromString = createRequire(import.meta.url)("require-from-string") as (code: string) => { handler: () => object };
-  providerMethods = Object.keys(requireFromString(guardrail.inputs.__provider as string).handler()).sort();
-  const out = process.argv.indexOf("--provider-out");
-  if (out > 0) writeFileSync(process.argv[out + 1], guardrail.inputs.__provider as string);
-}
+// The guardrail (or, under governance "workspace", the workspace) provider as the Pulumi host will load it: from its serialized text.
+const requireFromString = createRequire(import.meta.url)("require-from-string") as (code: string) => { handler: () => object };
+const providerOf = (type: string) => program.resources.find((r) => r.type === `pulumi-nodejs:dynamic/openrouter:${type}`);
+const methodsOf = (r: ReturnType<typeof providerOf>) => (r ? Object.keys(requireFromString(r.inputs.__provider as string).handler()).sort() : []);
+const guardrail = providerOf("Guardrail");
+const workspace = providerOf("Workspace");
+const providerMethods = methodsOf(guardrail);
+const out = process.argv.indexOf("--provider-out");
+if (out > 0 && (guardrail ?? workspace)) writeFileSync(process.argv[out + 1], (guardrail ?? workspace)!.inputs.__provider as string);
+
+// How keys get their allow-list, as the functions are told (OPENROUTER_GOVERNANCE).
+const apiEnv = program.resources.find((r) => r.name === "functions-api")?.inputs.environment?.variables?.OPENROUTER_GOVERNANCE;
+const governance = governanceLine(isGovernanceMode(apiEnv) ? apiEnv : DEFAULT_GOVERNANCE);
+console.error(governance);
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const filesUnder = (dir: string): string[] =>
@@ -71,8 +78,10 @@ const json = process.argv.includes("--json")
   : {
       resources: program.resources.length,
       byType: Object.fromEntries([...byType].sort()),
+      governance,
       guardrailProviderMethods: providerMethods,
       guardrailProviderBytes: guardrail ? String(guardrail.inputs.__provider).length : 0,
+      ...(workspace ? { workspaceProviderMethods: methodsOf(workspace), workspaceProviderBytes: String(workspace.inputs.__provider).length } : {}),
       ms: Math.round(performance.now() - started),
     };
 stdoutLog(JSON.stringify(json, null, 2));

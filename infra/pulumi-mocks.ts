@@ -91,6 +91,8 @@ function computedOutputs(type: string, name: string, inputs: Record<string, any>
       return { name: inputs.name };
     case "pulumi-nodejs:dynamic/openrouter:Guardrail":
       return { guardrailId: `gr-${name}` };
+    case "pulumi-nodejs:dynamic/openrouter:Workspace":
+      return { workspaceId: `ws-${name}`, guardrailId: `ws-default-gr-${name}` };
     case "aws:wafv2/webAcl:WebAcl":
       return { arn: `arn:aws:wafv2:us-east-1:${ACCOUNT}:global/webacl/${inputs.name ?? name}/0f1e2d3c`, id: `${name}-acl-id` };
     case "random:index/randomPassword:RandomPassword":

@@ -113,6 +113,15 @@ describe("the default API throttle: a room of 1,000 claiming within 10 s (docs/d
 });
 
 describe("the OpenRouter management key and API root", () => {
+  it("takes governance assignment (the default) or workspace, and names both fixes for anything else", () => {
+    expect(settingsWith({}).governance).toBe("assignment");
+    expect(settingsWith({ "workshop-key-minter:governance": "workspace" }).governance).toBe("workspace");
+    const [problem] = problemsWith({ "workshop-key-minter:governance": "workspaces" });
+    expect(problem).toMatch(/^governance must be one of assignment, workspace, got "workspaces"/);
+    expect(problem).toContain("pulumi config set governance assignment");
+    expect(problem).toContain("pulumi config set governance workspace");
+  });
+
   it("refuses a management key kept in the stack config, saying how to remove it", () => {
     const problems = problemsWith({ "workshop-key-minter:openrouterManagementKey": "kept-in-config" }, NO_WORKSHOPS);
     expect(problems).toHaveLength(1);

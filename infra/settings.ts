@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { claimWindow, effectiveCapacity } from "../workshops/derive.js";
+import { claimWindow, DEFAULT_GOVERNANCE, effectiveCapacity, GOVERNANCE_MODES, isGovernanceMode, type GovernanceMode } from "../workshops/derive.js";
 import type { Workshop } from "../workshops/schema.js";
 import { DEFAULT_RETENTION } from "../functions/data/tables.js";
 import { DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
@@ -42,6 +42,13 @@ export interface StackSettings {
    * config: a pull request could point the deploy's management key at another server.
    */
   openrouterBaseUrl: string;
+  /**
+   * How attendee keys get their workshop's allow-list (`governance`, default "assignment"):
+   * "workspace" gives each workshop an OpenRouter workspace whose default guardrail governs every key
+   * created in it (one OpenRouter call per claim instead of two); it needs an organization account.
+   * Passed to both Lambdas as OPENROUTER_GOVERNANCE.
+   */
+  governance: GovernanceMode;
   /** What the key page tells attendees to call. */
   attendeeBaseUrl: string;
   logRetentionDays: number;
@@ -152,6 +159,15 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     if (!/^https:\/\/[^/]+/.test(value)) problems.push(`${key} must be an https:// URL, got "${value}"`);
   }
 
+  const governanceSetting = config.get("governance") ?? DEFAULT_GOVERNANCE;
+  if (!isGovernanceMode(governanceSetting)) {
+    problems.push(
+      `governance must be one of ${GOVERNANCE_MODES.join(", ")}, got "${governanceSetting}": \`pulumi config set governance assignment\` (any OpenRouter account) ` +
+        "or `pulumi config set governance workspace` (an OpenRouter organization account: one workspace per workshop, one call per claim)",
+    );
+  }
+  const governance = isGovernanceMode(governanceSetting) ? governanceSetting : DEFAULT_GOVERNANCE;
+
   const logRetentionDays = config.getNumber("logRetentionDays") ?? 30;
   if (!LOG_RETENTION_CHOICES.includes(logRetentionDays)) {
     problems.push(`logRetentionDays must be one of CloudWatch's choices (${LOG_RETENTION_CHOICES.join(", ")})`);
@@ -195,6 +211,7 @@ export function readStackSettings(context: SettingsContext): StackSettings {
     authDomainPrefix,
     sessionHours,
     openrouterBaseUrl: openrouterBaseUrl.replace(/\/+$/, ""),
+    governance,
     attendeeBaseUrl: attendeeBaseUrl.replace(/\/+$/, ""),
     logRetentionDays,
     apiThrottle: { ratePerSecond, burst },

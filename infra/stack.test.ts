@@ -270,6 +270,7 @@ describe("functions and permissions", () => {
         WORKSHOPS_TABLE: workshopsTable.state.name,
         OPENROUTER_BASE_URL: "https://openrouter.ai/api/v1",
         OPENROUTER_SECRET_ARN: secret.name,
+        OPENROUTER_GOVERNANCE: "assignment",
         ATTENDEE_BASE_URL: "https://openrouter.ai/api/v1",
       });
       expect(revealed(fn.inputs.environment).variables.OPENROUTER_MANAGEMENT_KEY).toBeUndefined();
@@ -291,7 +292,9 @@ describe("functions and permissions", () => {
     const apiEnv = revealed(program.one(T.fn, "functions-api").inputs.environment).variables;
     const jobsEnv = revealed(program.one(T.fn, "functions-jobs").inputs.environment).variables;
     const api = readConfig(apiEnv);
-    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: managementKeySecret().name });
+    // Governance defaults to "assignment" (one guardrail per workshop, any OpenRouter account).
+    expect(api.openrouter).toEqual({ baseUrl: "https://openrouter.ai/api/v1", secretArn: managementKeySecret().name, governance: "assignment" });
+    expect(readJobsConfig(jobsEnv).openrouter.governance).toBe("assignment");
     expect(api.auth.adminGroup).toBe("admins");
     const jobs = readJobsConfig(jobsEnv);
     expect(jobs.tables).toEqual(api.tables);

@@ -97,6 +97,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
     managementKeySecret: managementKey,
     auth: { issuer: auth.issuer, clientId: auth.clientId, jwksUri: auth.jwksUri },
     openrouterBaseUrl: settings.openrouterBaseUrl,
+    governance: settings.governance,
     attendeeBaseUrl: settings.attendeeBaseUrl,
     logRetentionDays: settings.logRetentionDays,
     attendeeRetentionDays: settings.attendeeRetentionDays,
@@ -154,6 +155,7 @@ export function workshopKeyMinter(inputs: StackInputs) {
         workshopsTable: workshopsTableRef,
         openrouterBaseUrl: settings.openrouterBaseUrl,
         keyNamespace: keyNamespaceFor(stack),
+        governance: settings.governance,
         live: live.includes(w),
       }),
   );
@@ -194,7 +196,8 @@ export function workshopKeyMinter(inputs: StackInputs) {
     deadLetterQueueUrl: schedules.deadLetters.url,
     alertTopicArn: monitoring.topic.arn,
     dashboardName: monitoring.dashboard.dashboardName,
-    guardrailIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.guardrail ? [[workshops[i].slug, d.guardrail.guardrailId]] : [])))),
+    guardrailIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.guardrailId ? [[workshops[i].slug, d.guardrailId]] : [])))),
+    workspaceIds: pulumi.all(Object.fromEntries(deployments.flatMap((d, i) => (d.workspace ? [[workshops[i].slug, d.workspace.workspaceId]] : [])))),
   };
 }
 

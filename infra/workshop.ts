@@ -1,9 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CATALOG_KEY, catalogEntries, workshopConfigKey } from "../functions/data/tables.js";
-import { guardrailSpec, keyExpiresAt } from "../workshops/derive.js";
+import { guardrailSpec, keyExpiresAt, type GovernanceMode } from "../workshops/derive.js";
+import { workspaceSpec } from "../workshops/workspace.js";
 import type { Workshop } from "../workshops/schema.js";
 import { OpenRouterGuardrail } from "./guardrail.js";
+import { OpenRouterWorkspace } from "./workspace.js";
 
 export interface WorkshopDeploymentArgs {
   workshop: Workshop;
@@ -14,6 +16,8 @@ export interface WorkshopDeploymentArgs {
    * stack and a local rehearsal, sharing one OpenRouter account never sweep each other's keys.
    */
   keyNamespace: string;
+  /** The stack's `governance` setting: a guardrail per workshop (assignment) or a workspace per workshop (workspace). */
+  governance: GovernanceMode;
   /**
    * False for a workshop whose keys had expired when the deploy ran (`isHistory`): no guardrail for
    * it, only the item the organizer dashboard reads.
@@ -58,19 +62,41 @@ export function toAttributeValue(value: unknown): AttributeValue {
 }
 
 /**
- * What one workshop file becomes: its OpenRouter guardrail (the model allowlist) and the workshop
- * item the functions read, `{...workshopConfigKey(slug), config, guardrail_id, key_namespace}`. Functions never parse
- * YAML; this item is their copy of the file.
+ * What one workshop file becomes: its OpenRouter guardrail (the model allowlist), or under governance
+ * "workspace" its OpenRouter workspace (whose default guardrail carries the allowlist), and the
+ * workshop item the functions read, `{...workshopConfigKey(slug), config, guardrail_id, workspace_id?,
+ * key_namespace}`. Functions never parse YAML; this item is their copy of the file.
  */
 export class WorkshopDeployment extends pulumi.ComponentResource {
   /** None for a workshop that is history. */
   readonly guardrail?: OpenRouterGuardrail;
+  /** Governance "workspace" only; none for a workshop that is history. */
+  readonly workspace?: OpenRouterWorkspace;
+  /** The guardrail that governs the workshop's keys (either kind), as recorded on the item. */
+  readonly guardrailId?: pulumi.Output<string>;
   readonly item: aws.dynamodb.TableItem;
 
   constructor(name: string, args: WorkshopDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wkm:workshops:WorkshopDeployment", name, {}, opts);
     const w = args.workshop;
-    if (args.live) {
+    if (args.live && args.governance === "workspace") {
+      const spec = workspaceSpec(w, args.keyNamespace);
+      this.workspace = new OpenRouterWorkspace(
+        `${name}-workspace`,
+        {
+          slug: spec.slug,
+          name: spec.name,
+          description: spec.description,
+          guardrailName: spec.guardrail.name,
+          allowedModels: spec.guardrail.allowed_models,
+          limitUsd: spec.guardrail.limit_usd,
+          resetInterval: spec.guardrail.reset_interval,
+          baseUrl: args.openrouterBaseUrl,
+        },
+        { parent: this },
+      );
+      this.guardrailId = this.workspace.guardrailId;
+    } else if (args.live) {
       const spec = guardrailSpec(w, args.keyNamespace);
       this.guardrail = new OpenRouterGuardrail(
         `${name}-guardrail`,
@@ -84,6 +110,7 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      this.guardrailId = this.guardrail.guardrailId;
     }
     const { hashKey, rangeKey } = args.workshopsTable;
     const key = workshopConfigKey(w.slug);
@@ -93,19 +120,20 @@ export class WorkshopDeployment extends pulumi.ComponentResource {
         tableName: args.workshopsTable.name,
         hashKey,
         rangeKey,
-        item: pulumi.output(this.guardrail?.guardrailId).apply((guardrailId) =>
+        item: pulumi.all([this.guardrailId, this.workspace?.workspaceId]).apply(([guardrailId, workspaceId]) =>
           JSON.stringify({
             [hashKey]: { S: key.pk },
             [rangeKey]: { S: key.sk },
             config: toAttributeValue(w),
             ...(guardrailId ? { guardrail_id: { S: guardrailId } } : {}),
+            ...(workspaceId ? { workspace_id: { S: workspaceId } } : {}),
             key_namespace: { S: args.keyNamespace },
           }),
         ),
       },
       { parent: this },
     );
-    this.registerOutputs({ guardrailId: this.guardrail?.guardrailId });
+    this.registerOutputs({ guardrailId: this.guardrailId, workspaceId: this.workspace?.workspaceId });
   }
 }
 

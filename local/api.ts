@@ -8,6 +8,7 @@ import type { JobInput } from "../functions/domain/timetable.js";
 import { createWorkshopCatalog, type WorkshopCatalog } from "../functions/domain/workshops.js";
 import { createJobRunner, createTickRunner, type JobSummary, type TickSummary } from "../functions/jobs/run.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
+import type { GovernanceMode } from "../workshops/derive.js";
 import { createEmfObserver } from "../functions/observability/emf.js";
 import { createHealthCounters, type HealthCounters } from "../functions/observability/health.js";
 import { createLogger, eventLog, withLogContext } from "../functions/observability/log.js";
@@ -30,6 +31,8 @@ export interface LocalApiOptions {
   /** One issuer per origin the stack answers as (see oidc.ts); a token must name one of them. */
   auth: Omit<AuthConfig, "issuer"> & { issuers: string[] };
   attendeeBaseUrl: string;
+  /** How keys get their workshop's allow-list (default "assignment"), for the engine and the jobs alike. */
+  governance?: GovernanceMode;
   /**
    * Print nothing. Otherwise the app, engine and jobs print the Lambdas' JSON log records and EMF
    * metric records on stdout. The health panel's counters are kept either way.
@@ -56,7 +59,7 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
   const openrouter = observeOpenRouter(opts.openrouter, observe);
   // A short cache: the stack writes every CONFIG item before it serves, and a rehearsal may rewrite one.
   const workshops = createWorkshopCatalog({ store: opts.store, ttlMs: 5_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
-  const engine = observeClaims(createClaimEngine({ store: opts.store, openrouter, workshops, now, log }), observe);
+  const engine = observeClaims(createClaimEngine({ store: opts.store, openrouter, workshops, now, governance: opts.governance, log }), observe);
   const app = createApp({
     store: opts.store,
     engine,
@@ -68,7 +71,7 @@ export function createLocalApi(opts: LocalApiOptions): LocalApi {
     health,
   });
   const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
-  const jobDeps = { store: opts.store, housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }), engine, openrouter, now };
+  const jobDeps = { store: opts.store, housekeeping: createHousekeeping({ client: opts.dynamo, tableNames: opts.tableNames }), engine, openrouter, now, governance: opts.governance };
   const runJob = observeJobs(createJobRunner(jobDeps), observe, capUsdOf);
   const runTick = observeTick(createTickRunner(jobDeps), observe, capUsdOf);
   // Each request is one log context, as one Lambda invocation is: its records share its ids.

@@ -12,7 +12,8 @@ import { createStore, type Store } from "../functions/data/store.js";
 import { tableNames as defaultTableNames, workshopConfigKey, type TableNames } from "../functions/data/tables.js";
 import { createOpenRouterClient, DEFAULT_OPENROUTER_URL } from "../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../functions/openrouter/types.js";
-import { claimWindow, guardrailSpec, KEY_NAMESPACE_PATTERN } from "../workshops/derive.js";
+import { claimWindow, DEFAULT_GOVERNANCE, guardrailSpec, KEY_NAMESPACE_PATTERN, type GovernanceMode } from "../workshops/derive.js";
+import { workspaceSpec } from "../workshops/workspace.js";
 import { loadWorkshops } from "../workshops/load.js";
 import type { Workshop } from "../workshops/schema.js";
 import { createStackClock, type StackClock } from "./clock.js";
@@ -96,6 +97,12 @@ export interface LocalStackOptions {
    * bucket, 429 `{"message":"Too Many Requests"}` as the gateway answers. Off by default.
    */
   throttle?: ThrottleSettings;
+  /**
+   * How keys get their workshop's allow-list (workshops/derive.ts `GovernanceMode`, the deploy's
+   * `governance` setting). Default "assignment"; "workspace" runs the emulator as an organization's
+   * account (with --openrouter real, the key must be an organization admin's).
+   */
+  governance?: GovernanceMode;
 }
 
 export interface LocalStack {
@@ -114,6 +121,7 @@ export interface LocalStack {
   demoSlug?: string;
   /** The base URL attendees' code calls (the emulator's, or https://openrouter.ai/api/v1). */
   openrouterBaseUrl: string;
+  governance: GovernanceMode;
   /** Present in emulator mode. */
   emulator?: ReturnType<typeof createEmulator>;
   /** The throttle on /api/*, when there is one; `throttled` counts the requests it answered 429. */
@@ -225,6 +233,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const clock = createStackClock({ at: opts.at, speed: opts.speed });
   const admins = [...new Set((opts.admins ?? []).map((e) => e.trim().toLowerCase()).filter(Boolean))];
   const openrouterMode: OpenRouterMode = opts.openrouter ?? "emulator";
+  const governance: GovernanceMode = opts.governance ?? DEFAULT_GOVERNANCE;
   const mode: StackMode = openrouterMode === "real" ? "local-openrouter" : "local-emulator";
   const realManagementKey = opts.managementKey ?? process.env.OPENROUTER_MANAGEMENT_KEY;
   if (openrouterMode === "real" && !realManagementKey) {
@@ -344,6 +353,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
               ),
             ),
             now: () => clock.now(),
+            // Only an organization's account may create workspaces.
+            ...(governance === "workspace" ? { accountKind: "organization" as const } : {}),
             // On a room network (--host 0.0.0.0) nobody there may change credits or inject faults.
             controlNeedsManagementKey: !isLoopbackHost(host),
           })
@@ -379,6 +390,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       clock,
       auth: { issuers: oidc.issuers, clientId: oidc.clientId, jwks: oidc.jwks, jwksUri: oidc.jwksUri, adminGroup: ADMIN_GROUP },
       attendeeBaseUrl: openrouterBaseUrl,
+      governance,
       quiet: opts.quiet,
     });
 
@@ -459,8 +471,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const keyNamespace = localKeyNamespace(dataDir, recorded);
     const servedBefore = (await store.getCatalog()).entries.map((e) => e.slug);
     for (const w of workshops) {
-      const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w, keyNamespace));
-      await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id, key_namespace: keyNamespace }, clock.now());
+      if (governance === "workspace") {
+        // Its own workspace, whose default guardrail carries the allow-list (a personal account's 403 names the fix).
+        const ws = await openrouter.ensureWorkspace(workspaceSpec(w, keyNamespace));
+        await store.putWorkshop(w.slug, { config: w, guardrail_id: ws.guardrailId, workspace_id: ws.workspaceId, key_namespace: keyNamespace }, clock.now());
+      } else {
+        const guardrail = await openrouter.ensureGuardrail(guardrailSpec(w, keyNamespace));
+        await store.putWorkshop(w.slug, { config: w, guardrail_id: guardrail.id, key_namespace: keyNamespace }, clock.now());
+      }
     }
     await store.putCatalog(workshops, clock.now());
     await forgetRemovedWorkshops(dynamo, tableNames, servedBefore, workshops, log);
@@ -511,6 +529,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       workshops,
       demoSlug: wantDemo ? DEMO_SLUG : undefined,
       openrouterBaseUrl,
+      governance,
       emulator,
       throttle,
       openrouter,

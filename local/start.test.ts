@@ -26,6 +26,7 @@ describe("npm start", () => {
     expect(ready, out).toBeGreaterThan(waited * 0.8);
     expect(ready).toBeLessThanOrEqual(waited + 0.1);
     expect(out).toContain("OpenRouter emulator at");
+    expect(out).toContain("keys:      governance: assignment (each key assigned to the workshop's guardrail; 2 OpenRouter calls per claim)");
     expect(out).toMatch(/- local-demo \(local demo\): claims open until/);
     expect(out).toMatch(/- pyconde-2026-darmstadt-sql-agents: claims/);
     expect(out).toContain("second@example.com, lead@example.com");
@@ -59,5 +60,12 @@ describe("npm start's options", () => {
     expect(() => parseCli(["--port", "http"])).toThrow(/--port must be a port number/);
     expect(() => parseCli(["--openrouter", "staging"])).toThrow(/--openrouter must be "emulator" or "real"/);
     expect(() => parseCli(["--colour"])).toThrow();
+    expect(() => parseCli(["--governance", "workspaces"])).toThrow(/--governance must be one of assignment, workspace \(got workspaces\)/);
+  });
+
+  it("governs keys by assignment unless told --governance workspace", async () => {
+    const { parseCli } = await import("./start.js");
+    expect(parseCli([])?.governance).toBe("assignment");
+    expect(parseCli(["--governance", "workspace"])?.governance).toBe("workspace");
   });
 });

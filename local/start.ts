@@ -1,5 +1,6 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { DEFAULT_GOVERNANCE, GOVERNANCE_MODES, governanceLine, isGovernanceMode } from "../workshops/derive.js";
 import { WorkshopConfigError } from "../workshops/load.js";
 import { ClockOptionError } from "./clock.js";
 import { HostOptionError } from "./hosts.js";
@@ -32,6 +33,9 @@ Options:
   --throttle <r>,<b>    throttle /api/* as API Gateway's stage does: <r> requests a second, bursts
                         of <b>, 429 {"message":"Too Many Requests"} beyond (default: no throttle;
                         the cloud's default is --throttle ${DEFAULT_API_THROTTLE.ratePerSecond},${DEFAULT_API_THROTTLE.burst})
+  --governance <mode>   assignment (default: each key assigned to its workshop's guardrail, 2 calls per
+                        claim) or workspace (a workspace per workshop, 1 call per claim; the emulator
+                        runs as an organization's account; real OpenRouter needs an organization's key)
   -h, --help            show this help
 `;
 
@@ -50,6 +54,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
       admin: { type: "string", multiple: true },
       openrouter: { type: "string" },
       throttle: { type: "string" },
+      governance: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -64,6 +69,8 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
   if (openrouter !== "emulator" && openrouter !== "real") {
     throw new LocalStackError(`--openrouter must be "emulator" or "real" (got ${openrouter})`);
   }
+  const governance = values.governance ?? DEFAULT_GOVERNANCE;
+  if (!isGovernanceMode(governance)) throw new LocalStackError(`--governance must be one of ${GOVERNANCE_MODES.join(", ")} (got ${governance})`);
   const fromEnv = (process.env.LOCAL_ADMINS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return {
     port,
@@ -78,6 +85,7 @@ export function parseCli(argv: string[]): LocalStackOptions | undefined {
     admins: [...fromEnv, ...(values.admin ?? [])],
     openrouter,
     throttle: values.throttle === undefined ? undefined : parseThrottle(values.throttle),
+    governance,
   };
 }
 
@@ -124,6 +132,7 @@ async function main(): Promise<void> {
       // performance.now() counts from the process's start: what the person waited, imports included.
       `Workshop Key Minter is running at ${stack.url}  (ready in ${(performance.now() / 1000).toFixed(1)} s)`,
       `  mode:      ${modeLine}`,
+      `  keys:      ${governanceLine(stack.governance)}`,
       `  clock:     ${clockLine}`,
       `  throttle:  ${stack.throttle ? `${stack.throttle.ratePerSecond} requests/s, bursts of ${stack.throttle.burst} on /api (429 beyond, as API Gateway)` : "none on /api (--throttle <rate>,<burst> to rehearse API Gateway's)"}`,
       `  data:      ${stack.dataDir}`,

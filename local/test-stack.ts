@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { WorkshopSchema, type Workshop, type WorkshopInput } from "../workshops/schema.js";
+import type { GovernanceMode } from "../workshops/derive.js";
 import { startEmulator, type RunningEmulator } from "./emulator/index.js";
 import { startLocalDynamo, ensureTables, type LocalDynamo } from "./dynamo.js";
 import { createTokenVerifier } from "../functions/auth/verify.js";
@@ -137,12 +138,16 @@ export interface ApiPartsOptions {
   now?: () => number;
   leaseMs?: number;
   waitMs?: number;
+  /** How the engine governs keys (default "assignment"); "workspace" runs the emulator as an organization's account. */
+  governance?: GovernanceMode;
+  /** The emulator's account (default: "organization" under governance "workspace", else personal). */
+  accountKind?: "personal" | "organization";
   /** Structured events of the app and the engine. */
   log: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export async function startApiParts(opts: ApiPartsOptions): Promise<ApiParts> {
-  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: opts.seed ?? 1 }), startTestIssuer()]);
+  const [dynamo, upstream, issuer] = await Promise.all([startLocalDynamo(), startEmulator({ port: 0, seed: opts.seed ?? 1, accountKind: opts.accountKind ?? (opts.governance === "workspace" ? "organization" : undefined) }), startTestIssuer()]);
   const names = tableNames(`${opts.tablePrefix}${randomUUID().slice(0, 8)}`);
   await ensureTables(dynamo.client, names);
   const now = opts.now ?? Date.now;
@@ -150,7 +155,7 @@ export async function startApiParts(opts: ApiPartsOptions): Promise<ApiParts> {
   const store = createStore({ client: dynamo.client, tableNames: names });
   const workshops = createWorkshopCatalog({ store, ttlMs: 30_000 });
   const openrouter = createOpenRouterClient({ apiKey: upstream.managementKey, serverURL: upstream.url, ...opts.client });
-  const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs, log });
+  const engine = createClaimEngine({ store, openrouter, workshops, now, leaseMs: opts.leaseMs, waitMs: opts.waitMs, governance: opts.governance, log });
   const app = createApp({
     store,
     engine,
@@ -188,7 +193,9 @@ export interface TestStack extends ApiParts {
   call(method: string, path: string, token?: string, body?: unknown): Promise<Response>;
 }
 
-export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; now?: () => number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  opts: { leaseMs?: number; waitMs?: number; now?: () => number } & Pick<ApiPartsOptions, "governance" | "accountKind"> = {},
+): Promise<TestStack> {
   const events: TestStack["events"] = [];
   const parts = await startApiParts({
     tablePrefix: "t",
@@ -196,6 +203,8 @@ export async function startTestStack(opts: { leaseMs?: number; waitMs?: number; 
     now: opts.now,
     leaseMs: opts.leaseMs,
     waitMs: opts.waitMs,
+    governance: opts.governance,
+    accountKind: opts.accountKind,
     log: (event, fields) => void events.push({ event, fields }),
   });
   const { store, workshops, issuer, app, now } = parts;

@@ -38,7 +38,7 @@ describe("a change to a workshop whose claims opened", () => {
   it("is refused when it changes the workshop's claim partitions, naming the file, the field and the fix", () => {
     repoWith("started");
     editFile("started", places(2_500, 6_000));
-    const { ok, lines } = checkWorkshops(dir, { ref: "HEAD", nowMs: NOW });
+    const { ok, lines } = checkWorkshops(dir, { base: { ref: "HEAD", nowMs: NOW } });
     expect(ok).toBe(false);
     const error = lines.find((l) => l.startsWith("error"))!;
     expect(error).toContain("started.yaml: openrouter.guardrail.max_keys: ");
@@ -51,14 +51,14 @@ describe("a change to a workshop whose claims opened", () => {
   it("passes when the partitions stay the same, and for a workshop whose claims open later", () => {
     repoWith("started");
     editFile("started", places(900, 2_000));
-    expect(checkWorkshops(dir, { ref: "HEAD", nowMs: NOW }).ok).toBe(true);
+    expect(checkWorkshops(dir, { base: { ref: "HEAD", nowMs: NOW } }).ok).toBe(true);
 
     rmSync(dir, { recursive: true, force: true });
     repoWith("later", (t) => t.replace(/2026-04-1(\d)/g, "2027-04-1$1"));
     editFile("later", places(2_500, 6_000));
-    expect(checkWorkshops(dir, { ref: "HEAD", nowMs: NOW }).ok).toBe(true);
+    expect(checkWorkshops(dir, { base: { ref: "HEAD", nowMs: NOW } }).ok).toBe(true);
     // Within the hour before claims open, the functions may already hold the old count: refused.
-    expect(checkWorkshops(dir, { ref: "HEAD", nowMs: Date.parse("2027-04-13T15:30:00Z") }).ok).toBe(false);
+    expect(checkWorkshops(dir, { base: { ref: "HEAD", nowMs: Date.parse("2027-04-13T15:30:00Z") } }).ok).toBe(false);
   });
 
   it("fails the command (exit 1) with --base, and an unknown base is an error, not a skipped check", () => {
@@ -72,4 +72,16 @@ describe("a change to a workshop whose claims opened", () => {
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain("--base no-such-branch is not a revision of this repository");
   }, 60_000);
+});
+
+/** `npm run workshops:check` says how the stack's keys get their allow-list (`--governance`). */
+describe("workshops:check", () => {
+  it("shows the governance mode beside the workshops: assignment by default, workspace when told", () => {
+    const byDefault = checkWorkshops(WORKSHOPS_DIR);
+    expect(byDefault.ok).toBe(true);
+    expect(byDefault.lines).toContain("keys    governance: assignment (each key assigned to the workshop's guardrail; 2 OpenRouter calls per claim)");
+    expect(checkWorkshops(WORKSHOPS_DIR, { governance: "workspace" }).lines).toContain(
+      "keys    governance: workspace (one OpenRouter workspace per workshop; its default guardrail carries the allow-list; 1 OpenRouter call per claim)",
+    );
+  });
 });

@@ -5,13 +5,15 @@
  * version there: a change that would move a started workshop's claims to other partitions is an
  * error (`shardChangeRefusal`). Without `--base` it compares with `origin/main` or `main` when the
  * repository has one.
+ * `--governance workspace` says how the stack's keys get their allow-list (the stack's `governance`
+ * setting; default assignment): a guardrail per workshop, or a workspace per workshop.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { checkModels, type ListedModel } from "./model-check.js";
-import { effectiveCapacity, keyExpiresAt, shardChangeRefusal, workshopWarnings, worstCaseSpendUsd } from "./derive.js";
+import { DEFAULT_GOVERNANCE, effectiveCapacity, GOVERNANCE_MODES, governanceLine, isGovernanceMode, keyExpiresAt, shardChangeRefusal, workshopWarnings, worstCaseSpendUsd, type GovernanceMode } from "./derive.js";
 import { formatProblem, parseWorkshop, readWorkshops, WORKSHOPS_DIR, type WorkshopProblem } from "./load.js";
 import type { Workshop } from "./schema.js";
 import { countOf } from "./wording.js";
@@ -84,7 +86,14 @@ export function shardChangeProblems(dir: string, base: BaseRevision): WorkshopPr
 /** As readWorkshops names files in its problems. */
 const displayPath = (dir: string, file: string) => relative(process.cwd(), join(dir, file)) || file;
 
-export function checkWorkshops(dir: string, base?: BaseRevision): { ok: boolean; lines: string[] } {
+export interface CheckOptions {
+  /** Judge each file against its version at this revision too (the PR check: the pull request's base). */
+  base?: BaseRevision;
+  /** How the stack's keys get their allow-list (its `governance` setting), shown beside the workshops. */
+  governance?: GovernanceMode;
+}
+
+export function checkWorkshops(dir: string, { base, governance = DEFAULT_GOVERNANCE }: CheckOptions = {}): { ok: boolean; lines: string[] } {
   const { workshops, problems: invalid } = readWorkshops(dir);
   const changes = base ? shardChangeProblems(dir, base) : [];
   const problems = [...invalid, ...changes];
@@ -92,6 +101,7 @@ export function checkWorkshops(dir: string, base?: BaseRevision): { ok: boolean;
   // A valid file whose change is refused is not "ok".
   const refused = new Set(changes.map((p) => p.file));
   for (const w of workshops) if (!refused.has(relative(process.cwd(), join(dir, `${w.slug}.yaml`)))) lines.push(`ok      ${summaryLine(w)}`);
+  lines.push(`keys    ${governanceLine(governance)}`);
   for (const w of workshops) for (const warn of workshopWarnings(w)) lines.push(`warning ${warn.slug}: ${warn.message}`);
   for (const p of problems) lines.push(`error   ${formatProblem(p)}`);
   const withProblems = new Set(problems.map((p) => p.file)).size;
@@ -135,8 +145,8 @@ export async function modelList(opts: { file?: string; offline?: boolean; url?: 
 }
 
 /** `checkWorkshops` plus the model findings: unknown and retiring models are errors, stale prices warnings. */
-export function checkWorkshopsWithModels(dir: string, source: ModelListSource, revision?: BaseRevision): { ok: boolean; lines: string[] } {
-  const base = checkWorkshops(dir, revision);
+export function checkWorkshopsWithModels(dir: string, source: ModelListSource, options: CheckOptions = {}): { ok: boolean; lines: string[] } {
+  const base = checkWorkshops(dir, options);
   const findings = checkModels(readWorkshops(dir).workshops, source.models);
   const lines = [`models  checked against ${source.from}`];
   for (const f of findings) lines.push(`${f.severity === "error" ? "error  " : "warning"} ${f.slug}: ${f.message}`);
@@ -154,15 +164,21 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       "models-file": { type: "string" },
       // The PR check passes the pull request's base; locally origin/main or main is used.
       base: { type: "string" },
+      governance: { type: "string", default: DEFAULT_GOVERNANCE },
     },
   });
+  if (!isGovernanceMode(values.governance)) {
+    console.error(`--governance must be one of ${GOVERNANCE_MODES.join(", ")} (got ${values.governance})`);
+    process.exit(2);
+  }
+  const governance = values.governance;
   const withModels = values.models || values["models-file"] !== undefined;
   const ref = values.base ?? defaultBase(values.dir!);
   const revision = ref === undefined ? undefined : { ref, nowMs: Date.now() };
   if (!revision) console.log("note    no --base revision and no main branch: changes to started workshops were not compared");
   const { ok, lines } = withModels
-    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }), revision)
-    : checkWorkshops(values.dir!, revision);
+    ? checkWorkshopsWithModels(values.dir!, await modelList({ file: values["models-file"], offline: values.offline }), { base: revision, governance })
+    : checkWorkshops(values.dir!, { base: revision, governance });
   for (const l of lines) (l.startsWith("error") ? console.error : console.log)(l);
   process.exitCode = ok ? 0 : 1;
 }

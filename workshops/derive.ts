@@ -75,6 +75,27 @@ export function guardrailName(slug: string, namespace?: string): string {
 }
 
 /**
+ * How the deploy governs attendee keys (its `governance` setting): "assignment" (default, any
+ * account) assigns each new key to the workshop's guardrail, a second call per claim; "workspace"
+ * (an OpenRouter organization account) gives each workshop its own workspace, whose default
+ * guardrail governs every key created in it: one call per claim.
+ */
+export const GOVERNANCE_MODES = ["assignment", "workspace"] as const;
+export type GovernanceMode = (typeof GOVERNANCE_MODES)[number];
+export const DEFAULT_GOVERNANCE: GovernanceMode = "assignment";
+
+export function isGovernanceMode(v: unknown): v is GovernanceMode {
+  return typeof v === "string" && (GOVERNANCE_MODES as readonly string[]).includes(v);
+}
+
+/** One line for start-up output, checks and previews: how a workshop's keys get their allow-list. */
+export function governanceLine(mode: GovernanceMode): string {
+  return mode === "workspace"
+    ? "governance: workspace (one OpenRouter workspace per workshop; its default guardrail carries the allow-list; 1 OpenRouter call per claim)"
+    : "governance: assignment (each key assigned to the workshop's guardrail; 2 OpenRouter calls per claim)";
+}
+
+/**
  * Every key of a workshop is named `<key_label_prefix>/<namespace>/<slug>/<claimId>`. The slug makes
  * the name unique across workshops; the namespace (one per deployment: the Pulumi stack, a local
  * data folder) makes it unique across deployments that share one OpenRouter account, so one

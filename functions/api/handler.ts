@@ -32,7 +32,7 @@ const openrouter = deferredOpenRouterClient(() =>
   ),
 );
 const now = () => Date.now();
-const engine = observeClaims(createClaimEngine({ store, openrouter, workshops, now, log }), observe);
+const engine = observeClaims(createClaimEngine({ store, openrouter, workshops, now, governance: config.openrouter.governance, log }), observe);
 
 export const app = createApp({
   store,

@@ -50,7 +50,8 @@ import { createHash } from "node:crypto";
  *   sk = "INDEX"              the deployment's workshop index, written whole with the CONFIG items:
  *       { workshops: { <slug>: CatalogEntry }, updated_at }. The API reads it instead of scanning the
  *       table: which workshops exist, their claim windows and organizers.
- *   sk = "CONFIG#<slug>"      a workshop's item (`workshopConfigKey`): { config (Workshop), guardrail_id, key_namespace, updated_at }
+ *   sk = "CONFIG#<slug>"      a workshop's item (`workshopConfigKey`): { config (Workshop), guardrail_id, workspace_id?, key_namespace, updated_at }
+ *       (workspace_id: governance "workspace" only, the workshop's OpenRouter workspace; guardrail_id is then its default guardrail)
  *   Apart from the claims' partitions on purpose: the deploy role's item rights carry a
  *   `dynamodb:LeadingKeys` condition naming this partition only (infra/iam/deploy-policy.json), so it
  *   reads no claim, key, profile or room-code secret.

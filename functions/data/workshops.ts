@@ -9,7 +9,10 @@ import { workshopConfigKey } from "./tables.js";
 
 export interface WorkshopRecord {
   config: Workshop;
+  /** The guardrail that governs the workshop's keys: assigned to each (governance "assignment"), or its workspace's default guardrail. */
   guardrail_id?: string;
+  /** Governance "workspace": the workshop's OpenRouter workspace, where its keys are created. */
+  workspace_id?: string;
   /** The deployment's namespace in guardrail and key names (workshops/derive.ts `keyNamePrefix`). */
   key_namespace?: string;
   updated_at?: string;
@@ -21,6 +24,7 @@ export function parseWorkshopItem(slug: string, item: Record<string, unknown>): 
   return {
     config: parsed.data,
     ...(typeof item.guardrail_id === "string" && item.guardrail_id ? { guardrail_id: item.guardrail_id } : {}),
+    ...(typeof item.workspace_id === "string" && item.workspace_id ? { workspace_id: item.workspace_id } : {}),
     ...(typeof item.key_namespace === "string" && item.key_namespace ? { key_namespace: item.key_namespace } : {}),
     ...(typeof item.updated_at === "string" ? { updated_at: item.updated_at } : {}),
   };
@@ -38,7 +42,7 @@ export function workshopStore(table: Table, partitions: Pick<Partitions, "learn"
       return record;
     },
 
-    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string; key_namespace?: string }, nowMs: number): Promise<void> {
+    async putWorkshop(slug: string, record: { config: Workshop; guardrail_id?: string; workspace_id?: string; key_namespace?: string }, nowMs: number): Promise<void> {
       await doc.send(
         new PutCommand({
           TableName: W,
@@ -46,12 +50,29 @@ export function workshopStore(table: Table, partitions: Pick<Partitions, "learn"
             ...workshopConfigKey(slug),
             config: record.config,
             guardrail_id: record.guardrail_id,
+            workspace_id: record.workspace_id,
             key_namespace: record.key_namespace,
             updated_at: new Date(nowMs).toISOString(),
           },
         }),
       );
       partitions.learn(slug, record.config);
+    },
+
+    /** Records the workspace (governance "workspace") and its default guardrail, found or created for a workshop whose item lacks them. */
+    async setWorkspace(slug: string, ids: { workspaceId: string; guardrailId: string }, nowMs: number): Promise<void> {
+      const e = new Expression();
+      await conditional("setWorkspace", W, workshopConfigKey(slug), () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: W,
+            Key: workshopConfigKey(slug),
+            UpdateExpression: `SET ${e.name("workspace_id")} = ${e.value(ids.workspaceId)}, ${e.name("guardrail_id")} = ${e.value(ids.guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
+            ConditionExpression: `attribute_exists(${e.name("pk")})`,
+            ...e.params(),
+          }),
+        ),
+      );
     },
 
     /** Records the guardrail found or created for a workshop whose item has none yet. */

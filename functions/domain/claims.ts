@@ -7,7 +7,7 @@ import { attemptRefusal, attemptWindow, countClaim, countWrongRoomCode } from ".
 import { bind, retryBinding } from "./bind.js";
 import { unboundReason } from "./unbound.js";
 import { normalizeEmail } from "./email.js";
-import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps } from "./engine-deps.js";
+import { createEngineDeps, describe, type ClaimEngineOptions, type EngineDeps, type Governance } from "./engine-deps.js";
 import { getMyKey, refreshUsage } from "./my-key.js";
 import { allowAgain, claimAgain, claimOnBehalf } from "./reallow.js";
 import { reissueMissingKey } from "./reissue.js";
@@ -55,7 +55,10 @@ export type RoomCodeNow = { policy: ClaimCodePolicy; closed: false; current: Cur
  *         ──► POST /keys (name from the claim, limit = budget, expires_at with seconds)
  *             fails for good: RELEASED, slot + budget + email lock given back (a first key only:
  *             a re-issue stays RESERVED for a take-over)
- *         ──► assign to the workshop's guardrail (the key is governed before anyone sees it)
+ *             (governance "workspace": POST /keys into the workshop's workspace, whose default
+ *             guardrail governs it at once; no workspace: refused like a failed mint, RELEASED)
+ *         ──► assign to the workshop's guardrail (the key is governed before anyone sees it;
+ *             "assignment" only)
  *         ──► key stored, only if the claim is still RESERVED by this attempt ──► ACTIVE, or
  *             UNBOUND when the assignment failed (the key still works; bound later)
  *
@@ -211,6 +214,9 @@ export function createClaimEngine(opts: ClaimEngineOptions) {
 
     /** The workshop's guardrail id: from its item, or found/created once and recorded there. */
     guardrailId: async (slug: string) => d.guardrailIdFor(await workshops.get(slug)),
+
+    /** How this engine governs keys, and (for a workshop) where: its guardrail, or its workspace and that workspace's default guardrail. */
+    governance: async (slug: string) => d.governanceFor(await workshops.get(slug)),
   };
 }
 
@@ -360,27 +366,49 @@ async function settle(d: EngineDeps, record: WorkshopRecord, found: ClaimItem, w
 /** `reserved` is RESERVED by this attempt and provably holds its slot (acquired, or proven at take-over). */
 export async function mint(d: EngineDeps, record: WorkshopRecord, reserved: ClaimItem): Promise<ClaimItem> {
   const slug = record.config.slug;
-  // Started now, awaited after the mint: the guardrail lookup never delays the key.
-  const guardrail = d.guardrailIdFor(record);
-  guardrail.catch(() => {});
+  // Started now, awaited after the mint: under "assignment" the guardrail lookup never delays the key.
+  const governance = d.governanceFor(record);
+  governance.catch(() => {});
+
+  // Under "workspace" the key is made inside the workshop's workspace, whose default guardrail
+  // governs it from its first request: the workspace comes first. Without one there is no safe key
+  // to hand out (a key outside it would carry no allow-list, and none can be assigned later by this
+  // deployment's sync, which reads the workspace only), so the claim is refused as a failed mint is.
+  let workspace: Extract<Governance, { mode: "workspace" }> | undefined;
+  if (d.governance === "workspace") {
+    try {
+      const g = await governance;
+      if (g.mode === "workspace") workspace = g;
+    } catch (err) {
+      d.log("workspace_unavailable", { slug, user_id: reserved.user_id, error: describe(err) });
+      throw await mintFailed(d, reserved, err);
+    }
+  }
 
   let created;
   try {
-    created = await d.openrouter.createKey({ name: reserved.key_name, limit: budgetLeft(reserved), expires_at: reserved.expires_at });
+    created = await d.openrouter.createKey({
+      name: reserved.key_name,
+      limit: budgetLeft(reserved),
+      expires_at: reserved.expires_at,
+      ...(workspace ? { workspace_id: workspace.workspaceId } : {}),
+    });
   } catch (err) {
     d.log("mint_failed", { slug, user_id: reserved.user_id, error: describe(err) });
-    // A claim that held a key before (a re-issue, or a take-over of one) keeps its slot: what its
-    // lost key spent is committed, and its owner already had a key. It stays RESERVED under this
-    // attempt's lease, and a take-over (the key page, the next sync) mints again.
-    if (reserved.reissued_at === undefined) await release(d, reserved, describe(err));
-    throw new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
+    throw await mintFailed(d, reserved, err);
   }
 
-  // The key is governed (assigned to the workshop's guardrail) before it is stored, and stored once,
-  // already ACTIVE: never shown before its allow-list applies, and one claim write instead of two.
-  // A crash in between leaves the claim RESERVED and the key upstream under the claim's name: the
-  // take-over past the lease (key page, sync) deletes that key and mints again.
-  const governed = await govern(d, guardrail, { slug, user_id: reserved.user_id, key_hash: created.hash });
+  // The key is governed (in its workspace, or assigned to the workshop's guardrail) before it is
+  // stored, and stored once, already ACTIVE: never shown before its allow-list applies, and one claim
+  // write instead of two. A crash in between leaves the claim RESERVED and the key upstream under
+  // the claim's name: the take-over past the lease (key page, sync) deletes that key and mints again.
+  const governed: Governed = workspace
+    ? { ok: true, guardrailId: workspace.guardrailId }
+    : await govern(
+        d,
+        governance.then((g) => g.guardrailId),
+        { slug, user_id: reserved.user_id, key_hash: created.hash },
+      );
   const at = d.iso();
   const set: Partial<ClaimItem> =
     governed.ok
@@ -398,6 +426,17 @@ export async function mint(d: EngineDeps, record: WorkshopRecord, reserved: Clai
     }
     throw err;
   }
+}
+
+/**
+ * No key was made. A claim that held a key before (a re-issue, or a take-over of one) keeps its
+ * slot: what its lost key spent is committed, and its owner already had a key. It stays RESERVED
+ * under this attempt's lease, and a take-over (the key page, the next sync) mints again. A first
+ * key gives its slot back. Answers the error to throw.
+ */
+async function mintFailed(d: EngineDeps, reserved: ClaimItem, err: unknown): Promise<OpenRouterUnavailableError> {
+  if (reserved.reissued_at === undefined) await release(d, reserved, describe(err));
+  return new OpenRouterUnavailableError("OpenRouter could not create your key just now. Nothing was used up; please try again in a minute.", err);
 }
 
 type Governed = { ok: true; guardrailId: string } | { ok: false; error: unknown; step: "guardrail" | "assign" };

@@ -44,7 +44,9 @@ export async function takeOverStuck(d: EngineDeps, slug: string, stuck: ClaimIte
   try {
     // Enabled keys only: a leftover of an interrupted mint was never disabled, and the listing
     // then follows the account's live keys, not every key it ever had.
-    const leftovers = (await d.openrouter.listAllKeys({ includeDisabled: false })).filter((k) => k.name === claimItem.key_name);
+    // Under "workspace" the claim's keys live in the workshop's workspace: that is the listing to read.
+    const workspaceId = d.governance === "workspace" ? await d.governanceFor(record).then((g) => (g.mode === "workspace" ? g.workspaceId : undefined)) : undefined;
+    const leftovers = (await d.openrouter.listAllKeys({ includeDisabled: false, ...(workspaceId ? { workspaceId } : {}) })).filter((k) => k.name === claimItem.key_name);
     for (const k of leftovers) await d.openrouter.deleteKey(k.hash);
   } catch (err) {
     // The claim stays RESERVED under the new lease; the next take-over tries again.

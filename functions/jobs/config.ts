@@ -1,4 +1,4 @@
-import { ConfigError, type FunctionsConfig } from "../config.js";
+import { ConfigError, readGovernance, type FunctionsConfig } from "../config.js";
 import { DEFAULT_OPENROUTER_URL } from "../openrouter/client.js";
 
 /**
@@ -22,9 +22,10 @@ export function readJobsConfig(env: NodeJS.ProcessEnv = process.env): JobsConfig
   if (!secretArn && !managementKey) problems.push("OPENROUTER_SECRET_ARN (cloud) or OPENROUTER_MANAGEMENT_KEY (local) is required");
   const baseUrl = optional("OPENROUTER_BASE_URL");
   if (baseUrl && !URL.canParse(baseUrl)) problems.push(`OPENROUTER_BASE_URL must be a URL, got ${JSON.stringify(baseUrl)}`);
+  const governance = readGovernance(optional("OPENROUTER_GOVERNANCE"), problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     tables,
-    openrouter: { baseUrl: baseUrl ?? DEFAULT_OPENROUTER_URL, ...(secretArn ? { secretArn } : { managementKey }) },
+    openrouter: { baseUrl: baseUrl ?? DEFAULT_OPENROUTER_URL, ...(secretArn ? { secretArn } : { managementKey }), governance },
   };
 }

@@ -43,10 +43,11 @@ const openrouter = deferredOpenRouterClient(() =>
 const now = () => Date.now();
 // Fresh workshop items for every run: a job runs every few minutes, so a cache would only go stale.
 const workshops = createWorkshopCatalog({ store, ttlMs: 0 });
-const engine = createClaimEngine({ store, openrouter, workshops, now, log });
+const governance = config.openrouter.governance;
+const engine = createClaimEngine({ store, openrouter, workshops, now, governance, log });
 const capUsdOf = async (slug: string) => (await workshops.get(slug)).config.openrouter.guardrail.cap_usd;
-const runJob = observeJobs(createJobRunner({ store, housekeeping, engine, openrouter, now }), observe, capUsdOf);
-const runTick = observeTick(createTickRunner({ store, housekeeping, engine, openrouter, now }), observe, capUsdOf);
+const runJob = observeJobs(createJobRunner({ store, housekeeping, engine, openrouter, now, governance }), observe, capUsdOf);
+const runTick = observeTick(createTickRunner({ store, housekeeping, engine, openrouter, now, governance }), observe, capUsdOf);
 
 /** The part of Lambda's invocation context a job uses: how long it may still run. */
 interface InvocationContext {

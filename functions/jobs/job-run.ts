@@ -1,4 +1,5 @@
-import { guardrailSpec, keyExpiresAt } from "../../workshops/derive.js";
+import { guardrailSpec, keyExpiresAt, type GovernanceMode } from "../../workshops/derive.js";
+import { workspaceSpec } from "../../workshops/workspace.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { Housekeeping } from "../data/housekeeping.js";
 import type { Store, WorkshopRecord } from "../data/store.js";
@@ -20,6 +21,8 @@ export interface JobDeps {
   now: () => number;
   /** Upstream calls in flight at once when a job touches keys one by one (disable, delete). Default 16. */
   upstreamConcurrency?: number;
+  /** How keys are governed (workshops/derive.ts); under "workspace" a run reads the workshop's own workspace. Default "assignment". */
+  governance?: GovernanceMode;
 }
 
 export interface RunLimits {
@@ -65,6 +68,8 @@ export interface JobSummary {
   claims_expired?: number;
   keys_scrubbed?: number;
   guardrail_id?: string;
+  /** Governance "workspace": the workshop's workspace (the open job). */
+  workspace_id?: string;
   guardrail_recorded?: boolean;
   ledger_created?: boolean;
   /** The account's credit, what every live workshop can still spend, and the difference when short. */
@@ -97,7 +102,7 @@ export function outOfTime(limits: RunLimits): boolean {
 }
 
 /** Every page of GET /keys, each with a few tries on top of the client's own. */
-export async function listAccountKeys(openrouter: Pick<OpenRouterClient, "listKeysPage">, opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
+export async function listAccountKeys(openrouter: Pick<OpenRouterClient, "listKeysPage">, opts: { includeDisabled: boolean; workspaceId?: string }): Promise<KeyInfo[]> {
   const all: KeyInfo[] = [];
   for (let offset = 0; ; ) {
     const page = await withTries(() => openrouter.listKeysPage(offset, opts));
@@ -155,8 +160,14 @@ export class JobRun {
     return this.summary;
   }
 
-  /** Every page of GET /keys: the enabled keys (from the tick's listing when there is one), or (retire) every key the account has. */
+  /**
+   * Every page of GET /keys: the enabled keys (from the tick's listing when there is one), or (retire)
+   * every key the account has. Under governance "workspace", those of the workshop's own workspace,
+   * listed here: the tick's shared listing of the default workspace holds none of them.
+   */
   async listKeys(opts: { includeDisabled: boolean }): Promise<KeyInfo[]> {
+    const workspaceId = this.deps.governance === "workspace" ? (await this.governance()).workspaceId : undefined;
+    if (workspaceId) return listAccountKeys(this.deps.openrouter, { ...opts, workspaceId });
     if (!opts.includeDisabled && this.enabledKeysOf) return this.enabledKeysOf(this.record);
     return listAccountKeys(this.deps.openrouter, opts);
   }
@@ -185,13 +196,26 @@ export class JobRun {
     for (const f of failed.slice(0, 3)) this.fail("delete orphan key", f.error);
   }
 
-  /** The workshop's guardrail id, made sure of upstream and recorded when the item lacks it. */
+  /** The workshop's guardrail id (under "workspace", its workspace's default guardrail), made sure of upstream and recorded when the item lacks it. */
   async guardrailId(): Promise<string> {
+    if (this.deps.governance === "workspace") return (await this.governance()).guardrailId;
     if (this.record.guardrail_id) return this.record.guardrail_id;
     const g = await this.deps.openrouter.ensureGuardrail(guardrailSpec(this.w, this.record.key_namespace));
     await this.deps.store.setGuardrailId(this.w.slug, g.id, this.deps.now());
     this.current = { ...this.current, guardrail_id: g.id };
     return g.id;
+  }
+
+  /**
+   * Governance "workspace": the workshop's workspace and its default guardrail, from the item, else
+   * ensured upstream (created, its default guardrail configured) and both ids recorded.
+   */
+  async governance(): Promise<{ workspaceId: string; guardrailId: string; recorded: boolean }> {
+    if (this.record.workspace_id && this.record.guardrail_id) return { workspaceId: this.record.workspace_id, guardrailId: this.record.guardrail_id, recorded: false };
+    const ws = await this.deps.openrouter.ensureWorkspace(workspaceSpec(this.w, this.record.key_namespace));
+    await this.deps.store.setWorkspace(this.w.slug, ws, this.deps.now());
+    this.current = { ...this.current, workspace_id: ws.workspaceId, guardrail_id: ws.guardrailId };
+    return { ...ws, recorded: true };
   }
 
   /**

@@ -4,8 +4,10 @@ import { inspect } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
 import { toUtcSeconds } from "../../workshops/derive.js";
+import { workspaceSlug, type WorkspaceSpec } from "../../workshops/workspace.js";
 import { createOpenRouterClient, guardrailDrift, type OpenRouterClientOptions } from "./client.js";
 import {
+  GovernanceUnavailableError,
   InvalidRequestError,
   ManagementKeyRejectedError,
   NotFoundError,
@@ -62,6 +64,77 @@ afterAll(async () => {
 beforeEach(() => {
   running.emulator.setFaults({});
   running.emulator.resetStats();
+});
+
+describe("workspaces", () => {
+  const workspaceSpec = (slug: string): WorkspaceSpec => ({ slug, name: `workshop ${slug}`, description: "Workshop Key Minter: client test", guardrail: { ...spec, name: `workshop-${slug}` } });
+
+  it("ensures a workshop's workspace once: created, its default guardrail configured and checked; again, found without writes", async () => {
+    const { client, calls } = clientWith();
+    const first = await client.ensureWorkspace(workspaceSpec("ensure-once"));
+    expect(calls).toEqual(["workspaces.get", "workspaces.create", "guardrails.get", "guardrails.update"]);
+    expect(await client.getGuardrail(first.guardrailId)).toMatchObject({ id: first.guardrailId, allowed_models: spec.allowed_models, limit_usd: 100 });
+    expect((await client.getWorkspace("ensure-once")).id).toBe(first.workspaceId);
+
+    calls.length = 0;
+    expect(await client.ensureWorkspace(workspaceSpec("ensure-once"))).toEqual(first);
+    expect(calls).toEqual(["workspaces.get", "guardrails.get"]);
+
+    // A drifted allow-list is put back.
+    await client.updateGuardrail(first.guardrailId, { allowed_models: ["openai/gpt-5-nano"] });
+    await client.ensureWorkspace(workspaceSpec("ensure-once"));
+    expect((await client.getGuardrail(first.guardrailId)).allowed_models).toEqual(spec.allowed_models);
+  });
+
+  it("creates keys in a workspace per call and lists that workspace per call", async () => {
+    const { client } = clientWith();
+    const ws = await client.ensureWorkspace(workspaceSpec("per-call"));
+    const expiresAt = toUtcSeconds(Date.now() + 86_400_000);
+    const inside = await client.createKey({ name: "per-call/in", limit: 1, expires_at: expiresAt, workspace_id: ws.workspaceId });
+    const outside = await client.createKey({ name: "per-call/out", limit: 1, expires_at: expiresAt });
+    expect((await client.listAllKeys({ workspaceId: ws.workspaceId })).map((k) => k.hash)).toEqual([inside.hash]);
+    expect((await client.listKeysPage(0, { workspaceId: ws.workspaceId })).map((k) => k.hash)).toEqual([inside.hash]);
+    expect((await client.listAllKeys()).map((k) => k.hash)).toContain(outside.hash);
+    expect((await client.listAllKeys()).map((k) => k.hash)).not.toContain(inside.hash);
+  });
+
+  it("deletes a workspace once it holds no keys; a second delete is false", async () => {
+    const { client } = clientWith();
+    const ws = await client.ensureWorkspace(workspaceSpec("to-delete"));
+    const key = await client.createKey({ name: "to-delete/k", limit: 1, expires_at: toUtcSeconds(Date.now() + 86_400_000), workspace_id: ws.workspaceId });
+    expect(await failure(client.deleteWorkspace(ws.workspaceId))).toBeInstanceOf(InvalidRequestError);
+    await client.deleteKey(key.hash);
+    expect(await client.deleteWorkspace(ws.workspaceId)).toBe(true);
+    expect(await client.deleteWorkspace(ws.workspaceId)).toBe(false);
+    expect(await failure(client.getWorkspace("to-delete"))).toBeInstanceOf(NotFoundError);
+  });
+
+  it("on a personal account, fails with a message that names the governance setting and the fix", async () => {
+    const personal = await startEmulator({ managementKey: MANAGEMENT_KEY, seed: 8 });
+    try {
+      const client = createOpenRouterClient({ apiKey: MANAGEMENT_KEY, serverURL: personal.url });
+      const err = await failure(client.ensureWorkspace(workspaceSpec("personal")));
+      expect(err).toBeInstanceOf(GovernanceUnavailableError);
+      expect((err as Error).message).toMatch(/organization account/);
+      expect((err as Error).message).toContain("pulumi config set governance assignment");
+      expect((err as Error).message).toContain("npm start -- --governance assignment");
+      expect((err as Error).message).not.toContain(MANAGEMENT_KEY);
+    } finally {
+      await personal.close();
+    }
+  });
+
+  it("derives slugs upstream accepts, distinct for every (namespace, workshop) pair", () => {
+    const upstreamRule = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+    const pairs: [string, string | undefined][] = [["a-b", "c"], ["a", "b-c"], ["x--y", undefined], ["ai-101", "prod--2"], ["w".repeat(48), "n".repeat(40)]];
+    const slugs = pairs.map(([slug, ns]) => workspaceSlug(slug, ns));
+    for (const s of slugs) {
+      expect(s).toMatch(upstreamRule);
+      expect(s.length).toBeLessThanOrEqual(64);
+    }
+    expect(new Set(slugs).size).toBe(slugs.length);
+    expect(workspaceSlug("ai-101", "prod")).toBe(workspaceSlug("ai-101", "prod"));
+  });
 });
 
 describe("keys", () => {

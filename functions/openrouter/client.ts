@@ -3,6 +3,7 @@ import { creditOperations } from "./credits.js";
 import { guardrailOperations } from "./guardrails.js";
 import { keyOperations } from "./keys.js";
 import { createCall } from "./request.js";
+import { workspaceOperations } from "./workspaces.js";
 import type { RetryPolicy } from "./retry.js";
 import type { OpenRouterClient } from "./types.js";
 
@@ -56,5 +57,6 @@ export function createOpenRouterClient(opts: OpenRouterClientOptions): OpenRoute
   };
   const call = createCall({ base: (opts.serverURL ?? DEFAULT_OPENROUTER_URL).replace(/\/+$/, ""), apiKey: opts.apiKey, policy, onCall: opts.onCall });
   const workspace = opts.workspaceId ? { workspace_id: opts.workspaceId } : {};
-  return { ...guardrailOperations(call, workspace), ...keyOperations(call, workspace), ...creditOperations(call) };
+  const guardrails = guardrailOperations(call, workspace);
+  return { ...guardrails, ...keyOperations(call, workspace), ...creditOperations(call), ...workspaceOperations(call, guardrails) };
 }

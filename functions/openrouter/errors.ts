@@ -78,6 +78,17 @@ export class InvalidRequestError extends OpenRouterError {
   }
 }
 
+/**
+ * Governance "workspace" is not available to this account: OpenRouter lets only an organization's
+ * admins create workspaces (403 on POST /workspaces). The message names the setting and the fix.
+ */
+export class GovernanceUnavailableError extends OpenRouterError {
+  constructor(message: string, context: OpenRouterErrorContext) {
+    super(message, context);
+    this.name = "GovernanceUnavailableError";
+  }
+}
+
 /** Worth another attempt: rate limited or upstream unavailable. */
 export function isRetryable(err: unknown): err is RateLimitedError | UpstreamUnavailableError {
   return err instanceof RateLimitedError || err instanceof UpstreamUnavailableError;

@@ -28,7 +28,7 @@ const AnyAnswer = z.unknown();
 
 type KeyOperations = Pick<OpenRouterClient, "createKey" | "getKey" | "listKeysPage" | "listAllKeys" | "updateKey" | "deleteKey">;
 
-/** `/keys`: the attendees' keys, in the client's workspace. */
+/** `/keys`: the attendees' keys, in the client's workspace unless a call names one. */
 export function keyOperations(call: Call, workspace: { workspace_id?: string }): KeyOperations {
   const keys: KeyOperations = {
     // POST /keys is not idempotent: a retry after a timeout or 5xx that upstream did act on leaves a
@@ -43,7 +43,7 @@ export function keyOperations(call: Call, workspace: { workspace_id?: string }):
         "keys.create",
         "POST /keys",
         // UTC with seconds: upstream refuses minute precision.
-        { method: "POST", path: "/keys", body: { name: input.name, limit: input.limit, expires_at: toUtcSeconds(expiresAt), ...workspace } },
+        { method: "POST", path: "/keys", body: { name: input.name, limit: input.limit, expires_at: toUtcSeconds(expiresAt), ...workspace, ...(input.workspace_id ? { workspace_id: input.workspace_id } : {}) } },
         CreatedKeyAnswer,
       );
       return { ...toKeyInfo(res.data), key: res.key };
@@ -58,7 +58,13 @@ export function keyOperations(call: Call, workspace: { workspace_id?: string }):
       const res = await call(
         "keys.list",
         "GET /keys",
-        { method: "GET", path: "/keys", query: { offset, ...(pageOpts?.includeDisabled ? { include_disabled: "true" } : {}), ...workspace } },
+        { method: "GET", path: "/keys", query: {
+            offset,
+            ...(pageOpts?.includeDisabled ? { include_disabled: "true" } : {}),
+            ...workspace,
+            ...(pageOpts?.workspaceId ? { workspace_id: pageOpts.workspaceId } : {}),
+          },
+        },
         KeysPage,
       );
       return res.data.map(toKeyInfo);

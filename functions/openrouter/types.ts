@@ -1,4 +1,5 @@
 import type { GuardrailSpec } from "../../workshops/derive.js";
+import type { WorkspaceSpec } from "../../workshops/workspace.js";
 
 /**
  * What the product needs from OpenRouter's Management API. The claim engine, the jobs, the local
@@ -35,12 +36,35 @@ export interface Guardrail {
   reset_interval: string | null;
 }
 
+/** An OpenRouter workspace (organization accounts): its default guardrail governs every key in it. */
+export interface Workspace {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  default_guardrail_id: string;
+}
+
+/** A workshop's workspace, ensured: where its keys are created and the guardrail that governs them. */
+export interface WorkshopWorkspace {
+  workspaceId: string;
+  guardrailId: string;
+}
+
+/** Which workspace a listing reads (the client's own, else the default workspace, when unset). */
+export interface ListKeysOptions {
+  includeDisabled?: boolean;
+  workspaceId?: string;
+}
+
 export interface CreateKeyInput {
   name: string;
   /** USD hard limit. */
   limit: number;
   /** UTC with seconds, e.g. 2026-04-14T13:15:00Z. */
   expires_at: string;
+  /** Create the key in this workspace (its default guardrail governs it); the client's own when unset. */
+  workspace_id?: string;
 }
 
 export interface UpdateKeyInput {
@@ -71,11 +95,20 @@ export interface OpenRouterClient {
   listGuardrailKeyHashes(guardrailId: string): Promise<string[]>;
   getKey(hash: string): Promise<KeyInfo>;
   /** One page of 100 keys starting at `offset`. */
-  listKeysPage(offset: number, opts?: { includeDisabled?: boolean }): Promise<KeyInfo[]>;
+  listKeysPage(offset: number, opts?: ListKeysOptions): Promise<KeyInfo[]>;
   /** Every key, following 100-key pages by offset until a short page. */
-  listAllKeys(opts?: { includeDisabled?: boolean }): Promise<KeyInfo[]>;
+  listAllKeys(opts?: ListKeysOptions): Promise<KeyInfo[]>;
   updateKey(hash: string, patch: UpdateKeyInput): Promise<KeyInfo>;
   /** Resolves false when it was already gone (404). */
   deleteKey(hash: string): Promise<boolean>;
   getCredits(): Promise<Credits>;
+
+  /** POST /workspaces: a personal account's 403 is `GovernanceUnavailableError`. */
+  createWorkspace(spec: Pick<WorkspaceSpec, "name" | "slug" | "description">): Promise<Workspace>;
+  /** By id or slug; NotFoundError when there is none. */
+  getWorkspace(idOrSlug: string): Promise<Workspace>;
+  /** Resolves false when it was already gone (404); upstream refuses (400) while it holds keys. */
+  deleteWorkspace(idOrSlug: string): Promise<boolean>;
+  /** Finds (by slug) or creates the workshop's workspace and configures its default guardrail to the spec, checked. Idempotent. */
+  ensureWorkspace(spec: WorkspaceSpec): Promise<WorkshopWorkspace>;
 }

@@ -6,6 +6,10 @@ import { fileURLToPath } from "node:url";
 import { round } from "./claims.js";
 import { runNode } from "./node-child.js";
 import { median } from "./rig.js";
+import type { GovernanceMode } from "../../workshops/derive.js";
+
+/** The probe's environment variable for the working tree's governance (claims-probe.ts). */
+export const PROBE_GOVERNANCE_ENV = "BENCH_GOVERNANCE";
 
 /**
  * `npm run bench -- --against <commit> [--pairs N]`: the claim figures of another commit beside the
@@ -31,10 +35,11 @@ function exportCommit(commit: string): string {
   return dir;
 }
 
-async function probe(tree: string): Promise<Figures> {
+/** `governance`: given to the working tree's probe only (an older commit's rigs may not know the option; they run their own default). */
+async function probe(tree: string, governance?: GovernanceMode): Promise<Figures> {
   const { code, out, err } = await runNode(["--import", "tsx", join(tree, "local/bench/claims-probe.ts")], {
     cwd: tree,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...(governance ? { [PROBE_GOVERNANCE_ENV]: governance } : {}) },
   });
   const line = out.trim().split("\n").reverse().find((l) => l.startsWith("{"));
   if (code !== 0 || !line) throw new Error(`the probe in ${tree} failed (exit ${code}): ${err.slice(-800)}`);
@@ -44,6 +49,8 @@ async function probe(tree: string): Promise<Figures> {
 export interface AgainstOptions {
   commit: string;
   pairs: number;
+  /** The working tree's claim governance; the commit runs with what it knows (its own default). */
+  governance?: GovernanceMode;
   print: (line: string) => void;
 }
 
@@ -54,16 +61,17 @@ export interface AgainstReport {
   figures: Record<string, { against: number; working_tree: number; ratio: { median: number; min: number; max: number } | null }>;
 }
 
-export async function benchAgainst({ commit, pairs, print }: AgainstOptions): Promise<AgainstReport> {
+export async function benchAgainst({ commit, pairs, governance, print }: AgainstOptions): Promise<AgainstReport> {
   const sha = execFileSync("git", ["-C", ROOT, "rev-parse", "--short", `${commit}^{commit}`], { encoding: "utf8" }).trim();
   const other = exportCommit(sha);
   const report: AgainstReport = { commit: sha, pairs: [], figures: {} };
   try {
     print(`Claims of ${sha} beside the working tree, ${pairs} interleaved pairs (same probe on both sides: local/bench/claims-probe.ts)`);
+    if (governance) print(`  the working tree claims under governance ${governance}; ${sha} under its own default`);
     for (let i = 0; i < pairs; i++) {
       const order = i % 2 === 0 ? (["against", "working_tree"] as const) : (["working_tree", "against"] as const);
       const pair = {} as { against: Figures; working_tree: Figures };
-      for (const side of order) pair[side] = await probe(side === "against" ? other : ROOT);
+      for (const side of order) pair[side] = side === "against" ? await probe(other) : await probe(ROOT, governance);
       report.pairs.push(pair);
       print(`  pair ${i + 1} (${order.join(" then ")}): burst ${pair.against.split_burst_wall_ms} -> ${pair.working_tree.split_burst_wall_ms} ms, sequential ${pair.against.split_sequential_100ms_median_ms} -> ${pair.working_tree.split_sequential_100ms_median_ms} ms`);
     }

@@ -1,6 +1,7 @@
 import { claimBurst, round, sequentialClaims } from "./claims.js";
 import { startBenchRig } from "./rig.js";
 import { startSplitRig } from "./split.js";
+import type { GovernanceMode } from "../../workshops/derive.js";
 
 /**
  * One round of the claim figures in the tree this file sits in, printed as one JSON line: what
@@ -13,13 +14,20 @@ import { startSplitRig } from "./split.js";
  *   per upstream call.
  * - one_process: every part in this process, where the DynamoDB and OpenRouter clients count
  *   their calls over claims one after another.
+ *
+ * BENCH_GOVERNANCE (set by against.ts for the working tree only) picks the claims' governance; this
+ * file runs in older trees too, whose rigs take no options, so without it the rigs get none.
  */
 
 const SEQUENTIAL_CLAIMS = 20;
 const COUNTED_CLAIMS = 10;
 
+// Read here, not imported: against.ts copies this file into trees that may not have the constant.
+// (A type-only import is erased, so it costs an older tree nothing.)
+const governance = process.env.BENCH_GOVERNANCE as GovernanceMode | undefined;
+const rigOptions: [] | [{ governance: GovernanceMode }] = governance ? [{ governance }] : [];
 const figures: Record<string, number> = {};
-const split = await startSplitRig();
+const split = await startSplitRig(...rigOptions);
 try {
   await claimBurst(split, "probe-warm-up", 0);
   const burst = await claimBurst(split, "probe", 0);
@@ -34,7 +42,7 @@ try {
   await split.close();
 }
 
-const one = await startBenchRig();
+const one = await startBenchRig(...rigOptions);
 try {
   await sequentialClaims(one, "probe-count", 0, COUNTED_CLAIMS, () => one.resetCounters());
   figures.one_process_dynamodb_calls_per_claim = round((one.counters.reads + one.totalWrites()) / COUNTED_CLAIMS, 2);

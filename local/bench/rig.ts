@@ -6,7 +6,7 @@ import type { Store } from "../../functions/data/store.js";
 import { runJob, runTick, type JobSummary, type TickSummary } from "../../functions/jobs/run.js";
 import type { OpenRouterClientOptions } from "../../functions/openrouter/client.js";
 import type { JobName } from "../../functions/domain/timetable.js";
-import { guardrailSpec } from "../../workshops/derive.js";
+import { guardrailSpec, type GovernanceMode } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
 import type { FaultMap } from "../emulator/index.js";
 
@@ -85,6 +85,8 @@ export interface BenchRigOptions {
   now?: () => number;
   leaseMs?: number;
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /** How the engine and the jobs govern keys (default "assignment"); "workspace" runs the emulator as an organization's account. */
+  governance?: GovernanceMode;
 }
 
 export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRig> {
@@ -95,6 +97,7 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     client: { ...API_CLIENT_SETTINGS, ...opts.client, onCall: (op) => counters.upstream.set(op, (counters.upstream.get(op) ?? 0) + 1) },
     now: opts.now,
     leaseMs: opts.leaseMs,
+    governance: opts.governance,
     log: opts.log ?? (() => {}),
   });
   const { dynamo, upstream, issuer, names, store, workshops, openrouter, engine, app, now } = parts;
@@ -126,8 +129,8 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
   const apiOrigin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-  const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now });
-  const tick = () => runTick({ store, housekeeping, engine, openrouter, now });
+  const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now, governance: opts.governance });
+  const tick = () => runTick({ store, housekeeping, engine, openrouter, now, governance: opts.governance });
   const openWorkshop = workshopOpener(store, job, now);
 
   const rig: BenchRig = {

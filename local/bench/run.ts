@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { testWorkshop } from "../test-stack.js";
 import { KEYS_PAGE_SIZE } from "../../functions/openrouter/client.js";
 import { FINAL_USAGE_AFTER_MS } from "../../functions/jobs/plan.js";
-import { effectiveCapacity, keyExpiresAt, keyNamePrefix } from "../../workshops/derive.js";
+import { effectiveCapacity, GOVERNANCE_MODES, governanceLine, isGovernanceMode, keyExpiresAt, keyNamePrefix, type GovernanceMode } from "../../workshops/derive.js";
 import { loadWorkshops } from "../../workshops/load.js";
 import type { Workshop } from "../../workshops/schema.js";
 import { BUNDLE_BUDGET_BYTES, bundleFunction } from "../../infra/bundle.js";
@@ -22,7 +22,7 @@ import { addRoomFigures, benchRoom } from "./room.js";
 import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
 
 /**
- * `npm run bench [-- --json [file]] [-- --save-baseline]`: the product's promises and costs as
+ * `npm run bench [-- --json [file]] [-- --save-baseline] [-- --governance assignment|workspace]`: the product's promises and costs as
  * figures, each beside the previous run's (baseline.json). Exits 1 when a promise is broken
  * (oversold or duplicate keys, an answer neither a key nor sold out, the sequential median over
  * 2 round trips + 50 ms, a burst over 10 s, the attendee pages' JavaScript over 60 KB gzipped).
@@ -41,6 +41,8 @@ import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
  * - A room of 1,000 on 900 keys through the page's retry policy and the default API throttle (room.ts).
  */
 
+/** The claim scenarios' default: workspace governance, one OpenRouter call per claim (the emulator runs as an organization's account). */
+const BENCH_GOVERNANCE: GovernanceMode = "workspace";
 const MEASURED_BURSTS = 3;
 const SEQUENTIAL_CLAIMS = 30;
 const COST_CLAIMS = 40;
@@ -79,9 +81,9 @@ async function timed(target: ClaimTarget, path: string, token: string, runs: num
   return { medianMs: round(median(ms)), bytes };
 }
 
-async function splitScenarios(book: FigureBook) {
-  const rig: SplitRig = await startSplitRig();
-  const section = "Claims, with the API, the local DynamoDB and the emulator in their own processes (as in the cloud)";
+async function splitScenarios(book: FigureBook, governance: GovernanceMode) {
+  const rig: SplitRig = await startSplitRig({ governance });
+  const section = `Claims, with the API, the local DynamoDB and the emulator in their own processes (as in the cloud), ${governanceLine(governance)}`;
   try {
     // A fresh process's first burst pays for JIT and warm-up (1.3-1.8x); it is not the figure.
     const warmUp = await claimBurst(rig, "warm-up", 0);
@@ -151,9 +153,9 @@ async function dashboard(book: FigureBook, rig: SplitRig) {
   book.add(section, "marketing_csv_ms", "marketing.csv (median of 3)", marketing.medianMs, "ms", { limit: target("max", 1_000) });
 }
 
-async function singleProcessScenarios(book: FigureBook) {
-  const rig: BenchRig = await startBenchRig();
-  const section = "The same claims with every part in this one process (the bench's figures before the split)";
+async function singleProcessScenarios(book: FigureBook, governance: GovernanceMode) {
+  const rig: BenchRig = await startBenchRig({ governance });
+  const section = `The same claims with every part in this one process (the bench's figures before the split), governance: ${governance}`;
   try {
     const burst = await claimBurst(rig, "single", 0);
     book.add(section, "one_process_burst_wall_ms", "300-claim burst, upstream 0 ms, first burst of the process", burst.wallMs, "ms", {
@@ -168,7 +170,9 @@ async function singleProcessScenarios(book: FigureBook) {
     const claimsCounted = COST_CLAIMS;
     book.add(section, "one_process_dynamodb_writes_per_claim", "DynamoDB writes per claim", round(rig.totalWrites() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.writes)) });
     book.add(section, "one_process_dynamodb_reads_per_claim", "DynamoDB reads per claim", round(rig.counters.reads / claimsCounted, 2), "");
-    book.add(section, "one_process_upstream_calls_per_claim", "upstream calls per claim", round(rig.totalUpstream() / claimsCounted, 2), "", { note: JSON.stringify(Object.fromEntries(rig.counters.upstream)) });
+    book.add(section, "one_process_upstream_calls_per_claim", `OpenRouter calls per claim (governance: ${governance})`, round(rig.totalUpstream() / claimsCounted, 2), "", {
+      note: JSON.stringify(Object.fromEntries(rig.counters.upstream)),
+    });
 
     // What one status poll reads (the workshop index and items are cached per container for 30 s).
     const [anyone] = await rig.attendees("poll", 1);
@@ -346,12 +350,14 @@ interface Args {
   /** Measure this commit's claims beside the working tree's, interleaved (against.ts). */
   against?: string;
   pairs: number;
+  /** How the claim scenarios govern keys (default workspace: one OpenRouter call per claim). */
+  governance: GovernanceMode;
 }
 
 const MIN_PAIRS = 5;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { saveBaseline: argv.includes("--save-baseline"), pairs: MIN_PAIRS };
+  const args: Args = { saveBaseline: argv.includes("--save-baseline"), pairs: MIN_PAIRS, governance: BENCH_GOVERNANCE };
   const valued = new Set<number>();
   const value = (flag: string) => {
     const i = argv.indexOf(flag);
@@ -370,9 +376,14 @@ function parseArgs(argv: string[]): Args {
     args.pairs = Number(pairs);
     if (!Number.isInteger(args.pairs) || args.pairs < MIN_PAIRS) throw new Error(`--pairs must be a whole number >= ${MIN_PAIRS}: a spread needs that many`);
   }
-  const known = new Set(["--json", "--save-baseline", "--against", "--pairs"]);
+  const governance = value("--governance");
+  if (governance !== undefined) {
+    if (!isGovernanceMode(governance)) throw new Error(`--governance must be one of ${GOVERNANCE_MODES.join(", ")}, got "${governance}"`);
+    args.governance = governance;
+  }
+  const known = new Set(["--json", "--save-baseline", "--against", "--pairs", "--governance"]);
   const unknown = argv.filter((a, j) => !valued.has(j) && !known.has(a));
-  if (unknown.length) throw new Error(`unknown option(s) ${unknown.join(" ")}: use --json [file], --save-baseline, --against <commit> [--pairs N]`);
+  if (unknown.length) throw new Error(`unknown option(s) ${unknown.join(" ")}: use --json [file], --save-baseline, --against <commit> [--pairs N], --governance assignment|workspace`);
   return args;
 }
 
@@ -381,7 +392,7 @@ async function main() {
   // With --json and no file the JSON is the output: the table goes to stderr.
   const print = args.json === true ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => console.log(line);
   if (args.against) {
-    const report = await benchAgainst({ commit: args.against, pairs: args.pairs, print });
+    const report = await benchAgainst({ commit: args.against, pairs: args.pairs, governance: args.governance, print });
     // Oversold or duplicate keys break a promise whatever the load; a failed answer under a busy machine is reported.
     const broken = report.pairs.reduce((n, p) => n + (p.working_tree.split_burst_oversold_or_duplicate ?? 0), 0);
     if (typeof args.json === "string") await writeFile(args.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -401,8 +412,9 @@ async function main() {
   print(baseline ? `Previous figures: local/bench/baseline.json (${baseline.generated_at}${baseline.note ? `; ${baseline.note}` : ""})` : "No previous figures (local/bench/baseline.json is missing).");
   const book = new FigureBook(baseline, print);
 
-  await splitScenarios(book);
-  await singleProcessScenarios(book);
+  print(`Claim scenarios: ${governanceLine(args.governance)} (--governance assignment|workspace)`);
+  await splitScenarios(book, args.governance);
+  await singleProcessScenarios(book, args.governance);
   await jobScenarios(book);
   await tickScenario(book);
   addRoomFigures(book, await benchRoom({ attendees: 1_000, keys: 900 }), DEFAULT_API_THROTTLE);

@@ -17,6 +17,7 @@ import { runJob, type JobSummary } from "../../functions/jobs/run.js";
 import { createOpenRouterClient } from "../../functions/openrouter/client.js";
 import type { OpenRouterClient } from "../../functions/openrouter/types.js";
 import { bundleFunction } from "../../infra/bundle.js";
+import { DEFAULT_GOVERNANCE, type GovernanceMode } from "../../workshops/derive.js";
 import { ensureTables } from "../dynamo.js";
 import type { FaultMap } from "../emulator/index.js";
 import { confirmedAttendees, requestOver, workshopOpener, type ClaimTarget } from "./rig.js";
@@ -106,7 +107,13 @@ function procCpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-export async function startSplitRig(): Promise<SplitRig> {
+export interface SplitRigOptions {
+  /** How the API and the jobs govern keys (default "assignment"); "workspace" runs the emulator as an organization's account. */
+  governance?: GovernanceMode;
+}
+
+export async function startSplitRig(opts: SplitRigOptions = {}): Promise<SplitRig> {
+  const governance = opts.governance ?? DEFAULT_GOVERNANCE;
   const managementKey = `sk-or-v1-${randomBytes(32).toString("hex")}`;
   const baseEnv = { PATH: process.env.PATH ?? "" };
   const children: Child[] = [];
@@ -116,7 +123,7 @@ export async function startSplitRig(): Promise<SplitRig> {
     const apiBundle = await bundleFunction("local/bench/api-process.ts", { outdir: bundleDir, name: "bench-api" });
     const [dynamo, emulator] = await Promise.all([
       startChild(HERE("./dynamo-process.ts"), [], baseEnv, /^dynamo (\S+)$/m),
-      startChild(HERE("../emulator/cli.ts"), ["--port", "0", "--seed", "1"], { ...baseEnv, OPENROUTER_MANAGEMENT_KEY: managementKey }, /^OpenRouter emulator: (\S+)$/m),
+      startChild(HERE("../emulator/cli.ts"), ["--port", "0", "--seed", "1", ...(governance === "workspace" ? ["--account", "organization"] : [])], { ...baseEnv, OPENROUTER_MANAGEMENT_KEY: managementKey }, /^OpenRouter emulator: (\S+)$/m),
     ]);
     children.push(dynamo, emulator);
     issuer = await startTestIssuer();
@@ -143,6 +150,7 @@ export async function startSplitRig(): Promise<SplitRig> {
         WORKSHOPS_TABLE: names.workshops,
         OPENROUTER_BASE_URL: emulatorUrl,
         OPENROUTER_MANAGEMENT_KEY: managementKey,
+        OPENROUTER_GOVERNANCE: governance,
         AUTH_ISSUER: issuer.issuer,
         AUTH_CLIENT_ID: TEST_CLIENT_ID,
         AUTH_JWKS_URI: issuer.jwksUri,
@@ -160,9 +168,9 @@ export async function startSplitRig(): Promise<SplitRig> {
     const now = Date.now;
     const store: Store = createStore({ client, tableNames: names });
     const openrouter = createOpenRouterClient({ apiKey: managementKey, serverURL: emulatorUrl, timeoutMs: 15_000, maxAttempts: 5, totalBudgetMs: 45_000 });
-    const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store, ttlMs: 0 }), now });
+    const engine = createClaimEngine({ store, openrouter, workshops: createWorkshopCatalog({ store, ttlMs: 0 }), now, governance });
     const housekeeping = createHousekeeping({ client, tableNames: names });
-    const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now });
+    const job = (name: JobName, slug: string) => runJob({ job: name, slug }, { store, housekeeping, engine, openrouter, now, governance });
     const control = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${emulatorOrigin}${path}`, {
         method,

@@ -24,6 +24,7 @@ export const OPERATIONS = [
   "workspaces.list",
   "workspaces.create",
   "workspaces.get",
+  "workspaces.delete",
   "credits",
   "chat",
   "models",

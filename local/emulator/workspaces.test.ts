@@ -3,9 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OpenRouterCore } from "@openrouter/sdk/core.js";
 import { apiKeysCreate } from "@openrouter/sdk/funcs/apiKeysCreate.js";
+import { apiKeysDelete } from "@openrouter/sdk/funcs/apiKeysDelete.js";
 import { guardrailsGet } from "@openrouter/sdk/funcs/guardrailsGet.js";
 import { guardrailsUpdate } from "@openrouter/sdk/funcs/guardrailsUpdate.js";
 import { workspacesCreate } from "@openrouter/sdk/funcs/workspacesCreate.js";
+import { workspacesDelete } from "@openrouter/sdk/funcs/workspacesDelete.js";
 import { workspacesGet } from "@openrouter/sdk/funcs/workspacesGet.js";
 import { workspacesList } from "@openrouter/sdk/funcs/workspacesList.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,5 +124,26 @@ describe("workspaces", () => {
     expect(ok(await guardrailsGet(core, { id: before!.default_guardrail_id })).data.allowedModels).toEqual([ALLOWED]);
     // Still an organization's account: the kind is kept in the state.
     expect((await postJson(org, "/workspaces", { name: "Second", slug: "second" })).status).toBe(201);
+  });
+
+  it("are deleted only once empty, taking their guardrails with them (by id or slug)", async () => {
+    const core = sdk(org);
+    const ws = ok(await workspacesCreate(core, { createWorkspaceRequest: { name: "Short-lived", slug: "short-lived" } })).data;
+    ok(await guardrailsUpdate(core, { id: ws.defaultGuardrailId, updateGuardrailRequest: { allowedModels: [ALLOWED] } }));
+    const key = ok(await apiKeysCreate(core, { requestBody: { name: "ws/short", limit: 1, expiresAt: inAWeek(), workspaceId: ws.id } }));
+
+    const refused = await workspacesDelete(core, { id: ws.id });
+    expect(refused.ok).toBe(false);
+    expect((await fetch(`${org.url}/workspaces/${ws.id}`, { method: "DELETE", headers: { authorization: `Bearer ${MANAGEMENT_KEY}` } })).status).toBe(400);
+
+    ok(await apiKeysDelete(core, { hash: key.data.hash }));
+    expect(ok(await workspacesDelete(core, { id: "short-lived" })).deleted).toBe(true);
+    expect((await workspacesGet(core, { id: ws.id })).ok).toBe(false);
+    expect((await guardrailsGet(core, { id: ws.defaultGuardrailId })).ok).toBe(false);
+    expect((await fetch(`${org.url}/workspaces/${ws.id}`, { method: "DELETE", headers: { authorization: `Bearer ${MANAGEMENT_KEY}` } })).status).toBe(404);
+  });
+
+  it("refuse a slug upstream would refuse (double, leading or trailing hyphens)", async () => {
+    for (const slug of ["a--b", "-a", "a-", "A"]) expect((await postJson(org, "/workspaces", { name: "Bad", slug })).status).toBe(400);
   });
 });

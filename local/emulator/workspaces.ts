@@ -13,10 +13,15 @@ import type { GuardrailRecord, WorkspaceRecord } from "./state.js";
  *   in the workspace with no assignment, but enforces nothing until configured: GET on it answers
  *   404 until a PATCH /guardrails/{id} materializes it;
  * - `name` and `slug` are required, the slug unique;
- * - POST /keys into a workspace that does not exist is a 404.
+ * - POST /keys into a workspace that does not exist is a 404;
+ * - DELETE /workspaces/{id} (id or slug; organization admins only) refuses a workspace that still
+ *   holds keys (400: "remove the keys first") and deletes its guardrails with it. Deleting the
+ *   default workspace (upstream: only with confirm_default_workspace_deletion=true, and it disables
+ *   the account's unscoped keys) is not emulated: 400.
  */
 
-const SLUG = /^[a-z0-9][a-z0-9-]{0,63}$/;
+// Upstream: "lowercase alphanumeric segments separated by single hyphens, no leading/trailing hyphens".
+const SLUG = /^(?=.{1,64}$)[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 type Managed = (op: Operation, handler: (c: Context) => Promise<Response> | Response) => (c: Context) => Promise<Response>;
 
@@ -94,7 +99,7 @@ export function registerWorkspaceRoutes(app: Hono, ctx: EmulatorContext, managed
       if (name === undefined || name === null) throw new BadRequest("name is required");
       const slug = optionalString(body, "slug", { minLength: 1 });
       if (slug === undefined || slug === null) throw new BadRequest("slug is required");
-      if (!SLUG.test(slug)) throw new BadRequest("slug must be lowercase letters, digits and hyphens");
+      if (!SLUG.test(slug)) throw new BadRequest("slug must be lowercase alphanumeric segments separated by single hyphens (at most 64 characters)");
       if (workspaces().some((w) => w.slug === slug)) return errorResponse(409, `A workspace with slug ${slug} already exists`);
       const description = optionalString(body, "description", { nullable: true }) ?? null;
       const record: WorkspaceRecord = {
@@ -120,6 +125,32 @@ export function registerWorkspaceRoutes(app: Hono, ctx: EmulatorContext, managed
       // Upstream takes the id or the slug.
       const w = workspaces().find((x) => x.id === id || x.slug === id);
       return w ? json({ data: workspaceResponse(w) }) : workspaceNotFound();
+    }),
+  );
+
+  app.delete(
+    "/api/v1/workspaces/:id",
+    managed("workspaces.delete", (c) => {
+      if ((ctx.store.data.account_kind ?? "personal") !== "organization") {
+        return errorResponse(403, "Only organization admins can delete workspaces");
+      }
+      const id = c.req.param("id") ?? "";
+      if (id === ctx.store.data.default_workspace_id) {
+        return errorResponse(400, "Deleting the default workspace requires confirm_default_workspace_deletion=true (not emulated)");
+      }
+      const index = workspaces().findIndex((x) => x.id === id || x.slug === id);
+      if (index < 0) return workspaceNotFound();
+      const w = workspaces()[index]!;
+      if (ctx.store.data.keys.some((k) => k.workspace_id === w.id)) {
+        return errorResponse(400, "Workspaces with active API keys cannot be deleted; remove the keys first");
+      }
+      workspaces().splice(index, 1);
+      const guardrailIds = ctx.store.data.guardrails.filter((g) => g.workspace_id === w.id).map((g) => g.id);
+      ctx.store.data.guardrails = ctx.store.data.guardrails.filter((g) => g.workspace_id !== w.id);
+      const released = ctx.store.data.assignments.filter((a) => guardrailIds.includes(a.guardrail_id)).map((a) => a.key_hash);
+      ctx.store.data.assignments = ctx.store.data.assignments.filter((a) => !guardrailIds.includes(a.guardrail_id));
+      ctx.store.commit({ workspaces: [w.id], guardrails: guardrailIds, assignments: released });
+      return json({ deleted: true });
     }),
   );
 }
