@@ -24,7 +24,7 @@ export const LAMBDA_HANDLER = "index.handler";
  * every cold start. `infra/bundle.test.ts` fails a bundle over its budget; `npm run bench` reports
  * the sizes and the cold import time they cost.
  */
-export const BUNDLE_BUDGET_BYTES: Readonly<Record<string, number>> = { api: 400 * 1024, jobs: 350 * 1024 };
+export const BUNDLE_BUDGET_BYTES: Readonly<Record<string, number>> = { api: 420 * 1024, jobs: 370 * 1024 };
 
 export interface BundleOptions {
   /** Where the package is written; defaults to dist/lambda/<name>. */
