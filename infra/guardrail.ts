@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { callManagementApi, sameModels, upstreamDetail, type UpstreamResponse } from "./management-call.js";
 
 /**
  * The OpenRouter guardrail of one workshop, as a Pulumi dynamic resource: it carries the model
@@ -6,8 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
  *
  * Pulumi serializes `guardrailProvider` (and everything it references) into the stack state and
  * runs that text later in its own provider host. So the provider:
- *  - references only globals (`fetch`, `process`, `AbortSignal`) and the small helpers in this file,
- *    which reference only globals; zod is loaded inside `check` through `process.getBuiltinModule`,
+ *  - references only globals (`fetch`, `process`, `AbortSignal`), the small helpers in this file and
+ *    management-call.ts's (shared with workspace.ts), which reference only globals; zod is loaded inside `check` through `process.getBuiltinModule`,
  *    which works in the Pulumi host, in Node ESM and under vitest alike;
  *  - never captures the management key: it is read at run time from OPENROUTER_MANAGEMENT_KEY in the
  *    environment of `pulumi up` (never from the stack config, which a preview can decrypt);
@@ -84,82 +85,13 @@ interface UpstreamGuardrail {
   reset_interval?: string | null;
 }
 
-interface UpstreamResponse {
-  status: number;
-  body: unknown;
-}
-
-function managementKey(guardrail: string): string {
-  const key = process.env.OPENROUTER_MANAGEMENT_KEY;
-  if (!key) {
-    throw guardrailProviderError(
-      `guardrail ${guardrail}: no OpenRouter management key; set OPENROUTER_MANAGEMENT_KEY in the environment of ` +
-        "`pulumi up` (in GitHub Actions: the production environment's secret of that name)",
-      { guardrail },
-    );
-  }
-  return key;
-}
-
-/**
- * One Management API call, with a bounded retry (4 attempts, 0.5-5 s apart) on 429 and 5xx, and on
- * network errors for everything but POST: a POST whose answer was lost may have created the
- * guardrail, and the next `pulumi up` adopts it by name rather than making a second one. Error
- * messages carry the status and upstream message, never the request headers.
- */
-async function callOpenRouter(
-  baseUrl: string,
-  method: "GET" | "POST" | "PATCH" | "DELETE",
-  path: string,
-  guardrail: string,
-  body?: unknown,
-): Promise<UpstreamResponse> {
-  const url = baseUrl.replace(/\/+$/, "") + path;
-  const attempts = 4;
-  let lastProblem = "";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${managementKey(guardrail)}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (cause) {
-      if (isGuardrailProviderError(cause)) throw cause;
-      lastProblem = `${method} ${path} failed: ${(cause as Error).message}`;
-      if (attempt < attempts && method !== "POST") {
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-        continue;
-      }
-      throw guardrailProviderError(`guardrail ${guardrail}: ${lastProblem}`, { guardrail, cause });
-    }
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
-    }
-    if ((res.status === 429 || res.status >= 500) && attempt < attempts) {
-      const retryAfter = Number(res.headers.get("retry-after"));
-      const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 5_000) : 250 * 2 ** attempt;
-      lastProblem = `${method} ${path} answered ${res.status}`;
-      await new Promise((r) => setTimeout(r, waitMs));
-      continue;
-    }
-    return { status: res.status, body: parsed };
-  }
-  throw guardrailProviderError(`guardrail ${guardrail}: ${lastProblem}`, { guardrail });
+/** One Management API call about `guardrail`, its problems in this provider's error family. */
+function callOpenRouter(baseUrl: string, method: "GET" | "POST" | "PATCH" | "DELETE", path: string, guardrail: string, body?: unknown): Promise<UpstreamResponse> {
+  return callManagementApi(baseUrl, method, path, (message, cause) => guardrailProviderError(`guardrail ${guardrail}: ${message}`, { guardrail, cause }), body);
 }
 
 function upstreamFailure(what: string, guardrail: string, res: UpstreamResponse): GuardrailProviderError {
-  const body = res.body as { error?: { message?: unknown } } | undefined;
-  const detail = typeof body?.error?.message === "string" ? `: ${body.error.message}` : "";
+  const detail = upstreamDetail(res);
   const hint =
     res.status === 401 || res.status === 403
       ? " (check that the management key is a valid OpenRouter management key)"
@@ -194,14 +126,6 @@ function outputsFrom(g: UpstreamGuardrail, baseUrl: string): GuardrailOutputs {
     resetInterval: (g.reset_interval ?? "monthly") as ResetInterval,
     baseUrl,
   };
-}
-
-/** Allow-lists compared as sets of ids, case and surrounding space aside (how OpenRouter matches them). */
-function sameModels(a: readonly string[], b: readonly string[]): boolean {
-  const canonical = (list: readonly string[]) => [...new Set(list.map((m) => m.trim().toLowerCase()))].sort();
-  const x = canonical(a);
-  const y = canonical(b);
-  return x.length === y.length && x.every((m, i) => m === y[i]);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { callManagementApi, sameModels, upstreamDetail, type UpstreamResponse } from "./management-call.js";
 
 /**
  * The OpenRouter workspace of one workshop (governance "workspace"), as a Pulumi dynamic resource:
@@ -7,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
  * guardrail's id, no secret) go into the workshop's CONFIG item (workshop.ts).
  *
  * As the guardrail provider (guardrail.ts, whose reasons apply here too): it references only
- * globals and the helpers in this file, reads the management key from OPENROUTER_MANAGEMENT_KEY at
+ * globals, the helpers in this file and management-call.ts's (the Management API call and the
+ * allow-list comparison it shares with guardrail.ts), reads the management key from OPENROUTER_MANAGEMENT_KEY at
  * run time (never captured, never in the stack config), and keeps the base URL as a plain input.
  *
  * - create adopts a workspace that already has the slug (a deploy interrupted after POST, or the
@@ -97,72 +99,13 @@ interface UpstreamGuardrail {
   reset_interval?: string | null;
 }
 
-interface UpstreamResponse {
-  status: number;
-  body: unknown;
-}
-
-/**
- * One Management API call with a bounded retry (4 attempts) on 429, 5xx and, except for POST, on
- * network errors (a lost POST answer is adopted by slug on the next run). Never a header in a message.
- */
-async function callOpenRouter(baseUrl: string, method: "GET" | "POST" | "PATCH" | "DELETE", path: string, workspace: string, body?: unknown): Promise<UpstreamResponse> {
-  const key = process.env.OPENROUTER_MANAGEMENT_KEY;
-  if (!key) {
-    throw workspaceProviderError(
-      `workspace ${workspace}: no OpenRouter management key; set OPENROUTER_MANAGEMENT_KEY in the environment of \`pulumi up\` (in GitHub Actions: the production environment's secret of that name)`,
-      { workspace },
-    );
-  }
-  const url = baseUrl.replace(/\/+$/, "") + path;
-  let lastProblem = "";
-  for (let attempt = 1; attempt <= 4; attempt++) {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
-      });
-    } catch (cause) {
-      lastProblem = `${method} ${path} failed: ${(cause as Error).message}`;
-      if (attempt < 4 && method !== "POST") {
-        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-        continue;
-      }
-      throw workspaceProviderError(`workspace ${workspace}: ${lastProblem}`, { workspace, cause });
-    }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
-    }
-    if ((res.status === 429 || res.status >= 500) && attempt < 4) {
-      const retryAfter = Number(res.headers.get("retry-after"));
-      lastProblem = `${method} ${path} answered ${res.status}`;
-      await new Promise((r) => setTimeout(r, Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 5_000) : 250 * 2 ** attempt));
-      continue;
-    }
-    return { status: res.status, body: parsed };
-  }
-  throw workspaceProviderError(`workspace ${workspace}: ${lastProblem}`, { workspace });
+/** One Management API call about `workspace`, its problems in this provider's error family. */
+function callOpenRouter(baseUrl: string, method: "GET" | "POST" | "PATCH" | "DELETE", path: string, workspace: string, body?: unknown): Promise<UpstreamResponse> {
+  return callManagementApi(baseUrl, method, path, (message, cause) => workspaceProviderError(`workspace ${workspace}: ${message}`, { workspace, cause }), body);
 }
 
 function upstreamFailure(what: string, workspace: string, res: UpstreamResponse): WorkspaceProviderError {
-  const body = res.body as { error?: { message?: unknown } } | undefined;
-  const detail = typeof body?.error?.message === "string" ? `: ${body.error.message}` : "";
-  return workspaceProviderError(`workspace ${workspace}: ${what} failed with HTTP ${res.status}${detail}`, { workspace, status: res.status });
-}
-
-/** Allow-lists as sets of ids, case and surrounding space aside (how OpenRouter matches them). */
-function sameModels(a: readonly string[], b: readonly string[]): boolean {
-  const canonical = (list: readonly string[]) => [...new Set(list.map((m) => m.trim().toLowerCase()))].sort();
-  const x = canonical(a);
-  const y = canonical(b);
-  return x.length === y.length && x.every((m, i) => m === y[i]);
+  return workspaceProviderError(`workspace ${workspace}: ${what} failed with HTTP ${res.status}${upstreamDetail(res)}`, { workspace, status: res.status });
 }
 
 /** PATCHes the default guardrail to the inputs (the full desired set) and checks upstream's answer carries the allow-list. */
