@@ -1,5 +1,6 @@
 import { claimWindow, keyExpiresAt, keysLeft, roundUsd } from "../../workshops/derive.js";
 import type { Workshop } from "../../workshops/schema.js";
+import type { CatalogEntry } from "../data/tables.js";
 import type { ClaimItem, CreditCheck, Ledger, LedgerSpendFigures, Store, WorkshopRecord } from "../data/store.js";
 import type { OpenRouterClient } from "../openrouter/types.js";
 import type { CreditFigures } from "./job-run.js";
@@ -56,8 +57,11 @@ export interface CreditCheckDeps {
   now: () => number;
 }
 
-/** Workshop items the caller already read: the running job's (`record`), or a tick's (`records`). */
-export type KnownWorkshops = { record: WorkshopRecord } | { records: readonly WorkshopRecord[] };
+/**
+ * Workshop items the caller already read: the running job's (`record`), or a tick's (`records`,
+ * with the workshop index it read them from, so the check does not read the index again).
+ */
+export type KnownWorkshops = { record: WorkshopRecord } | { records: readonly WorkshopRecord[]; index?: readonly CatalogEntry[] };
 
 /**
  * Checks the account against every workshop whose keys can still spend (from the workshop index,
@@ -68,7 +72,7 @@ export async function checkAccountCredits(deps: CreditCheckDeps, read: KnownWork
   const { store, now } = deps;
   const at = now();
   const known = "record" in read ? [read.record] : read.records;
-  const { entries } = await store.getCatalog();
+  const entries = "index" in read && read.index ? read.index : (await store.getCatalog()).entries;
   const knownSlugs = new Set(known.map((r) => r.config.slug));
   const others = entries.filter((e) => !knownSlugs.has(e.slug) && (e.key_expires_at === undefined || Date.parse(e.key_expires_at) > at));
   const records = [...known, ...(await Promise.all(others.map((e) => store.getWorkshop(e.slug)))).filter((r): r is WorkshopRecord => r !== undefined)];

@@ -1,5 +1,6 @@
 import { workshopKeyMatcher } from "../../workshops/derive.js";
 import type { WorkshopRecord } from "../data/store.js";
+import type { CatalogEntry } from "../data/tables.js";
 import { inSyncWindow, SYNC_AFTER_EXPIRE_MS, workshopTimetable } from "../domain/timetable.js";
 import { redactKeys } from "../openrouter/errors.js";
 import type { KeyInfo } from "../openrouter/types.js";
@@ -71,8 +72,9 @@ export async function runTick(deps: JobDeps, limits: RunLimits = {}, keySource?:
   const finish = () => ({ ...tick, ms: Math.round(performance.now() - started) });
 
   let records: WorkshopRecord[];
+  let index: CatalogEntry[];
   try {
-    records = await workshopsDue(deps, at, fail);
+    ({ records, index } = await workshopsDue(deps, at, fail));
   } catch (err) {
     fail("workshops", err);
     return finish();
@@ -98,15 +100,15 @@ export async function runTick(deps: JobDeps, limits: RunLimits = {}, keySource?:
   if (tick.deferred.length > 0) fail("time", new Error(`the invocation ran out of time before syncing ${tick.deferred.join(", ")}; the next tick syncs them`));
   if (tick.runs.some((r) => !r.ok)) tick.ok = false;
 
-  await reportAccountCredits({ deps, summary: tick, fail }, { records });
+  await reportAccountCredits({ deps, summary: tick, fail }, { records, index });
   return finish();
 }
 
 /**
- * The workshops whose sync window holds `at`, from the workshop index (one GetItem) and then the
+ * The workshops whose sync window holds `at` (and the index, which the credit check reuses), from the workshop index (one GetItem) and then the
  * items of those that may be in it. An item that cannot be read is that workshop's failure alone.
  */
-async function workshopsDue(deps: JobDeps, at: number, fail: (step: string, err: unknown) => void): Promise<WorkshopRecord[]> {
+async function workshopsDue(deps: JobDeps, at: number, fail: (step: string, err: unknown) => void): Promise<{ records: WorkshopRecord[]; index: CatalogEntry[] }> {
   const { entries } = await deps.store.getCatalog();
   // The index narrows it down (no item read for workshops long over or not open yet); the item's timetable decides.
   const maybe = entries.filter((e) => Date.parse(e.claims_open_at) <= at && (e.key_expires_at === undefined || at <= Date.parse(e.key_expires_at) + SYNC_AFTER_EXPIRE_MS));
@@ -116,5 +118,5 @@ async function workshopsDue(deps: JobDeps, at: number, fail: (step: string, err:
     if (r.status === "rejected") fail(`workshop ${maybe[i]!.slug}`, r.reason);
     else if (r.value && inSyncWindow(workshopTimetable(r.value.config), at)) records.push(r.value);
   });
-  return records;
+  return { records, index: entries };
 }
