@@ -33,6 +33,23 @@ export function parseWorkshopItem(slug: string, item: Record<string, unknown>): 
 export function workshopStore(table: Table, partitions: Pick<Partitions, "learn">) {
   const { doc, W, conditional } = table;
 
+  /** Sets OpenRouter ids on a workshop's existing item (never creates one: the deploy owns it). */
+  async function recordIds(op: string, slug: string, ids: Record<string, string>, nowMs: number): Promise<void> {
+    const e = new Expression();
+    const sets = Object.entries({ ...ids, updated_at: new Date(nowMs).toISOString() }).map(([k, v]) => `${e.name(k)} = ${e.value(v)}`);
+    await conditional(op, W, workshopConfigKey(slug), () =>
+      doc.send(
+        new UpdateCommand({
+          TableName: W,
+          Key: workshopConfigKey(slug),
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: `attribute_exists(${e.name("pk")})`,
+          ...e.params(),
+        }),
+      ),
+    );
+  }
+
   return {
     async getWorkshop(slug: string): Promise<WorkshopRecord | undefined> {
       const got = await doc.send(new GetCommand({ TableName: W, Key: workshopConfigKey(slug) }));
@@ -60,35 +77,10 @@ export function workshopStore(table: Table, partitions: Pick<Partitions, "learn"
     },
 
     /** Records the workspace (governance "workspace") and its default guardrail, found or created for a workshop whose item lacks them. */
-    async setWorkspace(slug: string, ids: { workspaceId: string; guardrailId: string }, nowMs: number): Promise<void> {
-      const e = new Expression();
-      await conditional("setWorkspace", W, workshopConfigKey(slug), () =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: workshopConfigKey(slug),
-            UpdateExpression: `SET ${e.name("workspace_id")} = ${e.value(ids.workspaceId)}, ${e.name("guardrail_id")} = ${e.value(ids.guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
-            ConditionExpression: `attribute_exists(${e.name("pk")})`,
-            ...e.params(),
-          }),
-        ),
-      );
-    },
+    setWorkspace: (slug: string, ids: { workspaceId: string; guardrailId: string }, nowMs: number) =>
+      recordIds("setWorkspace", slug, { workspace_id: ids.workspaceId, guardrail_id: ids.guardrailId }, nowMs),
 
     /** Records the guardrail found or created for a workshop whose item has none yet. */
-    async setGuardrailId(slug: string, guardrailId: string, nowMs: number): Promise<void> {
-      const e = new Expression();
-      await conditional("setGuardrailId", W, workshopConfigKey(slug), () =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: workshopConfigKey(slug),
-            UpdateExpression: `SET ${e.name("guardrail_id")} = ${e.value(guardrailId)}, ${e.name("updated_at")} = ${e.value(new Date(nowMs).toISOString())}`,
-            ConditionExpression: `attribute_exists(${e.name("pk")})`,
-            ...e.params(),
-          }),
-        ),
-      );
-    },
+    setGuardrailId: (slug: string, guardrailId: string, nowMs: number) => recordIds("setGuardrailId", slug, { guardrail_id: guardrailId }, nowMs),
   };
 }
