@@ -1,12 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll } from "vitest";
-import { stringify } from "yaml";
 
 /**
  * Test helpers for anything that needs a signed-in attendee of a running local stack: the OIDC
@@ -288,38 +287,4 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
-const minuteIso = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString().replace(".000Z", "Z");
-
-/**
- * A workshop file's fields (write them with `writeWorkshopFiles`) for a stack started on its own
- * workshops folder: claims open from an hour before `atMs` to two hours after, budget $1, 20 keys.
- */
-export function workshopFileAround(slug: string, atMs: number, extra: { organizers?: string[]; claim_code?: unknown } = {}): Record<string, unknown> {
-  return {
-    slug,
-    name: `Workshop ${slug}`,
-    event: "Test conference",
-    location: "Room 1",
-    starts_at: minuteIso(atMs - 3_600_000),
-    ends_at: minuteIso(atMs + 3 * 3_600_000),
-    claims_open_at: minuteIso(atMs - 3_600_000),
-    claims_close_at: minuteIso(atMs + 2 * 3_600_000),
-    is_active: true,
-    organizers: extra.organizers ?? [],
-    ...(extra.claim_code === undefined ? {} : { claim_code: extra.claim_code }),
-    openrouter: {
-      budget_usd: 1,
-      key_label_prefix: slug.slice(0, 40).replace(/-+$/, ""),
-      expires_buffer_minutes: 30,
-      models: [{ id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
-      guardrail: { cap_usd: 20, reset_interval: "monthly", max_keys: 20 },
-    },
-  };
-}
-
-/** Writes each workshop file's fields as `<dir>/<slug>.yaml` (making `dir`), for a stack's `workshopsDir`; answers `dir`. */
-export function writeWorkshopFiles(dir: string, files: Record<string, unknown>[]): string {
-  mkdirSync(dir, { recursive: true });
-  for (const f of files) writeFileSync(join(dir, `${String(f.slug)}.yaml`), stringify(f));
-  return dir;
-}
+export { workshopFileAround, writeWorkshopFiles } from "./workshop-files.js";

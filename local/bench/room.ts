@@ -1,12 +1,12 @@
 import { createPrivateKey, createSign } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { stringify } from "yaml";
 import { DEFAULT_API_THROTTLE } from "../../infra/api-throttle.js";
 import { isBusy, parseRetryAfter, retryWhileBusy } from "../../web/src/retry.js";
 import { startLocalStack, type LocalStack } from "../stack.js";
+import { workshopFileAround, writeWorkshopFiles } from "../workshop-files.js";
 import type { ThrottleSettings } from "../throttle.js";
 import type { FigureBook } from "./figures.js";
 import { percentile } from "./rig.js";
@@ -70,30 +70,7 @@ class Refusal extends Error {
 
 /** A workshop file open now with `keys` places ($1 each), no room code, for the stack's workshops folder. */
 function writeRoomWorkshop(dir: string, keys: number, nowMs: number): string {
-  const iso = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString().replace(".000Z", "Z");
-  mkdirSync(dir, { recursive: true });
-  const workshop = {
-    slug: ROOM_SLUG,
-    name: "A full room",
-    event: "Room bench",
-    location: "Hall 1",
-    starts_at: iso(nowMs - 3_600_000),
-    ends_at: iso(nowMs + 3 * 3_600_000),
-    claims_open_at: iso(nowMs - 3_600_000),
-    claims_close_at: iso(nowMs + 2 * 3_600_000),
-    is_active: true,
-    organizers: [],
-    claim_code: false,
-    openrouter: {
-      budget_usd: 1,
-      key_label_prefix: ROOM_SLUG,
-      expires_buffer_minutes: 30,
-      models: [{ id: "openai/gpt-5-nano", label: "GPT-5 nano", price_in_per_mtok: 0.05, price_out_per_mtok: 0.4 }],
-      guardrail: { cap_usd: keys, reset_interval: "monthly", max_keys: keys },
-    },
-  };
-  writeFileSync(join(dir, `${ROOM_SLUG}.yaml`), stringify(workshop));
-  return dir;
+  return writeWorkshopFiles(dir, [workshopFileAround(ROOM_SLUG, nowMs, { claim_code: false, keys })]);
 }
 
 export interface RoomStack {
