@@ -339,7 +339,32 @@ describe("retries, timeouts and the error family", () => {
     const err = await failure(client.getCredits());
     expect(err).toBeInstanceOf(UpstreamUnavailableError);
     expect(err).toBeInstanceOf(OpenRouterError);
+    expect(String(err)).toContain("could not be reached: ECONNREFUSED");
     expect(String(err)).not.toContain(MANAGEMENT_KEY);
+  });
+
+  // The emulator's hang holds back the whole answer; an answer that stops midway through its body
+  // is a fault it cannot produce, so a bare server does.
+  it("times out an answer whose body stops after its headers", async () => {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"data":');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { client } = clientWith({ serverURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`, timeoutMs: 300, maxAttempts: 2, totalBudgetMs: 2000 });
+      const started = Date.now();
+      const err = await failure(client.getCredits());
+      expect(err).toBeInstanceOf(UpstreamUnavailableError);
+      expect(String(err)).toContain("GET /credits timed out");
+      expect(requests).toBe(2);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 

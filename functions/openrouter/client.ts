@@ -11,7 +11,7 @@ export { guardrailDrift } from "./guardrails.js";
 export { KEYS_PAGE_SIZE } from "./keys.js";
 
 /**
- * The OpenRouter Management API over `fetch`, with the request and response shapes of OpenRouter's
+ * The OpenRouter Management API over plain HTTPS (transport.ts), with the request and response shapes of OpenRouter's
  * OpenAPI description (reference/openrouter-openapi-subset.yaml). Each answer is checked against
  * the fields this product reads, so a changed upstream shape fails loudly instead of turning into
  * `undefined` in a claim.

@@ -1,6 +1,7 @@
 import type * as z from "zod/mini";
 import { InvalidRequestError, ManagementKeyRejectedError, NotFoundError, OpenRouterError, RateLimitedError, UpstreamUnavailableError } from "./errors.js";
 import { parseRetryAfter, retryBounded, type RetryPolicy } from "./retry.js";
+import { exchange, type Exchange } from "./transport.js";
 
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
 
@@ -18,27 +19,25 @@ export interface ManagementRequest {
 export type Call = <S extends z.ZodMiniType>(op: string, endpoint: string, request: ManagementRequest, answer: S) => Promise<z.output<S>>;
 
 export function createCall(opts: { base: string; apiKey: string; policy: RetryPolicy; onCall?: (op: string) => void }): Call {
-  const headers = { Authorization: `Bearer ${opts.apiKey}`, Accept: "application/json" };
-  const jsonHeaders = { ...headers, "Content-Type": "application/json" };
+  const base = new URL(opts.base.replace(/\/+$/, ""));
+  const headers = { authorization: `Bearer ${opts.apiKey}`, accept: "application/json" };
+  const jsonHeaders = { ...headers, "content-type": "application/json" };
   return (op, endpoint, request, answer) => {
-    let url = opts.base + request.path;
-    const query = Object.entries(request.query ?? {}).filter(([, v]) => v !== undefined);
-    if (query.length) url += `?${new URLSearchParams(query.map(([k, v]) => [k, String(v)])).toString()}`;
+    let query: Record<string, string> | undefined;
+    for (const [k, v] of Object.entries(request.query ?? {})) if (v !== undefined) (query ??= {})[k] = String(v);
     const body = request.body === undefined ? undefined : JSON.stringify(request.body);
     return retryBounded(async (timeoutMs) => {
       opts.onCall?.(op);
-      let res: Response;
-      let text: string;
+      let res: Exchange;
       try {
-        res = await fetch(url, { method: request.method, headers: body === undefined ? headers : jsonHeaders, body, signal: AbortSignal.timeout(timeoutMs) });
-        text = await res.text();
+        res = await exchange({ method: request.method, base, path: request.path, query, headers: body === undefined ? headers : jsonHeaders, body }, timeoutMs);
       } catch (err) {
         throw transportError(endpoint, err);
       }
-      if (!res.ok) throw statusError(endpoint, res.status, text, res.headers);
+      if (res.status < 200 || res.status > 299) throw statusError(endpoint, res.status, res.text, res);
       let parsed: unknown;
       try {
-        parsed = text === "" ? {} : JSON.parse(text);
+        parsed = res.text === "" ? {} : JSON.parse(res.text);
       } catch {
         throw new OpenRouterError(`OpenRouter ${endpoint} answered ${res.status} with a body that is not JSON`, { endpoint, status: res.status });
       }
@@ -71,7 +70,7 @@ export function definedFields<T extends object>(o: T): Partial<T> {
  * An error status, classified by status alone (a proxy's HTML 502 has no JSON to read). The message
  * carries upstream's own text, which errors.ts scrubs of anything shaped like a key.
  */
-function statusError(endpoint: string, status: number, body: string, headers: Headers): OpenRouterError {
+function statusError(endpoint: string, status: number, body: string, headers: Pick<Exchange, "header">): OpenRouterError {
   const upstreamMessage = upstreamMessageOf(body) ?? `HTTP ${status}`;
   const context = { endpoint, status, upstreamMessage };
   const what = `OpenRouter ${endpoint} answered ${status}: ${upstreamMessage}`;
@@ -87,16 +86,16 @@ function statusError(endpoint: string, status: number, body: string, headers: He
 function transportError(endpoint: string, err: unknown): OpenRouterError {
   const name = err instanceof Error ? err.name : "";
   if (name === "TimeoutError" || name === "AbortError") return new UpstreamUnavailableError(`OpenRouter ${endpoint} timed out`, { endpoint });
-  // fetch puts the reason (ECONNREFUSED, ...) in `cause`; neither holds a key.
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  const reason = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? cause.message : err instanceof Error ? err.message : String(err);
+  // Node's socket errors carry the reason in `code` (ECONNREFUSED, ECONNRESET, ...); neither it nor the message holds a key.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const reason = typeof code === "string" ? code : err instanceof Error ? err.message : String(err);
   return new UpstreamUnavailableError(`OpenRouter ${endpoint} could not be reached: ${reason}`, { endpoint });
 }
 
-function retryAfterOf(headers: Headers): number | undefined {
-  const ms = headers.get("retry-after-ms");
+function retryAfterOf(headers: Pick<Exchange, "header">): number | undefined {
+  const ms = headers.header("retry-after-ms");
   if (ms && /^\d+$/.test(ms.trim())) return Number(ms.trim());
-  return parseRetryAfter(headers.get("retry-after"));
+  return parseRetryAfter(headers.header("retry-after"));
 }
 
 /** Which fields failed validation, without their values (a value could be a key). */
