@@ -7,16 +7,20 @@ import type { Observer } from "./observer.js";
  * (Powertools Metrics' single-metric mode): CloudWatch Logs turns it into the metric, no API call.
  * Flushed per data point, so nothing waits for a Lambda wrapper's end-of-invocation flush; the
  * local stack, which has no such wrapper, prints the same records as they happen.
+ *
+ * One instance in single-metric mode for the container, not `singleMetric()` per data point: each
+ * Metrics instance builds its own Console and reads its settings from the environment, a cost paid
+ * twice per claim before. A point's dimensions and its metric are added with no await between them,
+ * and the publish that the metric triggers clears the dimensions again, so points never mix.
  */
 export function createEmfObserver(): Observer {
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, logger: withoutOverlapWarnings });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, logger: withoutOverlapWarnings, singleMetric: true });
   return ({ name, value, dimensions }) => {
-    const one = metrics.singleMetric();
     for (const set of METRICS[name].dimensionSets) {
       const values = dimensionValues(dimensions, set);
-      if (values) one.addDimensions(values);
+      if (values) metrics.addDimensions(values);
     }
-    one.addMetric(name, METRICS[name].unit, value);
+    metrics.addMetric(name, METRICS[name].unit, value);
   };
 }
 
