@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { RequestListener, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createDynamoClient } from "../functions/data/dynamo-client.js";
 
 export { ensureTables } from "../functions/data/ensure-tables.js";
 
@@ -199,7 +200,7 @@ export async function startLocalDynamo(opts: { dataDir?: string; port?: number }
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
+  const client = createDynamoClient({
     endpoint,
     region: "local",
     // dynalite accepts any credentials; these keep the SDK from looking for real ones.

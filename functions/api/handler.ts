@@ -1,9 +1,9 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { handle } from "hono/aws-lambda";
 import { createTokenVerifier } from "../auth/verify.js";
 import { lambdaCredentials } from "../aws-credentials.js";
 import { loadManagementKey, loadOriginVerifySecret, readConfig } from "../config.js";
+import { createDynamoClient } from "../data/dynamo-client.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
 import { createWorkshopCatalog } from "../domain/workshops.js";
@@ -23,7 +23,7 @@ const logger = createLogger("api");
 const log = eventLog(logger);
 const observe = createEmfObserver();
 
-const store = createStore({ client: new DynamoDBClient({ credentials: lambdaCredentials }), tableNames: config.tables, retention: config.retention });
+const store = createStore({ client: createDynamoClient({ credentials: lambdaCredentials }), tableNames: config.tables, retention: config.retention });
 const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const workshops = createWorkshopCatalog({ store, ttlMs: 30_000, onInvalid: (err) => log("workshop_item_invalid", { error: err.message }) });
 const openrouter = deferredOpenRouterClient(() =>

@@ -1,8 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { deferredOpenRouterClient } from "../api/deferred-openrouter.js";
 import { lambdaCredentials } from "../aws-credentials.js";
 import { loadManagementKey } from "../config.js";
+import { createDynamoClient } from "../data/dynamo-client.js";
 import { createHousekeeping } from "../data/housekeeping.js";
 import { createStore } from "../data/store.js";
 import { createClaimEngine } from "../domain/claims.js";
@@ -30,7 +30,7 @@ const logger = createLogger("jobs");
 const log = eventLog(logger);
 const observe = createEmfObserver();
 
-const dynamo = new DynamoDBClient({ credentials: lambdaCredentials });
+const dynamo = createDynamoClient({ credentials: lambdaCredentials });
 const secrets = new SecretsManagerClient({ credentials: lambdaCredentials });
 const store = createStore({ client: dynamo, tableNames: config.tables });
 const housekeeping = createHousekeeping({ client: dynamo, tableNames: config.tables });
