@@ -1,4 +1,4 @@
-import { BatchGetCommand, type BatchGetCommandOutput } from "@aws-sdk/lib-dynamodb";
+import type { BatchGetCommandInput } from "@aws-sdk/lib-dynamodb";
 import type { AttemptCounts } from "./attempts.js";
 import type { AttendeeItem } from "./attendees.js";
 import { ledgerOf, type Ledger } from "./ledger.js";
@@ -25,7 +25,7 @@ export interface ClaimReads {
  * write, and the counts are enforced by countAttempt's (domain/attempts.ts says when it runs).
  */
 export function claimReadStore(table: Table, partitions: Pick<Partitions, "attemptsKey">) {
-  const { doc, A, W } = table;
+  const { direct, A, W } = table;
   return {
     async getClaimReads(userId: string, slug: string, attemptWindow: string, opts: { withAttendee?: boolean } = {}): Promise<ClaimReads> {
       const ledgerKey = { pk: slug, sk: LEDGER_SK };
@@ -33,19 +33,19 @@ export function claimReadStore(table: Table, partitions: Pick<Partitions, "attem
       let attendee: AttendeeItem | undefined;
       let ledgerItem: Record<string, unknown> | undefined;
       let attempts: AttemptCounts | undefined;
-      let request: BatchGetCommandOutput["UnprocessedKeys"] = {
+      let request: BatchGetCommandInput["RequestItems"] = {
         ...(opts.withAttendee === false ? {} : { [A]: { Keys: [{ user_id: userId }], ConsistentRead: true } }),
         [W]: { Keys: [ledgerKey, attemptsKey], ConsistentRead: true },
       };
       // A BatchGet may leave keys unprocessed (throttling): ask again for those alone.
       while (request && Object.keys(request).length) {
-        const got: BatchGetCommandOutput = await doc.send(new BatchGetCommand({ RequestItems: request }));
-        attendee = (got.Responses?.[A]?.[0] as AttendeeItem | undefined) ?? attendee;
-        for (const item of got.Responses?.[W] ?? []) {
+        const got = await direct.batchGet(request);
+        attendee = (got.responses[A]?.[0] as AttendeeItem | undefined) ?? attendee;
+        for (const item of got.responses[W] ?? []) {
           if (item.sk === LEDGER_SK) ledgerItem = item;
           else attempts = item as AttemptCounts;
         }
-        request = got.UnprocessedKeys;
+        request = got.unprocessed;
       }
       return { attendee, ledger: ledgerOf(ledgerItem), attempts, attemptWindow };
     },

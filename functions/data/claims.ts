@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, stripKeys, type Table } from "./table.js";
 import type { Partitions } from "./partitions.js";
 import { claimSk, ttlAfterKeyExpiry } from "./tables.js";
@@ -108,7 +108,7 @@ const CLAIMS_END = "CLAIM$";
 const CLAIM_RANGE_BOUNDS = ["4", "8", "c"];
 
 export function claimStore(table: Table, partitions: Partitions) {
-  const { doc, W, retention, queryWorkshopItems, conditional } = table;
+  const { doc, direct, W, retention, queryWorkshopItems, conditional } = table;
 
   return {
     async getClaim(slug: string, userId: string): Promise<ClaimItem | undefined> {
@@ -148,15 +148,13 @@ export function claimStore(table: Table, partitions: Partitions) {
       const { slug, ...attrs } = claim;
       const key = await partitions.claimKey(slug, claim.user_id);
       await conditional<ClaimItem>("createClaim", W, key, () =>
-        doc.send(
-          new PutCommand({
-            TableName: W,
-            Item: { ...key, ...attrs, ttl: ttlAfterKeyExpiry(claim.expires_at, retention) },
-            ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("status")} = ${e.value("RELEASED")}`,
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ...e.params(),
-          }),
-        ),
+        direct.put({
+          TableName: W,
+          Item: { ...key, ...attrs, ttl: ttlAfterKeyExpiry(claim.expires_at, retention) },
+          ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("status")} = ${e.value("RELEASED")}`,
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          ...e.params(),
+        }),
       );
     },
 
@@ -193,20 +191,18 @@ export function claimStore(table: Table, partitions: Partitions) {
         t.leaseExpiredBy === undefined ? undefined : `${e.name("lease_until")} <= ${e.value(t.leaseExpiredBy)}`,
         t.keyHash === undefined ? undefined : `${e.name("key_hash")} = ${e.value(t.keyHash)}`,
       ].filter(Boolean);
-      const res = await conditional<ClaimItem>("transitionClaim", W, key, () =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: key,
-            UpdateExpression: [sets.length ? `SET ${sets.join(", ")}` : "", removes.length ? `REMOVE ${removes.join(", ")}` : ""].join(" ").trim(),
-            ConditionExpression: parts.join(" AND "),
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ...e.params(),
-          }),
-        ),
+      const item = await conditional<ClaimItem>("transitionClaim", W, key, () =>
+        direct.update({
+          TableName: W,
+          Key: key,
+          UpdateExpression: [sets.length ? `SET ${sets.join(", ")}` : "", removes.length ? `REMOVE ${removes.join(", ")}` : ""].join(" ").trim(),
+          ConditionExpression: parts.join(" AND "),
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          ...e.params(),
+        }),
       );
-      return stripKeys<ClaimItem>((res as { Attributes?: Record<string, unknown> }).Attributes)!;
+      return stripKeys<ClaimItem>(item as Record<string, unknown> | undefined)!;
     },
   };
 }

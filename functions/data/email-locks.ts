@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, isConditionalFailure, type Table } from "./table.js";
 import type { Partitions } from "./partitions.js";
 import { ttlAfterKeyExpiry } from "./tables.js";
@@ -17,7 +17,7 @@ export interface EmailLock {
 }
 
 export function emailLockStore(table: Table, partitions: Pick<Partitions, "emailKey">) {
-  const { doc, W, retention, conditional } = table;
+  const { doc, direct, W, retention, conditional } = table;
 
   return {
     /**
@@ -28,15 +28,13 @@ export function emailLockStore(table: Table, partitions: Pick<Partitions, "email
       const e = new Expression();
       const key = await partitions.emailKey(slug, emailNormalized);
       await conditional<EmailLock>("lockEmail", W, key, () =>
-        doc.send(
-          new PutCommand({
-            TableName: W,
-            Item: { ...key, user_id: userId, ...(attempt === undefined ? {} : { attempt }), ttl: ttlAfterKeyExpiry(keyExpiresAt, retention) },
-            ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("user_id")} = ${e.value(userId)}`,
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ...e.params(),
-          }),
-        ),
+        direct.put({
+          TableName: W,
+          Item: { ...key, user_id: userId, ...(attempt === undefined ? {} : { attempt }), ttl: ttlAfterKeyExpiry(keyExpiresAt, retention) },
+          ConditionExpression: `attribute_not_exists(${e.name("pk")}) OR ${e.name("user_id")} = ${e.value(userId)}`,
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          ...e.params(),
+        }),
       );
     },
 

@@ -57,7 +57,7 @@ function spendFiguresOf(item: Record<string, unknown> | undefined): LedgerSpendF
 }
 
 export function ledgerStore(table: Table) {
-  const { doc, W, conditional } = table;
+  const { doc, direct, W, conditional } = table;
 
   /** The LEDGER items of `slugs` (absent ones left out), 100 keys per BatchGet, strongly consistent. */
   async function ledgerItems(slugs: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
@@ -113,26 +113,24 @@ export function ledgerStore(table: Table) {
       const budgetFits = `(attribute_not_exists(${committed}) OR ${committed} <= ${e.value(roundUsd(limits.capUsd - limits.budgetUsd))})`;
       // Callers refuse before reserving when the cap is below one budget (effective capacity 0).
       const condition = [notPaused, slotFree, budgetFits].join(" AND ");
-      const res = await conditional<Ledger>("reserveSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: { pk: slug, sk: LEDGER_SK },
-            // (DynamoDB refuses a placeholder the expressions do not use: the name only when it is added to.)
-            UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}${opts.countLater ? "" : `, ${e.name("committed_ever_usd")} ${budget}`}`,
-            ConditionExpression: condition,
-            ReturnValues: "ALL_NEW",
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ...e.params(),
-          }),
-        ),
+      const item = await conditional<Ledger>("reserveSlot", W, { pk: slug, sk: LEDGER_SK }, () =>
+        direct.update({
+          TableName: W,
+          Key: { pk: slug, sk: LEDGER_SK },
+          // (DynamoDB refuses a placeholder the expressions do not use: the name only when it is added to.)
+          UpdateExpression: `ADD ${claimed} ${one}, ${committed} ${budget}${opts.countLater ? "" : `, ${e.name("committed_ever_usd")} ${budget}`}`,
+          ConditionExpression: condition,
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          ...e.params(),
+        }),
       ).catch((err: unknown) => {
         if (err instanceof ConditionRefusedError) {
           throw new ConditionRefusedError<Ledger>(err.operation, err.key, ledgerOf(err.existing as Record<string, unknown> | undefined), err.cause);
         }
         throw err;
       });
-      return ledgerOf((res as { Attributes?: Record<string, unknown> }).Attributes);
+      return ledgerOf(item as Record<string, unknown> | undefined);
     },
 
     /** Adds to `committed_ever_usd` what a claim item now shows was committed (see reserveSlot, commitTopUp). */

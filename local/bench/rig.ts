@@ -101,7 +101,8 @@ export async function startBenchRig(opts: BenchRigOptions = {}): Promise<BenchRi
     log: opts.log ?? (() => {}),
   });
   const { dynamo, upstream, issuer, names, store, workshops, openrouter, engine, app, now } = parts;
-  // Added after the store was made: its DocumentClient shares this middleware stack, so its commands count too.
+  // Added after the store was made, before its first call: its document client and the claim path's
+  // cached twin (functions/data/dynamo-client.ts) share this middleware stack, so their commands count too.
   dynamo.client.middlewareStack.add(
     (next) => async (args) => {
       const target = String((args.request as { headers?: Record<string, string> }).headers?.["x-amz-target"] ?? "").split(".").pop() ?? "";
