@@ -9,9 +9,9 @@ import type { Readable } from "node:stream";
  *
  * Over the AWS SDK's own Node HTTP handler (`@smithy/node-http-handler`, already in every bundle for
  * DynamoDB) and Node's `http`/`https` agents, not `fetch`: Node 20's `fetch` (undici) spent three
- * to four times the CPU per call (0.45 ms more per POST /keys on loopback, and more while cold), a
- * tenth of the API's CPU in a room's burst of claims (docs/performance.md). The connections are one
- * keep-alive pool per container, reused across invocations as `fetch`'s were.
+ * times the CPU per call (0.41 against 0.12 ms per POST /keys on loopback, `npx tsx
+ * local/bench/per-call.ts`), a tenth of the API's CPU in a room's burst of claims (docs/performance.md).
+ * The connections are one keep-alive pool per container, reused across invocations as `fetch`'s were.
  */
 
 export interface Exchange {

@@ -56,10 +56,10 @@ interface Child {
 }
 
 /** Starts `node [--import tsx] <script>`; resolves when it prints `<word> <value>`. */
-function startChild(script: string, args: string[], env: NodeJS.ProcessEnv, word: RegExp): Promise<Child> {
+function startChild(script: string, args: string[], env: NodeJS.ProcessEnv, word: RegExp, nodeArgs: string[] = []): Promise<Child> {
   return new Promise((resolve, reject) => {
     const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
-    const child = spawn(process.execPath, [...loader, script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     const timer = setTimeout(() => fail(new Error(`${script} did not start within 30 s: ${err.slice(0, 500)}`)), 30_000);
@@ -119,8 +119,18 @@ export async function startSplitRig(opts: SplitRigOptions = {}): Promise<SplitRi
   const children: Child[] = [];
   let issuer: TestIssuer | undefined;
   const bundleDir = await mkdtemp(join(tmpdir(), "wkm-bench-api-"));
+  // BENCH_API_NODE_ARGS: node options for the API process alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // (docs/performance.md); its bundle's source map is then kept, to read the profile with.
+  const apiNodeArgs = process.env.BENCH_API_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  let sourceMapFile: string | undefined;
+  const removeBundle = async () => {
+    await rm(bundleDir, { recursive: true, force: true });
+    if (sourceMapFile && apiNodeArgs.length === 0) await rm(sourceMapFile, { force: true });
+    else if (sourceMapFile) process.stderr.write(`the API bundle's source map: ${sourceMapFile}\n`);
+  };
   try {
     const apiBundle = await bundleFunction("local/bench/api-process.ts", { outdir: bundleDir, name: "bench-api" });
+    sourceMapFile = apiBundle.sourceMapFile;
     const [dynamo, emulator] = await Promise.all([
       startChild(HERE("./dynamo-process.ts"), [], baseEnv, /^dynamo (\S+)$/m),
       startChild(HERE("../emulator/cli.ts"), ["--port", "0", "--seed", "1", ...(governance === "workspace" ? ["--account", "organization"] : [])], { ...baseEnv, OPENROUTER_MANAGEMENT_KEY: managementKey }, /^OpenRouter emulator: (\S+)$/m),
@@ -161,6 +171,7 @@ export async function startSplitRig(opts: SplitRigOptions = {}): Promise<SplitRi
         AWS_SECRET_ACCESS_KEY: "local",
       },
       /^api (\S+)$/m,
+      apiNodeArgs,
     );
     children.push(api);
     const apiOrigin = api.ready;
@@ -206,13 +217,13 @@ export async function startSplitRig(opts: SplitRigOptions = {}): Promise<SplitRi
         await Promise.all(children.map(stop));
         await testIssuer.close();
         client.destroy();
-        await rm(bundleDir, { recursive: true, force: true });
+        await removeBundle();
       },
     };
   } catch (err) {
     await Promise.all(children.map(stop));
     await issuer?.close();
-    await rm(bundleDir, { recursive: true, force: true });
+    await removeBundle();
     throw err;
   }
 }
