@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { startEmulator, type RunningEmulator } from "../../local/emulator/index.js";
 import { toUtcSeconds } from "../../workshops/derive.js";
 import { workspaceSlug, type WorkspaceSpec } from "../../workshops/workspace.js";
@@ -361,6 +361,38 @@ describe("retries, timeouts and the error family", () => {
       expect(String(err)).toContain("GET /credits timed out");
       expect(requests).toBe(2);
       expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("kept-alive connections", () => {
+  // A server closing an idle connection while the client reuses it: the request fails with
+  // ECONNRESET. The client must close idle connections first, before the server's announced
+  // keep-alive timeout, as fetch did. A bare server with a short timeout shows who closes first.
+  it("are closed by the client before the server's keep-alive timeout, and a later call opens a new one", async () => {
+    const closedBy: string[] = [];
+    let connections = 0;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ data: { total_credits: 1, total_usage: 0 } }));
+    });
+    server.keepAliveTimeout = 3_000;
+    server.on("connection", (socket) => {
+      connections++;
+      // "end": the other side (the client) finished the connection.
+      socket.on("end", () => closedBy.push("client"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { client } = clientWith({ serverURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1` });
+      await client.getCredits();
+      // The server announced timeout=3; the client lets go of the idle connection after 2 s.
+      await vi.waitFor(() => expect(closedBy).toEqual(["client"]), { timeout: 2_900, interval: 50 });
+      await client.getCredits();
+      expect(connections).toBe(2);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -37,9 +37,16 @@ export class ExchangeTimeoutError extends Error {
   readonly code = "ETIMEDOUT";
 }
 
+// An idle connection is closed after 4 s, or 1 s before the server's own `Keep-Alive: timeout=N`
+// when that is shorter (Node's agent honours the hint only when it has a `timeout` of its own), as
+// `fetch` did: otherwise a request can be written to a connection the server is closing at that
+// moment, fail with ECONNRESET and wait for a retry. (On a busy container the close arrives late.)
+// For a socket in use the agent's timeout only emits an event nobody listens to: each exchange's
+// deadline is its own (below).
+const agentOptions = { keepAlive: true, maxSockets: 64, timeout: 4_000 };
 const handler = new NodeHttpHandler({
-  httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-  httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+  httpAgent: new HttpAgent(agentOptions),
+  httpsAgent: new HttpsAgent(agentOptions),
   throwOnRequestTimeout: true,
 });
 
