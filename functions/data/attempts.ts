@@ -1,4 +1,3 @@
-import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, type Table } from "./table.js";
 import type { Partitions } from "./partitions.js";
 
@@ -22,7 +21,7 @@ export type AttemptKind = "claims" | "wrong_room_codes";
 const TTL_AFTER_WINDOW_S = 3600;
 
 export function attemptStore(table: Table, partitions: Pick<Partitions, "attemptsKey">) {
-  const { doc, W, conditional } = table;
+  const { direct, W, conditional } = table;
 
   return {
     /**
@@ -36,16 +35,14 @@ export function attemptStore(table: Table, partitions: Pick<Partitions, "attempt
       const adds = kinds.map((kind) => `${e.name(kind)} ${e.value(1)}`).join(", ");
       const limits = Object.entries(below).map(([attr, max]) => `(attribute_not_exists(${e.name(attr)}) OR ${e.name(attr)} < ${e.value(max)})`);
       await conditional<AttemptCounts>("countAttempt", W, key, () =>
-        doc.send(
-          new UpdateCommand({
-            TableName: W,
-            Key: key,
-            UpdateExpression: `ADD ${adds} SET ${e.name("user_id")} = ${e.value(userId)}, ${e.name("window_ends_at")} = ${e.value(window.endsAt)}, ${e.name("ttl")} = ${e.value(Math.floor(window.endsAt / 1000) + TTL_AFTER_WINDOW_S)}`,
-            ...(limits.length ? { ConditionExpression: limits.join(" AND ") } : {}),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ...e.params(),
-          }),
-        ),
+        direct.update({
+          TableName: W,
+          Key: key,
+          UpdateExpression: `ADD ${adds} SET ${e.name("user_id")} = ${e.value(userId)}, ${e.name("window_ends_at")} = ${e.value(window.endsAt)}, ${e.name("ttl")} = ${e.value(Math.floor(window.endsAt / 1000) + TTL_AFTER_WINDOW_S)}`,
+          ...(limits.length ? { ConditionExpression: limits.join(" AND ") } : {}),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          ...e.params(),
+        }),
       );
     },
   };

@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { Expression, stripKeys, type Table } from "./table.js";
 import type { Partitions } from "./partitions.js";
 import { claimSk, ttlAfterKeyExpiry } from "./tables.js";
@@ -112,8 +112,7 @@ export function claimStore(table: Table, partitions: Partitions) {
 
   return {
     async getClaim(slug: string, userId: string): Promise<ClaimItem | undefined> {
-      const got = await doc.send(new GetCommand({ TableName: W, Key: await partitions.claimKey(slug, userId), ConsistentRead: true }));
-      return stripKeys<ClaimItem>(got.Item);
+      return stripKeys<ClaimItem>(await direct.get({ TableName: W, Key: await partitions.claimKey(slug, userId), ConsistentRead: true }));
     },
 
     /**

@@ -1,5 +1,5 @@
-import { BatchGetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, type BatchGetCommandInput, type PutCommandInput, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { BatchGetItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, type BatchGetCommandInput, type GetCommandInput, type PutCommandInput, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { marshall, unmarshall, type marshallOptions, type NativeAttributeValue } from "@aws-sdk/util-dynamodb";
 import { cachedTwin } from "./dynamo-client.js";
 import { ConditionRefusedError } from "./errors.js";
@@ -79,7 +79,8 @@ const wireValues = (values: Item | undefined) => (values ? wire(values) : undefi
 const fromWire = (item: Record<string, AttributeValue> | undefined) => (item ? (unmarshall(item) as Item) : undefined);
 
 /**
- * The claim path's calls (a first claim's BatchGet and four writes), with the document client's
+ * The claim path's calls (a first claim's BatchGet and four writes; a refused claim's read of the
+ * person's claim and its attempt count; the key page's read), with the document client's
  * inputs and outputs, made with the low-level commands over a client that resolves its middleware
  * once per command kind (dynamo-client.ts `cachedTwin`), and marshalled here with the options the
  * document client uses: the same requests and answers, a fifth less CPU per call (local/bench/per-call.ts).
@@ -89,6 +90,9 @@ function directCalls(client: DynamoDBClient) {
   return {
     async put(input: PutCommandInput): Promise<void> {
       await twin.send(new PutItemCommand({ ...input, Item: wire(input.Item!), ExpressionAttributeValues: wireValues(input.ExpressionAttributeValues) }));
+    },
+    async get(input: GetCommandInput): Promise<Item | undefined> {
+      return fromWire((await twin.send(new GetItemCommand({ ...input, Key: wire(input.Key!) }))).Item);
     },
     /** Answers the item's attributes as ReturnValues asks (ALL_NEW: the whole item after the update). */
     async update(input: UpdateCommandInput): Promise<Item | undefined> {
