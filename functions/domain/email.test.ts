@@ -206,7 +206,8 @@ describe("generated spellings of one mailbox", () => {
         const once = normalizeEmail(`${local}@${domain}`);
         expect(normalizeEmail(once)).toBe(once);
       }),
-      { numRuns: 1000 },
+      // Found by a CI run (seed 118012361): dots dropped from ". " left a leading space.
+      { numRuns: 1000, examples: [[". ", "gmail.com"], [". a", "googlemail.com"]] },
     );
   });
 });

@@ -86,7 +86,8 @@ export function normalizeEmail(email: string): string {
   const rule = mailboxRuleFor(domain);
   if (!rule) return `${local}@${domain}`;
   let base = rule.tagSeparator ? cutAt(local, rule.tagSeparator) : local;
-  if (rule.ignoresDots) base = base.replaceAll(".", "");
+  // Without its dots a name can begin with a space (". a"), which a second pass would trim away.
+  if (rule.ignoresDots) base = base.replaceAll(".", "").trimStart();
   // An address that is nothing but a tag (or dots) is kept whole rather than collapsed to an empty name.
   if (base === "") base = local;
   return `${base}@${rule.canonicalDomain ?? domain}`;
