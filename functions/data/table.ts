@@ -1,5 +1,5 @@
 import { BatchGetItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, type BatchGetCommandInput, type GetCommandInput, type PutCommandInput, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, QueryCommand, type BatchGetCommandInput, type GetCommandInput, type PutCommandInput, type UpdateCommandInput } from "@aws-sdk/lib-dynamodb";
 import { marshall, unmarshall, type marshallOptions, type NativeAttributeValue } from "@aws-sdk/util-dynamodb";
 import { cachedTwin } from "./dynamo-client.js";
 import { ConditionRefusedError } from "./errors.js";
@@ -157,11 +157,7 @@ export function openTable({ client, tableNames, retention }: TableOptions) {
   async function refusal<T>(operation: string, table: string, key: Record<string, string>, err: Error & { Item?: Record<string, unknown> }) {
     // DynamoDB returns the item in wire format on the exception (the document client does not
     // translate errors); dynalite does not return it at all, so read it.
-    let existing = err.Item ? unmarshall(err.Item as unknown as Record<string, AttributeValue>) : undefined;
-    if (!existing) {
-      const got = await doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
-      existing = got.Item;
-    }
+    const existing = fromWire(err.Item as Record<string, AttributeValue> | undefined) ?? (await direct.get({ TableName: table, Key: key, ConsistentRead: true }));
     return new ConditionRefusedError<T>(operation, key, stripKeys<T>(existing), err);
   }
 
