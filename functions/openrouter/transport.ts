@@ -34,7 +34,6 @@ export interface Outgoing {
 /** What an exchange that ran out of time throws: `name` "TimeoutError", as `fetch`'s did. */
 export class ExchangeTimeoutError extends Error {
   override name = "TimeoutError";
-  readonly code = "ETIMEDOUT";
 }
 
 // An idle connection is closed after 4 s, or 1 s before the server's own `Keep-Alive: timeout=N`
