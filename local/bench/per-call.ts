@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -9,6 +8,7 @@ import { openTable } from "../../functions/data/table.js";
 import { DEFAULT_RETENTION, tableNames } from "../../functions/data/tables.js";
 import { exchange } from "../../functions/openrouter/transport.js";
 import { ensureTables } from "../dynamo.js";
+import { startChild } from "./split.js";
 
 /**
  * CPU per call of this process, for the claim path's two kinds of call (docs/performance.md):
@@ -29,19 +29,6 @@ const ROUNDS = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 5;
 const HERE = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 type Call = (i: number) => Promise<unknown>;
-
-function child(args: string[], word: RegExp): Promise<{ process: ChildProcess; ready: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    p.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = word.exec(out);
-      if (m) resolve({ process: p, ready: m[1]! });
-    });
-    p.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}) before it was ready`)));
-  });
-}
 
 /** CPU (ms) of this process per call, `calls` invocations of `call` (each making `per` calls), `inFlight` at a time. */
 async function cpuPerCall(calls: number, per: number, inFlight: number, call: Call): Promise<number> {
@@ -76,8 +63,9 @@ if (process.argv.includes("--serve")) {
   });
   server.listen(0, "127.0.0.1", () => process.stdout.write(`serving http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1\n`));
 } else {
-  const dynamo = await child(["--import", "tsx", HERE("./dynamo-process.ts")], /^dynamo (\S+)$/m);
-  const upstream = await child(["--import", "tsx", HERE("./per-call.ts"), "--serve"], /^serving (\S+)$/m);
+  const env = { PATH: process.env.PATH ?? "" };
+  const dynamo = await startChild(HERE("./dynamo-process.ts"), [], env, /^dynamo (\S+)$/m);
+  const upstream = await startChild(HERE("./per-call.ts"), ["--serve"], env, /^serving (\S+)$/m);
   try {
     const config = { endpoint: dynamo.ready, region: "local", credentials: { accessKeyId: "local", secretAccessKey: "local" } };
     const names = tableNames(`percall${process.pid}`);

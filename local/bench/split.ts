@@ -49,14 +49,14 @@ export interface SplitRig extends ClaimTarget {
 
 const HERE = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-interface Child {
+export interface Child {
   process: ChildProcess;
   /** The rest of the line the child printed after its ready word. */
   ready: string;
 }
 
 /** Starts `node [--import tsx] <script>`; resolves when it prints `<word> <value>`. */
-function startChild(script: string, args: string[], env: NodeJS.ProcessEnv, word: RegExp, nodeArgs: string[] = []): Promise<Child> {
+export function startChild(script: string, args: string[], env: NodeJS.ProcessEnv, word: RegExp, nodeArgs: string[] = []): Promise<Child> {
   return new Promise((resolve, reject) => {
     const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
     const child = spawn(process.execPath, [...nodeArgs, ...loader, script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
